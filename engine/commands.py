@@ -1,0 +1,77 @@
+"""Commands the event inventory accepts. Imperative names; ids are given, never invented here.
+
+`hold_id` is chosen by the caller (the partition consumer derives it from the
+request id) so that deciding the same request twice yields the same hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSeats:
+    request_id: str
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldBestAvailable:
+    request_id: str
+    hold_id: str
+    buyer_id: int
+    quantity: int
+    section_id: int | None = None
+    tier: str | None = None
+    max_price_cents: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldGeneralAdmission:
+    request_id: str
+    hold_id: str
+    buyer_id: int
+    zone_id: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseHold:
+    hold_id: str
+    buyer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireHolds:
+    """Expire every hold whose expires_at is at or before `now`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SellHold:
+    hold_id: str
+    order_id: str
+    buyer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOrder:
+    order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSeats:
+    seat_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UnblockSeats:
+    seat_ids: tuple[int, ...]
+
+
+HoldCommand = HoldSeats | HoldBestAvailable | HoldGeneralAdmission
+Command = (
+    HoldSeats | HoldBestAvailable | HoldGeneralAdmission | ReleaseHold | ExpireHolds
+    | SellHold | RefundOrder | BlockSeats | UnblockSeats
+)

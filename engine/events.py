@@ -1,0 +1,113 @@
+"""Events the inventory emits, in the past tense.
+
+Events are the persisted history of an event's inventory: applying them in
+order to a fresh inventory rebuilds the same state (`EventInventory.apply`).
+`to_record` / `from_record` give the JSON-safe form the store writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SeatsHeld:
+    request_id: str
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    prices_cents: tuple[int, ...]
+    total_cents: int
+    expires_at: float
+    zone_id: int | None = None
+    quantity: int = 0
+    """Number of tickets: len(seat_ids) for reserved seating, the GA quantity otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRejected:
+    request_id: str
+    hold_id: str
+    buyer_id: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldReleased:
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HoldExpired:
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeatsSold:
+    hold_id: str
+    order_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    total_cents: int
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRefunded:
+    order_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeatsBlocked:
+    seat_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SeatsUnblocked:
+    seat_ids: tuple[int, ...]
+
+
+Event = (
+    SeatsHeld | HoldRejected | HoldReleased | HoldExpired | SeatsSold | OrderRefunded
+    | SeatsBlocked | SeatsUnblocked
+)
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (SeatsHeld, HoldRejected, HoldReleased, HoldExpired, SeatsSold, OrderRefunded,
+                SeatsBlocked, SeatsUnblocked)
+}
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """JSON-safe dict with a `type` key; tuples become lists."""
+    record: dict[str, Any] = {"type": type(event).__name__}
+    for key, value in asdict(event).items():
+        record[key] = list(value) if isinstance(value, tuple) else value
+    return record
+
+
+def from_record(record: dict[str, Any]) -> Event:
+    cls = _EVENT_TYPES[record["type"]]
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in record:
+            value = record[f.name]
+            kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+    event: Event = cls(**kwargs)
+    return event

@@ -1,0 +1,490 @@
+"""The event inventory aggregate: the one place that decides who gets which seat.
+
+Commands go in through `decide(command, now)`, which validates against the
+current state and returns the events that happened; the same events fed to
+`apply` rebuild the state, which is how a partition consumer recovers and how
+the tests check that persistence loses nothing.
+
+Hold commands never raise for business reasons: a refusal is itself an event
+(`HoldRejected`) because the fan must be told and the outcome recorded. The
+other commands raise `BookingError` and leave the state untouched.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+
+from engine import seating
+from engine.commands import (
+    BlockSeats,
+    Command,
+    ExpireHolds,
+    HoldBestAvailable,
+    HoldGeneralAdmission,
+    HoldSeats,
+    RefundOrder,
+    ReleaseHold,
+    SellHold,
+    UnblockSeats,
+)
+from engine.errors import BookingError, ErrorCode
+from engine.events import (
+    Event,
+    HoldExpired,
+    HoldRejected,
+    HoldReleased,
+    OrderRefunded,
+    SeatsBlocked,
+    SeatsHeld,
+    SeatsSold,
+    SeatsUnblocked,
+)
+from engine.pricing import EventSetup
+from engine.seating import BLOCKED, FREE, HELD, SOLD, UNPRICED, RowSlot
+from engine.state import HoldRecord, InventoryState, SaleRecord, SeatStatus
+
+MAX_SEATS_PER_HOLD = 20
+
+_Chooser = Callable[[], tuple[int, ...]]
+
+_STATUS_NAMES = {
+    FREE: SeatStatus.AVAILABLE,
+    HELD: SeatStatus.HELD,
+    SOLD: SeatStatus.SOLD,
+    BLOCKED: SeatStatus.BLOCKED,
+    UNPRICED: SeatStatus.BLOCKED,
+}
+
+
+class EventInventory:
+    def __init__(self, setup: EventSetup):
+        self.setup = setup
+        self._rows, self._positions = seating.build_rows(setup)
+        self._rows_by_section: dict[int, list[RowSlot]] = {}
+        for row in self._rows:
+            self._rows_by_section.setdefault(row.section_id, []).append(row)
+        self._section_free = {
+            section_id: sum(row.free for row in rows)
+            for section_id, rows in self._rows_by_section.items()
+        }
+        self._zone_capacity = {zone.zone_id: zone.capacity for zone in setup.venue.ga_zones}
+        self._zone_category = {zone.zone_id: zone.category for zone in setup.venue.ga_zones}
+        self._zone_held = dict.fromkeys(self._zone_capacity, 0)
+        self._zone_sold = dict.fromkeys(self._zone_capacity, 0)
+        self._price_by_category = {t.category: t.price_cents for t in setup.price_tiers}
+        self._holds: dict[str, HoldRecord] = {}
+        self._sales: dict[str, SaleRecord] = {}
+        self._blocked: set[int] = set()
+        self._buyer_tickets: dict[int, int] = {}
+        self._expiry_heap: list[tuple[float, str]] = []
+        self._first_fit: dict[int, int] = {}
+        """quantity -> index of a row before which no row has that many free seats."""
+        self.version = 0
+
+    # ------------------------------------------------------------------ restore / state
+
+    @classmethod
+    def restore(cls, setup: EventSetup, state: InventoryState) -> EventInventory:
+        inventory = cls(setup)
+        for seat_id in state.blocked:
+            inventory._set_seats((seat_id,), BLOCKED)
+            inventory._blocked.add(seat_id)
+        for hold in state.holds:
+            inventory._put_hold(hold)
+        for sale in state.sales:
+            inventory._put_sale(sale)
+        inventory.version = state.version
+        return inventory
+
+    def state(self) -> InventoryState:
+        return InventoryState(
+            holds=tuple(self._holds[key] for key in sorted(self._holds)),
+            sales=tuple(self._sales[key] for key in sorted(self._sales)),
+            blocked=tuple(sorted(self._blocked)),
+            version=self.version,
+        )
+
+    # ------------------------------------------------------------------ queries
+
+    def seat_status(self, seat_id: int) -> SeatStatus:
+        row_index, position = self._positions[seat_id]
+        return _STATUS_NAMES[self._rows[row_index].statuses[position]]
+
+    def seat_statuses(self) -> dict[int, SeatStatus]:
+        return {
+            seat_id: _STATUS_NAMES[row.statuses[position]]
+            for row in self._rows
+            for position, seat_id in enumerate(row.seat_ids)
+        }
+
+    def available_by_section(self) -> dict[int, int]:
+        return dict(self._section_free)
+
+    def ga_available(self, zone_id: int) -> int:
+        return self._zone_capacity[zone_id] - self._zone_held[zone_id] - self._zone_sold[zone_id]
+
+    def ga_counts(self, zone_id: int) -> tuple[int, int]:
+        """(held, sold) tickets of a general-admission zone."""
+        return self._zone_held[zone_id], self._zone_sold[zone_id]
+
+    def hold(self, hold_id: str) -> HoldRecord | None:
+        return self._holds.get(hold_id)
+
+    def sale(self, order_id: str) -> SaleRecord | None:
+        return self._sales.get(order_id)
+
+    def buyer_tickets(self, buyer_id: int) -> int:
+        return self._buyer_tickets.get(buyer_id, 0)
+
+    def next_expiry(self) -> float | None:
+        """When the earliest live hold expires; None when nothing is held."""
+        heap = self._expiry_heap
+        while heap:
+            expires_at, hold_id = heap[0]
+            hold = self._holds.get(hold_id)
+            if hold is not None and hold.expires_at == expires_at:
+                return expires_at
+            heapq.heappop(heap)
+        return None
+
+    # ------------------------------------------------------------------ decide
+
+    def decide(self, command: Command, now: float) -> list[Event]:
+        """Validate one command against the current state, apply what happened, return it."""
+        events = self._decide(command, now)
+        for event in events:
+            self.apply(event)
+        return events
+
+    def _decide(self, command: Command, now: float) -> list[Event]:
+        if isinstance(command, HoldBestAvailable):
+            return [self._hold_or_reject(command, lambda: self._pick_best(command), now)]
+        if isinstance(command, HoldSeats):
+            return [self._hold_or_reject(command, lambda: self._check_seats(command), now)]
+        if isinstance(command, HoldGeneralAdmission):
+            return [self._hold_general_admission(command, now)]
+        if isinstance(command, ExpireHolds):
+            return self._expire(now)
+        if isinstance(command, ReleaseHold):
+            hold = self._owned_hold(command.hold_id, command.buyer_id)
+            return [HoldReleased(hold.hold_id, hold.buyer_id, hold.seat_ids, hold.zone_id,
+                                 hold.quantity)]
+        if isinstance(command, SellHold):
+            return [self._sell(command, now)]
+        if isinstance(command, RefundOrder):
+            sale = self._sales.get(command.order_id)
+            if sale is None:
+                raise BookingError(ErrorCode.ORDER_NOT_FOUND, "No sale with this order id.",
+                                   {"order_id": command.order_id})
+            return [OrderRefunded(sale.order_id, sale.buyer_id, sale.seat_ids, sale.zone_id,
+                                  sale.quantity)]
+        if isinstance(command, BlockSeats):
+            return [self._block(command.seat_ids)]
+        if isinstance(command, UnblockSeats):
+            return [self._unblock(command.seat_ids)]
+        raise BookingError(ErrorCode.INVALID_REQUEST, f"Unknown command {type(command).__name__}.")
+
+    def _hold_or_reject(self, command: HoldSeats | HoldBestAvailable, choose: _Chooser,
+                        now: float) -> SeatsHeld | HoldRejected:
+        try:
+            quantity = len(command.seat_ids) if isinstance(command, HoldSeats) else command.quantity
+            self._check_hold_request(command.hold_id, command.buyer_id, quantity)
+            seat_ids = choose()
+        except BookingError as error:
+            return HoldRejected(command.request_id, command.hold_id, command.buyer_id,
+                                error.code.value, error.message)
+        prices = tuple(self._seat_price(seat_id) for seat_id in seat_ids)
+        return SeatsHeld(
+            request_id=command.request_id,
+            hold_id=command.hold_id,
+            buyer_id=command.buyer_id,
+            seat_ids=seat_ids,
+            prices_cents=prices,
+            total_cents=sum(prices),
+            expires_at=now + self.setup.hold_ttl_seconds,
+            quantity=len(seat_ids),
+        )
+
+    def _check_hold_request(self, hold_id: str, buyer_id: int, quantity: int) -> None:
+        if hold_id in self._holds:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "This hold id is already in use.")
+        if not 1 <= quantity <= MAX_SEATS_PER_HOLD:
+            raise BookingError(
+                ErrorCode.INVALID_REQUEST,
+                f"Ask for between 1 and {MAX_SEATS_PER_HOLD} tickets.",
+                {"field": "quantity", "max": MAX_SEATS_PER_HOLD},
+            )
+        already = self._buyer_tickets.get(buyer_id, 0)
+        if already + quantity > self.setup.buyer_limit:
+            raise BookingError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"At most {self.setup.buyer_limit} tickets per buyer for this event.",
+                {"limit": self.setup.buyer_limit, "already": already},
+            )
+
+    def _check_seats(self, command: HoldSeats) -> tuple[int, ...]:
+        seat_ids = command.seat_ids
+        if len(set(seat_ids)) != len(seat_ids):
+            raise BookingError(ErrorCode.INVALID_REQUEST, "A seat is listed twice.",
+                               {"field": "seats"})
+        unknown = [seat_id for seat_id in seat_ids if seat_id not in self._positions]
+        if unknown:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown seats for this event.",
+                               {"field": "seats", "seat_ids": unknown})
+        unpriced = [seat_id for seat_id in seat_ids if self._status_code(seat_id) == UNPRICED]
+        if unpriced:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "These seats are not on sale.",
+                               {"field": "seats", "seat_ids": unpriced})
+        taken = [seat_id for seat_id in seat_ids if self._status_code(seat_id) != FREE]
+        if taken:
+            raise BookingError(ErrorCode.SEATS_TAKEN, "Some of these seats are no longer available.",
+                               {"seat_ids": taken})
+        return seat_ids
+
+    def _pick_best(self, command: HoldBestAvailable) -> tuple[int, ...]:
+        allowed = self._allowed_categories(command)
+        quantity = command.quantity
+        if command.section_id is not None:
+            if command.section_id not in self._rows_by_section:
+                raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown section for this event.",
+                                   {"field": "section_id"})
+            candidates: Iterable[RowSlot] = self._rows_by_section[command.section_id]
+            cursor = None
+        else:
+            cursor = self._first_fit.get(quantity, 0)
+            candidates = self._rows[cursor:] if cursor else self._rows
+        fallback: tuple[RowSlot, int] | None = None
+        for row in candidates:
+            if row.free < quantity:
+                if cursor is not None and row.index == cursor:
+                    cursor += 1
+                continue
+            if cursor is not None:
+                self._first_fit[quantity] = cursor
+                cursor = None
+            placement = seating.best_block_in_row(row, quantity, allowed)
+            if placement is None:
+                continue
+            start, strands = placement
+            if not strands:
+                return row.seat_ids[start:start + quantity]
+            if fallback is None:
+                fallback = (row, start)
+        if cursor is not None:
+            self._first_fit[quantity] = cursor
+        if fallback is not None:
+            row, start = fallback
+            return row.seat_ids[start:start + quantity]
+        return self._pick_scattered(command, allowed)
+
+    def _pick_scattered(self, command: HoldBestAvailable,
+                        allowed: frozenset[str] | None) -> tuple[int, ...]:
+        """No row has the block: take the best single seats, nearest the front first."""
+        rows = (self._rows_by_section[command.section_id] if command.section_id is not None
+                else self._rows)
+        chosen: list[int] = []
+        for row in rows:
+            if not row.free:
+                continue
+            for position, status in enumerate(row.statuses):
+                if status == FREE and (allowed is None or row.categories[position] in allowed):
+                    chosen.append(row.seat_ids[position])
+                    if len(chosen) == command.quantity:
+                        return tuple(chosen)
+        raise BookingError(ErrorCode.SOLD_OUT, "Not enough seats left that match this request.",
+                           {"quantity": command.quantity})
+
+    def _allowed_categories(self, command: HoldBestAvailable) -> frozenset[str] | None:
+        if command.tier is None and command.max_price_cents is None:
+            return None
+        tiers = self.setup.price_tiers
+        if command.tier is not None:
+            tiers = tuple(t for t in tiers if t.code == command.tier)
+            if not tiers:
+                raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown price tier for this event.",
+                                   {"field": "tier"})
+        if command.max_price_cents is not None:
+            tiers = tuple(t for t in tiers if t.price_cents <= command.max_price_cents)
+        if not tiers:
+            raise BookingError(ErrorCode.SOLD_OUT, "No seats at or under this price.",
+                               {"max_price_cents": command.max_price_cents})
+        return frozenset(t.category for t in tiers)
+
+    def _hold_general_admission(self, command: HoldGeneralAdmission,
+                                now: float) -> SeatsHeld | HoldRejected:
+        try:
+            self._check_hold_request(command.hold_id, command.buyer_id, command.quantity)
+            if command.zone_id not in self._zone_capacity:
+                raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown zone for this event.",
+                                   {"field": "zone_id"})
+            price = self._price_by_category.get(self._zone_category[command.zone_id])
+            if price is None:
+                raise BookingError(ErrorCode.INVALID_REQUEST, "This zone is not on sale.",
+                                   {"field": "zone_id"})
+            if self.ga_available(command.zone_id) < command.quantity:
+                raise BookingError(ErrorCode.SOLD_OUT, "Not enough tickets left in this zone.",
+                                   {"available": self.ga_available(command.zone_id)})
+        except BookingError as error:
+            return HoldRejected(command.request_id, command.hold_id, command.buyer_id,
+                                error.code.value, error.message)
+        prices = (price,) * command.quantity
+        return SeatsHeld(
+            request_id=command.request_id,
+            hold_id=command.hold_id,
+            buyer_id=command.buyer_id,
+            seat_ids=(),
+            prices_cents=prices,
+            total_cents=sum(prices),
+            expires_at=now + self.setup.hold_ttl_seconds,
+            zone_id=command.zone_id,
+            quantity=command.quantity,
+        )
+
+    def _expire(self, now: float) -> list[Event]:
+        expired: list[Event] = []
+        heap = self._expiry_heap
+        while heap and heap[0][0] <= now:
+            expires_at, hold_id = heapq.heappop(heap)
+            hold = self._holds.get(hold_id)
+            if hold is None or hold.expires_at != expires_at:
+                continue
+            expired.append(HoldExpired(hold.hold_id, hold.buyer_id, hold.seat_ids, hold.zone_id,
+                                       hold.quantity))
+        return expired
+
+    def _owned_hold(self, hold_id: str, buyer_id: int) -> HoldRecord:
+        hold = self._holds.get(hold_id)
+        if hold is None or hold.buyer_id != buyer_id:
+            raise BookingError(ErrorCode.HOLD_NOT_FOUND, "No live hold with this id for you.",
+                               {"hold_id": hold_id})
+        return hold
+
+    def _sell(self, command: SellHold, now: float) -> SeatsSold:
+        hold = self._owned_hold(command.hold_id, command.buyer_id)
+        if hold.expires_at <= now:
+            raise BookingError(ErrorCode.HOLD_EXPIRED, "This hold expired before payment.",
+                               {"hold_id": hold.hold_id, "expires_at": hold.expires_at})
+        if command.order_id in self._sales:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "This order id is already used.",
+                               {"order_id": command.order_id})
+        return SeatsSold(hold.hold_id, command.order_id, hold.buyer_id, hold.seat_ids,
+                         hold.total_cents, hold.zone_id, hold.quantity)
+
+    def _block(self, seat_ids: tuple[int, ...]) -> SeatsBlocked:
+        self._require_known(seat_ids)
+        taken = [seat_id for seat_id in seat_ids if self._status_code(seat_id) != FREE]
+        if taken:
+            raise BookingError(ErrorCode.SEATS_TAKEN, "Only available seats can be blocked.",
+                               {"seat_ids": taken})
+        return SeatsBlocked(tuple(seat_ids))
+
+    def _unblock(self, seat_ids: tuple[int, ...]) -> SeatsUnblocked:
+        self._require_known(seat_ids)
+        not_blocked = [seat_id for seat_id in seat_ids if seat_id not in self._blocked]
+        if not_blocked:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "These seats are not blocked.",
+                               {"seat_ids": not_blocked})
+        return SeatsUnblocked(tuple(seat_ids))
+
+    def _require_known(self, seat_ids: tuple[int, ...]) -> None:
+        if not seat_ids or len(set(seat_ids)) != len(seat_ids):
+            raise BookingError(ErrorCode.INVALID_REQUEST, "List each seat once.",
+                               {"field": "seats"})
+        unknown = [seat_id for seat_id in seat_ids if seat_id not in self._positions]
+        if unknown:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown seats for this event.",
+                               {"seat_ids": unknown})
+
+    # ------------------------------------------------------------------ apply
+
+    def apply(self, event: Event) -> None:
+        """Change the state as the event says. No validation: events are facts."""
+        if isinstance(event, SeatsHeld):
+            self._put_hold(HoldRecord(event.hold_id, event.request_id, event.buyer_id,
+                                      event.seat_ids, event.prices_cents, event.total_cents,
+                                      event.expires_at, event.zone_id, event.quantity))
+        elif isinstance(event, HoldReleased | HoldExpired):
+            hold = self._holds.pop(event.hold_id)
+            self._set_seats(hold.seat_ids, FREE)
+            if hold.zone_id is not None:
+                self._zone_held[hold.zone_id] -= hold.quantity
+            self._add_buyer_tickets(hold.buyer_id, -hold.quantity)
+        elif isinstance(event, SeatsSold):
+            hold = self._holds.pop(event.hold_id)
+            self._set_seats(hold.seat_ids, SOLD)
+            if hold.zone_id is not None:
+                self._zone_held[hold.zone_id] -= hold.quantity
+                self._zone_sold[hold.zone_id] += hold.quantity
+            self._sales[event.order_id] = SaleRecord(event.order_id, hold.hold_id, hold.buyer_id,
+                                                     hold.seat_ids, hold.total_cents,
+                                                     hold.zone_id, hold.quantity)
+        elif isinstance(event, OrderRefunded):
+            sale = self._sales.pop(event.order_id)
+            self._set_seats(sale.seat_ids, FREE)
+            if sale.zone_id is not None:
+                self._zone_sold[sale.zone_id] -= sale.quantity
+            self._add_buyer_tickets(sale.buyer_id, -sale.quantity)
+        elif isinstance(event, SeatsBlocked):
+            self._set_seats(event.seat_ids, BLOCKED)
+            self._blocked.update(event.seat_ids)
+        elif isinstance(event, SeatsUnblocked):
+            self._set_seats(event.seat_ids, FREE)
+            self._blocked.difference_update(event.seat_ids)
+        else:  # HoldRejected changes nothing
+            return
+        self.version += 1
+
+    def _put_hold(self, hold: HoldRecord) -> None:
+        self._holds[hold.hold_id] = hold
+        self._set_seats(hold.seat_ids, HELD)
+        if hold.zone_id is not None:
+            self._zone_held[hold.zone_id] += hold.quantity
+        self._add_buyer_tickets(hold.buyer_id, hold.quantity)
+        heapq.heappush(self._expiry_heap, (hold.expires_at, hold.hold_id))
+
+    def _put_sale(self, sale: SaleRecord) -> None:
+        self._sales[sale.order_id] = sale
+        self._set_seats(sale.seat_ids, SOLD)
+        if sale.zone_id is not None:
+            self._zone_sold[sale.zone_id] += sale.quantity
+        self._add_buyer_tickets(sale.buyer_id, sale.quantity)
+
+    def _add_buyer_tickets(self, buyer_id: int, delta: int) -> None:
+        count = self._buyer_tickets.get(buyer_id, 0) + delta
+        if count:
+            self._buyer_tickets[buyer_id] = count
+        else:
+            self._buyer_tickets.pop(buyer_id, None)
+
+    def _set_seats(self, seat_ids: tuple[int, ...], status: int) -> None:
+        rows = self._rows
+        for seat_id in seat_ids:
+            row_index, position = self._positions[seat_id]
+            row = rows[row_index]
+            was_free = row.statuses[position] == FREE
+            row.statuses[position] = status
+            if was_free and status != FREE:
+                row.free -= 1
+                self._section_free[row.section_id] -= 1
+            elif not was_free and status == FREE:
+                row.free += 1
+                self._section_free[row.section_id] += 1
+                self._reopen(row)
+
+    def _reopen(self, row: RowSlot) -> None:
+        """A seat came back: rows before a cursor may fit again."""
+        first_fit = self._first_fit
+        for quantity in range(1, row.free + 1):
+            cursor = first_fit.get(quantity)
+            if cursor is not None and cursor > row.index:
+                first_fit[quantity] = row.index
+
+    def _status_code(self, seat_id: int) -> int:
+        row_index, position = self._positions[seat_id]
+        return self._rows[row_index].statuses[position]
+
+    def _seat_price(self, seat_id: int) -> int:
+        row_index, position = self._positions[seat_id]
+        return self._rows[row_index].prices_cents[position]
+

@@ -1,0 +1,54 @@
+"""The inventory's state as plain records: what the store persists and loads.
+
+`EventInventory.state()` produces an `InventoryState`; `EventInventory.restore`
+takes one back. Two inventories are in the same state exactly when their
+`state()` values are equal, which is what the rebuild tests compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class SeatStatus(str, Enum):
+    AVAILABLE = "available"
+    HELD = "held"
+    SOLD = "sold"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRecord:
+    hold_id: str
+    request_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    prices_cents: tuple[int, ...]
+    total_cents: int
+    expires_at: float
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRecord:
+    order_id: str
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    total_cents: int
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True)
+class InventoryState:
+    holds: tuple[HoldRecord, ...] = ()
+    """Live holds, sorted by hold_id."""
+    sales: tuple[SaleRecord, ...] = ()
+    """Sales not refunded, sorted by order_id."""
+    blocked: tuple[int, ...] = ()
+    """Blocked seat ids, sorted."""
+    version: int = 0
+    """Grows by one for every applied event that changed a seat or GA count."""

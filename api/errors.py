@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 import redis.exceptions
 import sqlalchemy.exc
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from api.logging import request_id_var
 from engine.errors import BookingError, ErrorCode
 
 log = logging.getLogger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
@@ -113,7 +111,13 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Re
 
 def _internal_error(request: web.Request, exc: BaseException) -> web.Response:
     request_id = request_id_var.get()
-    log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    log.error(
+        "unhandled error in %s %s",
+        request.method,
+        request.path,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
     return error_response(
         500,
         "internal_error",
@@ -134,13 +138,17 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         log.warning("redis unavailable during %s %s: %s", request.method, request.path, exc)
         return error_response(
-            503, "redis_unavailable", "the queue store is unavailable; retry shortly",
+            503,
+            "redis_unavailable",
+            "the queue store is unavailable; retry shortly",
             headers={"Retry-After": "1"},
         )
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.TimeoutError):
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
         return error_response(
-            503, "database_unavailable", "the database is unavailable; retry shortly",
+            503,
+            "database_unavailable",
+            "the database is unavailable; retry shortly",
             headers={"Retry-After": "1"},
         )
     return _internal_error(request, exc)

@@ -65,7 +65,9 @@ class TextFormatter(logging.Formatter):
     """Readable lines for a terminal; the request id is appended when there is one."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(component)s[%(process)d] %(name)s: %(message)s")
+        super().__init__(
+            "%(asctime)s %(levelname)-7s %(component)s[%(process)d] %(name)s: %(message)s"
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -87,3 +89,5 @@ def configure_logging(settings: Settings, component: str) -> None:
     root.setLevel(settings.log_level)
     # aiohttp's own access log is replaced by one line per request from the API middleware.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic announces every plugin it loads; the migrations it runs stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

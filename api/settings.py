@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from typing import Any
 
 ENV_PREFIX = "ONSALE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TICKET_SIGNING_KEY_FILE = "ticket-signing.key"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -58,6 +60,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = field(default=65536, metadata=_at_least(1))
     demo_data: bool = True
+    ticket_signing_key: str | None = field(default=None, repr=False, metadata={"min_length": 32})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -88,6 +91,18 @@ class Settings:
             rendered[env_name(spec.name)] = text
         return rendered
 
+    def signing_key(self) -> bytes:
+        """The secret e-ticket QR codes are signed with (an HMAC key).
+
+        Every process that issues or checks tickets must use the same one. Set
+        ONSALE_TICKET_SIGNING_KEY wherever processes do not share a data
+        directory (containers); otherwise one is created on first use under
+        `data_dir`, so `onsale up` and its children agree without configuration.
+        """
+        if self.ticket_signing_key:
+            return self.ticket_signing_key.encode()
+        return _load_or_create_key(self.data_dir / TICKET_SIGNING_KEY_FILE)
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
@@ -97,6 +112,8 @@ class Settings:
         for name in ("ONSALE_DATABASE_URL", "ONSALE_REDIS_URL"):
             if name in shown:
                 shown[name] = _mask_password(shown[name])
+        if "ONSALE_TICKET_SIGNING_KEY" in shown:
+            shown["ONSALE_TICKET_SIGNING_KEY"] = "***"
         return shown
 
 
@@ -139,6 +156,9 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
     choices = rules.get("choices")
     if choices is not None and value not in choices:
         raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
+    min_length = rules.get("min_length")
+    if min_length is not None and len(value) < min_length:
+        raise SettingsError(f"{name}: must be at least {min_length} characters long")
     minimum, maximum = rules.get("min"), rules.get("max")
     if minimum is not None and value < minimum:
         raise SettingsError(f"{name}={raw!r}: must be at least {minimum}")
@@ -194,6 +214,27 @@ _PARSERS: dict[Any, Callable[[str], Any]] = {
     Path: Path,
     tuple[str, ...]: _parse_csv,
 }
+
+
+def _load_or_create_key(path: Path) -> bytes:
+    """Read the key file, creating it first if absent; safe when several processes race.
+
+    The new key is written to a private temporary file and hard-linked into
+    place, so a reader never sees a half-written key and the first writer wins.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    return path.read_text().strip().encode()
 
 
 def _mask_password(url: str) -> str:

@@ -101,8 +101,9 @@ def test_seats_taken_names_the_taken_seats() -> None:
 
 def test_general_admission_stops_at_capacity() -> None:
     inventory = make(ga_capacity=5)
-    assert isinstance(inventory.decide(HoldGeneralAdmission("a", "a", 1, 900, 4), 0.0)[0],
-                      SeatsHeld)
+    assert isinstance(
+        inventory.decide(HoldGeneralAdmission("a", "a", 1, 900, 4), 0.0)[0], SeatsHeld
+    )
     [event] = inventory.decide(HoldGeneralAdmission("b", "b", 2, 900, 2), 0.0)
     assert isinstance(event, HoldRejected) and event.code == "sold_out"
     assert inventory.ga_available(900) == 1

@@ -60,17 +60,29 @@ class InventoryMachine(RuleBasedStateMachine):
         before = {seat: self.inventory.seat_status(seat) for seat in seats}
         events = self._run(HoldSeats(hold_id, hold_id, buyer, tuple(seats)))
         if isinstance(events[0], SeatsHeld):
-            assert all(status is SeatStatus.AVAILABLE for status in before.values()), \
+            assert all(status is SeatStatus.AVAILABLE for status in before.values()), (
                 "never held twice: a held or sold seat was handed out again"
+            )
 
-    @rule(buyer=BUYERS, quantity=st.integers(1, 6), section=st.sampled_from([None, 1, 2]),
-          tier=st.sampled_from([None, "front", "standard"]),
-          max_price=st.sampled_from([None, 5000, 9000]))
-    def hold_best(self, buyer: int, quantity: int, section: int | None, tier: str | None,
-                  max_price: int | None) -> None:
+    @rule(
+        buyer=BUYERS,
+        quantity=st.integers(1, 6),
+        section=st.sampled_from([None, 1, 2]),
+        tier=st.sampled_from([None, "front", "standard"]),
+        max_price=st.sampled_from([None, 5000, 9000]),
+    )
+    def hold_best(
+        self,
+        buyer: int,
+        quantity: int,
+        section: int | None,
+        tier: str | None,
+        max_price: int | None,
+    ) -> None:
         hold_id = self._next_id("hold")
-        events = self._run(HoldBestAvailable(hold_id, hold_id, buyer, quantity, section, tier,
-                                             max_price))
+        events = self._run(
+            HoldBestAvailable(hold_id, hold_id, buyer, quantity, section, tier, max_price)
+        )
         held = events[0]
         if isinstance(held, SeatsHeld):
             assert len(held.seat_ids) == quantity
@@ -123,8 +135,9 @@ class InventoryMachine(RuleBasedStateMachine):
         assert {e.hold_id for e in events} == due, "expiry returns exactly the expired holds"  # type: ignore[attr-defined]
         for event in events:
             for seat_id in event.seat_ids:  # type: ignore[attr-defined]
-                assert self.inventory.seat_status(seat_id) is SeatStatus.AVAILABLE, \
+                assert self.inventory.seat_status(seat_id) is SeatStatus.AVAILABLE, (
                     "expired seats return to available"
+                )
 
     @invariant()
     def each_seat_in_exactly_one_state(self) -> None:
@@ -140,9 +153,15 @@ class InventoryMachine(RuleBasedStateMachine):
         sold = {s for o in state.sales for s in o.seat_ids}
         for seat_id in SEAT_IDS:
             status = self.inventory.seat_status(seat_id)
-            expected = (SeatStatus.HELD if seat_id in held else SeatStatus.SOLD if seat_id in sold
-                        else SeatStatus.BLOCKED if seat_id in state.blocked
-                        else SeatStatus.AVAILABLE)
+            expected = (
+                SeatStatus.HELD
+                if seat_id in held
+                else SeatStatus.SOLD
+                if seat_id in sold
+                else SeatStatus.BLOCKED
+                if seat_id in state.blocked
+                else SeatStatus.AVAILABLE
+            )
             assert status is expected, f"seat {seat_id} state disagrees with holds/sales"
         free = sum(1 for s in SEAT_IDS if self.inventory.seat_status(s) is SeatStatus.AVAILABLE)
         assert sum(self.inventory.available_by_section().values()) == free
@@ -179,7 +198,9 @@ class InventoryMachine(RuleBasedStateMachine):
 
 
 InventoryMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=30, deadline=None,
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestInventoryProperties = InventoryMachine.TestCase

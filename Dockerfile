@@ -1,0 +1,36 @@
+# One image for every onsale process: the command picks the role
+# (`api`, `worker`, `migrate`, `demo-data`); see docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so code changes do not reinstall them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p api engine waitingroom workers loadtests \
+    && touch api/__init__.py engine/__init__.py waitingroom/__init__.py \
+             workers/__init__.py loadtests/__init__.py \
+    && pip install . \
+    && pip uninstall -y onsale
+
+COPY api ./api
+COPY engine ./engine
+COPY waitingroom ./waitingroom
+COPY workers ./workers
+COPY loadtests ./loadtests
+RUN pip install --no-deps . \
+    && useradd --system --create-home --home-dir /home/onsale onsale
+
+USER onsale
+ENV ONSALE_HOST=0.0.0.0 \
+    ONSALE_PORT=8080 \
+    ONSALE_DATA_DIR=/home/onsale/data
+EXPOSE 8080
+# No HEALTHCHECK here: only the `api` role serves HTTP; docker-compose.yml gives it one.
+
+ENTRYPOINT ["onsale"]
+CMD ["api"]

@@ -1,0 +1,86 @@
+"""The aiohttp application factory: `create_app(settings)`.
+
+Clients (SQLAlchemy engine, async Redis) are opened and closed in
+`cleanup_ctx`, so a test client and `onsale api` get the same lifecycle and
+nothing is created at import time. Neither client connects here: the app
+starts while Postgres or Redis are down, and /readyz reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio
+import sqlalchemy
+from aiohttp import web
+
+from api.cors import cors_middleware
+from api.errors import error_middleware
+from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
+from api.request_context import body_limit_middleware, request_context_middleware
+from api.routes import add_feature_contexts, add_routes
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+class MissingServerError(RuntimeError):
+    """The API was started without a Postgres or Redis URL to talk to."""
+
+
+def create_app(settings: Settings) -> web.Application:
+    if not settings.database_url or not settings.redis_url:
+        raise MissingServerError(
+            "ONSALE_DATABASE_URL and ONSALE_REDIS_URL must be set to run the API on its own; "
+            "`onsale up` sets them (starting embedded servers if needed)"
+        )
+    app = web.Application(
+        middlewares=[
+            request_context_middleware,
+            cors_middleware(settings.cors_origins),
+            error_middleware,
+            body_limit_middleware(settings.max_body_bytes),
+        ],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS_KEY] = settings
+    app[READINESS_KEY] = Readiness()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
+    add_feature_contexts(app)
+    add_routes(app)
+    return app
+
+
+def make_db_engine(database_url: str) -> sqlalchemy.Engine:
+    """The store's engine factory when it exists, else a plain engine that checks connections."""
+    try:
+        from engine.store.db import make_engine
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("engine.store.db",):
+            raise
+        return sqlalchemy.create_engine(database_url, pool_pre_ping=True)
+    return make_engine(database_url)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db_engine = make_db_engine(app[SETTINGS_KEY].database_url or "")
+    app[DB_ENGINE_KEY] = db_engine
+    yield
+    db_engine.dispose()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client = redis.asyncio.Redis.from_url(
+        app[SETTINGS_KEY].redis_url or "",
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+    app[REDIS_KEY] = client
+    yield
+    await client.aclose()

@@ -1,0 +1,297 @@
+"""Reservations, their status (poll and SSE), early release, checkout and orders.
+
+Every write is a request on the event's partition queue: the API validates,
+enqueues (one Redis round trip) and answers 202 at once; the fan polls
+`GET /requests/{id}` or streams `GET /requests/{id}/events` for the decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from api.admission import require_admission
+from api.errors import ApiError, read_json
+from api.identity import Principal, require_principal
+from api.keys import REDIS_KEY, SETTINGS_KEY
+from api.live import HUB_KEY, sse_response, sse_send
+from workers.booking_requests import event_of, parse_hold_body
+from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys
+from workers.partitions import partition_for
+from workers.payments import authorize_job, order_id_for, public_order
+
+routes = web.RouteTableDef()
+
+FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "refunded",
+                                  "done"})
+FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
+SSE_HEARTBEAT_SECONDS = 15.0
+SSE_MAX_SECONDS = 300.0
+RETRY_AFTER_SECONDS = 2
+PINS_CACHE_SECONDS = 1.0
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+
+class Booking:
+    """Per-app booking services: the request queue and the partition directory."""
+
+    def __init__(self, app: web.Application):
+        settings = app[SETTINGS_KEY]
+        self.redis = app[REDIS_KEY]
+        self.keys = Keys(settings.redis_prefix)
+        self.partitions = settings.partitions
+        self.queue = RequestQueue(self.redis, self.keys, settings.max_queue_depth)
+        self._pins: dict[int, str] = {}
+        self._pins_read_at = 0.0
+
+    async def partition_of(self, event_id: int) -> str:
+        if time.monotonic() - self._pins_read_at > PINS_CACHE_SECONDS:
+            raw = await self.redis.hgetall(self.keys.partition_pins())
+            self._pins = {int(k): v.decode() for k, v in raw.items()}
+            self._pins_read_at = time.monotonic()
+        return partition_for(event_id, self.partitions, self._pins)
+
+
+BOOKING_KEY = web.AppKey("booking", Booking)
+
+
+async def booking_ctx(app: web.Application) -> Any:
+    app[BOOKING_KEY] = Booking(app)
+    yield
+
+
+def _event_id(request: web.Request) -> int:
+    raw = request.match_info["event_id"]
+    if not raw.isdigit():
+        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
+    return int(raw)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ApiError(400, "invalid_request", "Idempotency-Key: 1 to 200 characters",
+                       {"field": "Idempotency-Key"})
+    return key
+
+
+async def _enqueue(request: web.Request, principal: Principal, event_id: int, kind: str,
+                   params: dict[str, Any]) -> web.Response:
+    booking = request.app[BOOKING_KEY]
+    try:
+        enqueued = await booking.queue.enqueue(
+            event_id=event_id, buyer_id=principal.user_id, kind=kind, params=params,
+            partition=await booking.partition_of(event_id),
+            idempotency_key=_idempotency_key(request))
+    except QueueFull as full:
+        raise ApiError(429, "queue_full", "Too many requests are waiting for this event; "
+                       "try again shortly.", {"depth": full.depth,
+                                              "retry_after": RETRY_AFTER_SECONDS}) from None
+    except IdempotencyConflict as conflict:
+        raise ApiError(409, "idempotency_conflict", "This Idempotency-Key was used for a "
+                       "different request.", {"request_id": str(conflict)}) from None
+    request_id = enqueued.request_id
+    return web.json_response(
+        {"request_id": request_id, "status": "pending", "duplicate": enqueued.duplicate,
+         "status_url": f"/requests/{request_id}", "events_url": f"/requests/{request_id}/events"},
+        status=202, headers={"Location": f"/requests/{request_id}"})
+
+
+@routes.post("/events/{event_id}/reservations")
+async def create_reservation(request: web.Request) -> web.Response:
+    """Signed-in fan admitted to the event: hold seats (explicit, best available or GA)."""
+    event_id = _event_id(request)
+    principal = await require_principal(request)
+    await require_admission(request, event_id, principal)
+    params = parse_hold_body(await read_json(request))
+    return await _enqueue(request, principal, event_id, "hold", params)
+
+
+async def _request_state(request: web.Request, request_id: str,
+                         principal: Principal) -> dict[str, Any]:
+    booking = request.app[BOOKING_KEY]
+    raw = await booking.redis.hgetall(booking.keys.request(request_id))
+    record = {k.decode(): v.decode() for k, v in raw.items()}
+    if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
+        raise ApiError(404, "request_not_found", "No such request for you.",
+                       {"request_id": request_id})
+    state: dict[str, Any] = {"request_id": request_id, "kind": record["kind"],
+                             "event_id": int(record["event_id"]), "status": record["status"]}
+    if record["status"] == "pending":
+        partition = record["partition"]
+        dequeued = await booking.redis.get(booking.keys.dequeued_count(partition))
+        state["ahead"] = max(0, int(record["seq"]) - int(dequeued or 0) - 1)
+    else:
+        state.update(json.loads(record.get("result") or "{}"))
+        state["decided_at"] = float(record.get("decided_at") or 0)
+    return state
+
+
+def _request_id(request: web.Request) -> str:
+    request_id = request.match_info["request_id"]
+    try:
+        event_of(request_id)
+    except Exception:
+        raise ApiError(404, "request_not_found", "No such request.",
+                       {"request_id": request_id}) from None
+    return request_id
+
+
+@routes.get("/requests/{request_id}")
+async def get_request(request: web.Request) -> web.Response:
+    """The request's owner (or ops): pending with people ahead, or its decision."""
+    principal = await require_principal(request)
+    state = await _request_state(request, _request_id(request), principal)
+    headers = {"Retry-After": "1"} if state["status"] == "pending" else {}
+    return web.json_response(state, headers=headers)
+
+
+@routes.get("/requests/{request_id}/events")
+async def stream_request(request: web.Request) -> web.StreamResponse:
+    """The request's owner: the same states as Server-Sent Events, ending with the decision."""
+    principal = await require_principal(request)
+    request_id = _request_id(request)
+    hub = request.app[HUB_KEY]
+    waiter = hub.watch(request_id)  # before reading, so no decision slips between
+    try:
+        state = await _request_state(request, request_id, principal)
+        response = await sse_response(request)
+        await sse_send(response, state["status"], state)
+        deadline = time.monotonic() + SSE_MAX_SECONDS
+        while state["status"] not in FINAL_REQUEST_STATES and time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(waiter.get(), SSE_HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                state = await _request_state(request, request_id, principal)
+                if state["status"] == "pending":
+                    await sse_send(response, "pending", state)
+                continue
+            state = await _request_state(request, request_id, principal)
+            await sse_send(response, state["status"], state)
+        await response.write_eof()
+        return response
+    finally:
+        hub.unwatch(request_id, waiter)
+
+
+@routes.delete("/holds/{hold_id}")
+async def release_hold(request: web.Request) -> web.Response:
+    """The hold's owner: give the seats back now (decided in queue order, 202)."""
+    principal = await require_principal(request)
+    hold_id = request.match_info["hold_id"]
+    try:
+        event_id = event_of(hold_id)
+    except Exception:
+        raise ApiError(404, "hold_not_found", "No such hold.", {"hold_id": hold_id}) from None
+    return await _enqueue(request, principal, event_id, "release", {"hold_id": hold_id})
+
+
+async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) -> dict[str, Any]:
+    try:
+        state = await _request_state(request, hold_id, principal)
+    except ApiError:
+        raise ApiError(404, "hold_not_found", "No live hold with this id for you.",
+                       {"hold_id": hold_id}) from None
+    if state["kind"] != "hold" or state["status"] != "held":
+        raise ApiError(404, "hold_not_found", "No live hold with this id for you.",
+                       {"hold_id": hold_id})
+    return state
+
+
+@routes.post("/holds/{hold_id}/purchase")
+async def purchase(request: web.Request) -> web.Response:
+    """The hold's owner, admitted: pay for the held seats (202, then poll the order)."""
+    principal = await require_principal(request)
+    hold_id = request.match_info["hold_id"]
+    hold = await _owned_hold(request, hold_id, principal)
+    await require_admission(request, hold["event_id"], principal)
+    body = await read_json(request)
+    method = body.get("payment_method")
+    card = method.get("card_number") if isinstance(method, dict) else None
+    if not isinstance(card, str) or not 12 <= len(card.replace(" ", "")) <= 19:
+        raise ApiError(400, "invalid_request", "payment_method.card_number: a card number",
+                       {"field": "payment_method.card_number"})
+    if hold["expires_at"] <= time.time():
+        raise ApiError(410, "hold_expired", "This hold has expired; reserve again.",
+                       {"hold_id": hold_id})
+    booking = request.app[BOOKING_KEY]
+    order_id = order_id_for(hold_id)
+    order_key = booking.keys.order(order_id)
+    existing = {k.decode(): v.decode() for k, v in (await booking.redis.hgetall(order_key)).items()}
+    if existing and existing.get("status") not in ("declined",):
+        return _order_accepted(public_order(existing))
+    attempt = int(existing.get("attempt") or 0) + 1
+    fields: dict[str, Any] = {
+        "order_id": order_id, "hold_id": hold_id, "event_id": hold["event_id"],
+        "buyer_id": principal.user_id, "amount_cents": hold["total_cents"],
+        "status": "authorizing", "attempt": attempt, "card": card.replace(" ", ""),
+        "error": "", "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+    }
+    if hold.get("zone_id") is not None:
+        fields["zone_id"] = json.dumps(hold["zone_id"])
+        fields["quantity"] = json.dumps(hold["quantity"])
+    job = authorize_job(booking.keys, order_id, attempt)
+    async with booking.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(order_key, mapping={k: str(v) for k, v in fields.items()})
+        pipe.expire(order_key, 7 * 24 * 3600)
+        pipe.hset(RQ_JOB_PREFIX + job.job_id, mapping=job.mapping)
+        pipe.rpush(RQ_QUEUE_PREFIX + job.queue_name, job.job_id)
+        pipe.sadd(RQ_QUEUES_SET, RQ_QUEUE_PREFIX + job.queue_name)
+        await pipe.execute()
+    return _order_accepted(public_order({k: str(v) for k, v in fields.items()}))
+
+
+def _order_accepted(order: dict[str, Any]) -> web.Response:
+    order_id = order["order_id"]
+    return web.json_response({**order, "status_url": f"/orders/{order_id}",
+                              "events_url": f"/orders/{order_id}/events"}, status=202,
+                             headers={"Location": f"/orders/{order_id}"})
+
+
+async def _order_state(request: web.Request, order_id: str,
+                       principal: Principal) -> dict[str, Any]:
+    booking = request.app[BOOKING_KEY]
+    raw = await booking.redis.hgetall(booking.keys.order(order_id))
+    order = {k.decode(): v.decode() for k, v in raw.items()}
+    if not order or (int(order["buyer_id"]) != principal.user_id and principal.role != "ops"):
+        raise ApiError(404, "order_not_found", "No such order for you.", {"order_id": order_id})
+    return public_order(order)
+
+
+@routes.get("/orders/{order_id}")
+async def get_order(request: web.Request) -> web.Response:
+    """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided."""
+    principal = await require_principal(request)
+    return web.json_response(await _order_state(request, request.match_info["order_id"],
+                                                principal))
+
+
+@routes.get("/orders/{order_id}/events")
+async def stream_order(request: web.Request) -> web.StreamResponse:
+    """The order's owner: order states as Server-Sent Events, ending with a final one."""
+    principal = await require_principal(request)
+    order_id = request.match_info["order_id"]
+    booking = request.app[BOOKING_KEY]
+    pubsub = booking.redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(booking.keys.order_channel(order_id))
+    try:
+        state = await _order_state(request, order_id, principal)
+        response = await sse_response(request)
+        await sse_send(response, state["status"], state)
+        deadline = time.monotonic() + SSE_MAX_SECONDS
+        while state["status"] not in FINAL_ORDER_STATES and time.monotonic() < deadline:
+            message = await pubsub.get_message(timeout=SSE_HEARTBEAT_SECONDS)
+            if message is None:
+                await response.write(b": keep-alive\n\n")
+            state = await _order_state(request, order_id, principal)
+            await sse_send(response, state["status"], state)
+        await response.write_eof()
+        return response
+    finally:
+        await pubsub.aclose()

@@ -1,0 +1,249 @@
+"""The `onsale` command.
+
+`onsale up` is the one command a developer needs: it starts embedded Postgres
+and Redis when no URLs are configured, migrates, loads the demo catalog and
+supervises the API and the partition workers. The other subcommands are
+the pieces it runs (`api`, `worker`) and one-off jobs (`migrate`,
+`demo-data`, `bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from api.settings import Settings, SettingsError, unknown_variables
+
+log = logging.getLogger("onsale")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"onsale: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from api.logging import configure_logging
+
+    configure_logging(settings, component=args.command)
+    for name in unknown_variables():
+        log.warning("ignoring %s: no setting of that name (see README, Configuration)", name)
+    command: Command = args.run
+    return command(args, settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onsale", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run everything here (embedded servers if needed)")
+    up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+    up.add_argument("--port", type=int, help="HTTP port of the API (default: ONSALE_PORT)")
+    up.set_defaults(run=_up)
+
+    api = commands.add_parser("api", help="serve the HTTP API (needs database and Redis URLs)")
+    api.set_defaults(run=_api)
+
+    worker = commands.add_parser("worker", help="run one partition consumer process")
+    worker.set_defaults(run=_worker)
+
+    payments = commands.add_parser("payments-worker", help="run the payments queue worker")
+    payments.set_defaults(run=_payments_worker)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
+    migrate.set_defaults(run=_migrate)
+
+    demo = commands.add_parser("demo-data", help="load the demo venues and events (idempotent)")
+    demo.add_argument(
+        "--events",
+        type=int,
+        default=0,
+        metavar="N",
+        help="extra generated events on top of the demo catalog",
+    )
+    demo.set_defaults(run=_demo_data)
+
+    bench = commands.add_parser("bench", help="run a benchmark from loadtests/bench_*.py")
+    bench.add_argument("name", nargs="?", help="benchmark name (see --list)")
+    bench.add_argument("--quick", action="store_true", help="a short run, for smoke checks")
+    bench.add_argument("--list", action="store_true", help="print the known benchmark names")
+    bench.set_defaults(run=_bench)
+    return parser
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from api import embedded
+    from api.runtime import Supervisor
+
+    if args.port is not None:
+        settings = _with_port(settings, args.port)
+    if args.no_demo:
+        settings = settings.replace(demo_data=False)
+    if not _port_free(settings.host, settings.port):
+        log.error(
+            "port %d on %s is in use; pick another with --port or ONSALE_PORT",
+            settings.port,
+            settings.host,
+        )
+        return 1
+    # Until the supervisor installs its own handlers, SIGTERM unwinds like Ctrl-C,
+    # so embedded servers started so far are stopped on the way out.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    started = time.monotonic()
+    try:
+        with embedded.servers_for(settings) as resolved:
+            _prepare_database(resolved)
+            log.info("database ready in %.1fs; starting services", time.monotonic() - started)
+            return Supervisor(resolved).run(started)
+    except KeyboardInterrupt:
+        log.info("interrupted during start-up; stopped")
+        return 130
+    except embedded.EmbeddedServerError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from api.app import MissingServerError, create_app
+
+    try:
+        app = create_app(settings)
+    except MissingServerError as exc:
+        log.error("%s", exc)
+        return 2
+    log.info("API listening on http://%s:%d", settings.host, settings.port)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=None,  # one line per request comes from the request-context middleware
+        print=None,
+        shutdown_timeout=5.0,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.main import run
+
+    run(settings)
+    return 0
+
+
+def _payments_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.main import run_payments
+
+    run_payments(settings)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from api import embedded
+    from engine.store.migrate import upgrade_to_head
+
+    with embedded.servers_for(settings) as resolved:
+        assert resolved.database_url is not None
+        upgrade_to_head(resolved.database_url)
+    print("database schema is at the newest migration")
+    return 0
+
+
+def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from api import embedded
+    from engine.store.demo import load_demo_catalog
+    from engine.store.migrate import upgrade_to_head
+
+    with embedded.servers_for(settings) as resolved:
+        assert resolved.database_url is not None
+        upgrade_to_head(resolved.database_url)
+        summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
+    print("demo catalog loaded: " + ", ".join(f"{key}={value}" for key, value in summary.items()))
+    return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from api import embedded
+    from engine.store.migrate import upgrade_to_head
+
+    known = benchmark_names()
+    if args.list:
+        print("\n".join(known))
+        return 0
+    if args.name not in known:
+        print(
+            f"onsale: unknown benchmark {args.name!r}; known: {', '.join(known) or 'none yet'}",
+            file=sys.stderr,
+        )
+        return 2
+    module = importlib.import_module(f"loadtests.bench_{args.name}")
+    with embedded.servers_for(settings) as resolved:
+        assert resolved.database_url is not None
+        upgrade_to_head(resolved.database_url)
+        outcome = module.main(args.quick, resolved)
+    return outcome if isinstance(outcome, int) else 0
+
+
+def benchmark_names() -> list[str]:
+    """Every `loadtests/bench_<name>.py`, by name."""
+    import loadtests
+
+    return sorted(
+        module.name.removeprefix("bench_")
+        for module in pkgutil.iter_modules(loadtests.__path__)
+        if module.name.startswith("bench_")
+    )
+
+
+def _prepare_database(settings: Settings) -> None:
+    from engine.store.migrate import upgrade_to_head
+
+    assert settings.database_url is not None
+    started = time.monotonic()
+    upgrade_to_head(settings.database_url)
+    log.info("migrations applied in %.1fs", time.monotonic() - started)
+    if settings.demo_data:
+        from engine.store.demo import load_demo_catalog
+
+        summary = load_demo_catalog(settings.database_url)
+        log.info("demo catalog loaded: %s", summary)
+
+
+def _with_port(settings: Settings, port: int) -> Settings:
+    if not 1 <= port <= 65535:
+        raise SystemExit(f"onsale: --port {port}: must be between 1 and 65535")
+    return settings.replace(port=port)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

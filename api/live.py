@@ -1,0 +1,102 @@
+"""One pub/sub connection per API process, fanned out to the SSE streams waiting on it.
+
+Partition consumers publish one message per batch on their results channel;
+the hub reads them all (pattern subscription) and wakes the streams waiting
+for those request ids. Thousands of open streams cost one Redis connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio
+from aiohttp import web
+
+from api.keys import REDIS_KEY, SETTINGS_KEY
+from workers.keys import Keys
+
+log = logging.getLogger("onsale.live")
+
+
+class ResultsHub:
+    def __init__(self, client: redis.asyncio.Redis, keys: Keys):
+        self._client = client
+        self._keys = keys
+        self._waiters: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, request_id: str) -> asyncio.Queue[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._waiters[request_id].add(queue)
+        return queue
+
+    def unwatch(self, request_id: str, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        waiters = self._waiters.get(request_id)
+        if waiters is not None:
+            waiters.discard(queue)
+            if not waiters:
+                del self._waiters[request_id]
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(self._keys.results_pattern())
+                async for message in pubsub.listen():
+                    if message.get("type") != "pmessage":
+                        continue
+                    self._dispatch(message["data"])
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception:  # noqa: BLE001 - Redis hiccups must not end live updates
+                log.warning("results hub lost Redis; reconnecting", exc_info=True)
+                await pubsub.aclose()
+                await asyncio.sleep(1.0)
+
+    def _dispatch(self, data: bytes | str) -> None:
+        if not self._waiters:
+            return
+        for item in json.loads(data):
+            for queue in tuple(self._waiters.get(item.get("request_id", ""), ())):
+                queue.put_nowait(item)
+
+
+HUB_KEY = web.AppKey("results_hub", ResultsHub)
+
+
+async def results_hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = ResultsHub(app[REDIS_KEY], Keys(app[SETTINGS_KEY].redis_prefix))
+    app[HUB_KEY] = hub
+    await hub.start()
+    yield
+    await hub.stop()
+
+
+async def sse_response(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/event-stream",
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+    })
+    await response.prepare(request)
+    return response
+
+
+async def sse_send(response: web.StreamResponse, event: str, data: dict[str, Any]) -> None:
+    await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())

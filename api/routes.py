@@ -1,0 +1,29 @@
+"""Every route table of the API, and the per-feature start-up contexts, in one place.
+
+A feature module exposes a `web.RouteTableDef` named `routes` (add it to
+`ROUTE_TABLES`) and, if it holds something for the app's lifetime, a cleanup
+context (add it to `FEATURE_CONTEXTS`). Feature contexts start after the
+shared clients (database engine, Redis) are open and stop before they close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from api import health
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (health.routes,)
+FEATURE_CONTEXTS: tuple[CleanupContext, ...] = ()
+
+
+def add_routes(app: web.Application) -> None:
+    for table in ROUTE_TABLES:
+        app.add_routes(table)
+
+
+def add_feature_contexts(app: web.Application) -> None:
+    app.cleanup_ctx.extend(FEATURE_CONTEXTS)

@@ -1,0 +1,34 @@
+"""Engines and sessions for the store; every process builds one engine and shares it."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+POOL_SIZE = 5
+POOL_MAX_OVERFLOW = 10
+POOL_TIMEOUT_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 1800
+STATEMENT_TIMEOUT_MS = 30_000
+"""A runaway statement is cancelled rather than holding locks through an on-sale."""
+
+
+def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
+                max_overflow: int = POOL_MAX_OVERFLOW, echo: bool = False) -> Engine:
+    """An engine with a bounded pool that survives Postgres restarts (pre-ping)."""
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                      "application_name": "onsale"},
+        echo=echo,
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (handlers return them)."""
+    return sessionmaker(engine, expire_on_commit=False)

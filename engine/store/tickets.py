@@ -1,0 +1,61 @@
+"""E-tickets for a paid order: one per seat, or one per person for general admission.
+
+A ticket's secret is an HMAC of its order, line and index under the server's
+signing key, so the gate can check a scanned QR payload (`<ticket id>.<secret>`)
+without trusting the client, and issuing twice yields the same secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+_LINES = text("""
+    SELECT o.event_id, o.status, l.line_no, l.seat_id, l.zone_id, l.quantity
+    FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+    WHERE o.order_id = :order_id ORDER BY l.line_no
+""")
+
+_INSERT = text("""
+    INSERT INTO tickets (order_id, event_id, seat_id, zone_id, secret)
+    VALUES (:order_id, :event_id, :seat_id, :zone_id, :secret)
+    ON CONFLICT (secret) DO NOTHING
+""")
+
+_TICKETS = text("""
+    SELECT t.id, t.seat_id, t.zone_id, t.secret, t.status, s.label, s.row_label, sec.name
+    FROM tickets t
+    LEFT JOIN seats s ON s.id = t.seat_id
+    LEFT JOIN sections sec ON sec.id = s.section_id
+    WHERE t.order_id = :order_id ORDER BY t.id
+""")
+
+
+def ticket_secret(signing_key: bytes, order_id: str, line_no: int, index: int) -> str:
+    message = f"{order_id}:{line_no}:{index}".encode()
+    return hmac.new(signing_key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def issue_tickets(engine: Engine, order_id: str, signing_key: bytes) -> list[dict[str, Any]]:
+    """Issue (idempotently) and return the tickets of a paid order; none if it is not paid."""
+    with engine.begin() as conn:
+        lines = conn.execute(_LINES, {"order_id": order_id}).all()
+        if not lines or lines[0].status != "paid":
+            return []
+        rows = []
+        for line in lines:
+            for index in range(line.quantity):
+                rows.append({"order_id": order_id, "event_id": line.event_id,
+                             "seat_id": line.seat_id, "zone_id": line.zone_id,
+                             "secret": ticket_secret(signing_key, order_id, line.line_no, index)})
+        conn.execute(_INSERT, rows)
+        tickets = conn.execute(_TICKETS, {"order_id": order_id}).all()
+    return [
+        {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
+         "section": t.name, "row": t.row_label, "seat": t.label,
+         "qr_payload": f"{t.id}.{t.secret}"}
+        for t in tickets
+    ]

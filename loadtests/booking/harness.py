@@ -1,0 +1,264 @@
+"""Drive one contender with client processes and measure it.
+
+Closed loop (default): each client process runs `buyers_per_client` buyers on
+one event loop; a buyer issues a request, waits for its decision, issues the
+next. Open loop (`rate_per_s`): the client processes together issue requests
+at that rate whatever the answers, and latency counts from the scheduled issue
+time, so a stalled contender cannot hide its queueing (no coordinated omission).
+
+Arrival order is one counter shared by all client processes: a request's
+`seq` is taken at the moment it is issued and selects the request from the
+workload stream. The run is bounded: issuing stops after warm-up + duration,
+every request in flight gets at most `decision_timeout_s`, and the harness
+kills its client processes if they overrun. State is reset by the contender's
+`setup` at the start of every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import queue
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.context import SpawnContext
+from typing import Any
+
+from loadtests.booking.contender import Audit, Contender
+from loadtests.booking.metrics import ERROR, TIMEOUT, Figures, Record, summarize
+from loadtests.booking.workload import WorkloadSpec, build_workload
+
+START_DELAY_SECONDS = 0.5
+"""Between releasing the client processes and the first request, so all start together."""
+ERRORS_SHOWN_PER_CLIENT = 3
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    duration_s: float = 13.0
+    """Measured window, after the warm-up."""
+    warmup_s: float = 2.0
+    clients: int = 2
+    """Client processes; the same for every contender."""
+    buyers_per_client: int = 32
+    """Concurrent closed-loop buyers per client process."""
+    rate_per_s: float | None = None
+    """Open loop at this total rate instead of closed-loop buyers."""
+    decision_timeout_s: float = 30.0
+    start_timeout_s: float = 60.0
+    max_in_flight_per_client: int = 5_000
+    """Open loop only: requests beyond this many unanswered ones are not issued (counted)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    name: str
+    config: RunConfig
+    figures: Figures
+    audit: Audit
+    not_issued: int
+    """Open loop only: requests the harness could not issue (in-flight cap reached)."""
+
+    def entry(self) -> dict[str, Any]:
+        """The contender's entry in bench-results/booking.json."""
+        f = self.figures
+        return {
+            "name": self.name,
+            "decisions_per_s": round(f.decisions_per_s, 1),
+            "p50_ms": None if f.p50_ms is None else round(f.p50_ms, 2),
+            "p99_ms": None if f.p99_ms is None else round(f.p99_ms, 2),
+            "sold": self.audit.sold,
+            "oversold": self.audit.oversold,
+            "retries": f.retries,
+            "fifo_share": None if f.fifo_share is None else round(f.fifo_share, 4),
+        }
+
+
+def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str,
+                  redis_url: str, redis_prefix: str, config: RunConfig) -> RunResult:
+    """Set up a fresh store, run the clients, stop, audit. `contender_class()` must build
+    an instance (in this process and in each client process)."""
+    workload = build_workload(spec)
+    contender = contender_class()
+    contender.setup(workload, pg_url, redis_url, redis_prefix)
+    contender.start()
+    try:
+        records, not_issued, run_start = _drive(contender_class, spec, pg_url, redis_url,
+                                                redis_prefix, config)
+    finally:
+        contender.stop()
+    audit = contender.audit()
+    window_start = run_start + config.warmup_s
+    figures = summarize(records, run_start, window_start, window_start + config.duration_s)
+    return RunResult(contender.name, config, figures, audit, not_issued)
+
+
+def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, redis_url: str,
+           redis_prefix: str, config: RunConfig) -> tuple[list[Record], int, float]:
+    context: SpawnContext = multiprocessing.get_context("spawn")
+    counter = context.Value("q", 0)
+    run_start = context.Value("d", 0.0)
+    ready = context.Queue()
+    results = context.Queue()
+    go = context.Event()
+    processes = [
+        context.Process(
+            target=_client_main,
+            args=(contender_class, spec, pg_url, redis_url, redis_prefix, config, index,
+                  counter, run_start, ready, go, results),
+            name=f"bench-client-{index}",
+        )
+        for index in range(config.clients)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        _wait_ready(processes, ready, results, config.start_timeout_s)
+        run_start.value = time.monotonic() + START_DELAY_SECONDS
+        go.set()
+        deadline = (run_start.value + config.warmup_s + config.duration_s
+                    + config.decision_timeout_s + 30.0)
+        records: list[Record] = []
+        not_issued = 0
+        for _ in processes:
+            index, outcome, error = results.get(timeout=max(1.0, deadline - time.monotonic()))
+            if error is not None:
+                raise RuntimeError(f"client {index} failed: {error}")
+            rows, skipped = outcome
+            records.extend(Record(*row) for row in rows)
+            not_issued += skipped
+        for process in processes:
+            process.join(timeout=10.0)
+        return records, not_issued, run_start.value
+    except queue.Empty:
+        raise RuntimeError("client processes overran the run's deadline") from None
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5.0)
+
+
+def _wait_ready(processes: list[Any], ready: Any, results: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    waiting = len(processes)
+    while waiting:
+        try:
+            ready.get(timeout=0.2)
+            waiting -= 1
+            continue
+        except queue.Empty:
+            pass
+        try:
+            index, _outcome, error = results.get_nowait()
+            raise RuntimeError(f"client {index} failed before the start: {error}")
+        except queue.Empty:
+            pass
+        if any(not process.is_alive() for process in processes):
+            raise RuntimeError("a client process died before the start")
+        if time.monotonic() > deadline:
+            raise RuntimeError("client processes did not get ready in time")
+
+
+def _client_main(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str,
+                 redis_url: str, redis_prefix: str, config: RunConfig, index: int,
+                 counter: Any, run_start: Any, ready: Any, go: Any, results: Any) -> None:
+    try:
+        client = _Client(contender_class, spec, config, index, counter)
+        outcome = asyncio.run(client.run(pg_url, redis_url, redis_prefix, run_start, ready, go))
+    except BaseException:
+        results.put((index, None, traceback.format_exc(limit=8)))
+        raise
+    results.put((index, outcome, None))
+
+
+class _Client:
+    """The buyers of one client process."""
+
+    def __init__(self, contender_class: type[Contender], spec: WorkloadSpec,
+                 config: RunConfig, index: int, counter: Any) -> None:
+        self.contender = contender_class()
+        self.workload = build_workload(spec)
+        self.config = config
+        self.index = index
+        self.counter = counter
+        self.rows: list[tuple[Any, ...]] = []
+        self.errors_shown = 0
+
+    async def run(self, pg_url: str, redis_url: str, redis_prefix: str, run_start: Any,
+                  ready: Any, go: Any) -> tuple[list[tuple[Any, ...]], int]:
+        await self.contender.open(self.workload, pg_url, redis_url, redis_prefix)
+        try:
+            ready.put(self.index)
+            if not await asyncio.to_thread(go.wait, self.config.start_timeout_s):
+                raise RuntimeError("never released by the harness")
+            start = run_start.value
+            issue_end = start + self.config.warmup_s + self.config.duration_s
+            await asyncio.sleep(max(0.0, start - time.monotonic()))
+            not_issued = 0
+            if self.config.rate_per_s is None:
+                await asyncio.gather(*(self._buyer(issue_end)
+                                       for _ in range(self.config.buyers_per_client)))
+            else:
+                not_issued = await self._paced(start, issue_end, self.config.rate_per_s)
+            return self.rows, not_issued
+        finally:
+            await self.contender.close()
+
+    def _next_seq(self) -> int:
+        with self.counter.get_lock():
+            self.counter.value += 1
+            return int(self.counter.value)
+
+    async def _buyer(self, issue_end: float) -> None:
+        while True:
+            issued_at = time.monotonic()
+            if issued_at >= issue_end:
+                return
+            await self._one(self._next_seq(), issued_at)
+
+    async def _paced(self, start: float, issue_end: float, rate_per_s: float) -> int:
+        interval = self.config.clients / rate_per_s
+        due = start + self.index / rate_per_s  # client processes interleave
+        in_flight: set[asyncio.Task[None]] = set()
+        not_issued = 0
+        while due < issue_end:
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = time.monotonic()
+            while due <= now and due < issue_end:
+                if len(in_flight) >= self.config.max_in_flight_per_client:
+                    not_issued += 1
+                else:
+                    task = asyncio.create_task(self._one(self._next_seq(), due))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                due += interval
+        if in_flight:
+            await asyncio.wait(in_flight)
+        return not_issued
+
+    async def _one(self, seq: int, issued_at: float) -> None:
+        request = self.workload.request(seq)
+        try:
+            async with asyncio.timeout(self.config.decision_timeout_s):
+                decision = await self.contender.book(request)
+        except TimeoutError:
+            now = time.monotonic()
+            self.rows.append((seq, issued_at, now, now, 0, TIMEOUT, 0))
+            return
+        except Exception as exc:  # a failed request is recorded, the run goes on
+            now = time.monotonic()
+            self.rows.append((seq, issued_at, now, now, 0, f"{ERROR}:{type(exc).__name__}", 0))
+            if self.errors_shown < ERRORS_SHOWN_PER_CLIENT:
+                self.errors_shown += 1
+                print(f"[client {self.index}] request {seq} failed: {exc!r}", file=sys.stderr)
+            return
+        received_at = time.monotonic()
+        decided_at = received_at if decision.decided_at is None else decision.decided_at
+        code = decision.code if decision.seat_ids or decision.code else "rejected"
+        self.rows.append((seq, issued_at, decided_at, received_at, len(decision.seat_ids),
+                          code, decision.retries))

@@ -1,0 +1,120 @@
+"""Turn the per-request records of a run into the benchmark's figures. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+TIMEOUT = "!timeout"
+ERROR = "!error"
+"""Codes starting with "!" are not decisions: the harness never got an answer."""
+TIMELINE_BUCKET_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One request as the harness saw it. Times are `time.monotonic()` seconds."""
+
+    seq: int
+    issued_at: float
+    """When the buyer asked (in paced mode: when it was scheduled to ask)."""
+    decided_at: float
+    """When the contender made the decision durable, or `received_at` if it does not say."""
+    received_at: float
+    seats: int
+    code: str | None
+    retries: int
+
+    @property
+    def decided(self) -> bool:
+        return self.code is None or not self.code.startswith("!")
+
+
+@dataclass(frozen=True)
+class Figures:
+    issued: int
+    decided: int
+    held: int
+    seats_held: int
+    rejected: dict[str, int]
+    failed: dict[str, int]
+    decisions_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    retries: int
+    fifo_share: float | None
+    timeline: list[float]
+    """Decisions per second in consecutive buckets from the start of the run (warm-up included)."""
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def fifo_flags(records: Iterable[Record]) -> dict[int, bool]:
+    """For each decided request (by seq): True when no request that arrived after it was
+    decided before it. Ties count as in order."""
+    decided = sorted((r for r in records if r.decided), key=lambda r: r.seq)
+    flags: dict[int, bool] = {}
+    earliest_later = math.inf
+    for record in reversed(decided):
+        flags[record.seq] = record.decided_at <= earliest_later
+        earliest_later = min(earliest_later, record.decided_at)
+    return flags
+
+
+def summarize(records: Sequence[Record], run_start: float, window_start: float,
+              window_end: float, bucket_s: float = TIMELINE_BUCKET_SECONDS) -> Figures:
+    """Figures over the requests issued in [window_start, window_end); warm-up is before it.
+
+    decisions/s counts decisions received inside the window (closed loop keeps the
+    system saturated, so this is its throughput); latency runs from issue to the
+    harness receiving the decision; FIFO order is judged over all requests of the
+    run, then shared over those of the window.
+    """
+    measured = [r for r in records if window_start <= r.issued_at < window_end]
+    decided = [r for r in measured if r.decided]
+    latencies = sorted(r.received_at - r.issued_at for r in decided)
+    in_window = sum(1 for r in records if r.decided and window_start <= r.received_at < window_end)
+    flags = fifo_flags(records)
+    rejected: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    for record in measured:
+        if record.code is not None:
+            bucket = rejected if record.decided else failed
+            bucket[record.code] = bucket.get(record.code, 0) + 1
+    held = [r for r in decided if r.code is None]
+    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    return Figures(
+        issued=len(measured),
+        decided=len(decided),
+        held=len(held),
+        seats_held=sum(r.seats for r in held),
+        rejected=rejected,
+        failed=failed,
+        decisions_per_s=in_window / (window_end - window_start),
+        p50_ms=None if p50 is None else p50 * 1000.0,
+        p99_ms=None if p99 is None else p99 * 1000.0,
+        retries=sum(r.retries for r in measured),
+        fifo_share=(sum(1 for r in decided if flags[r.seq]) / len(decided)) if decided else None,
+        timeline=_timeline(records, run_start, bucket_s),
+    )
+
+
+def _timeline(records: Sequence[Record], run_start: float, bucket_s: float) -> list[float]:
+    counts: list[int] = []
+    for record in records:
+        if not record.decided:
+            continue
+        index = int((record.received_at - run_start) // bucket_s)
+        if index < 0:
+            continue
+        if index >= len(counts):
+            counts.extend([0] * (index + 1 - len(counts)))
+        counts[index] += 1
+    return [count / bucket_s for count in counts]

@@ -1,0 +1,111 @@
+"""Baseline: optimistic concurrency in Postgres, a version check with retry.
+
+Read the best free seats with their versions (no locks), then in one short
+transaction compare-and-set each seat: `UPDATE ... WHERE seat_id = ? AND
+version = ?`, in seat-id order so two writers never wait on each other in a
+cycle, all sent in one pipelined round trip. If any seat changed since the
+read, roll back and start again from a fresh read, after a short randomized
+exponential backoff (full jitter) so the losers of a conflict do not collide
+again in lockstep. A read that finds too few free seats is a correct
+rejection: committed state only ever loses free seats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from loadtests.booking import pgseats
+from loadtests.booking.contender import CONTENTION, SOLD_OUT, Audit, BookingRequest, Decision
+from loadtests.booking.pgpool import open_pool
+from loadtests.booking.workload import Workload
+
+TABLE = "pgo"
+POOL_SIZE = 4
+"""Connections per client process (swept on the 2-core bench machine; see docs/benchmarks.md)."""
+MAX_ATTEMPTS = 50
+BACKOFF_BASE_SECONDS = 0.0005
+BACKOFF_CAP_SECONDS = 0.02
+
+
+class _Conflict(Exception):
+    """A seat changed between the read and the compare-and-set."""
+
+
+class PgOptimisticContender:
+    name = "pg-optimistic"
+
+    def __init__(self, pool_size: int = POOL_SIZE) -> None:
+        self._pool_size = pool_size
+        self._pg_url = ""
+        self._capacity = 0
+        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        self._random = random.Random()
+        seat, hold = pgseats.table_names(TABLE)
+        self._read_sql = {
+            in_section: pgseats.pick_sql(TABLE, in_section=in_section, lock="")
+            for in_section in (False, True)
+        }
+        self._set_sql = (f"UPDATE {seat} SET hold_ref = %s, version = version + 1"
+                         " WHERE seat_id = %s AND version = %s")
+        self._record_sql = f"INSERT INTO {hold} (request_id, buyer_id, seat_ids) VALUES (%s, %s, %s)"
+
+    def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
+        self._pg_url, self._capacity = pg_url, workload.capacity
+        pgseats.create_and_load(pg_url, TABLE, workload)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def audit(self) -> Audit:
+        return pgseats.audit(self._pg_url, TABLE, self._capacity)
+
+    async def open(self, workload: Workload, pg_url: str, redis_url: str,
+                   redis_prefix: str) -> None:
+        self._pool = await open_pool(pg_url, self._pool_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def book(self, request: BookingRequest) -> Decision:
+        assert self._pool is not None
+        read_sql = self._read_sql[request.section_id is not None]
+        params = {"section_id": request.section_id, "limit": request.quantity}
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
+                await asyncio.sleep(self._random.uniform(0.0, ceiling))
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(read_sql, params)
+                seen = sorted(await cursor.fetchall())
+                if len(seen) < request.quantity:
+                    return Decision(code=SOLD_OUT, retries=attempt, decided_at=time.monotonic())
+                try:
+                    await self._compare_and_set(conn, request, seen)
+                except _Conflict:
+                    continue
+            seat_ids = tuple(seat_id for seat_id, _version in seen)
+            return Decision(seat_ids=seat_ids, retries=attempt, decided_at=time.monotonic())
+        return Decision(code=CONTENTION, retries=MAX_ATTEMPTS - 1, decided_at=time.monotonic())
+
+    async def _compare_and_set(self, conn: AsyncConnection, request: BookingRequest,
+                               seen: list[tuple[int, int]]) -> None:
+        async with conn.transaction(), conn.cursor() as cursor:
+            await cursor.executemany(
+                self._set_sql,
+                [(request.request_id, seat_id, version) for seat_id, version in seen],
+            )
+            if cursor.rowcount != len(seen):
+                raise _Conflict
+            await cursor.execute(
+                self._record_sql,
+                (request.request_id, request.buyer_id, [seat_id for seat_id, _ in seen]),
+            )

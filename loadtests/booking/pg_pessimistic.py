@@ -1,0 +1,92 @@
+"""Baseline: pessimistic row locks in Postgres, the way a careful team writes it.
+
+One statement per booking, run as its own transaction on a pooled connection:
+pick the best free seats `FOR UPDATE SKIP LOCKED` in quality order (so
+concurrent buyers take the next free seats instead of queueing behind each
+other's locks), assign them and record the hold only if all were got. Locks
+live for that single statement, with no client round trip while they are held.
+
+SKIP LOCKED can see too few seats while others hold locks on seats they will
+end up not taking. Before rejecting, the request runs once more with a plain
+`FOR UPDATE`, which waits for those locks; that second run counts as a retry.
+Waiting locks are taken in quality order, and SKIP LOCKED never waits, so no
+deadlock can form.
+"""
+
+from __future__ import annotations
+
+import time
+
+from psycopg import AsyncConnection, errors
+from psycopg_pool import AsyncConnectionPool
+
+from loadtests.booking import pgseats
+from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
+from loadtests.booking.pgpool import open_pool
+from loadtests.booking.workload import Workload
+
+TABLE = "pgp"
+POOL_SIZE = 4
+"""Connections per client process (swept on the 2-core bench machine; see docs/benchmarks.md)."""
+MAX_DEADLOCK_RETRIES = 5
+
+
+class PgPessimisticContender:
+    name = "pg-pessimistic"
+
+    def __init__(self, pool_size: int = POOL_SIZE) -> None:
+        self._pool_size = pool_size
+        self._pg_url = ""
+        self._capacity = 0
+        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        self._sql = {
+            (in_section, lock): pgseats.hold_best_sql(TABLE, in_section=in_section, lock=lock)
+            for in_section in (False, True)
+            for lock in ("FOR UPDATE SKIP LOCKED", "FOR UPDATE")
+        }
+
+    def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
+        self._pg_url, self._capacity = pg_url, workload.capacity
+        pgseats.create_and_load(pg_url, TABLE, workload)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def audit(self) -> Audit:
+        return pgseats.audit(self._pg_url, TABLE, self._capacity)
+
+    async def open(self, workload: Workload, pg_url: str, redis_url: str,
+                   redis_prefix: str) -> None:
+        self._pool = await open_pool(pg_url, self._pool_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def book(self, request: BookingRequest) -> Decision:
+        assert self._pool is not None
+        in_section = request.section_id is not None
+        params = {"section_id": request.section_id, "limit": request.quantity,
+                  "request_id": request.request_id, "buyer_id": request.buyer_id}
+        retries = 0
+        lock = "FOR UPDATE SKIP LOCKED"
+        while True:
+            try:
+                async with self._pool.connection() as conn:
+                    cursor = await conn.execute(self._sql[in_section, lock], params)
+                    row = await cursor.fetchone()
+            except errors.DeadlockDetected:
+                if retries >= MAX_DEADLOCK_RETRIES:
+                    raise
+                retries += 1
+                continue
+            if row is not None:
+                return Decision(seat_ids=tuple(row[0]), retries=retries,
+                                decided_at=time.monotonic())
+            if lock == "FOR UPDATE":
+                return Decision(code=SOLD_OUT, retries=retries, decided_at=time.monotonic())
+            lock = "FOR UPDATE"
+            retries += 1

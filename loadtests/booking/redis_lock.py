@@ -1,0 +1,165 @@
+"""Baseline: seat locks in Redis (SET NX PX), then one Postgres commit.
+
+The pattern many teams reach for: Postgres is the record, Redis arbitrates.
+A booking reads the best free seats from Postgres with some slack (seats
+others have locked but not committed yet are still free there), then tries to
+lock the first `quantity` of them in quality order with one pipelined round
+of `SET key token NX PX`; seats it missed are replaced by the next
+candidates, like SKIP LOCKED. With all its locks it commits in one Postgres
+statement that assigns the seats only if every one of them is still free
+(a candidate can be stale: read just before another buyer committed it),
+then releases its locks with a compare-and-delete script.
+
+If the candidates run out, or a seat turned out to be taken, the locks are
+released and the booking starts again with twice the slack, after a short
+jittered backoff. Lock keys are hash-tagged per event, as onsale's are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+
+import redis.asyncio as aioredis
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from loadtests.booking import pgseats, redisclean
+from loadtests.booking.contender import CONTENTION, SOLD_OUT, Audit, BookingRequest, Decision
+from loadtests.booking.pgpool import open_pool
+from loadtests.booking.workload import EVENT_ID, Workload
+
+TABLE = "rlk"
+POOL_SIZE = 4
+"""Postgres connections per client process (swept; see docs/benchmarks.md)."""
+LOCK_TTL_MS = 10_000
+"""Far longer than any booking takes; an expiring lock would let two buyers in."""
+FIRST_SLACK = 16
+MAX_ATTEMPTS = 50
+BACKOFF_BASE_SECONDS = 0.0005
+BACKOFF_CAP_SECONDS = 0.02
+
+_RELEASE = """
+local released = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    released = released + redis.call('DEL', key)
+  end
+end
+return released
+"""
+
+
+class RedisLockContender:
+    name = "redis-lock"
+
+    def __init__(self, pool_size: int = POOL_SIZE) -> None:
+        self._pool_size = pool_size
+        self._pg_url = self._redis_url = self._prefix = ""
+        self._capacity = 0
+        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        self._redis: aioredis.Redis | None = None
+        self._release: object = None
+        self._random = random.Random()
+        seat, hold = pgseats.table_names(TABLE)
+        self._candidates_sql = {
+            in_section: pgseats.pick_sql(TABLE, in_section=in_section, lock="")
+            for in_section in (False, True)
+        }
+        self._commit_sql = (
+            f"WITH still_free AS (SELECT count(*) AS n FROM {seat}"
+            "  WHERE seat_id = ANY(%(ids)s) AND hold_ref IS NULL),"
+            f" taken AS (UPDATE {seat} SET hold_ref = %(request_id)s, version = version + 1"
+            "  WHERE seat_id = ANY(%(ids)s) AND hold_ref IS NULL"
+            "  AND (SELECT n FROM still_free) = %(quantity)s RETURNING seat_id),"
+            f" recorded AS (INSERT INTO {hold} (request_id, buyer_id, seat_ids)"
+            "  SELECT %(request_id)s, %(buyer_id)s, %(ids)s"
+            "  WHERE (SELECT n FROM still_free) = %(quantity)s RETURNING 1)"
+            " SELECT n FROM still_free"
+        )
+
+    def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
+        self._pg_url, self._redis_url, self._prefix = pg_url, redis_url, redis_prefix
+        self._capacity = workload.capacity
+        redisclean.delete_run_keys(redis_url, redis_prefix)
+        pgseats.create_and_load(pg_url, TABLE, workload)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        redisclean.delete_run_keys(self._redis_url, self._prefix)
+
+    def audit(self) -> Audit:
+        return pgseats.audit(self._pg_url, TABLE, self._capacity)
+
+    async def open(self, workload: Workload, pg_url: str, redis_url: str,
+                   redis_prefix: str) -> None:
+        self._prefix = redis_prefix
+        self._pool = await open_pool(pg_url, self._pool_size)
+        self._redis = aioredis.Redis.from_url(redis_url)
+        self._release = self._redis.register_script(_RELEASE)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def _lock_key(self, seat_id: int) -> str:
+        return f"{self._prefix}:{{ev:{EVENT_ID}}}:seatlock:{seat_id}"
+
+    async def book(self, request: BookingRequest) -> Decision:
+        assert self._pool is not None
+        slack = FIRST_SLACK
+        token = secrets.token_hex(8)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt)
+                await asyncio.sleep(self._random.uniform(0.0, ceiling))
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(
+                    self._candidates_sql[request.section_id is not None],
+                    {"section_id": request.section_id, "limit": request.quantity + slack},
+                )
+                candidates = [seat_id for seat_id, _version in await cursor.fetchall()]
+            if len(candidates) < request.quantity:
+                return Decision(code=SOLD_OUT, retries=attempt, decided_at=time.monotonic())
+            locked = await self._lock_some(candidates, request.quantity, token)
+            try:
+                if len(locked) == request.quantity and await self._commit(request, locked):
+                    return Decision(seat_ids=tuple(sorted(locked)), retries=attempt,
+                                    decided_at=time.monotonic())
+            finally:
+                if locked:
+                    await self._release(keys=[self._lock_key(s) for s in locked],  # type: ignore[operator]
+                                        args=[token])
+            slack *= 2
+        return Decision(code=CONTENTION, retries=MAX_ATTEMPTS - 1, decided_at=time.monotonic())
+
+    async def _lock_some(self, candidates: list[int], quantity: int, token: str) -> list[int]:
+        """Lock `quantity` of the candidates, best first, skipping seats others hold."""
+        assert self._redis is not None
+        locked: list[int] = []
+        position = 0
+        while len(locked) < quantity and position < len(candidates):
+            trying = candidates[position:position + quantity - len(locked)]
+            position += len(trying)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for seat_id in trying:
+                    pipe.set(self._lock_key(seat_id), token, nx=True, px=LOCK_TTL_MS)
+                outcomes = await pipe.execute()
+            locked.extend(seat_id for seat_id, ok in zip(trying, outcomes, strict=True) if ok)
+        return locked
+
+    async def _commit(self, request: BookingRequest, seat_ids: list[int]) -> bool:
+        assert self._pool is not None
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(self._commit_sql, {
+                "ids": sorted(seat_ids), "request_id": request.request_id,
+                "buyer_id": request.buyer_id, "quantity": request.quantity,
+            })
+            row = await cursor.fetchone()
+        return row is not None and row[0] == request.quantity

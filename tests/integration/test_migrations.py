@@ -1,0 +1,66 @@
+"""Migrations build the schema from nothing, undo it, and agree with the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from engine.store import migrate
+from engine.store.models import TABLE_NAMES, Base
+from tests.integration.conftest import create_database, drop_database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def empty_database_url(pg_admin_url: str, test_database_name: str) -> Iterator[str]:
+    name = f"{test_database_name}_mig"
+    yield create_database(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_builds_the_schema(empty_database_url: str) -> None:
+    assert migrate.current_revision(empty_database_url) is None
+    assert not migrate.is_current(empty_database_url)
+    migrate.upgrade_to_head(empty_database_url)
+    assert _tables(empty_database_url) == {*TABLE_NAMES, "alembic_version"}
+    assert migrate.current_revision(empty_database_url) == migrate.head_revision()
+    assert migrate.is_current(empty_database_url)
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_database_url: str) -> None:
+    migrate.upgrade_to_head(empty_database_url)
+    migrate.downgrade_to(empty_database_url, "base")
+    assert _tables(empty_database_url) == {"alembic_version"}
+    assert migrate.current_revision(empty_database_url) is None
+    migrate.upgrade_to_head(empty_database_url)
+    assert migrate.is_current(empty_database_url)
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True})
+            assert compare_metadata(context, Base.metadata) == [], \
+                "models.py and the migrations describe different schemas: add a revision"
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent(database_url: str) -> None:
+    migrate.upgrade_to_head(database_url)
+    assert migrate.is_current(database_url)

@@ -1,0 +1,265 @@
+"""The waiting room as the API uses it: join, poll, leave, check admission.
+
+Every fan-facing call is one Lua script (one round trip, atomic); the rules
+about what to tell the fan live in the pure modules. Time comes in as `now`
+(epoch seconds) so the whole room can be driven on simulated time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from waitingroom.config import RoomConfig
+from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
+from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
+from waitingroom.pow import PowSolution, issue_challenge, verify_solution
+from waitingroom.scripts import RoomScripts
+from waitingroom.status import (
+    FanState,
+    JoinResult,
+    LineSnapshot,
+    QueueStatus,
+    QueueSummary,
+    build_status,
+)
+from waitingroom.tickets import QueueTicket, decode_ticket, encode_ticket
+from waitingroom.tokens import AdmissionClaims, AdmissionSigner, parse_jti, session_jti
+from waitingroom.wire import fresh_seed, pairs, text, text_map, time_text
+
+
+class WaitingRoom:
+    def __init__(self, redis: aioredis.Redis, prefix: str, signer: AdmissionSigner):
+        self._redis = redis
+        self._prefix = check_prefix(prefix)
+        self._signer = signer
+        self._scripts = RoomScripts.register(redis)
+
+    @property
+    def signer(self) -> AdmissionSigner:
+        return self._signer
+
+    def keys(self, event_id: int) -> RoomKeys:
+        return RoomKeys(self._prefix, event_id)
+
+    # ops
+
+    async def configure(self, event_id: int, config: RoomConfig) -> None:
+        """Create or change the room; live fans and the controller see it on their next call."""
+        keys = self.keys(event_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            pipe.sadd(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
+
+    async def get_config(self, event_id: int) -> RoomConfig | None:
+        stored = text_map(await self._redis.hgetall(self.keys(event_id).config))
+        return RoomConfig.from_fields(stored) if stored else None
+
+    async def configured_event_ids(self) -> list[int]:
+        """Events with a room: what an admission controller process steps."""
+        members = await self._redis.smembers(events_registry(self._prefix))
+        return sorted(int(text(m)) for m in members)
+
+    async def delete_room(self, event_id: int) -> None:
+        """Drop every key of the event's room (join-attempt windows expire on their own)."""
+        keys = self.keys(event_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(*keys.all_fixed())
+            pipe.srem(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
+
+    async def summary(self, event_id: int, now: float) -> QueueSummary:
+        keys = self.keys(event_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.config)
+            pipe.hgetall(keys.state)
+            pipe.hlen(keys.seen)
+            pipe.zcount(keys.sessions, f"({now!r}", "+inf")
+            stored_config, stored_state, waiting, active = await pipe.execute()
+        if not stored_config:
+            raise _room_not_found(event_id)
+        line = LineSnapshot.parse(
+            RoomConfig.from_fields(text_map(stored_config)), text_map(stored_state)
+        )
+        config = line.config
+        return QueueSummary(
+            event_id=event_id,
+            serving_position=line.serving_position,
+            joined=line.joined,
+            waiting=int(waiting),
+            active_sessions=int(active),
+            measured_per_second=line.rate.per_second,
+            new_users_per_minute=config.new_users_per_minute,
+            max_active_users=config.max_active_users,
+            paused=config.paused,
+            started=line.started,
+            opens_at=config.opens_at,
+            sale_starts_at=config.sale_starts_at,
+            admitted_total=line.admitted_total,
+            skipped_total=line.skipped_total,
+        )
+
+    # fans
+
+    def pow_challenge_for(
+        self, event_id: int, user_id: int, difficulty_bits: int, now: float
+    ) -> dict[str, Any]:
+        return issue_challenge(
+            self._signer.mac_key, event_id, user_id, difficulty_bits, now
+        ).to_json()
+
+    async def join(
+        self,
+        event_id: int,
+        user_id: int,
+        now: float,
+        ip: str | None = None,
+        pow_solution: PowSolution | None = None,
+    ) -> JoinResult:
+        """A place in line for the account; the same place again while it is still held.
+
+        A place lost (walked away, left, session over) is replaced by a new one
+        at the back. Refusals: `rate_limited` (details: scope, retry_after),
+        `queue_closed` (before opens_at), `pow_required` (details: the challenge
+        to solve), `pow_invalid`, `room_not_found`.
+        """
+        proven = -1
+        if pow_solution is not None:
+            proven = verify_solution(self._signer.mac_key, event_id, user_id, pow_solution, now)
+        keys = self.keys(event_id)
+        window_end = (now // JOIN_WINDOW_SECONDS + 1) * JOIN_WINDOW_SECONDS
+        reply = await self._scripts.join_queue(
+            keys=[
+                keys.config,
+                keys.state,
+                keys.members,
+                keys.seen,
+                keys.sessions,
+                keys.join_attempts(now),
+            ],
+            args=[
+                str(user_id),
+                ip or "",
+                time_text(now),
+                fresh_seed(),
+                proven,
+                int(window_end - now) + 5,
+            ],
+        )
+        verdict = text(reply[0])
+        if verdict == "rate_limited":
+            retry_after = max(1, math.ceil(window_end - now))
+            raise WaitingRoomError(
+                ErrorCode.RATE_LIMITED,
+                "too many attempts to join, try again later",
+                {"scope": text(reply[1]), "retry_after": retry_after},
+            )
+        if verdict == "queue_closed":
+            opens_at = float(text(reply[1]))
+            raise WaitingRoomError(
+                ErrorCode.QUEUE_CLOSED, "the queue is not open yet", {"opens_at": opens_at}
+            )
+        if verdict == "pow_required":
+            difficulty = int(text(reply[1]))
+            raise WaitingRoomError(
+                ErrorCode.POW_REQUIRED,
+                "solve the proof-of-work challenge to join",
+                self.pow_challenge_for(event_id, user_id, difficulty, now),
+            )
+        if verdict != "ok":
+            raise _room_not_found(event_id)
+        seq = int(text(reply[2]))
+        ticket = encode_ticket(self._signer.mac_key, QueueTicket(event_id, user_id, seq))
+        status = self._status_from_reply(event_id, user_id, reply, now)
+        return JoinResult(ticket=ticket, created=text(reply[4]) == "1", status=status)
+
+    async def status(self, event_id: int, ticket: str, now: float) -> QueueStatus:
+        """Where the ticket's holder stands; also counts as the poll that keeps the place."""
+        fan = decode_ticket(self._signer.mac_key, ticket, event_id)
+        keys = self.keys(event_id)
+        reply = await self._scripts.queue_status(
+            keys=[keys.config, keys.state, keys.seen, keys.sessions],
+            args=[str(fan.seq), time_text(now), fresh_seed()],
+        )
+        if text(reply[0]) != "ok":
+            raise _room_not_found(event_id)
+        return self._status_from_reply(event_id, fan.user_id, reply, now)
+
+    async def leave(self, event_id: int, ticket: str) -> bool:
+        """Give the place (or the admitted session) up; True if there was one."""
+        fan = decode_ticket(self._signer.mac_key, ticket, event_id)
+        keys = self.keys(event_id)
+        removed = await self._scripts.leave_queue(
+            keys=[keys.members, keys.seen, keys.sessions], args=[str(fan.user_id), str(fan.seq)]
+        )
+        return int(removed) > 0
+
+    async def end_session(self, event_id: int, user_id: int) -> bool:
+        """Close the account's admitted session (purchase done): its token stops working."""
+        keys = self.keys(event_id)
+        ended = await self._scripts.end_session(
+            keys=[keys.members, keys.sessions], args=[str(user_id)]
+        )
+        return int(ended) == 1
+
+    async def is_session_active(self, event_id: int, jti: str, now: float | None = None) -> bool:
+        parsed = parse_jti(jti)
+        if parsed is None:
+            return False
+        seq, expires_ms = parsed
+        score = await self._redis.zscore(self.keys(event_id).sessions, str(seq))
+        if score is None or round(score * 1000) != expires_ms:
+            return False
+        return now is None or score > now
+
+    async def check_admission(
+        self, event_id: int, token: str | None, now: float
+    ) -> AdmissionClaims:
+        """What booking endpoints call: a genuine token for this event whose session is still open.
+
+        Raises `not_admitted` (details.reason: missing, invalid, expired,
+        wrong_event, session_ended). The caller must also check that
+        `claims.user_id` is the authenticated account.
+        """
+        claims = self._signer.verify(token, event_id=event_id, now=now)
+        if not await self.is_session_active(event_id, claims.jti, now):
+            raise not_admitted("session_ended", "the admitted session is over")
+        return claims
+
+    def _status_from_reply(
+        self, event_id: int, user_id: int, reply: Sequence[Any], now: float
+    ) -> QueueStatus:
+        state = FanState(text(reply[1]))
+        seq = int(text(reply[2]))
+        line = LineSnapshot.parse(RoomConfig.from_fields(pairs(reply[6])), pairs(reply[5]))
+        token: str | None = None
+        expires_at: float | None = None
+        if state is FanState.ADMITTED:
+            expires_at = float(text(reply[3]))
+            place = line.place_of(seq)
+            token = self._signer.issue(
+                event_id=event_id,
+                user_id=user_id,
+                position=place if place is not None else seq,
+                jti=session_jti(seq, expires_at),
+                expires_at=expires_at,
+            )
+        return build_status(
+            event_id,
+            line,
+            seq=seq,
+            state=state,
+            now=now,
+            admission_token=token,
+            admission_expires_at=expires_at,
+        )
+
+
+def _room_not_found(event_id: int) -> WaitingRoomError:
+    return WaitingRoomError(
+        ErrorCode.ROOM_NOT_FOUND, "this event has no waiting room", {"event_id": event_id}
+    )

@@ -1,0 +1,164 @@
+"""Booking requests as they travel through a partition queue, and what they turn into.
+
+A request is plain data (JSON-safe dict payload) so it survives the queue; the
+partition consumer turns it into an engine command at decision time. The API
+parses bodies with `parse_hold_body` so a bad request is refused before it is
+queued, with the field at fault named.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from engine.commands import (
+    BlockSeats,
+    Command,
+    HoldBestAvailable,
+    HoldGeneralAdmission,
+    HoldSeats,
+    RefundOrder,
+    ReleaseHold,
+    SellHold,
+    UnblockSeats,
+)
+from engine.errors import BookingError, ErrorCode
+from engine.inventory import MAX_SEATS_PER_HOLD
+
+KINDS = ("hold", "release", "sell", "refund", "block", "unblock")
+
+
+def new_request_id(event_id: int) -> str:
+    """`<event id>.<random hex>`: the event is readable from the id, so keys need no lookup."""
+    return f"{event_id}.{uuid.uuid4().hex}"
+
+
+def event_of(request_id: str) -> int:
+    head, _, _ = request_id.partition(".")
+    if not head.isdigit():
+        raise BookingError(ErrorCode.INVALID_REQUEST, "Malformed id.", {"id": request_id})
+    return int(head)
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    request_id: str
+    event_id: int
+    buyer_id: int
+    kind: str
+    params: dict[str, Any]
+    enqueued_at: float
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "event_id": self.event_id,
+            "buyer_id": self.buyer_id,
+            "kind": self.kind,
+            "params": self.params,
+            "enqueued_at": self.enqueued_at,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> BookingRequest:
+        return cls(
+            request_id=str(payload["request_id"]),
+            event_id=int(payload["event_id"]),
+            buyer_id=int(payload["buyer_id"]),
+            kind=str(payload["kind"]),
+            params=dict(payload.get("params") or {}),
+            enqueued_at=float(payload.get("enqueued_at") or 0.0),
+        )
+
+    @property
+    def hold_id(self) -> str:
+        """A hold takes its request's id, so re-deciding a request cannot make a second hold."""
+        return self.request_id
+
+    def to_command(self) -> Command:
+        p = self.params
+        if self.kind == "hold":
+            if "seat_ids" in p:
+                return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
+                                 tuple(int(s) for s in p["seat_ids"]))
+            if "zone_id" in p:
+                return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
+                                            int(p["zone_id"]), int(p["quantity"]))
+            return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
+                                     int(p["quantity"]), _opt_int(p.get("section_id")),
+                                     p.get("tier"), _opt_int(p.get("max_price_cents")))
+        if self.kind == "release":
+            return ReleaseHold(str(p["hold_id"]), self.buyer_id)
+        if self.kind == "sell":
+            return SellHold(str(p["hold_id"]), str(p["order_id"]), self.buyer_id)
+        if self.kind == "refund":
+            return RefundOrder(str(p["order_id"]))
+        if self.kind == "block":
+            return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
+        if self.kind == "unblock":
+            return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
+        raise BookingError(ErrorCode.INVALID_REQUEST, f"Unknown request kind {self.kind!r}.")
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _invalid(field: str, reason: str) -> BookingError:
+    return BookingError(ErrorCode.INVALID_REQUEST, f"{field}: {reason}",
+                        {"field": field, "reason": reason})
+
+
+def _positive_int(body: dict[str, Any], field: str, path: str, maximum: int | None = None) -> int:
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(path, "must be an integer")
+    if value < 1 or (maximum is not None and value > maximum):
+        raise _invalid(path, f"must be between 1 and {maximum}" if maximum else "must be >= 1")
+    return value
+
+
+def parse_hold_body(body: Any) -> dict[str, Any]:
+    """Validate a reservation body; return the params of a `hold` request.
+
+    Accepted shapes: `{"seats": [ids]}`, `{"best_available": {"quantity", "section_id"?,
+    "tier"?, "max_price_cents"?}}`, `{"general_admission": {"zone_id", "quantity"}}`.
+    """
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object")
+    shapes = [key for key in ("seats", "best_available", "general_admission") if key in body]
+    if len(shapes) != 1:
+        raise _invalid("body", "give exactly one of seats, best_available, general_admission")
+    shape = shapes[0]
+    if shape == "seats":
+        seats = body["seats"]
+        if (not isinstance(seats, list) or not seats
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in seats)):
+            raise _invalid("seats", "must be a non-empty list of seat ids")
+        if len(seats) > MAX_SEATS_PER_HOLD:
+            raise _invalid("seats", f"at most {MAX_SEATS_PER_HOLD} seats")
+        if len(set(seats)) != len(seats):
+            raise _invalid("seats", "lists a seat twice")
+        return {"seat_ids": seats}
+    spec = body[shape]
+    if not isinstance(spec, dict):
+        raise _invalid(shape, "must be an object")
+    quantity = _positive_int(spec, "quantity", f"{shape}.quantity", MAX_SEATS_PER_HOLD)
+    if shape == "general_admission":
+        return {"zone_id": _positive_int(spec, "zone_id", "general_admission.zone_id"),
+                "quantity": quantity}
+    params: dict[str, Any] = {"quantity": quantity}
+    if spec.get("section_id") is not None:
+        params["section_id"] = _positive_int(spec, "section_id", "best_available.section_id")
+    if spec.get("tier") is not None:
+        if not isinstance(spec["tier"], str) or not spec["tier"]:
+            raise _invalid("best_available.tier", "must be a tier code")
+        params["tier"] = spec["tier"]
+    if spec.get("max_price_cents") is not None:
+        params["max_price_cents"] = _positive_int(spec, "max_price_cents",
+                                                  "best_available.max_price_cents")
+    unknown = set(spec) - {"quantity", "section_id", "tier", "max_price_cents"}
+    if unknown:
+        raise _invalid(f"best_available.{sorted(unknown)[0]}", "unknown field")
+    return params

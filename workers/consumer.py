@@ -1,0 +1,285 @@
+"""The partition consumer: the only writer of its events' seat state.
+
+Loop while holding the partition lease:
+  1. take a batch of job ids off the RQ queue in one round trip (they move to an
+     in-flight list, so a crash leaves them for the next holder),
+  2. read their payloads in one pipeline,
+  3. decide them in queue order (expiry first) in memory,
+  4. persist the batch in one Postgres transaction that checks the fencing token,
+  5. publish outcomes, availability deltas and RQ job states in one Redis transaction.
+An interrupted batch is re-run by the next holder; request ids make that idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from redis import Redis
+
+from engine.inventory import EventInventory
+from workers.booking_requests import BookingRequest
+from workers.decider import BatchDecider, BatchDecision, Outcome
+from workers.keys import RQ_JOB_PREFIX, Keys
+from workers.lease import LeaseLost, PartitionLease
+from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
+from workers.publish import Publisher
+from workers.rqjob import payload_from_job_data
+
+log = logging.getLogger("onsale.consumer")
+
+IDLE_WAIT_SECONDS = 0.2
+STANDBY_POLL_SECONDS = 0.5
+STORE_RETRY_MAX_SECONDS = 5.0
+
+_POP_BATCH = """
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids > 0 then
+  redis.call('LTRIM', KEYS[1], #ids, -1)
+  redis.call('RPUSH', KEYS[2], unpack(ids))
+end
+redis.call('INCRBY', KEYS[3], #ids + tonumber(ARGV[2]))
+return ids
+"""
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    batch_max: int = 256
+    lease_ttl_ms: int = 3000
+
+
+class PartitionConsumer:
+    def __init__(self, redis: Redis, keys: Keys, partition: str, owner: str,
+                 store: BookingStore, config: ConsumerConfig,
+                 clock: Callable[[], float] = time.time,
+                 on_batch: Callable[[str, BatchDecision, float], None] | None = None,
+                 owns_event: Callable[[int], bool] = lambda event_id: True):
+        self.partition = partition
+        self._redis = redis
+        self._keys = keys
+        self._store = store
+        self._config = config
+        self._clock = clock
+        self._on_batch = on_batch
+        self._owns_event = owns_event
+        self.lease = PartitionLease(redis, keys, partition, owner, config.lease_ttl_ms)
+        self._pop = redis.register_script(_POP_BATCH)
+        self._publisher = Publisher(redis, keys)
+        self._decider = BatchDecider(self._load_inventory)
+        self._last_renewal = 0.0
+        self.yielded = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self, stop: threading.Event, may_acquire: Callable[[], bool] = lambda: True,
+            should_yield: Callable[[], bool] = lambda: False) -> None:
+        """Stand by until the lease is ours, serve until it is lost, yielded or `stop` is set."""
+        self.yielded = False
+        while not stop.is_set():
+            if not may_acquire() or not self.try_take_over():
+                stop.wait(STANDBY_POLL_SECONDS)
+                continue
+            try:
+                while not stop.is_set():
+                    self.step()
+                    if should_yield():
+                        log.info("partition %s: handing over to a less loaded worker",
+                                 self.partition)
+                        self.yielded = True
+                        break
+            except LeaseLost:
+                log.warning("partition %s: lease lost, standing by", self.partition)
+            finally:
+                self._decider.forget()
+                self.lease.release()
+            if self.yielded:
+                return
+
+    def try_take_over(self) -> bool:
+        """Acquire the lease and rebuild memory from Postgres; False if someone else holds it."""
+        try:
+            floor = self._store.fence_floor(self.partition)
+        except StoreUnavailable:
+            return False
+        if self.lease.try_acquire(floor) is None:
+            return False
+        self._last_renewal = self._clock()
+        self._rebuild_memory()
+        log.info("partition %s: lease acquired, token %s", self.partition, self.lease.token)
+        self._rerun_inflight()
+        return True
+
+    def step(self) -> int:
+        """One round: renew, take a batch (or wait briefly), decide, persist, publish."""
+        self._renew_if_due()
+        ids = self._take_batch()
+        if not ids:
+            expiry = self._decider.next_expiry()
+            if expiry is None or expiry > self._clock():
+                return 0
+        self._process(ids)
+        return len(ids)
+
+    # ------------------------------------------------------------------ one batch
+
+    def _process(self, ids: list[str], rerun: bool = False) -> None:
+        requests, broken = self._read_requests(ids)
+        already = self._store_call(lambda: self._store.decided(ids)) if rerun and ids else {}
+        fresh = [r for r in requests if r.request_id not in already]
+        delay = 0.05
+        conflicts = 0
+        while True:
+            now = self._clock()
+            decision = self._decider.decide(fresh, now)
+            try:
+                self._store.commit_batch(self.partition, self._token(), decision.events_by_event,
+                                         decision.outcomes)
+                break
+            except StaleFence as error:
+                self._decider.forget()
+                raise LeaseLost(self.partition) from error
+            except StoreConflict:
+                # Memory disagreed with Postgres: rebuild from the truth and decide again once.
+                conflicts += 1
+                log.error("partition %s: store refused a batch (%d)", self.partition, conflicts,
+                          exc_info=True)
+                self._rebuild_memory()
+                if conflicts >= 2:
+                    for r in fresh:
+                        broken[r.request_id] = "store refused the decision"
+                    fresh = []
+                continue
+            except StoreUnavailable:
+                # Memory already applied the batch: rebuild it from Postgres, then retry.
+                log.warning("partition %s: Postgres unavailable, retrying in %.2fs",
+                            self.partition, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+                self._renew_if_due()
+                self._rebuild_memory()
+        outcomes = list(already.values()) + decision.outcomes
+        self._publisher.publish_batch(
+            partition=self.partition,
+            queue_name=self._keys.queue_name(self.partition),
+            job_ids=ids,
+            outcomes=outcomes,
+            broken=broken,
+            deltas=self._deltas(decision),
+            now=now,
+        )
+        if self._on_batch is not None:
+            self._on_batch(self.partition, decision, now)
+
+    def _read_requests(self, ids: list[str]) -> tuple[list[BookingRequest], dict[str, str]]:
+        """Payloads in queue order; ids whose job is missing or unreadable are `broken`."""
+        if not ids:
+            return [], {}
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(RQ_JOB_PREFIX + job_id, "data")
+            blobs = pipe.execute()
+        requests: list[BookingRequest] = []
+        broken: dict[str, str] = {}
+        for job_id, blob in zip(ids, blobs, strict=True):
+            if blob is None:
+                broken[job_id] = "job data missing"
+                continue
+            try:
+                requests.append(BookingRequest.from_payload(payload_from_job_data(blob)))
+            except Exception as error:  # noqa: BLE001 - a bad payload must not stop the partition
+                broken[job_id] = f"unreadable job payload: {error!r}"
+        return requests, broken
+
+    def _deltas(self, decision: BatchDecision) -> dict[int, tuple[int, dict[str, str]]]:
+        """Per event: (inventory version, seat id -> new state) for live seat maps."""
+        deltas: dict[int, tuple[int, dict[str, str]]] = {}
+        for event_id, events in decision.events_by_event.items():
+            inventory = self._decider.inventories.get(event_id)
+            if inventory is None:
+                continue
+            changes: dict[str, str] = {}
+            for event in events:
+                for seat_id in getattr(event, "seat_ids", ()):
+                    changes[str(seat_id)] = inventory.seat_status(seat_id).value
+                zone_id = getattr(event, "zone_id", None)
+                if zone_id is not None:
+                    changes[f"zone:{zone_id}"] = str(inventory.ga_available(zone_id))
+            if changes:
+                deltas[event_id] = (inventory.version, changes)
+        return deltas
+
+    # ------------------------------------------------------------------ queue and lease
+
+    def _take_batch(self) -> list[str]:
+        keys, partition = self._keys, self.partition
+        batch = self._config.batch_max
+        ids = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
+                              keys.dequeued_count(partition)], args=[batch, 0])
+        if ids:
+            return [i.decode() for i in ids]
+        wait = IDLE_WAIT_SECONDS
+        expiry = self._decider.next_expiry()
+        if expiry is not None:
+            wait = max(0.01, min(wait, expiry - self._clock()))
+        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition), wait,
+                                   "LEFT", "RIGHT")
+        if first is None:
+            return []
+        more = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
+                               keys.dequeued_count(partition)], args=[batch - 1, 1])
+        return [first.decode()] + [i.decode() for i in more]
+
+    def _rerun_inflight(self) -> None:
+        """Decide again whatever the previous holder had taken but not finished."""
+        ids = [i.decode() for i in self._redis.lrange(self._keys.inflight(self.partition), 0, -1)]
+        if ids:
+            log.warning("partition %s: re-running %d interrupted requests",
+                        self.partition, len(ids))
+            self._process(ids, rerun=True)
+
+    def _rebuild_memory(self) -> None:
+        """Forget every inventory and reload those with holds that may need expiring."""
+        self._decider.forget()
+        for event_id in self._store_call(self._store.events_with_live_holds):  # type: ignore[union-attr]
+            if self._owns_event(event_id):
+                self._decider.inventory(event_id)
+
+    def _renew_if_due(self) -> None:
+        now = self._clock()
+        if now - self._last_renewal >= self._config.lease_ttl_ms / 3000.0:
+            self.lease.renew()
+            self._last_renewal = now
+
+    def _token(self) -> int:
+        if self.lease.token is None:
+            raise LeaseLost(self.partition)
+        return self.lease.token
+
+    def _load_inventory(self, event_id: int) -> EventInventory | None:
+        loaded = self._store_call(lambda: self._store.load_event(event_id))
+        if loaded is None:
+            return None
+        setup, state = loaded
+        return EventInventory.restore(setup, state)
+
+    def _store_call(self, call: Callable[[], object]) -> object:  # type: ignore[misc]
+        delay = 0.05
+        while True:
+            try:
+                return call()
+            except StoreUnavailable:
+                log.warning("partition %s: Postgres unavailable, retrying in %.2fs",
+                            self.partition, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+                self._renew_if_due()
+
+
+def outcome_json(outcome: Outcome) -> str:
+    return json.dumps({"request_id": outcome.request_id, "status": outcome.status,
+                       "result": outcome.result, "decided_at": outcome.decided_at})

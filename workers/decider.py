@@ -1,0 +1,190 @@
+"""Decide a batch of requests in queue order against in-memory inventories.
+
+No I/O here: inventories come from a loader (the store, or a fake in unit
+tests) and what comes out is a `BatchDecision` the consumer persists in one
+transaction and then publishes. Expiry is decided first, so seats whose hold
+ran out are free for the requests of the same batch, in order with bookings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.commands import ExpireHolds, HoldGeneralAdmission, HoldSeats, SellHold
+from engine.errors import BookingError, ErrorCode
+from engine.events import (
+    Event,
+    HoldExpired,
+    HoldRejected,
+    HoldReleased,
+    OrderRefunded,
+    SeatsBlocked,
+    SeatsHeld,
+    SeatsSold,
+    SeatsUnblocked,
+)
+from engine.inventory import EventInventory
+from engine.venue import Venue
+from workers.booking_requests import BookingRequest
+
+InventoryLoader = Callable[[int], EventInventory | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the fan is told about one request, and what is stored for idempotent re-runs."""
+
+    request_id: str
+    event_id: int
+    buyer_id: int
+    kind: str
+    status: str
+    result: dict[str, Any]
+    decided_at: float
+
+
+@dataclass
+class BatchDecision:
+    events_by_event: dict[int, list[Event]] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def add_events(self, event_id: int, events: list[Event]) -> None:
+        if events:
+            self.events_by_event.setdefault(event_id, []).extend(events)
+
+
+class BatchDecider:
+    def __init__(self, load_inventory: InventoryLoader):
+        self._load = load_inventory
+        self.inventories: dict[int, EventInventory] = {}
+
+    def inventory(self, event_id: int) -> EventInventory | None:
+        inventory = self.inventories.get(event_id)
+        if inventory is None:
+            inventory = self._load(event_id)
+            if inventory is not None:
+                self.inventories[event_id] = inventory
+        return inventory
+
+    def forget(self) -> None:
+        """Drop every cached inventory (after a failed commit or a lost lease)."""
+        self.inventories.clear()
+
+    def next_expiry(self) -> float | None:
+        times = [t for inv in self.inventories.values() if (t := inv.next_expiry()) is not None]
+        return min(times) if times else None
+
+    def expire(self, now: float, decision: BatchDecision) -> None:
+        for event_id, inventory in self.inventories.items():
+            decision.add_events(event_id, inventory.decide(ExpireHolds(), now))
+
+    def decide(self, requests: list[BookingRequest], now: float) -> BatchDecision:
+        decision = BatchDecision()
+        self.expire(now, decision)
+        for request in requests:
+            fresh = request.event_id not in self.inventories
+            inventory = self.inventory(request.event_id)
+            if inventory is not None and fresh:
+                decision.add_events(request.event_id, inventory.decide(ExpireHolds(), now))
+            if inventory is None:
+                decision.outcomes.append(_outcome(request, "rejected", now, error=BookingError(
+                    ErrorCode.INVALID_REQUEST, "This event is not on sale.",
+                    {"event_id": request.event_id})))
+                continue
+            events, outcome = self._decide_one(inventory, request, now)
+            decision.add_events(request.event_id, events)
+            decision.outcomes.append(outcome)
+        return decision
+
+    def _decide_one(self, inventory: EventInventory, request: BookingRequest,
+                    now: float) -> tuple[list[Event], Outcome]:
+        try:
+            command = request.to_command()
+        except (BookingError, KeyError, TypeError, ValueError) as error:
+            problem = error if isinstance(error, BookingError) else BookingError(
+                ErrorCode.INVALID_REQUEST, "Malformed request.", {"reason": str(error)})
+            return [], _outcome(request, "rejected", now, error=problem)
+        try:
+            if isinstance(command, SellHold):
+                events = self._sell(inventory, request, command, now)
+            else:
+                events = inventory.decide(command, now)
+        except BookingError as error:
+            return [], _outcome(request, "rejected", now, error=error)
+        return events, _outcome_of_events(request, events, inventory.setup.venue, now)
+
+    def _sell(self, inventory: EventInventory, request: BookingRequest, command: SellHold,
+              now: float) -> list[Event]:
+        """Sell a paid hold; if it expired meanwhile, re-hold the same seats when still free.
+
+        Expiry for `now` has already run for this inventory, so a hold still present is live.
+        """
+        if inventory.hold(command.hold_id) is not None:
+            return inventory.decide(command, now)
+        if inventory.sale(command.order_id) is not None:
+            raise BookingError(ErrorCode.INVALID_REQUEST, "This order is already paid.",
+                               {"order_id": command.order_id})
+        params = request.params
+        rehold: HoldSeats | HoldGeneralAdmission
+        if params.get("zone_id") is not None:
+            rehold = HoldGeneralAdmission(request.request_id, request.request_id, request.buyer_id,
+                                          int(params["zone_id"]), int(params["quantity"]))
+        elif params.get("seat_ids"):
+            rehold = HoldSeats(request.request_id, request.request_id, request.buyer_id,
+                               tuple(int(s) for s in params["seat_ids"]))
+        else:
+            raise BookingError(ErrorCode.HOLD_NOT_FOUND, "No live hold with this id for you.",
+                               {"hold_id": command.hold_id})
+        [held] = inventory.decide(rehold, now)
+        if isinstance(held, HoldRejected):
+            raise BookingError(ErrorCode.HOLD_EXPIRED,
+                               "The hold expired before payment and its seats were taken.",
+                               {"hold_id": command.hold_id})
+        sold = inventory.decide(SellHold(request.request_id, command.order_id, request.buyer_id),
+                                now)
+        return [held, *sold]
+
+
+def _outcome(request: BookingRequest, status: str, now: float,
+             error: BookingError | None = None, **result: Any) -> Outcome:
+    if error is not None:
+        result["error"] = {"code": error.code.value, "message": error.message,
+                           "details": error.details}
+    return Outcome(request.request_id, request.event_id, request.buyer_id, request.kind, status,
+                   result, now)
+
+
+def _outcome_of_events(request: BookingRequest, events: list[Event], venue: Venue,
+                       now: float) -> Outcome:
+    own = [e for e in events if not isinstance(e, HoldExpired)] or events
+    last = own[-1] if own else None
+    if isinstance(last, SeatsHeld):
+        return _outcome(request, "held", now, **held_result(last, venue))
+    if isinstance(last, HoldRejected):
+        return _outcome(request, "rejected", now, error=BookingError(
+            ErrorCode(last.code), last.message))
+    if isinstance(last, SeatsSold):
+        return _outcome(request, "sold", now, order_id=last.order_id, hold_id=last.hold_id,
+                        seat_ids=list(last.seat_ids), quantity=last.quantity,
+                        total_cents=last.total_cents,
+                        reheld=last.hold_id != request.params.get("hold_id"))
+    if isinstance(last, HoldReleased):
+        return _outcome(request, "released", now, hold_id=last.hold_id)
+    if isinstance(last, OrderRefunded):
+        return _outcome(request, "refunded", now, order_id=last.order_id)
+    if isinstance(last, SeatsBlocked | SeatsUnblocked):
+        return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
+    return _outcome(request, "done", now)
+
+
+def held_result(held: SeatsHeld, venue: Venue) -> dict[str, Any]:
+    seats = []
+    for seat_id, price in zip(held.seat_ids, held.prices_cents, strict=True):
+        seat = venue.seats[seat_id]
+        seats.append({"seat_id": seat_id, "section_id": seat.section_id, "row": seat.row_label,
+                      "label": seat.label, "category": seat.category, "price_cents": price})
+    return {"hold_id": held.hold_id, "seats": seats, "zone_id": held.zone_id,
+            "quantity": held.quantity, "total_cents": held.total_cents,
+            "expires_at": held.expires_at}

@@ -1,0 +1,82 @@
+"""Payment gateways. The partition consumer never calls one: payments run on their own queue.
+
+`TestGateway` decides by card number the way public payment sandboxes do, so
+journeys and load tests exercise every branch without a real processor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+
+class PaymentStatus(str, Enum):
+    AUTHORIZED = "authorized"
+    DECLINED = "declined"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    status: PaymentStatus
+    reference: str
+    code: str | None = None
+    message: str | None = None
+
+
+class GatewayTimeout(Exception):
+    """The gateway did not answer in time; the outcome of the call is unknown."""
+
+
+class PaymentGateway(Protocol):
+    def authorize(self, amount_cents: int, card_number: str, idempotency_key: str) -> PaymentResult:
+        ...
+
+    def capture(self, reference: str, idempotency_key: str) -> PaymentResult:
+        ...
+
+    def void(self, reference: str, idempotency_key: str) -> PaymentResult:
+        ...
+
+
+TEST_CARDS = {
+    "4242424242424242": ("authorized", None, None),
+    "4000000000000002": ("declined", "card_declined", "The card was declined."),
+    "4000000000009995": ("declined", "insufficient_funds", "The card has insufficient funds."),
+    "4000000000000119": ("timeout", "gateway_timeout", "The payment gateway timed out."),
+}
+
+
+class TestGateway:
+    """Sandbox behaviour by card number; repeated idempotency keys return the first answer."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self) -> None:
+        self._answers: dict[str, PaymentResult] = {}
+        self._lock = threading.Lock()
+
+    def authorize(self, amount_cents: int, card_number: str, idempotency_key: str) -> PaymentResult:
+        digits = "".join(ch for ch in card_number if ch.isdigit())
+        with self._lock:
+            if idempotency_key in self._answers:
+                return self._answers[idempotency_key]
+        outcome, code, message = TEST_CARDS.get(
+            digits, ("declined", "card_declined", "Unknown test card: use 4242 4242 4242 4242."))
+        if outcome == "timeout":
+            raise GatewayTimeout(message or "gateway timeout")
+        reference = "auth_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
+        result = PaymentResult(PaymentStatus(outcome), reference, code, message)
+        with self._lock:
+            self._answers[idempotency_key] = result
+        return result
+
+    def capture(self, reference: str, idempotency_key: str) -> PaymentResult:
+        return PaymentResult(PaymentStatus.CAPTURED, reference)
+
+    def void(self, reference: str, idempotency_key: str) -> PaymentResult:
+        return PaymentResult(PaymentStatus.VOIDED, reference)

@@ -1,0 +1,79 @@
+"""Entry points of the worker processes: `onsale worker` and `onsale payments-worker`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from typing import TYPE_CHECKING
+
+from redis import Redis
+
+from workers.consumer import ConsumerConfig
+from workers.keys import Keys
+from workers.partitions import partition_for
+from workers.supervisor import PartitionSupervisor
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+log = logging.getLogger("onsale.worker")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing the current batch, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def run(settings: Settings) -> None:
+    """A partition consumer process: serves its fair share of partitions, stands by for the rest."""
+    from engine.store.db import make_engine
+    from workers.pg_store import PostgresBookingStore
+
+    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    keys = Keys(settings.redis_prefix)
+    engine = make_engine(settings.database_url or "")
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    supervisor = PartitionSupervisor(
+        redis, keys, lambda: PostgresBookingStore(engine), owner, settings.partitions,
+        ConsumerConfig(batch_max=settings.batch_max, lease_ttl_ms=settings.lease_ttl_ms))
+    supervisor.run(_stop_on_signals())
+    engine.dispose()
+
+
+def run_payments(settings: Settings) -> None:
+    """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
+    from engine.store.tickets import issue_tickets
+    from rq import Queue, SimpleWorker
+
+    from engine.store.db import make_engine
+    from workers import payments
+    from workers.enqueue import SyncRequestQueue
+    from workers.gateway import TestGateway
+
+    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    keys = Keys(settings.redis_prefix)
+    engine = make_engine(settings.database_url or "")
+
+    def partition_of(event_id: int) -> str:
+        pins = {int(k): v.decode() for k, v in redis.hgetall(keys.partition_pins()).items()}
+        return partition_for(event_id, settings.partitions, pins)
+
+    payments.configure(payments.PaymentsContext(
+        redis=redis, keys=keys, gateway=TestGateway(),
+        requests=SyncRequestQueue(redis, keys, settings.max_queue_depth),
+        partition_of=partition_of,
+        issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
+    ))
+    queue = Queue(keys.payments_queue_name(), connection=redis)
+    SimpleWorker([queue], connection=redis).work(with_scheduler=False)

@@ -1,0 +1,202 @@
+"""Checkout outside the partition consumer: authorize, then sell, then capture or void.
+
+1. The API records the order (status `authorizing`) and enqueues `authorize_order`
+   on the payments queue, an ordinary RQ queue served by a plain SimpleWorker.
+2. `authorize_order` calls the gateway (idempotency key = hold id + attempt).
+   Declined: the order says why and the hold stays until it expires, so the fan
+   can retry. Authorized: a `sell` request goes to the event's partition queue.
+3. The partition decides the sale in queue order. Its publisher enqueues
+   `capture_order` when the seats were sold (also after a re-hold of an expired
+   hold), or `void_order` when the hold expired and its seats were taken.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+
+from workers.decider import Outcome
+from workers.enqueue import QueueFull, SyncRequestQueue
+from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
+from workers.keys import Keys
+from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS
+
+log = logging.getLogger("onsale.payments")
+
+ORDER_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Followup:
+    queue_name: str
+    job_id: str
+    mapping: dict[str, Any]
+
+
+@dataclass
+class PaymentsContext:
+    redis: Redis
+    keys: Keys
+    gateway: PaymentGateway
+    requests: SyncRequestQueue
+    partition_of: Callable[[int], str]
+    issue_tickets: Callable[[str], list[dict[str, Any]]]
+
+
+_context: PaymentsContext | None = None
+
+
+def configure(context: PaymentsContext) -> None:
+    """Called once by the payments worker process (and by tests) before jobs run."""
+    global _context
+    _context = context
+
+
+def _ctx() -> PaymentsContext:
+    if _context is None:
+        raise RuntimeError("payments not configured: run jobs with `onsale payments-worker`")
+    return _context
+
+
+def order_id_for(hold_id: str) -> str:
+    return f"{hold_id}.o"
+
+
+def _job(queue_name: str, job_id: str, func: str, *args: Any) -> Followup:
+    from rq.job import Job, JobStatus
+
+    from workers.rqjob import _OFFLINE
+
+    job = Job.create(func, args=args, connection=_OFFLINE, id=job_id, origin=queue_name,
+                     result_ttl=RESULT_TTL_SECONDS, failure_ttl=FAILURE_TTL_SECONDS,
+                     status=JobStatus.QUEUED, timeout=60)
+    from datetime import UTC, datetime
+
+    job.enqueued_at = datetime.now(UTC).replace(tzinfo=None)
+    return Followup(queue_name, job_id, job.to_dict())
+
+
+def authorize_job(keys: Keys, order_id: str, attempt: int) -> Followup:
+    return _job(keys.payments_queue_name(), f"authorize-{order_id}-{attempt}",
+                "workers.payments.authorize_order", order_id, attempt)
+
+
+def followups(outcomes: Sequence[Outcome], keys: Keys) -> list[Followup]:
+    """Capture or void for every decided sale, as RQ jobs on the payments queue."""
+    jobs: list[Followup] = []
+    for outcome in outcomes:
+        if outcome.kind != "sell":
+            continue
+        order_id = str(outcome.result.get("order_id") or outcome.request_id.rsplit(".s", 1)[0])
+        if outcome.status == "sold":
+            jobs.append(_job(keys.payments_queue_name(), f"capture-{order_id}",
+                             "workers.payments.capture_order", order_id))
+        else:
+            code = (outcome.result.get("error") or {}).get("code", "hold_expired")
+            jobs.append(_job(keys.payments_queue_name(), f"void-{order_id}",
+                             "workers.payments.void_order", order_id, code))
+    return jobs
+
+
+def _set_order(ctx: PaymentsContext, order_id: str, **fields: Any) -> dict[str, str]:
+    key = ctx.keys.order(order_id)
+    encoded = {k: json.dumps(v) if isinstance(v, dict | list) else str(v)
+               for k, v in fields.items()}
+    with ctx.redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=encoded)
+        pipe.expire(key, ORDER_TTL_SECONDS)
+        pipe.hgetall(key)
+        *_, raw = pipe.execute()
+    order = {k.decode(): v.decode() for k, v in raw.items()}
+    ctx.redis.publish(ctx.keys.order_channel(order_id), json.dumps(public_order(order)))
+    return order
+
+
+def public_order(order: dict[str, str]) -> dict[str, Any]:
+    """What the fan may see of an order record (never the card)."""
+    shown: dict[str, Any] = {
+        "order_id": order.get("order_id"),
+        "status": order.get("status"),
+        "hold_id": order.get("hold_id"),
+        "event_id": int(order["event_id"]) if order.get("event_id") else None,
+        "amount_cents": int(order["amount_cents"]) if order.get("amount_cents") else None,
+        "attempt": int(order.get("attempt") or 0),
+    }
+    if order.get("error"):
+        shown["error"] = json.loads(order["error"])
+    if order.get("tickets"):
+        shown["tickets"] = json.loads(order["tickets"])
+    if order.get("reheld"):
+        shown["reheld"] = order["reheld"] == "True"
+    return shown
+
+
+def _load_order(ctx: PaymentsContext, order_id: str) -> dict[str, str]:
+    raw = ctx.redis.hgetall(ctx.keys.order(order_id))
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def authorize_order(order_id: str, attempt: int) -> str:
+    ctx = _ctx()
+    order = _load_order(ctx, order_id)
+    if order.get("status") != "authorizing" or int(order.get("attempt") or 0) != attempt:
+        return f"skipped: order is {order.get('status')}"
+    hold_id = order["hold_id"]
+    try:
+        result = ctx.gateway.authorize(int(order["amount_cents"]), order.get("card", ""),
+                                       idempotency_key=f"{hold_id}:{attempt}")
+    except GatewayTimeout as error:
+        _set_order(ctx, order_id, status="declined", card="",
+                   error={"code": "gateway_timeout", "message": str(error), "details": {}})
+        return "gateway timeout"
+    if result.status is not PaymentStatus.AUTHORIZED:
+        _set_order(ctx, order_id, status="declined", card="",
+                   error={"code": result.code or "card_declined",
+                          "message": result.message or "The card was declined.", "details": {}})
+        return f"declined: {result.code}"
+    event_id = int(order["event_id"])
+    params: dict[str, Any] = {"hold_id": hold_id, "order_id": order_id}
+    for field in ("seat_ids", "zone_id", "quantity"):
+        if order.get(field):
+            params[field] = json.loads(order[field])
+    try:
+        enqueued = ctx.requests.enqueue(
+            event_id=event_id, buyer_id=int(order["buyer_id"]), kind="sell", params=params,
+            partition=ctx.partition_of(event_id), idempotency_key=f"sell:{order_id}:{attempt}",
+            request_id=f"{order_id}.s{attempt}")
+    except QueueFull:
+        # Keep the authorization; RQ retries this job. The sale is still decided in order.
+        time.sleep(0.5)
+        raise
+    _set_order(ctx, order_id, status="authorized", card="", payment_ref=result.reference,
+               sell_request_id=enqueued.request_id)
+    return "authorized"
+
+
+def capture_order(order_id: str) -> str:
+    ctx = _ctx()
+    order = _load_order(ctx, order_id)
+    if order.get("status") == "paid":
+        return "already paid"
+    ctx.gateway.capture(order.get("payment_ref", ""), idempotency_key=f"capture:{order_id}")
+    tickets = ctx.issue_tickets(order_id)
+    _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
+    return f"paid, {len(tickets)} tickets"
+
+
+def void_order(order_id: str, code: str) -> str:
+    ctx = _ctx()
+    order = _load_order(ctx, order_id)
+    if order.get("status") == "voided":
+        return "already voided"
+    ctx.gateway.void(order.get("payment_ref", ""), idempotency_key=f"void:{order_id}")
+    _set_order(ctx, order_id, status="voided", error={
+        "code": code, "message": "The hold expired before payment completed and its seats "
+        "were taken; the payment was voided.", "details": {}})
+    return "voided"

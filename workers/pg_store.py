@@ -1,0 +1,83 @@
+"""The partition consumer's BookingStore, backed by engine/store (Postgres)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy.exc
+from sqlalchemy import Engine, text
+
+from engine.events import Event
+from engine.pricing import EventSetup
+from engine.state import InventoryState
+from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
+from engine.store.repository import Fence, InventoryRepository, RequestOutcome
+from workers.decider import Outcome
+from workers.ports import StaleFence, StoreConflict, StoreUnavailable
+
+_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                sqlalchemy.exc.TimeoutError)
+
+
+class PostgresBookingStore:
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._repository = InventoryRepository(engine)
+
+    def load_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
+        try:
+            with self._engine.connect() as conn:
+                status = conn.execute(text("SELECT status FROM events WHERE id = :id"),
+                                      {"id": event_id}).scalar()
+            if status != "published":
+                return None
+            return self._repository.load(event_id)
+        except NotFoundError:
+            return None
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+
+    def fence_floor(self, partition: str) -> int:
+        try:
+            with self._engine.connect() as conn:
+                token = conn.execute(text("SELECT fencing_token FROM partition_fences"
+                                          " WHERE partition = :p"), {"p": partition}).scalar()
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+        return int(token or 0)
+
+    def commit_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
+                     outcomes: Sequence[Outcome]) -> None:
+        records = [RequestOutcome(o.request_id, o.event_id, o.buyer_id, o.kind, o.status,
+                                  {"status": o.status, "result": o.result,
+                                   "decided_at": o.decided_at})
+                   for o in outcomes]
+        try:
+            self._repository.persist_many(events_by_event, fence=Fence(partition, token),
+                                          request_outcomes=records)
+        except StaleFenceError as error:
+            raise StaleFence(str(error)) from error
+        except (InventoryConflictError, sqlalchemy.exc.IntegrityError) as error:
+            raise StoreConflict(str(error)) from error
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+
+    def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
+        try:
+            stored = self._repository.already_decided_outcomes(request_ids)
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+        return {
+            row.request_id: Outcome(row.request_id, row.event_id, row.buyer_id, row.kind,
+                                    row.status, dict(row.outcome.get("result") or {}),
+                                    float(row.outcome.get("decided_at") or 0.0))
+            for row in stored
+        }
+
+    def events_with_live_holds(self) -> list[int]:
+        try:
+            with self._engine.connect() as conn:
+                return [int(e) for e in conn.execute(text(
+                    "SELECT DISTINCT event_id FROM holds WHERE status = 'active'")).scalars()]
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error

@@ -1,0 +1,48 @@
+"""What the partition consumer needs from the outside world, as small interfaces.
+
+The real implementations are Postgres (engine/store) and Redis (workers/);
+unit tests use fakes of these ports, never mocks of Redis or SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from engine.events import Event
+from engine.pricing import EventSetup
+from engine.state import InventoryState
+from workers.decider import Outcome
+
+
+class StaleFence(Exception):
+    """Postgres has seen a newer fencing token for this partition: the writer is a zombie."""
+
+
+class StoreUnavailable(Exception):
+    """Postgres did not answer; the batch is intact and will be retried."""
+
+
+class StoreConflict(Exception):
+    """Postgres refused the batch (a constraint or a stale row): memory and store disagree."""
+
+
+class BookingStore(Protocol):
+    def load_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
+        """The event's setup and current inventory, or None if it is not on sale."""
+
+    def fence_floor(self, partition: str) -> int:
+        """The newest fencing token Postgres has accepted for the partition (0 if none)."""
+
+    def commit_batch(self, partition: str, token: int,
+                     events_by_event: dict[int, list[Event]],
+                     outcomes: Sequence[Outcome]) -> None:
+        """Persist a decided batch in ONE transaction, after checking the fencing token.
+
+        Raises StaleFence (nothing written) or StoreUnavailable (nothing written)."""
+
+    def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
+        """Outcomes already persisted for any of these requests (re-run after a crash)."""
+
+    def events_with_live_holds(self) -> list[int]:
+        """Events that have holds which may need expiring."""

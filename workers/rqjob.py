@@ -1,0 +1,63 @@
+"""Booking requests as real RQ jobs, without RQ's per-job round trips.
+
+The API builds the job hash with RQ's own `Job.to_dict()` (so `rq info`,
+rq-dashboard and `Job.fetch` all understand it) and writes it in the same Lua
+script that checks idempotency and backpressure. The partition consumer reads
+job payloads in one pipeline and marks whole batches finished in one pipeline.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq.job import Job, JobStatus
+from rq.serializers import DefaultSerializer
+
+RESULT_TTL_SECONDS = 3600
+FAILURE_TTL_SECONDS = 86400
+
+# Job objects need a connection object even when nothing is sent through it.
+_OFFLINE = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.01)
+
+
+def partition_only(payload: dict[str, Any]) -> None:
+    """The job function RQ records. Booking jobs are decided in batches by the
+    partition consumer (`onsale worker`), never by a plain `rq worker`."""
+    raise RuntimeError(
+        "booking jobs are consumed by `onsale worker` (one consumer per partition); "
+        "do not point a plain rq worker at partition queues"
+    )
+
+
+def job_mapping(request_id: str, queue_name: str, payload: dict[str, Any],
+                enqueued_at: datetime | None = None) -> dict[str, Any]:
+    """The hash RQ itself would write for this job when enqueued."""
+    job = Job.create(
+        "workers.rqjob.partition_only",
+        args=(payload,),
+        connection=_OFFLINE,
+        id=request_id,
+        origin=queue_name,
+        result_ttl=RESULT_TTL_SECONDS,
+        failure_ttl=FAILURE_TTL_SECONDS,
+        status=JobStatus.QUEUED,
+        description=f"booking {payload.get('kind')} for event {payload.get('event_id')}",
+    )
+    job.enqueued_at = enqueued_at or datetime.now(UTC).replace(tzinfo=None)
+    job.timeout = 180
+    return job.to_dict()
+
+
+def payload_from_job_data(data: bytes) -> dict[str, Any]:
+    """The payload argument inside a stored job's `data` field."""
+    _func, _instance, args, _kwargs = DefaultSerializer.loads(zlib.decompress(data))
+    payload: dict[str, Any] = args[0]
+    return payload
+
+
+def rq_timestamp(moment: datetime) -> str:
+    """RQ's own UTC timestamp format."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -29,8 +29,12 @@ MIN_PASSWORD_LENGTH = 8
 def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "invalid_request", f"{name}: required string",
-                       {"field": name, "reason": "required string"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{name}: required string",
+            {"field": name, "reason": "required string"},
+        )
     return value.strip()
 
 
@@ -42,11 +46,19 @@ async def register(request: web.Request) -> web.Response:
     password = _field(body, "password")
     name = str(body.get("display_name") or email.split("@")[0])[:80]
     if not EMAIL.match(email):
-        raise ApiError(400, "invalid_request", "email: not an email address",
-                       {"field": "email", "reason": "not an email address"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            "email: not an email address",
+            {"field": "email", "reason": "not an email address"},
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ApiError(400, "invalid_request", f"password: at least {MIN_PASSWORD_LENGTH} "
-                       "characters", {"field": "password", "reason": "too short"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"password: at least {MIN_PASSWORD_LENGTH} characters",
+            {"field": "password", "reason": "too short"},
+        )
     password_hash = await asyncio.to_thread(_hasher.hash, password)
     engine = request.app[DB_ENGINE_KEY]
 
@@ -55,16 +67,22 @@ async def register(request: web.Request) -> web.Response:
             return conn.execute(
                 sa.dialects.postgresql.insert(User)
                 .values(email=email, password_hash=password_hash, role="fan", display_name=name)
-                .on_conflict_do_nothing(index_elements=["email"]).returning(User.id)
+                .on_conflict_do_nothing(index_elements=["email"])
+                .returning(User.id)
             ).scalar()
 
     user_id = await asyncio.to_thread(create)
     if user_id is None:
         raise ApiError(409, "email_taken", "An account with this email exists; sign in.")
     token, expires_at = await asyncio.to_thread(open_session, engine, user_id)
-    return web.json_response({"user": {"id": user_id, "email": email, "role": "fan",
-                                       "display_name": name},
-                              "token": token, "expires_at": expires_at.isoformat()}, status=201)
+    return web.json_response(
+        {
+            "user": {"id": user_id, "email": email, "role": "fan", "display_name": name},
+            "token": token,
+            "expires_at": expires_at.isoformat(),
+        },
+        status=201,
+    )
 
 
 @routes.post("/auth/login")
@@ -77,8 +95,11 @@ async def login(request: web.Request) -> web.Response:
 
     def find() -> Any:
         with engine.connect() as conn:
-            return conn.execute(sa.select(User.id, User.password_hash, User.role,
-                                          User.display_name).where(User.email == email)).first()
+            return conn.execute(
+                sa.select(User.id, User.password_hash, User.role, User.display_name).where(
+                    User.email == email
+                )
+            ).first()
 
     row = await asyncio.to_thread(find)
     try:
@@ -88,9 +109,18 @@ async def login(request: web.Request) -> web.Response:
     except VerificationError:
         raise ApiError(401, "invalid_credentials", "Email or password is wrong.") from None
     token, expires_at = await asyncio.to_thread(open_session, engine, row.id)
-    return web.json_response({"user": {"id": row.id, "email": email, "role": row.role,
-                                       "display_name": row.display_name},
-                              "token": token, "expires_at": expires_at.isoformat()})
+    return web.json_response(
+        {
+            "user": {
+                "id": row.id,
+                "email": email,
+                "role": row.role,
+                "display_name": row.display_name,
+            },
+            "token": token,
+            "expires_at": expires_at.isoformat(),
+        }
+    )
 
 
 @routes.post("/auth/logout")
@@ -107,5 +137,6 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """Signed in: the caller's account."""
     principal = await require_principal(request)
-    return web.json_response({"id": principal.user_id, "email": principal.email,
-                              "role": principal.role})
+    return web.json_response(
+        {"id": principal.user_id, "email": principal.email, "role": principal.role}
+    )

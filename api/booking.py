@@ -27,8 +27,9 @@ from workers.payments import authorize_job, order_id_for, public_order
 
 routes = web.RouteTableDef()
 
-FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "refunded",
-                                  "done"})
+FINAL_REQUEST_STATES = frozenset(
+    {"held", "rejected", "failed", "released", "sold", "refunded", "done"}
+)
 FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_MAX_SECONDS = 300.0
@@ -75,31 +76,54 @@ def _event_id(request: web.Request) -> int:
 def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise ApiError(400, "invalid_request", "Idempotency-Key: 1 to 200 characters",
-                       {"field": "Idempotency-Key"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            "Idempotency-Key: 1 to 200 characters",
+            {"field": "Idempotency-Key"},
+        )
     return key
 
 
-async def _enqueue(request: web.Request, principal: Principal, event_id: int, kind: str,
-                   params: dict[str, Any]) -> web.Response:
+async def _enqueue(
+    request: web.Request, principal: Principal, event_id: int, kind: str, params: dict[str, Any]
+) -> web.Response:
     booking = request.app[BOOKING_KEY]
     try:
         enqueued = await booking.queue.enqueue(
-            event_id=event_id, buyer_id=principal.user_id, kind=kind, params=params,
+            event_id=event_id,
+            buyer_id=principal.user_id,
+            kind=kind,
+            params=params,
             partition=await booking.partition_of(event_id),
-            idempotency_key=_idempotency_key(request))
+            idempotency_key=_idempotency_key(request),
+        )
     except QueueFull as full:
-        raise ApiError(429, "queue_full", "Too many requests are waiting for this event; "
-                       "try again shortly.", {"depth": full.depth,
-                                              "retry_after": RETRY_AFTER_SECONDS}) from None
+        raise ApiError(
+            429,
+            "queue_full",
+            "Too many requests are waiting for this event; try again shortly.",
+            {"depth": full.depth, "retry_after": RETRY_AFTER_SECONDS},
+        ) from None
     except IdempotencyConflict as conflict:
-        raise ApiError(409, "idempotency_conflict", "This Idempotency-Key was used for a "
-                       "different request.", {"request_id": str(conflict)}) from None
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was used for a different request.",
+            {"request_id": str(conflict)},
+        ) from None
     request_id = enqueued.request_id
     return web.json_response(
-        {"request_id": request_id, "status": "pending", "duplicate": enqueued.duplicate,
-         "status_url": f"/requests/{request_id}", "events_url": f"/requests/{request_id}/events"},
-        status=202, headers={"Location": f"/requests/{request_id}"})
+        {
+            "request_id": request_id,
+            "status": "pending",
+            "duplicate": enqueued.duplicate,
+            "status_url": f"/requests/{request_id}",
+            "events_url": f"/requests/{request_id}/events",
+        },
+        status=202,
+        headers={"Location": f"/requests/{request_id}"},
+    )
 
 
 @routes.post("/events/{event_id}/reservations")
@@ -112,16 +136,22 @@ async def create_reservation(request: web.Request) -> web.Response:
     return await _enqueue(request, principal, event_id, "hold", params)
 
 
-async def _request_state(request: web.Request, request_id: str,
-                         principal: Principal) -> dict[str, Any]:
+async def _request_state(
+    request: web.Request, request_id: str, principal: Principal
+) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
     record = {k.decode(): v.decode() for k, v in raw.items()}
     if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
-        raise ApiError(404, "request_not_found", "No such request for you.",
-                       {"request_id": request_id})
-    state: dict[str, Any] = {"request_id": request_id, "kind": record["kind"],
-                             "event_id": int(record["event_id"]), "status": record["status"]}
+        raise ApiError(
+            404, "request_not_found", "No such request for you.", {"request_id": request_id}
+        )
+    state: dict[str, Any] = {
+        "request_id": request_id,
+        "kind": record["kind"],
+        "event_id": int(record["event_id"]),
+        "status": record["status"],
+    }
     if record["status"] == "pending":
         partition = record["partition"]
         dequeued = await booking.redis.get(booking.keys.dequeued_count(partition))
@@ -137,8 +167,9 @@ def _request_id(request: web.Request) -> str:
     try:
         event_of(request_id)
     except Exception:
-        raise ApiError(404, "request_not_found", "No such request.",
-                       {"request_id": request_id}) from None
+        raise ApiError(
+            404, "request_not_found", "No such request.", {"request_id": request_id}
+        ) from None
     return request_id
 
 
@@ -196,11 +227,13 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
     try:
         state = await _request_state(request, hold_id, principal)
     except ApiError:
-        raise ApiError(404, "hold_not_found", "No live hold with this id for you.",
-                       {"hold_id": hold_id}) from None
+        raise ApiError(
+            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        ) from None
     if state["kind"] != "hold" or state["status"] != "held":
-        raise ApiError(404, "hold_not_found", "No live hold with this id for you.",
-                       {"hold_id": hold_id})
+        raise ApiError(
+            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        )
     return state
 
 
@@ -215,11 +248,16 @@ async def purchase(request: web.Request) -> web.Response:
     method = body.get("payment_method")
     card = method.get("card_number") if isinstance(method, dict) else None
     if not isinstance(card, str) or not 12 <= len(card.replace(" ", "")) <= 19:
-        raise ApiError(400, "invalid_request", "payment_method.card_number: a card number",
-                       {"field": "payment_method.card_number"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            "payment_method.card_number: a card number",
+            {"field": "payment_method.card_number"},
+        )
     if hold["expires_at"] <= time.time():
-        raise ApiError(410, "hold_expired", "This hold has expired; reserve again.",
-                       {"hold_id": hold_id})
+        raise ApiError(
+            410, "hold_expired", "This hold has expired; reserve again.", {"hold_id": hold_id}
+        )
     booking = request.app[BOOKING_KEY]
     order_id = order_id_for(hold_id)
     order_key = booking.keys.order(order_id)
@@ -228,10 +266,16 @@ async def purchase(request: web.Request) -> web.Response:
         return _order_accepted(public_order(existing))
     attempt = int(existing.get("attempt") or 0) + 1
     fields: dict[str, Any] = {
-        "order_id": order_id, "hold_id": hold_id, "event_id": hold["event_id"],
-        "buyer_id": principal.user_id, "amount_cents": hold["total_cents"],
-        "status": "authorizing", "attempt": attempt, "card": card.replace(" ", ""),
-        "error": "", "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+        "order_id": order_id,
+        "hold_id": hold_id,
+        "event_id": hold["event_id"],
+        "buyer_id": principal.user_id,
+        "amount_cents": hold["total_cents"],
+        "status": "authorizing",
+        "attempt": attempt,
+        "card": card.replace(" ", ""),
+        "error": "",
+        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
     }
     if hold.get("zone_id") is not None:
         fields["zone_id"] = json.dumps(hold["zone_id"])
@@ -249,13 +293,14 @@ async def purchase(request: web.Request) -> web.Response:
 
 def _order_accepted(order: dict[str, Any]) -> web.Response:
     order_id = order["order_id"]
-    return web.json_response({**order, "status_url": f"/orders/{order_id}",
-                              "events_url": f"/orders/{order_id}/events"}, status=202,
-                             headers={"Location": f"/orders/{order_id}"})
+    return web.json_response(
+        {**order, "status_url": f"/orders/{order_id}", "events_url": f"/orders/{order_id}/events"},
+        status=202,
+        headers={"Location": f"/orders/{order_id}"},
+    )
 
 
-async def _order_state(request: web.Request, order_id: str,
-                       principal: Principal) -> dict[str, Any]:
+async def _order_state(request: web.Request, order_id: str, principal: Principal) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.order(order_id))
     order = {k.decode(): v.decode() for k, v in raw.items()}
@@ -268,8 +313,7 @@ async def _order_state(request: web.Request, order_id: str,
 async def get_order(request: web.Request) -> web.Response:
     """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided."""
     principal = await require_principal(request)
-    return web.json_response(await _order_state(request, request.match_info["order_id"],
-                                                principal))
+    return web.json_response(await _order_state(request, request.match_info["order_id"], principal))
 
 
 @routes.get("/orders/{order_id}/events")

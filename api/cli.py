@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import pkgutil
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 from api.settings import Settings, SettingsError, unknown_variables
 
@@ -101,15 +103,19 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
             settings.host,
         )
         return 1
-    # Until the supervisor installs its own handlers, SIGTERM unwinds like Ctrl-C,
-    # so embedded servers started so far are stopped on the way out.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # Until the supervisor installs its own handlers, SIGINT and SIGTERM unwind
+    # start-up, so embedded servers started so far are stopped on the way out.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_keyboard_interrupt)
+    log.debug("settings: %s", settings.redacted())
     started = time.monotonic()
     try:
         with embedded.servers_for(settings) as resolved:
             _prepare_database(resolved)
             log.info("database ready in %.1fs; starting services", time.monotonic() - started)
-            return Supervisor(resolved).run(started)
+            code = Supervisor(resolved).run(started)
+            _ignore_stop_signals()  # the embedded servers stop next; do not cut that short
+            return code
     except KeyboardInterrupt:
         log.info("interrupted during start-up; stopped")
         return 130
@@ -174,7 +180,8 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
         assert resolved.database_url is not None
         upgrade_to_head(resolved.database_url)
         summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
-    print("demo catalog loaded: " + ", ".join(f"{key}={value}" for key, value in summary.items()))
+    print("demo catalog loaded:")
+    print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
@@ -222,7 +229,15 @@ def _prepare_database(settings: Settings) -> None:
         from engine.store.demo import load_demo_catalog
 
         summary = load_demo_catalog(settings.database_url)
-        log.info("demo catalog loaded: %s", summary)
+        log.info("demo catalog loaded (%s)", _counts(summary))
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    """One short line for a log: collections by their size, other values as they are."""
+    return ", ".join(
+        f"{key}={len(value) if isinstance(value, list | dict) else value}"
+        for key, value in summary.items()
+    )
 
 
 def _with_port(settings: Settings, port: int) -> Settings:
@@ -242,7 +257,14 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
+    """Unwind start-up once; further signals must not interrupt the cleanup it triggers."""
+    _ignore_stop_signals()
     raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

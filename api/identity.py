@@ -59,9 +59,11 @@ async def optional_principal(request: web.Request) -> Principal | None:
     principal = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], digest)
     if principal is None:
         raise ApiError(401, "unauthorized", "The session token is unknown, expired or revoked.")
-    await redis.set(_cache_key(request, digest),
-                    f"{principal.user_id}|{principal.role}|{principal.email}",
-                    ex=SESSION_CACHE_SECONDS)
+    await redis.set(
+        _cache_key(request, digest),
+        f"{principal.user_id}|{principal.role}|{principal.email}",
+        ex=SESSION_CACHE_SECONDS,
+    )
     return principal
 
 
@@ -71,8 +73,9 @@ async def require_principal(request: web.Request, *roles: str) -> Principal:
     if principal is None:
         raise ApiError(401, "unauthorized", "Sign in: send `Authorization: Bearer <token>`.")
     if roles and principal.role not in roles:
-        raise ApiError(403, "forbidden", f"This needs the {' or '.join(roles)} role.",
-                       {"role": principal.role})
+        raise ApiError(
+            403, "forbidden", f"This needs the {' or '.join(roles)} role.", {"role": principal.role}
+        )
     return principal
 
 
@@ -81,8 +84,11 @@ def _lookup(engine: sa.Engine, digest: str) -> Principal | None:
         row = conn.execute(
             sa.select(User.id, User.role, User.email)
             .join(UserSession, UserSession.user_id == User.id)
-            .where(UserSession.token_hash == digest, UserSession.revoked.is_(False),
-                   UserSession.expires_at > sa.func.now())
+            .where(
+                UserSession.token_hash == digest,
+                UserSession.revoked.is_(False),
+                UserSession.expires_at > sa.func.now(),
+            )
         ).first()
     return Principal(int(row[0]), row[1], row[2]) if row else None
 
@@ -91,8 +97,11 @@ def open_session(engine: sa.Engine, user_id: int) -> tuple[str, datetime]:
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + SESSION_TTL
     with engine.begin() as conn:
-        conn.execute(sa.insert(UserSession).values(token_hash=token_hash(token), user_id=user_id,
-                                                   expires_at=expires_at))
+        conn.execute(
+            sa.insert(UserSession).values(
+                token_hash=token_hash(token), user_id=user_id, expires_at=expires_at
+            )
+        )
     return token, expires_at
 
 
@@ -101,8 +110,9 @@ async def close_session(request: web.Request, token: str) -> None:
 
     def revoke() -> None:
         with request.app[DB_ENGINE_KEY].begin() as conn:
-            conn.execute(sa.update(UserSession).where(UserSession.token_hash == digest)
-                         .values(revoked=True))
+            conn.execute(
+                sa.update(UserSession).where(UserSession.token_hash == digest).values(revoked=True)
+            )
 
     await asyncio.to_thread(revoke)
     await request.app[REDIS_KEY].delete(_cache_key(request, digest))

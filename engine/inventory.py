@@ -202,7 +202,7 @@ class EventInventory:
             seat_ids=seat_ids,
             prices_cents=prices,
             total_cents=sum(prices),
-            expires_at=now + self.setup.hold_ttl_seconds,
+            expires_at=round(now + self.setup.hold_ttl_seconds, 6),
             quantity=len(seat_ids),
         )
 
@@ -336,7 +336,7 @@ class EventInventory:
             seat_ids=(),
             prices_cents=prices,
             total_cents=sum(prices),
-            expires_at=now + self.setup.hold_ttl_seconds,
+            expires_at=round(now + self.setup.hold_ttl_seconds, 6),
             zone_id=command.zone_id,
             quantity=command.quantity,
         )

@@ -135,9 +135,9 @@ def _integer(value: object, path: str, low: int, high: int) -> int:
 
 
 def _coordinate(value: object, path: str) -> None:
-    if type(value) not in (int, float):
+    if not isinstance(value, int | float) or isinstance(value, bool):
         _fail(path, "must be a number")
-    if not (math.isfinite(value) and 0.0 <= value <= DRAWING_SIZE):  # type: ignore[arg-type]
+    if not (math.isfinite(value) and 0.0 <= value <= DRAWING_SIZE):
         _fail(path, f"must be a number between 0 and {DRAWING_SIZE:g}")
 
 
@@ -169,8 +169,8 @@ def validate_seatmap(doc: object) -> None:
     sections = _list(top.get("sections", []), "sections", MAX_SECTIONS, allow_empty=True)
     zones = _list(top.get("ga_zones", []), "ga_zones", MAX_GA_ZONES, allow_empty=True)
 
+    _check_size(sections)
     names: dict[str, str] = {}
-    seat_count = 0
     for s_index, section_value in enumerate(sections):
         s_path = f"sections[{s_index}]"
         section = _object(section_value, s_path, _SECTION_KEYS, ("name", "rank", "rows"))
@@ -180,9 +180,7 @@ def validate_seatmap(doc: object) -> None:
         names[name] = s_path
         _integer(section["rank"], f"{s_path}.rank", 0, MAX_RANK)
         rows = _list(section["rows"], f"{s_path}.rows", MAX_ROWS_PER_SECTION, allow_empty=False)
-        seat_count += _validate_rows(rows, s_path)
-        if seat_count > MAX_SEATS:
-            _fail(s_path, f"brings the venue over the limit of {MAX_SEATS} seats")
+        _validate_rows(rows, s_path)
 
     for z_index, zone_value in enumerate(zones):
         z_path = f"ga_zones[{z_index}]"
@@ -194,14 +192,25 @@ def validate_seatmap(doc: object) -> None:
         _integer(zone["capacity"], f"{z_path}.capacity", 1, MAX_GA_ZONE_CAPACITY)
         _text(zone["category"], f"{z_path}.category", MAX_CATEGORY_CHARS)
 
-    if seat_count == 0 and not zones:
+    if not sections and not zones:
         _fail("sections", "must hold at least one seat, or ga_zones at least one zone")
 
 
-def _validate_rows(rows: list[Any], s_path: str) -> int:
-    """Check a section's rows; returns how many seats they hold."""
+def _check_size(sections: list[Any]) -> None:
+    """Refuse an oversized venue before spending time on its seats one by one."""
+    total = 0
+    for s_index, section in enumerate(sections):
+        rows = section.get("rows") if isinstance(section, dict) else None
+        for r_index, row in enumerate(rows if isinstance(rows, list) else ()):
+            seats = row.get("seats") if isinstance(row, dict) else None
+            total += len(seats) if isinstance(seats, list) else 0
+            if total > MAX_SEATS:
+                _fail(f"sections[{s_index}].rows[{r_index}]",
+                      f"brings the venue over the limit of {MAX_SEATS} seats")
+
+
+def _validate_rows(rows: list[Any], s_path: str) -> None:
     row_labels: set[str] = set()
-    seat_count = 0
     for r_index, row_value in enumerate(rows):
         r_path = f"{s_path}.rows[{r_index}]"
         row = _object(row_value, r_path, _ROW_KEYS, ("label", "rank", "seats"))
@@ -227,8 +236,6 @@ def _validate_rows(rows: list[Any], s_path: str) -> int:
             _text(seat_value["category"], f"{path}.category", MAX_CATEGORY_CHARS)
             if "accessible" in seat_value and type(seat_value["accessible"]) is not bool:
                 _fail(f"{path}.accessible", "must be true or false")
-        seat_count += len(seats)
-    return seat_count
 
 
 def venue_from_seatmap(

@@ -133,14 +133,11 @@ class AdmissionController:
                 or admitted + skipped >= MAX_PLACES_PER_STEP
             ):
                 break
+        limited_by = plan.limited_by
+        if limited_by is Limit.RATE and admitted < plan.budget:
+            limited_by = Limit.QUEUE_EMPTY
         return StepResult(
-            event_id,
-            True,
-            admitted,
-            skipped,
-            serving,
-            active + admitted,
-            plan.limited_by.value,
+            event_id, True, admitted, skipped, serving, active + admitted, limited_by.value
         )
 
     async def release(self, event_id: int) -> None:

@@ -8,6 +8,8 @@ the position expiry, so a fan who follows it never loses the place.
 
 from __future__ import annotations
 
+import math
+
 from waitingroom.permutation import mix64
 
 MIN_POLL_SECONDS = 1.0
@@ -58,4 +60,5 @@ def poll_interval_seconds(
     base = min(max(base, MIN_POLL_SECONDS), ceiling)
     unit = mix64(jitter_seed) / float(1 << 64)
     jittered = base * (1.0 + POLL_JITTER_FRACTION * (2.0 * unit - 1.0))
-    return round(min(max(jittered, MIN_POLL_SECONDS * (1 - POLL_JITTER_FRACTION)), ceiling), 2)
+    interval = min(max(jittered, MIN_POLL_SECONDS * (1 - POLL_JITTER_FRACTION)), ceiling)
+    return math.floor(interval * 100) / 100  # hundredths, never rounded up past the ceiling

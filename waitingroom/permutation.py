@@ -18,7 +18,7 @@ from functools import lru_cache
 
 _MASK64 = (1 << 64) - 1
 _GOLDEN64 = 0x9E3779B97F4A7C15
-FEISTEL_ROUNDS = 8
+FEISTEL_ROUNDS = 6
 SMALL_LINE = 256
 
 
@@ -26,6 +26,13 @@ def mix64(value: int) -> int:
     """SplitMix64's finalizer: a fast, well-distributed 64-bit hash (not for secrets)."""
     z = (value + _GOLDEN64) & _MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _mix(value: int) -> int:
+    """The Feistel round function: mix64 without the additive constant (keys are already mixed)."""
+    z = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return z ^ (z >> 31)
 
@@ -87,23 +94,22 @@ class SeededPermutation:
         if not 0 <= value < self.size:
             raise ValueError(f"{value} is outside [0, {self.size})")
 
-    def _round(self, key: int, half: int) -> int:
-        return mix64(half ^ key) >> (64 - self._half_bits)
-
     def _encrypt(self, value: int) -> int:
         bits = self._half_bits
         mask = (1 << bits) - 1
+        shift = 64 - bits
         left, right = value >> bits, value & mask
         for key in self._round_keys:
-            left, right = right, left ^ self._round(key, right)
+            left, right = right, left ^ (_mix(right ^ key) >> shift)
         return (left << bits) | right
 
     def _decrypt(self, value: int) -> int:
         bits = self._half_bits
         mask = (1 << bits) - 1
+        shift = 64 - bits
         left, right = value >> bits, value & mask
         for key in reversed(self._round_keys):
-            left, right = right ^ self._round(key, left), left
+            left, right = right ^ (_mix(left ^ key) >> shift), left
         return (left << bits) | right
 
 

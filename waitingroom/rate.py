@@ -20,6 +20,8 @@ MAX_CARRY_ADMISSIONS = 1.0
 """Unspent credit kept between steps. The advance Lua script applies the same cap (carry_after)."""
 MAX_STEP_GAP_SECONDS = 2.0
 """A longer gap (controller stalled, lease changing hands) accrues no more than this much credit."""
+CREDIT_EPSILON = 1e-3
+"""Epoch seconds near 2e9 carry ~1e-7 s of float error, so 0.2 s at 5/s may sum to 0.9999999."""
 RATE_SAMPLE_SECONDS = 1.0
 RATE_TIME_CONSTANT_SECONDS = 10.0
 """The measured serving rate forgets a past second with weight exp(-1/10)."""
@@ -32,6 +34,8 @@ class Limit(str, Enum):
     MAX_ACTIVE = "max_active"
     PAUSED = "paused"
     NOT_STARTED = "not_started"
+    QUEUE_EMPTY = "queue_empty"
+    """Set by the controller: budget left over because nobody live was waiting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +66,7 @@ def plan_admissions(
     )
     elapsed = min(max(now - accrued_from, 0.0), MAX_STEP_GAP_SECONDS)
     available = min(max(credit, 0.0), MAX_CARRY_ADMISSIONS) + config.admissions_per_second * elapsed
-    by_rate = math.floor(available + 1e-9)
+    by_rate = math.floor(available + CREDIT_EPSILON)
     room = max(0, config.max_active_users - active_sessions)
     if room < by_rate:
         return AdmissionPlan(room, available, Limit.MAX_ACTIVE)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from waitingroom.config import RoomConfig
 from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
@@ -37,6 +38,8 @@ class WaitingRoom:
         self._prefix = check_prefix(prefix)
         self._signer = signer
         self._scripts = RoomScripts.register(redis)
+        self._parsed_configs: dict[tuple[Any, ...], RoomConfig] = {}
+        self._issued_tokens: dict[tuple[int, int, str], str] = {}
 
     @property
     def signer(self) -> AdmissionSigner:
@@ -47,13 +50,21 @@ class WaitingRoom:
 
     # ops
 
-    async def configure(self, event_id: int, config: RoomConfig) -> None:
-        """Create or change the room; live fans and the controller see it on their next call."""
+    async def configure(
+        self, event_id: int, config: RoomConfig, pipeline: Pipeline | None = None
+    ) -> None:
+        """Create or change the room; live fans and the controller see it on their next call.
+
+        With `pipeline` the writes are only queued on it (e.g. in one MULTI with
+        an audit record) and the caller executes it.
+        """
         keys = self.keys(event_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
-            pipe.sadd(events_registry(self._prefix), str(event_id))
-            await pipe.execute()
+        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
+        pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+        pipe.sadd(events_registry(self._prefix), str(event_id))
+        if pipeline is None:
+            async with pipe:
+                await pipe.execute()
 
     async def get_config(self, event_id: int) -> RoomConfig | None:
         stored = text_map(await self._redis.hgetall(self.keys(event_id).config))
@@ -64,13 +75,15 @@ class WaitingRoom:
         members = await self._redis.smembers(events_registry(self._prefix))
         return sorted(int(text(m)) for m in members)
 
-    async def delete_room(self, event_id: int) -> None:
+    async def delete_room(self, event_id: int, pipeline: Pipeline | None = None) -> None:
         """Drop every key of the event's room (join-attempt windows expire on their own)."""
         keys = self.keys(event_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.delete(*keys.all_fixed())
-            pipe.srem(events_registry(self._prefix), str(event_id))
-            await pipe.execute()
+        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
+        pipe.delete(*keys.all_fixed())
+        pipe.srem(events_registry(self._prefix), str(event_id))
+        if pipeline is None:
+            async with pipe:
+                await pipe.execute()
 
     async def summary(self, event_id: int, now: float) -> QueueSummary:
         keys = self.keys(event_id)
@@ -235,18 +248,14 @@ class WaitingRoom:
     ) -> QueueStatus:
         state = FanState(text(reply[1]))
         seq = int(text(reply[2]))
-        line = LineSnapshot.parse(RoomConfig.from_fields(pairs(reply[6])), pairs(reply[5]))
+        line = LineSnapshot.parse(self._config_from(reply[6]), pairs(reply[5]))
         token: str | None = None
         expires_at: float | None = None
         if state is FanState.ADMITTED:
             expires_at = float(text(reply[3]))
             place = line.place_of(seq)
-            token = self._signer.issue(
-                event_id=event_id,
-                user_id=user_id,
-                position=place if place is not None else seq,
-                jti=session_jti(seq, expires_at),
-                expires_at=expires_at,
+            token = self._admission_token(
+                event_id, user_id, place if place is not None else seq, seq, expires_at
             )
         return build_status(
             event_id,
@@ -257,6 +266,37 @@ class WaitingRoom:
             admission_token=token,
             admission_expires_at=expires_at,
         )
+
+    def _admission_token(
+        self, event_id: int, user_id: int, position: int, seq: int, expires_at: float
+    ) -> str:
+        """Sign once per session: a reload after admission gets the same token for free."""
+        jti = session_jti(seq, expires_at)
+        cache_key = (event_id, user_id, jti)
+        token = self._issued_tokens.get(cache_key)
+        if token is None:
+            if len(self._issued_tokens) >= 4096:
+                self._issued_tokens.clear()
+            token = self._signer.issue(
+                event_id=event_id,
+                user_id=user_id,
+                position=position,
+                jti=jti,
+                expires_at=expires_at,
+            )
+            self._issued_tokens[cache_key] = token
+        return token
+
+    def _config_from(self, flat: Sequence[Any]) -> RoomConfig:
+        """Parse the config hash once per distinct content: every status poll carries it."""
+        cache_key = tuple(flat)
+        config = self._parsed_configs.get(cache_key)
+        if config is None:
+            if len(self._parsed_configs) >= 256:
+                self._parsed_configs.clear()
+            config = RoomConfig.from_fields(pairs(flat))
+            self._parsed_configs[cache_key] = config
+        return config
 
 
 def _room_not_found(event_id: int) -> WaitingRoomError:

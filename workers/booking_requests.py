@@ -30,12 +30,14 @@ KINDS = ("hold", "release", "sell", "refund", "block", "unblock")
 
 
 def new_request_id(event_id: int) -> str:
-    """`<event id>.<random hex>`: the event is readable from the id, so keys need no lookup."""
-    return f"{event_id}.{uuid.uuid4().hex}"
+    """`<event id>-<random hex>`: the event is readable from the id, so keys need no lookup.
+
+    Only letters, digits, `-` and `_`: the id is also the RQ job id."""
+    return f"{event_id}-{uuid.uuid4().hex}"
 
 
 def event_of(request_id: str) -> int:
-    head, _, _ = request_id.partition(".")
+    head, _, _ = request_id.partition("-")
     if not head.isdigit():
         raise BookingError(ErrorCode.INVALID_REQUEST, "Malformed id.", {"id": request_id})
     return int(head)

@@ -106,7 +106,13 @@ class PartitionConsumer:
             floor = self._store.fence_floor(self.partition)
         except StoreUnavailable:
             return False
-        if self.lease.try_acquire(floor) is None:
+        token = self.lease.try_acquire(floor)
+        if token is None:
+            return False
+        try:
+            self._store.claim_fence(self.partition, token)
+        except (StaleFence, StoreUnavailable):
+            self.lease.release()
             return False
         self._last_renewal = self._clock()
         self._rebuild_memory()

@@ -67,7 +67,7 @@ class Keys:
 
     # -- requests and events
     def request(self, request_id: str) -> str:
-        event_id = request_id.split(".", 1)[0]
+        event_id = request_id.split("-", 1)[0]
         return f"{self.prefix}:{{ev:{event_id}}}:req:{request_id}"
 
     def idempotency(self, event_id: int, buyer_id: int, key: str) -> str:
@@ -80,16 +80,16 @@ class Keys:
         return f"{self.prefix}:{{ev:{event_id}}}:availability:live"
 
     def hold_owner(self, hold_id: str) -> str:
-        event_id = hold_id.split(".", 1)[0]
+        event_id = hold_id.split("-", 1)[0]
         return f"{self.prefix}:{{ev:{event_id}}}:hold:{hold_id}"
 
     def payments_queue_name(self) -> str:
         return f"{self.prefix}:payments"
 
     def order(self, order_id: str) -> str:
-        event_id = order_id.split(".", 1)[0]
+        event_id = order_id.split("-", 1)[0]
         return f"{self.prefix}:{{ev:{event_id}}}:order:{order_id}"
 
     def order_channel(self, order_id: str) -> str:
-        event_id = order_id.split(".", 1)[0]
+        event_id = order_id.split("-", 1)[0]
         return f"{self.prefix}:{{ev:{event_id}}}:order:{order_id}:live"

@@ -65,7 +65,7 @@ def _ctx() -> PaymentsContext:
 
 
 def order_id_for(hold_id: str) -> str:
-    return f"{hold_id}.o"
+    return f"{hold_id}-o"
 
 
 def _job(queue_name: str, job_id: str, func: str, *args: Any) -> Followup:
@@ -93,7 +93,7 @@ def followups(outcomes: Sequence[Outcome], keys: Keys) -> list[Followup]:
     for outcome in outcomes:
         if outcome.kind != "sell":
             continue
-        order_id = str(outcome.result.get("order_id") or outcome.request_id.rsplit(".s", 1)[0])
+        order_id = str(outcome.result.get("order_id") or outcome.request_id.rsplit("-s", 1)[0])
         if outcome.status == "sold":
             jobs.append(_job(keys.payments_queue_name(), f"capture-{order_id}",
                              "workers.payments.capture_order", order_id))
@@ -169,7 +169,7 @@ def authorize_order(order_id: str, attempt: int) -> str:
         enqueued = ctx.requests.enqueue(
             event_id=event_id, buyer_id=int(order["buyer_id"]), kind="sell", params=params,
             partition=ctx.partition_of(event_id), idempotency_key=f"sell:{order_id}:{attempt}",
-            request_id=f"{order_id}.s{attempt}")
+            request_id=f"{order_id}-s{attempt}")
     except QueueFull:
         # Keep the authorization; RQ retries this job. The sale is still decided in order.
         time.sleep(0.5)

@@ -46,6 +46,14 @@ class PostgresBookingStore:
             raise StoreUnavailable(str(error)) from error
         return int(token or 0)
 
+    def claim_fence(self, partition: str, token: int) -> None:
+        try:
+            self._repository.advance_fence(Fence(partition, token))
+        except StaleFenceError as error:
+            raise StaleFence(str(error)) from error
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+
     def commit_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
                      outcomes: Sequence[Outcome]) -> None:
         records = [RequestOutcome(o.request_id, o.event_id, o.buyer_id, o.kind, o.status,

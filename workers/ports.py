@@ -34,6 +34,11 @@ class BookingStore(Protocol):
     def fence_floor(self, partition: str) -> int:
         """The newest fencing token Postgres has accepted for the partition (0 if none)."""
 
+    def claim_fence(self, partition: str, token: int) -> None:
+        """Record a new holder's token before it loads, so older holders can no longer commit.
+
+        Raises StaleFence if Postgres already accepted a newer token."""
+
     def commit_batch(self, partition: str, token: int,
                      events_by_event: dict[int, list[Event]],
                      outcomes: Sequence[Outcome]) -> None:

@@ -74,7 +74,7 @@ def create_venue(db: Session | Connection, doc: Mapping[str, Any],
         "country": doc.get("country", ""), "organizer_id": organizer_id,
         "capacity": venue.capacity, "seatmap": _json(doc)})
     insert_venue_parts(conn, venue)
-    return venue_id
+    return int(venue_id)
 
 
 def insert_venue_parts(conn: Connection, venue: Venue) -> None:
@@ -137,10 +137,11 @@ def create_event(
         _invalid("price_tiers", "must not be empty")
     conn = connection_of(db)
     known = venue_categories(conn, venue_id)
-    for index, tier in enumerate(price_tiers):
-        if tier.category not in known:
-            _invalid(f"price_tiers[{index}].category",
-                     f"names no category of this venue ({', '.join(sorted(known))})")
+    if not known.intersection(tier.category for tier in price_tiers):
+        # Tiers for categories the venue lacks are allowed (a promoter's standard
+        # tier set), but an event that can sell nothing is a mistake.
+        _invalid("price_tiers", f"price none of this venue's categories "
+                                f"({', '.join(sorted(known))})")
     event_id = conn.execute(text(
         "INSERT INTO events (organizer_id, venue_id, name, description, category, starts_at,"
         " onsale_at, status, currency, buyer_limit, hold_ttl_seconds)"

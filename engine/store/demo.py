@@ -171,12 +171,15 @@ def _add_extra_events(conn: Connection, count: int, now: datetime, rng: random.R
     zones = {venue_id: conn.execute(text(
         "SELECT id, capacity FROM ga_zones WHERE venue_id = :venue_id"),
         {"venue_id": venue_id}).all() for venue_id, *_ in pool}
-    ids = iter(catalog.sequence_ids(conn, "events"))
+    ids = catalog.sequence_ids(conn, "events")
     remaining = count
     while remaining:
         chunk = min(remaining, COPY_CHUNK_EVENTS)
         remaining -= chunk
-        events, tiers, billing, ga = [], [], [], []
+        events: list[tuple[Any, ...]] = []
+        tiers: list[tuple[Any, ...]] = []
+        billing: list[tuple[int, int, int]] = []
+        ga: list[tuple[int, int, int]] = []
         for _ in range(chunk):
             event_id = next(ids)
             venue_id, kind, categories, currency = rng.choice(pool)

@@ -30,7 +30,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Text,
     UniqueConstraint,
     func,

@@ -13,7 +13,7 @@ so a batch of a few hundred events costs about a dozen round trips.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +164,7 @@ _RECORD_OUTCOMES = text(f"""
         SET status = EXCLUDED.status, outcome = EXCLUDED.outcome,
             decided_at = EXCLUDED.decided_at, updated_at = now()""")
 _DECIDED = text("""
-    SELECT request_id, outcome FROM booking_requests
+    SELECT request_id, event_id, buyer_id, kind, status, outcome FROM booking_requests
     WHERE request_id = ANY(CAST(:request_ids AS text[])) AND outcome IS NOT NULL""")
 
 
@@ -197,12 +197,16 @@ class InventoryRepository:
 
     def already_decided(self, request_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Outcomes already stored for these requests, so a re-run batch does not decide twice."""
+        return {outcome.request_id: outcome.outcome
+                for outcome in self.already_decided_outcomes(request_ids)}
+
+    def already_decided_outcomes(self, request_ids: Iterable[str]) -> list[RequestOutcome]:
+        """Like `already_decided`, with the whole stored record of each decided request."""
         ids = list(request_ids)
         if not ids:
-            return {}
+            return []
         with self._engine.connect() as conn:
-            return {request_id: outcome for request_id, outcome
-                    in conn.execute(_DECIDED, {"request_ids": ids})}
+            return [RequestOutcome(*row) for row in conn.execute(_DECIDED, {"request_ids": ids})]
 
     # ------------------------------------------------------------ writing
 
@@ -226,21 +230,37 @@ class InventoryRepository:
         IntegrityError if it would break an invariant (double sale, GA over
         capacity, buyer over limit). Nothing is written in any of those cases.
         """
-        plan = plan_batch(list(events))
+        self.persist_many({event_id: events}, fence=fence, request_outcomes=request_outcomes)
+
+    def persist_many(
+        self,
+        events_by_event: Mapping[int, Sequence[Event]],
+        *,
+        fence: Fence | None = None,
+        request_outcomes: Sequence[RequestOutcome] = (),
+    ) -> None:
+        """`persist_batch` for a partition serving several events: one transaction for all."""
+        plans = {event_id: plan_batch(list(events))
+                 for event_id, events in events_by_event.items()}
         with self._engine.begin() as conn:
             if fence is not None:
                 _check_fence(conn, fence)
-            new_version = conn.execute(_BUMP_VERSION, {"event_id": event_id,
-                                                       "changes": plan.changes}).scalar()
-            if new_version is None:
-                raise NotFoundError(f"event {event_id} does not exist")
-            for step in plan.steps:
-                _write_step(conn, event_id, step)
-            _write_counters(conn, event_id, plan)
-            if plan.log:
-                conn.execute(_APPEND_LOG, {"event_id": event_id, "rows": _json(plan.log),
-                                           "base_version": new_version - plan.changes})
+            for event_id in sorted(plans):  # one lock order for every writer
+                _write_plan(conn, event_id, plans[event_id])
             _record_outcomes(conn, request_outcomes)
+
+
+def _write_plan(conn: Connection, event_id: int, plan: BatchPlan) -> None:
+    new_version = conn.execute(_BUMP_VERSION, {"event_id": event_id,
+                                               "changes": plan.changes}).scalar()
+    if new_version is None:
+        raise NotFoundError(f"event {event_id} does not exist")
+    for step in plan.steps:
+        _write_step(conn, event_id, step)
+    _write_counters(conn, event_id, plan)
+    if plan.log:
+        conn.execute(_APPEND_LOG, {"event_id": event_id, "rows": _json(plan.log),
+                                   "base_version": new_version - plan.changes})
 
 
 def _check_fence(conn: Connection, fence: Fence) -> None:

@@ -60,6 +60,9 @@ class RunResult:
     audit: Audit
     not_issued: int
     """Open loop only: requests the harness could not issue (in-flight cap reached)."""
+    seats_told: int
+    """Seats all buyers of the run (warm-up included) were told they hold: should equal
+    `audit.sold`, or the contender told someone a seat that its store does not record."""
 
     def entry(self) -> dict[str, Any]:
         """The contender's entry in bench-results/booking.json."""
@@ -92,7 +95,8 @@ def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: 
     audit = contender.audit()
     window_start = run_start + config.warmup_s
     figures = summarize(records, run_start, window_start, window_start + config.duration_s)
-    return RunResult(contender.name, config, figures, audit, not_issued)
+    seats_told = sum(record.seats for record in records if record.code is None)
+    return RunResult(contender.name, config, figures, audit, not_issued, seats_told)
 
 
 def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, redis_url: str,

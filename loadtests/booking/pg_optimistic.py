@@ -3,7 +3,8 @@
 Read the best free seats with their versions (no locks), then in one short
 transaction compare-and-set each seat: `UPDATE ... WHERE seat_id = ? AND
 version = ?`, in seat-id order so two writers never wait on each other in a
-cycle, all sent in one pipelined round trip. If any seat changed since the
+cycle. psycopg's pipeline mode sends BEGIN and the updates in one round trip,
+and the hold's INSERT with COMMIT in a second. If any seat changed since the
 read, roll back and start again from a fresh read, after a short randomized
 exponential backoff (full jitter) so the losers of a conflict do not collide
 again in lockstep. A read that finds too few free seats is a correct
@@ -16,7 +17,8 @@ import asyncio
 import random
 import time
 
-from psycopg import AsyncConnection
+import psycopg
+from psycopg import AsyncConnection, errors
 from psycopg_pool import AsyncConnectionPool
 
 from loadtests.booking import pgseats
@@ -30,6 +32,27 @@ POOL_SIZE = 4
 MAX_ATTEMPTS = 50
 BACKOFF_BASE_SECONDS = 0.0005
 BACKOFF_CAP_SECONDS = 0.02
+
+
+_CAS_FUNCTION = """
+CREATE OR REPLACE FUNCTION {table}_hold_if_unchanged(
+    p_request text, p_buyer bigint, p_seat_ids integer[], p_versions integer[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. array_length(p_seat_ids, 1) LOOP
+    UPDATE {table}_seat SET hold_ref = p_request, version = version + 1
+     WHERE seat_id = p_seat_ids[i] AND version = p_versions[i];
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'seat % changed since it was read', p_seat_ids[i]
+        USING ERRCODE = 'serialization_failure';
+    END IF;
+  END LOOP;
+  INSERT INTO {table}_hold (request_id, buyer_id, seat_ids) VALUES (p_request, p_buyer, p_seat_ids);
+END
+$$
+"""
+"""Compare-and-set every seat in the given (seat-id) order, then record the hold; any
+changed seat aborts the statement, so nothing is half-done."""
 
 
 class _Conflict(Exception):
@@ -50,13 +73,13 @@ class PgOptimisticContender:
             in_section: pgseats.pick_sql(TABLE, in_section=in_section, lock="")
             for in_section in (False, True)
         }
-        self._set_sql = (f"UPDATE {seat} SET hold_ref = %s, version = version + 1"
-                         " WHERE seat_id = %s AND version = %s")
-        self._record_sql = f"INSERT INTO {hold} (request_id, buyer_id, seat_ids) VALUES (%s, %s, %s)"
+        self._cas_sql = f"SELECT {TABLE}_hold_if_unchanged(%s, %s, %s, %s)"
 
     def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
         self._pg_url, self._capacity = pg_url, workload.capacity
         pgseats.create_and_load(pg_url, TABLE, workload)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(_CAS_FUNCTION.format(table=TABLE))
 
     def start(self) -> None:
         pass
@@ -98,14 +121,10 @@ class PgOptimisticContender:
 
     async def _compare_and_set(self, conn: AsyncConnection, request: BookingRequest,
                                seen: list[tuple[int, int]]) -> None:
-        async with conn.transaction(), conn.cursor() as cursor:
-            await cursor.executemany(
-                self._set_sql,
-                [(request.request_id, seat_id, version) for seat_id, version in seen],
-            )
-            if cursor.rowcount != len(seen):
-                raise _Conflict
-            await cursor.execute(
-                self._record_sql,
-                (request.request_id, request.buyer_id, [seat_id for seat_id, _ in seen]),
-            )
+        try:
+            await conn.execute(self._cas_sql, (
+                request.request_id, request.buyer_id,
+                [seat_id for seat_id, _ in seen], [version for _, version in seen],
+            ))
+        except errors.SerializationFailure:
+            raise _Conflict from None

@@ -6,11 +6,12 @@ concurrent buyers take the next free seats instead of queueing behind each
 other's locks), assign them and record the hold only if all were got. Locks
 live for that single statement, with no client round trip while they are held.
 
-SKIP LOCKED can see too few seats while others hold locks on seats they will
-end up not taking. Before rejecting, the request runs once more with a plain
-`FOR UPDATE`, which waits for those locks; that second run counts as a retry.
-Waiting locks are taken in quality order, and SKIP LOCKED never waits, so no
-deadlock can form.
+SKIP LOCKED can see too few seats while others hold locks on seats they may
+end up not taking. The same statement counts the free seats its snapshot
+sees, locked or not: fewer than asked means sold out for good. Otherwise the
+request runs once more with a plain `FOR UPDATE`, which waits for those
+locks; that second run counts as a retry. Waiting locks are taken in quality
+order and SKIP LOCKED never waits, so no deadlock can form.
 """
 
 from __future__ import annotations
@@ -83,10 +84,12 @@ class PgPessimisticContender:
                     raise
                 retries += 1
                 continue
-            if row is not None:
-                return Decision(seat_ids=tuple(row[0]), retries=retries,
+            assert row is not None
+            seat_ids, visible_free = row
+            if seat_ids is not None:
+                return Decision(seat_ids=tuple(seat_ids), retries=retries,
                                 decided_at=time.monotonic())
-            if lock == "FOR UPDATE":
+            if lock == "FOR UPDATE" or visible_free < request.quantity:
                 return Decision(code=SOLD_OUT, retries=retries, decided_at=time.monotonic())
             lock = "FOR UPDATE"
             retries += 1

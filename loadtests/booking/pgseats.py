@@ -86,11 +86,14 @@ def pick_sql(name: str, *, in_section: bool, lock: str) -> str:
 
 
 def hold_best_sql(name: str, *, in_section: bool, lock: str) -> str:
-    """Pick, lock, assign and record in one statement; returns one row only when all
-    `limit` seats were got. The row locks live for this statement's transaction only.
+    """Pick, lock, assign and record in one statement; the row locks live for this
+    statement's transaction only. Returns one row: (seat_ids, None) when all `limit` seats
+    were got, else (None, free) where `free` counts, up to `limit`, the free seats the
+    statement's snapshot sees, locked or not: below `limit` means sold out for good.
     Parameters: (section_id,) limit, request_id, buyer_id."""
     seat, hold = table_names(name)
     pick = pick_sql(name, in_section=in_section, lock=lock)
+    visible = pick_sql(name, in_section=in_section, lock="")
     return (
         f"WITH picked AS ({pick}),"
         " enough AS (SELECT array_agg(seat_id ORDER BY seat_id) AS ids FROM picked"
@@ -99,5 +102,7 @@ def hold_best_sql(name: str, *, in_section: bool, lock: str) -> str:
         "  FROM enough WHERE s.seat_id = ANY(enough.ids) RETURNING s.seat_id),"
         f" recorded AS (INSERT INTO {hold} (request_id, buyer_id, seat_ids)"
         "  SELECT %(request_id)s, %(buyer_id)s, ids FROM enough RETURNING seat_ids)"
-        " SELECT seat_ids FROM recorded"
+        " SELECT got.seat_ids, CASE WHEN got.seat_ids IS NULL"
+        f"  THEN (SELECT count(*) FROM ({visible}) AS free) END"
+        " FROM (SELECT (SELECT seat_ids FROM recorded) AS seat_ids) AS got"
     )

@@ -38,7 +38,8 @@ def write_plot(results: Sequence[RunResult], path: Path, title: str) -> Path:
 
     for result in results:
         series = result.figures.timeline
-        timeline.plot([index * TIMELINE_BUCKET_SECONDS for index in range(len(series))], series, label=result.name)
+        seconds = [index * TIMELINE_BUCKET_SECONDS for index in range(len(series))]
+        timeline.plot(seconds, series, label=result.name)
     if results:
         warmup = results[0].config.warmup_s
         timeline.axvline(warmup, color="grey", linestyle=":", label="end of warm-up")

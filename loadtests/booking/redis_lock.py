@@ -2,17 +2,19 @@
 
 The pattern many teams reach for: Postgres is the record, Redis arbitrates.
 A booking reads the best free seats from Postgres with some slack (seats
-others have locked but not committed yet are still free there), then tries to
-lock the first `quantity` of them in quality order with one pipelined round
-of `SET key token NX PX`; seats it missed are replaced by the next
-candidates, like SKIP LOCKED. With all its locks it commits in one Postgres
-statement that assigns the seats only if every one of them is still free
-(a candidate can be stale: read just before another buyer committed it),
-then releases its locks with a compare-and-delete script.
+others have locked but not committed yet are still free there), then locks
+the first `quantity` it can in one round trip: a named Lua script runs
+`SET key token NX PX` down the candidates in quality order and skips seats
+someone else holds (Redis' SKIP LOCKED). With all its locks it commits in one
+Postgres statement that assigns the seats only if every one of them is still
+free, then settles its locks with a second script that checks the token.
 
-If the candidates run out, or a seat turned out to be taken, the locks are
-released and the booking starts again with twice the slack, after a short
-jittered backoff. Lock keys are hash-tagged per event, as onsale's are.
+Settling keeps the locks of the seats it got, without expiry, as "taken"
+markers: a buyer who read such a seat as free just before the commit skips
+it instead of locking a seat that is already gone (with expiring holds they
+would be deleted at expiry). If the candidates run out, or a seat turned out
+to be taken, the locks are released and the booking starts again with twice
+the slack, after a short jittered backoff. Lock keys are hash-tagged per event.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import random
 import secrets
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
@@ -41,15 +44,31 @@ MAX_ATTEMPTS = 50
 BACKOFF_BASE_SECONDS = 0.0005
 BACKOFF_CAP_SECONDS = 0.02
 
-_RELEASE = """
-local released = 0
+_LOCK_FIRST_FREE = """
+local wanted = tonumber(ARGV[1])
+local got = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    released = released + redis.call('DEL', key)
+  if redis.call('SET', key, ARGV[2], 'NX', 'PX', ARGV[3]) then
+    got[#got + 1] = i
+    if #got == wanted then break end
   end
 end
-return released
+return got
 """
+"""Lock up to ARGV[1] of KEYS in order with token ARGV[2] for ARGV[3] ms; returns their
+1-based positions."""
+
+_SETTLE = """
+local taken = ARGV[2] == '1'
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    if taken then redis.call('SET', key, 'taken') else redis.call('DEL', key) end
+  end
+end
+return 0
+"""
+"""Turn our locks (token ARGV[1]) into permanent "taken" markers (ARGV[2] == '1') or
+release them."""
 
 
 class RedisLockContender:
@@ -61,7 +80,8 @@ class RedisLockContender:
         self._capacity = 0
         self._pool: AsyncConnectionPool[AsyncConnection] | None = None
         self._redis: aioredis.Redis | None = None
-        self._release: object = None
+        self._lock_first_free: Any = None
+        self._settle: Any = None
         self._random = random.Random()
         seat, hold = pgseats.table_names(TABLE)
         self._candidates_sql = {
@@ -100,7 +120,8 @@ class RedisLockContender:
         self._prefix = redis_prefix
         self._pool = await open_pool(pg_url, self._pool_size)
         self._redis = aioredis.Redis.from_url(redis_url)
-        self._release = self._redis.register_script(_RELEASE)
+        self._lock_first_free = self._redis.register_script(_LOCK_FIRST_FREE)
+        self._settle = self._redis.register_script(_SETTLE)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -128,31 +149,27 @@ class RedisLockContender:
             if len(candidates) < request.quantity:
                 return Decision(code=SOLD_OUT, retries=attempt, decided_at=time.monotonic())
             locked = await self._lock_some(candidates, request.quantity, token)
+            committed = False
             try:
-                if len(locked) == request.quantity and await self._commit(request, locked):
-                    return Decision(seat_ids=tuple(sorted(locked)), retries=attempt,
-                                    decided_at=time.monotonic())
+                committed = (len(locked) == request.quantity
+                             and await self._commit(request, locked))
             finally:
                 if locked:
-                    await self._release(keys=[self._lock_key(s) for s in locked],  # type: ignore[operator]
-                                        args=[token])
+                    await self._settle(keys=[self._lock_key(s) for s in locked],
+                                       args=[token, "1" if committed else "0"])
+            if committed:
+                return Decision(seat_ids=tuple(sorted(locked)), retries=attempt,
+                                decided_at=time.monotonic())
             slack *= 2
         return Decision(code=CONTENTION, retries=MAX_ATTEMPTS - 1, decided_at=time.monotonic())
 
     async def _lock_some(self, candidates: list[int], quantity: int, token: str) -> list[int]:
         """Lock `quantity` of the candidates, best first, skipping seats others hold."""
-        assert self._redis is not None
-        locked: list[int] = []
-        position = 0
-        while len(locked) < quantity and position < len(candidates):
-            trying = candidates[position:position + quantity - len(locked)]
-            position += len(trying)
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for seat_id in trying:
-                    pipe.set(self._lock_key(seat_id), token, nx=True, px=LOCK_TTL_MS)
-                outcomes = await pipe.execute()
-            locked.extend(seat_id for seat_id, ok in zip(trying, outcomes, strict=True) if ok)
-        return locked
+        positions = await self._lock_first_free(
+            keys=[self._lock_key(seat_id) for seat_id in candidates],
+            args=[quantity, token, LOCK_TTL_MS],
+        )
+        return [candidates[position - 1] for position in positions]
 
     async def _commit(self, request: BookingRequest, seat_ids: list[int]) -> bool:
         assert self._pool is not None

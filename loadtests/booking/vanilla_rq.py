@@ -28,7 +28,7 @@ import redis
 from rq import Queue, Worker
 
 from loadtests.booking import pgseats, redisclean
-from loadtests.booking.contender import Audit, BookingRequest, Decision, SOLD_OUT
+from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
 from loadtests.booking.workload import Workload
 
 TABLE = "vrq"
@@ -55,7 +55,8 @@ def book_job(pg_url: str, request_id: str, buyer_id: int, quantity: int,
         "section_id": section_id, "limit": quantity, "request_id": request_id,
         "buyer_id": buyer_id,
     }).fetchone()
-    return {"seat_ids": list(row[0]) if row else [], "decided_at": time.monotonic()}
+    assert row is not None
+    return {"seat_ids": list(row[0] or ()), "decided_at": time.monotonic()}
 
 
 def queue_name(redis_prefix: str) -> str:
@@ -146,6 +147,7 @@ class VanillaRqContender:
         if result.type != result.Type.SUCCESSFUL:
             raise RuntimeError(f"job {job.id} failed: {result.exc_string}")
         outcome = result.return_value
+        assert isinstance(outcome, dict)
         seat_ids = tuple(outcome["seat_ids"])
         return Decision(seat_ids=seat_ids, code=None if seat_ids else SOLD_OUT,
                         decided_at=outcome["decided_at"])

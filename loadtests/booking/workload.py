@@ -1,5 +1,8 @@
 """The benchmark's workload: one hot event, and a deterministic stream of buyers.
 
+The venue is the demo arena of `engine.layouts` (about 20,000 seats: a floor,
+a lower and an upper bowl), built with seat ids 1..N in document order.
+
 The same `WorkloadSpec` builds the same venue and the same request stream in
 every process. Request `seq` of the stream is a pure function of the seed and
 `seq`, so whichever client process issues arrival number `seq` sends the same
@@ -21,10 +24,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.layouts import arena
 from engine.pricing import EventSetup, PriceTier
 from engine.seatmap import categories, venue_from_seatmap
 from engine.venue import Venue
-from loadtests.booking.arena import arena_seatmap
 from loadtests.booking.contender import BookingRequest
 
 ARENA_SEATS = 20_000
@@ -109,7 +112,7 @@ class Workload:
 
 @functools.lru_cache(maxsize=4)
 def build_workload(spec: WorkloadSpec) -> Workload:
-    seatmap = _seatmap(spec.target_seats)
+    seatmap = dict(arena("Bench Arena", "Benchville", target_seats=spec.target_seats))
     venue = venue_from_seatmap(seatmap, VENUE_ID, itertools.count(1), itertools.count(1),
                                itertools.count(1))
     seats = tuple(_seats_best_first(venue))
@@ -137,14 +140,6 @@ def build_workload(spec: WorkloadSpec) -> Workload:
         _hot_cumulative=tuple(cumulative),
         _section_names={section.section_id: section.name for section in venue.sections},
     )
-
-
-def _seatmap(target_seats: int) -> dict[str, Any]:
-    try:
-        from engine.layouts import arena  # type: ignore[import-not-found]
-    except ImportError:
-        return arena_seatmap("Bench Arena", "Benchville", target_seats=target_seats)
-    return dict(arena("Bench Arena", "Benchville", target_seats=target_seats))
 
 
 def _sections_best_first(venue: Venue) -> list[int]:

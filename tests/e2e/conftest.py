@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.integration.conftest import create_database, drop_database
+from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +26,10 @@ AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 @pytest.fixture(scope="session")
 def database_url(pg_admin_url: str) -> Iterator[str]:
-    """A migrated database of our own, made and dropped with the integration helpers."""
+    """A migrated database of our own, made and dropped with the shared test helpers."""
     from engine.store.migrate import upgrade_to_head
 
-    name = f"onsale_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{TEST_DATABASE_PREFIX}e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = create_database(pg_admin_url, name)
     try:
         upgrade_to_head(url)

@@ -11,42 +11,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from engine.store.db import make_engine
 from engine.store.migrate import upgrade_to_head
 from engine.store.models import TABLE_NAMES
-from tests.support.servers import with_database
-
-
-def _admin_engine(pg_admin_url: str) -> Engine:
-    return create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-
-
-def create_database(pg_admin_url: str, name: str) -> str:
-    """Create (fresh) a database we own and return its URL."""
-    admin = _admin_engine(pg_admin_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return with_database(pg_admin_url, name)
-
-
-def drop_database(pg_admin_url: str, name: str) -> None:
-    admin = _admin_engine(pg_admin_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 
 
 @pytest.fixture(scope="session")
 def test_database_name() -> str:
-    return f"onsale_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    return f"{TEST_DATABASE_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,14 @@ from sqlalchemy import create_engine, inspect
 
 from engine.store import migrate
 from engine.store.models import TABLE_NAMES, Base
-from tests.integration.conftest import create_database, drop_database
+from tests.support.databases import create_database, drop_database
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def empty_database_url(pg_admin_url: str, test_database_name: str) -> Iterator[str]:
+    """A second database, empty at first (dropping a database forces a slow checkpoint)."""
     name = f"{test_database_name}_mig"
     yield create_database(pg_admin_url, name)
     drop_database(pg_admin_url, name)

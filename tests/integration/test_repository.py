@@ -186,3 +186,46 @@ def test_a_batch_of_200_holds_persists_in_one_transaction(db_engine: Engine) -> 
     repository.persist_batch(event_id, holds, fence=Fence("p1", 1), request_outcomes=outcomes)
     print(f"\n200-event batch: {1000 * (time.perf_counter() - started):.1f} ms")
     assert len(repository.load(event_id)[1].holds) == 200
+
+
+def test_a_partition_persists_several_events_in_one_transaction(db_engine: Engine) -> None:
+    _, first = make_event(db_engine)
+    _, second = make_event(db_engine, grid_doc(name="Other Hall"))
+    repository = InventoryRepository(db_engine)
+    seat_a = min(repository.load(first)[0].venue.seats)
+    seat_b = min(repository.load(second)[0].venue.seats)
+    batch = {
+        first: [SeatsHeld("r1", "h1", 1, (seat_a,), (100,), 100, EXPIRES_AT, quantity=1)],
+        second: [SeatsHeld("r2", "h2", 1, (seat_b,), (100,), 100, EXPIRES_AT, quantity=1)],
+    }
+    outcomes = [RequestOutcome("r1", first, 1, "hold_seats", "held", {"hold_id": "h1"}),
+                RequestOutcome("r2", second, 1, "hold_seats", "held", {"hold_id": "h2"})]
+    repository.persist_many(batch, fence=Fence("p", 3), request_outcomes=outcomes)
+    assert [len(repository.load(e)[1].holds) for e in (first, second)] == [1, 1]
+    assert sorted(repository.already_decided_outcomes(["r1", "r2"]),
+                  key=lambda o: o.request_id) == outcomes
+
+    with pytest.raises(StaleFenceError):
+        repository.persist_many({first: [HoldExpired("h1", 1, (seat_a,), quantity=1)]},
+                                fence=Fence("p", 2))
+    assert len(repository.load(first)[1].holds) == 1
+
+
+def test_a_sale_completes_the_pending_order_of_its_hold(db_engine: Engine) -> None:
+    _, event_id = make_event(db_engine)
+    repository = InventoryRepository(db_engine)
+    seat = min(repository.load(event_id)[0].venue.seats)
+    repository.persist_batch(event_id, [
+        SeatsHeld("r1", "h1", 1, (seat,), (9000,), 9000, EXPIRES_AT, quantity=1)])
+    with db_engine.begin() as conn:  # the payments worker records the authorization first
+        conn.execute(text(
+            "INSERT INTO orders (order_id, event_id, buyer_id, hold_id, total_cents, quantity,"
+            " payment_ref) VALUES ('o1', :e, 1, 'h1', 9000, 1, 'pay_123')"), {"e": event_id})
+    repository.persist_batch(event_id, [SeatsSold("h1", "o1", 1, (seat,), 9000, quantity=1)])
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT status, payment_ref, paid_at IS NOT NULL FROM orders"
+                                 )).one() == ("paid", "pay_123", True)
+    with pytest.raises(InventoryConflictError):  # an order is paid once
+        repository.persist_batch(event_id, [
+            SeatsHeld("r2", "h2", 1, (seat + 1,), (9000,), 9000, EXPIRES_AT, quantity=1),
+            SeatsSold("h2", "o1", 1, (seat + 1,), 9000, quantity=1)])

@@ -67,10 +67,10 @@ def test_a_claim_state_must_match_its_ids(db_engine: Engine) -> None:
 
 def test_general_admission_cannot_exceed_capacity(db_engine: Engine) -> None:
     _, event_id = make_event(db_engine, grid_doc(ga_capacity=5))
-    with db_engine.connect() as conn:
-        with pytest.raises(IntegrityError, match="ck_ga_inventory_within_capacity"):
-            conn.execute(text("UPDATE ga_inventory SET held = 3, sold = 3 WHERE event_id = :e"),
-                         {"e": event_id})
+    with db_engine.connect() as conn, pytest.raises(
+            IntegrityError, match="ck_ga_inventory_within_capacity"):
+        conn.execute(text("UPDATE ga_inventory SET held = 3, sold = 3 WHERE event_id = :e"),
+                     {"e": event_id})
 
 
 def test_the_repository_cannot_oversell_general_admission(db_engine: Engine) -> None:

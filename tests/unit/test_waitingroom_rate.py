@@ -17,7 +17,8 @@ from waitingroom.rate import (
     plan_admissions,
 )
 
-START = 10_000.0
+START = 1_900_000_000.0
+"""A realistic epoch: its float rounding is part of what the step must absorb."""
 
 
 def config(**changes: object) -> RoomConfig:
@@ -39,11 +40,12 @@ def simulate(
     session_seconds: float | None = None,
 ) -> tuple[int, list[int], int]:
     """Run the controller's arithmetic; returns (admitted, per-step budgets, peak active)."""
-    now, credit, credit_at = START, 0.0, None
+    elapsed, credit, credit_at = 0.0, 0.0, None
     admitted, budgets, peak = 0, [], 0
     sessions: list[float] = []
     for dt in step_seconds:
-        now += dt
+        elapsed += dt
+        now = START + elapsed
         sessions = [end for end in sessions if end > now]
         plan = plan_admissions(
             room, credit=credit, credit_at=credit_at, active_sessions=len(sessions), now=now
@@ -54,7 +56,7 @@ def simulate(
             sessions += [now + session_seconds] * taken
         peak = max(peak, len(sessions))
         budgets.append(plan.budget)
-        credit, credit_at = carry_after(plan.credit, taken), now
+        credit, credit_at = carry_after(plan.credit, taken), float(f"{now:.3f}")  # as stored
     return admitted, budgets, peak
 
 

@@ -1,0 +1,218 @@
+"""`onsale bench booking [--quick]`: onsale against lock-based baselines on one hot event.
+
+Every contender books the same deterministic request stream (see
+`loadtests.booking.workload`) for the same time with the same client
+processes, one after the other on this machine; each starts from a freshly
+loaded 20,000-seat arena. Prints a table, writes bench-results/booking.json and
+bench-results/booking.png. docs/benchmarks.md explains what each contender
+does and how to read the figures.
+
+The baselines live in the benchmark's own database (`onsale_bench`, created on
+the configured Postgres server) and use Redis keys under `onsalebench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from loadtests.booking.contender import DEFAULT_REDIS_PREFIX, Contender
+from loadtests.booking.harness import RunConfig, RunResult, run_contender
+from loadtests.booking.workload import WorkloadSpec, build_workload
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+
+BENCH_DATABASE = "onsale_bench"
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/14"
+PACED_RATE_PER_S = 2_000.0
+ONSALE = "onsale"
+VANILLA = "vanilla-rq"
+LOCK_BASED = ("pg-pessimistic", "pg-optimistic", "redis-lock")
+CONTENDERS: tuple[tuple[str, str, str], ...] = (
+    (ONSALE, "loadtests.booking.onsale_contender", "OnsaleContender"),
+    (VANILLA, "loadtests.booking.vanilla_rq", "VanillaRqContender"),
+    ("pg-pessimistic", "loadtests.booking.pg_pessimistic", "PgPessimisticContender"),
+    ("pg-optimistic", "loadtests.booking.pg_optimistic", "PgOptimisticContender"),
+    ("redis-lock", "loadtests.booking.redis_lock", "RedisLockContender"),
+)
+QUICK = RunConfig(warmup_s=2.0, duration_s=13.0)
+FULL = RunConfig(warmup_s=5.0, duration_s=55.0)
+QUICK_PACED = RunConfig(warmup_s=2.0, duration_s=10.0, rate_per_s=PACED_RATE_PER_S)
+FULL_PACED = RunConfig(warmup_s=5.0, duration_s=30.0, rate_per_s=PACED_RATE_PER_S)
+COLUMNS = ("contender", "decisions/s", "p50 ms", "p99 ms", "seats sold", "oversold", "retries",
+           "fifo share")
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: WorkloadSpec
+    closed: RunConfig
+    paced: RunConfig
+    only: tuple[str, ...] = ()
+
+
+def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
+    plan = Plan(WorkloadSpec(), QUICK if quick else FULL, QUICK_PACED if quick else FULL_PACED,
+                only)
+    pg_url = bench_database_url(settings.database_url)
+    redis_url = settings.redis_url or LOCAL_REDIS_URL
+    workload = build_workload(plan.spec)
+    print(f"booking bench: {workload.capacity:,} seats, {len(workload.hot_section_ids)} hot "
+          f"sections ({workload.hot_seats:,} seats) get {plan.spec.hot_share:.0%} of requests; "
+          f"{plan.closed.clients} client processes x {plan.closed.buyers_per_client} buyers, "
+          f"{plan.closed.warmup_s:g} s warm-up + {plan.closed.duration_s:g} s per contender")
+
+    results: list[RunResult] = []
+    failures: list[str] = []
+    paced: RunResult | None = None
+    for name, module_name, class_name in CONTENDERS:
+        if plan.only and name not in plan.only:
+            continue
+        if importlib.util.find_spec(module_name) is None:
+            print(f"-- {name}: skipped, {module_name} does not exist yet")
+            continue
+        contender_class: type[Contender] = getattr(importlib.import_module(module_name),
+                                                   class_name)
+        print(f"-- {name}: running", flush=True)
+        try:
+            results.append(run_contender(contender_class, plan.spec, pg_url, redis_url,
+                                         DEFAULT_REDIS_PREFIX, plan.closed))
+            if name == ONSALE:
+                print(f"-- {name}: paced at {PACED_RATE_PER_S:,.0f} requests/s", flush=True)
+                paced = run_contender(contender_class, plan.spec, pg_url, redis_url,
+                                      DEFAULT_REDIS_PREFIX, plan.paced)
+        except Exception as exc:  # one broken contender must not hide the others' figures
+            failures.append(f"{name}: {exc}")
+            print(f"-- {name}: FAILED: {exc}", file=sys.stderr)
+
+    print()
+    _print_table([_table_row(result) for result in results], COLUMNS)
+    for result in results:
+        print(_details(result))
+    if paced is not None:
+        print(_details(paced, label=f"onsale paced {PACED_RATE_PER_S:,.0f}/s"))
+    for line in ratio_lines(results):
+        print(line)
+
+    payload = {
+        "contenders": [result.entry() for result in results],
+        "paced_p99_ms": None if paced is None else paced.entry()["p99_ms"],
+        "workload": {**asdict(plan.spec), "seats": workload.capacity,
+                     "hot_seats": workload.hot_seats},
+        "config": asdict(plan.closed),
+    }
+    json_path = _write_results("booking", payload)
+    png_path = _write_plot(results, json_path.with_suffix(".png"), workload.capacity)
+    print(f"wrote {json_path} and {png_path}")
+
+    problems = failures + [
+        f"{r.name}: {r.audit.oversold} oversold seats" for r in results if r.audit.oversold
+    ] + [
+        f"{r.name}: {sum(r.figures.failed.values())} requests without a decision"
+        for r in results if r.figures.failed
+    ]
+    for problem in problems:
+        print(f"PROBLEM {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def bench_database_url(database_url: str | None) -> str:
+    """A libpq URL of the benchmark's own database on the configured server, created if new."""
+    server = make_url(database_url or LOCAL_POSTGRES_URL).set(drivername="postgresql")
+    admin = server.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                              (BENCH_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    return server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def ratio_lines(results: list[RunResult]) -> list[str]:
+    rates = {result.name: result.figures.decisions_per_s for result in results}
+    locks = {name: rate for name, rate in rates.items() if name in LOCK_BASED}
+    best_lock = max(locks, key=lambda name: locks[name]) if locks else None
+    if ONSALE not in rates:
+        lines = ["onsale not run: no ratios to onsale."]
+        if best_lock is not None and rates.get(VANILLA):
+            lines.append(f"best lock-based ({best_lock}) / vanilla-rq: "
+                         f"{locks[best_lock] / rates[VANILLA]:.1f}x")
+        return lines
+    lines = []
+    if rates.get(VANILLA):
+        lines.append(f"onsale / vanilla-rq: {rates[ONSALE] / rates[VANILLA]:.1f}x (target >= 10x)")
+    if best_lock is not None and locks[best_lock]:
+        lines.append(f"onsale / best lock-based ({best_lock}): "
+                     f"{rates[ONSALE] / locks[best_lock]:.1f}x (target >= 2x)")
+    return lines
+
+
+def _table_row(result: RunResult) -> dict[str, Any]:
+    f = result.figures
+    return {
+        "contender": result.name,
+        "decisions/s": round(f.decisions_per_s),
+        "p50 ms": "-" if f.p50_ms is None else round(f.p50_ms, 1),
+        "p99 ms": "-" if f.p99_ms is None else round(f.p99_ms, 1),
+        "seats sold": result.audit.sold,
+        "oversold": result.audit.oversold,
+        "retries": f.retries,
+        "fifo share": "-" if f.fifo_share is None else f"{f.fifo_share:.3f}",
+    }
+
+
+def _details(result: RunResult, label: str | None = None) -> str:
+    f = result.figures
+    rejected = ", ".join(f"{code} {count}" for code, count in sorted(f.rejected.items()))
+    text = (f"  {label or result.name}: {f.issued:,} requests in the window, {f.held:,} held "
+            f"({f.seats_held:,} seats), rejected: {rejected or 'none'}")
+    if label is not None:
+        text += f"; p50 {f.p50_ms or 0:.1f} ms, p99 {f.p99_ms or 0:.1f} ms"
+    if f.failed:
+        text += f"; NO DECISION: {f.failed}"
+    if result.not_issued:
+        text += f"; not issued (harness in-flight cap): {result.not_issued}"
+    return text
+
+
+def _print_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    from loadtests.benchio import print_table
+
+    print_table(rows, columns)
+
+
+def _write_results(name: str, payload: dict[str, Any]) -> Path:
+    from loadtests.benchio import write_results
+
+    return write_results(name, payload)
+
+
+def _write_plot(results: list[RunResult], path: Path, seats: int) -> Path:
+    from loadtests.booking.plot import write_plot
+
+    return write_plot(results, path, f"booking bench: one hot event, {seats:,} seats")
+
+
+def _cli() -> int:
+    from api.settings import Settings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", action="append", default=[],
+                        help="run just this contender (repeatable)")
+    args = parser.parse_args()
+    return main(args.quick, Settings.from_env(), tuple(args.only))
+
+
+if __name__ == "__main__":
+    sys.exit(_cli())

@@ -1,0 +1,95 @@
+"""A tiny run of the booking benchmark against each baseline contender.
+
+Behaviour only (the machine is shared, timings are not asserted): every
+request gets a decision, no seat is sold twice, and the store records exactly
+the seats the buyers were told they hold.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from loadtests.booking.contender import Contender
+from loadtests.booking.harness import RunConfig, run_contender
+from loadtests.booking.metrics import Record, fifo_flags
+from loadtests.booking.pg_optimistic import PgOptimisticContender
+from loadtests.booking.pg_pessimistic import PgPessimisticContender
+from loadtests.booking.redis_lock import RedisLockContender
+from loadtests.booking.redisclean import delete_run_keys
+from loadtests.booking.vanilla_rq import VanillaRqContender
+from loadtests.booking.workload import WorkloadSpec, build_workload
+from tests.support.servers import with_database
+
+pytestmark = pytest.mark.integration
+
+SMALL_ARENA = WorkloadSpec(target_seats=600)
+"""Sells out within the run, so the sold-out path and the capacity check are exercised."""
+TINY_RUN = RunConfig(warmup_s=0.5, duration_s=2.0, clients=2, buyers_per_client=8,
+                     decision_timeout_s=20.0)
+BASELINES: list[type[Contender]] = [
+    VanillaRqContender, PgPessimisticContender, PgOptimisticContender, RedisLockContender,
+]
+
+
+@pytest.fixture(scope="module")
+def bench_pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A throwaway database of our own on the test server, as a libpq URL."""
+    name = f"onsale_benchtest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = pg_admin_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield with_database(admin, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def bench_redis_prefix(redis_url: str) -> Iterator[str]:
+    prefix = f"onsalebench-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    yield prefix
+    delete_run_keys(redis_url, prefix)
+
+
+@pytest.mark.parametrize("contender_class", BASELINES, ids=lambda c: c.name)
+def test_baseline_decides_every_request_and_never_oversells(
+        contender_class: type[Contender], bench_pg_url: str, redis_url: str,
+        bench_redis_prefix: str) -> None:
+    result = run_contender(contender_class, SMALL_ARENA, bench_pg_url, redis_url,
+                           bench_redis_prefix, TINY_RUN)
+
+    figures = result.figures
+    assert figures.issued > 0
+    assert figures.failed == {}, "every request reaches a decision (no timeout, no error)"
+    assert figures.decided == figures.issued
+    assert result.audit.oversold == 0, "a seat is never given to two buyers"
+    assert result.audit.sold <= build_workload(SMALL_ARENA).capacity
+    assert result.audit.sold == result.seats_told, "the store records what buyers were told"
+    assert figures.held > 0 or figures.rejected, "requests were decided one way or the other"
+
+
+def test_paced_mode_issues_on_schedule_and_decides_everything(
+        bench_pg_url: str, redis_url: str, bench_redis_prefix: str) -> None:
+    rate_per_s = 100.0
+    paced = RunConfig(warmup_s=0.5, duration_s=2.0, clients=2, rate_per_s=rate_per_s)
+    result = run_contender(PgPessimisticContender, SMALL_ARENA, bench_pg_url, redis_url,
+                           bench_redis_prefix, paced)
+
+    expected = rate_per_s * paced.duration_s
+    assert abs(result.figures.issued - expected) <= paced.clients, "requests follow the schedule"
+    assert result.not_issued == 0
+    assert result.figures.failed == {}
+    assert result.audit.oversold == 0
+
+
+def test_fifo_share_counts_requests_overtaken_by_a_later_arrival() -> None:
+    def record(seq: int, decided_at: float) -> Record:
+        return Record(seq, 0.0, decided_at, decided_at, 1, None, 0)
+
+    flags = fifo_flags([record(1, 1.0), record(2, 3.0), record(3, 2.0), record(4, 3.0)])
+
+    assert flags == {1: True, 2: False, 3: True, 4: True}

@@ -129,7 +129,9 @@ def _internal_error(request: web.Request, exc: BaseException) -> web.Response:
 def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     """The HTTP answer for an exception a handler raised."""
     if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        retry_after = exc.details.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
     if isinstance(exc, BookingError):
         status = BOOKING_ERROR_STATUS.get(exc.code)
         if status is None:

@@ -12,12 +12,19 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from api import health
+from api import accounts, booking, health, live
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
-ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (health.routes,)
-FEATURE_CONTEXTS: tuple[CleanupContext, ...] = ()
+ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
+    health.routes,
+    accounts.routes,
+    booking.routes,
+)
+FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
+    live.results_hub_ctx,
+    booking.booking_ctx,
+)
 
 
 def add_routes(app: web.Application) -> None:

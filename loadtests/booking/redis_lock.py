@@ -35,11 +35,11 @@ from loadtests.booking.pgpool import open_pool
 from loadtests.booking.workload import EVENT_ID, Workload
 
 TABLE = "rlk"
-POOL_SIZE = 4
+POOL_SIZE = 8
 """Postgres connections per client process (swept; see docs/benchmarks.md)."""
 LOCK_TTL_MS = 10_000
 """Far longer than any booking takes; an expiring lock would let two buyers in."""
-FIRST_SLACK = 16
+FIRST_SLACK = 64
 MAX_ATTEMPTS = 50
 BACKOFF_BASE_SECONDS = 0.0005
 BACKOFF_CAP_SECONDS = 0.02

@@ -1,0 +1,184 @@
+"""A fan's booking journey over HTTP, with a real partition consumer and a real RQ
+payments worker behind the API: reserve, follow by SSE, pay (declined, then paid),
+get e-tickets; and the refusals a fan can meet on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+from api.settings import Settings
+from engine.store.db import make_engine
+from engine.store.tickets import issue_tickets
+from tests.support.booking import make_event
+from workers import payments
+from workers.consumer import ConsumerConfig, PartitionConsumer
+from workers.enqueue import SyncRequestQueue
+from workers.gateway import TestGateway
+from workers.keys import Keys
+from workers.partitions import partition_for
+from workers.pg_store import PostgresBookingStore
+
+pytestmark = pytest.mark.e2e
+
+DECLINED_CARD = "4000 0000 0000 0002"
+GOOD_CARD = "4242 4242 4242 4242"
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Any]:
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture()
+def event_id(engine: Any) -> int:
+    return make_event(engine, rows=2, seats_per_row=6, buyer_limit=4)
+
+
+@pytest.fixture()
+def backend(settings: Settings, engine: Any, event_id: int,
+            redis_client: Redis) -> Iterator[Redis]:
+    """The partition consumer for the event, in a thread, and the payments context."""
+    keys = Keys(settings.redis_prefix)
+    partition = partition_for(event_id, settings.partitions, {})
+    consumer = PartitionConsumer(redis_client, keys, partition, "e2e-worker",
+                                 PostgresBookingStore(engine), ConsumerConfig())
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    payments.configure(payments.PaymentsContext(
+        redis=redis_client, keys=keys, gateway=TestGateway(),
+        requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
+        partition_of=lambda e: partition_for(e, settings.partitions, {}),
+        issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32)))
+    yield redis_client
+    stop.set()
+    thread.join(timeout=5)
+
+
+async def run_payment_jobs(redis: Redis, settings: Settings) -> None:
+    queue = Queue(Keys(settings.redis_prefix).payments_queue_name(), connection=redis)
+    worker = SimpleWorker([queue], connection=redis)
+    worker.work(burst=True, with_scheduler=False)  # installs signal handlers: main thread only
+
+
+async def signed_in(client: TestClient[Any, Any], email: str) -> dict[str, str]:
+    response = await client.post("/auth/register", json={"email": email,
+                                                          "password": "correct horse"})
+    assert response.status == 201, await response.text()
+    return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+async def wait_for(client: TestClient[Any, Any], url: str, headers: dict[str, str],
+                   done: set[str]) -> dict[str, Any]:
+    for _ in range(200):
+        body = await (await client.get(url, headers=headers)).json()
+        if body["status"] in done:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} never reached {done}: {body}")
+
+
+async def test_reserve_follow_by_sse_pay_and_get_tickets(
+        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int) -> None:
+    fan = await signed_in(client, "fan1@example.com")
+    response = await client.post(f"/events/{event_id}/reservations",
+                                 json={"best_available": {"quantity": 2}},
+                                 headers={**fan, "Idempotency-Key": "try-1"})
+    assert response.status == 202
+    accepted = await response.json()
+    again = await client.post(f"/events/{event_id}/reservations",
+                              json={"best_available": {"quantity": 2}},
+                              headers={**fan, "Idempotency-Key": "try-1"})
+    assert (await again.json())["request_id"] == accepted["request_id"], "idempotency"
+
+    stream = await client.get(accepted["events_url"], headers=fan)
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    events = [json.loads(line[5:]) for line in (await stream.text()).splitlines()
+              if line.startswith("data:")]
+    held = events[-1]
+    assert held["status"] == "held", events
+    assert len(held["seats"]) == 2 and held["total_cents"] == 18000
+
+    declined = await client.post(f"/holds/{held['hold_id']}/purchase", headers=fan,
+                                 json={"payment_method": {"card_number": DECLINED_CARD}})
+    assert declined.status == 202
+    order_url = (await declined.json())["status_url"]
+    await run_payment_jobs(backend, settings)
+    order = await wait_for(client, order_url, fan, {"declined"})
+    assert order["error"]["code"] == "card_declined"
+
+    retry = await client.post(f"/holds/{held['hold_id']}/purchase", headers=fan,
+                              json={"payment_method": {"card_number": GOOD_CARD}})
+    assert retry.status == 202, "a declined payment leaves the hold so the fan can retry"
+    await run_payment_jobs(backend, settings)  # authorize -> sell request on the partition
+    await wait_for(client, order_url, fan, {"authorized"})
+    for _ in range(100):  # the partition decides the sale, then capture runs
+        await run_payment_jobs(backend, settings)
+        order = await (await client.get(order_url, headers=fan)).json()
+        if order["status"] == "paid":
+            break
+        await asyncio.sleep(0.05)
+    assert order["status"] == "paid", order
+    assert len(order["tickets"]) == 2
+    assert all(t["qr_payload"] for t in order["tickets"])
+
+
+async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend: Redis,
+                                          event_id: int) -> None:
+    url = f"/events/{event_id}/reservations"
+    anonymous = await client.post(url, json={"best_available": {"quantity": 1}})
+    assert anonymous.status == 401
+    assert (await anonymous.json())["error"]["code"] == "unauthorized"
+    fan = await signed_in(client, "fan2@example.com")
+    bad = await client.post(url, json={"best_available": {"quantity": 0}}, headers=fan)
+    assert bad.status == 400
+    assert (await bad.json())["error"]["details"]["field"] == "best_available.quantity"
+    both = await client.post(url, json={"seats": [1], "best_available": {"quantity": 1}},
+                             headers=fan)
+    assert both.status == 400
+    accepted = await (await client.post(url, json={"best_available": {"quantity": 1}},
+                                        headers=fan)).json()
+    other = await signed_in(client, "other@example.com")
+    peek = await client.get(accepted["status_url"], headers=other)
+    assert peek.status == 404, "a fan can never read another fan's request"
+    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    steal = await client.delete(f"/holds/{held['hold_id']}", headers=other)
+    release = await wait_for(client, (await steal.json())["status_url"], other,
+                             {"rejected", "released"})
+    assert release["status"] == "rejected" and release["error"]["code"] == "hold_not_found"
+    too_many = await client.post(url, json={"best_available": {"quantity": 5}}, headers=fan)
+    decided = await wait_for(client, (await too_many.json())["status_url"], fan,
+                             {"held", "rejected"})
+    assert decided["error"]["code"] == "limit_exceeded"
+
+
+@pytest.fixture()
+async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
+    from api.app import create_app
+
+    yield await aiohttp_client(create_app(settings.replace(max_queue_depth=1)))
+
+
+async def test_full_partition_answers_429_with_retry_after(tiny_queue_client: Any,
+                                                           event_id: int) -> None:
+    fan = await signed_in(tiny_queue_client, "fan3@example.com")
+    url = f"/events/{event_id}/reservations"
+    first = await tiny_queue_client.post(url, json={"best_available": {"quantity": 1}},
+                                         headers=fan)
+    assert first.status == 202
+    second = await tiny_queue_client.post(url, json={"best_available": {"quantity": 1}},
+                                          headers=fan)
+    assert second.status == 429
+    assert (await second.json())["error"]["code"] == "queue_full"
+    assert second.headers.get("Retry-After")

@@ -140,3 +140,37 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response(
         {"id": principal.user_id, "email": principal.email, "role": principal.role}
     )
+
+
+from api.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
+
+_CREDENTIALS = {
+    "type": "object", "required": ["email", "password"],
+    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
+                   "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
+}
+_SESSION = {"type": "object", "properties": {
+    "user": {"type": "object"}, "token": {"type": "string"},
+    "expires_at": {"type": "string", "format": "date-time"}}}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/auth/register": {"post": operation(
+        "Create a fan account", who="anyone", tags=["Accounts"], errors=(400, 409, 413, 503),
+        body=json_body({**_CREDENTIALS, "properties": {
+            **_CREDENTIALS["properties"],
+            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024},
+            "display_name": {"type": "string", "maxLength": 80}}}),
+        responses={201: ok(_SESSION, "The account and a session token.")})},
+    "/auth/login": {"post": operation(
+        "Sign in", who="anyone", tags=["Accounts"], errors=(400, 401, 413, 503),
+        body=json_body(_CREDENTIALS),
+        responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
+    "/auth/logout": {"post": operation(
+        "Sign out", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        responses={200: ok({"type": "object"}, "The token is revoked.")})},
+    "/me": {"get": operation(
+        "Who am I", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        responses={200: ok({"type": "object", "properties": {
+            "id": {"type": "integer"}, "email": {"type": "string"},
+            "role": {"type": "string", "enum": ["fan", "organizer", "ops"]}}})})},
+}

@@ -339,3 +339,76 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         await pubsub.aclose()
+
+
+from api.openapi_spec import ID_SCHEMA, json_body, ok, operation, param  # noqa: E402
+
+_ACCEPTED = {"type": "object", "properties": {
+    "request_id": {"type": "string"}, "status": {"type": "string"},
+    "status_url": {"type": "string"}, "events_url": {"type": "string"}}}
+_QUANTITY = {"type": "integer", "minimum": 1}
+_HOLD_BODY = {"oneOf": [
+    {"type": "object", "required": ["seats"], "additionalProperties": False,
+     "properties": {"seats": {"type": "array", "minItems": 1,
+                              "items": {"type": "integer"}}}},
+    {"type": "object", "required": ["best_available"], "additionalProperties": False,
+     "properties": {"best_available": {
+         "type": "object", "required": ["quantity"], "additionalProperties": False,
+         "properties": {"quantity": _QUANTITY, "section_id": ID_SCHEMA,
+                        "tier": {"type": "string", "minLength": 1},
+                        "max_price_cents": _QUANTITY}}}},
+    {"type": "object", "required": ["general_admission"], "additionalProperties": False,
+     "properties": {"general_admission": {
+         "type": "object", "required": ["zone_id", "quantity"], "additionalProperties": False,
+         "properties": {"zone_id": ID_SCHEMA, "quantity": _QUANTITY}}}},
+]}
+_IDEMPOTENCY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
+                                                   "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
+                     "Repeat a request safely: the same key returns the same request.")
+_ADMISSION = param("X-Admission-Token", "header", {"type": "string"},
+                   "The waiting room's admission token, when the event has a waiting room.")
+_SSE = ok({"type": "string"}, "An event stream.", content_type="text/event-stream")
+_BOOKING = {"tags": ["Booking"], "signed_in": True}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/events/{event_id}/reservations": {"post": operation(
+        "Hold seats (explicit, best available or standing)",
+        who="a signed-in buyer admitted to the event", errors=(400, 401, 403, 404, 409, 429, 503),
+        description="Answers 202 at once; the event's partition decides in queue order. "
+                    "Poll `status_url` or stream `events_url` for held or rejected.",
+        parameters=[param("event_id", "path", ID_SCHEMA, "The event."), _IDEMPOTENCY,
+                    _ADMISSION],
+        body=json_body(_HOLD_BODY), responses={202: ok(_ACCEPTED, "Accepted, pending.")},
+        **_BOOKING)},
+    "/requests/{request_id}": {"get": operation(
+        "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
+        parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
+        responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
+        **_BOOKING)},
+    "/requests/{request_id}/events": {"get": operation(
+        "A booking request's states (SSE)", who="the request's owner (or ops)",
+        errors=(401, 404, 503),
+        parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
+        responses={200: _SSE}, **_BOOKING)},
+    "/holds/{hold_id}": {"delete": operation(
+        "Release a hold early", who="the hold's owner", errors=(401, 404, 429, 503),
+        parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _IDEMPOTENCY],
+        responses={202: ok(_ACCEPTED, "Accepted, decided in queue order.")}, **_BOOKING)},
+    "/holds/{hold_id}/purchase": {"post": operation(
+        "Pay for a hold", who="the hold's owner, admitted to the event",
+        errors=(400, 401, 403, 404, 410, 503),
+        parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _ADMISSION],
+        body=json_body({"type": "object", "required": ["payment_method"], "properties": {
+            "payment_method": {"type": "object", "required": ["card_number"], "properties": {
+                "card_number": {"type": "string", "minLength": 12, "maxLength": 23}}}}}),
+        responses={202: ok({"type": "object"}, "The order, authorizing.")}, **_BOOKING)},
+    "/orders/{order_id}": {"get": operation(
+        "An order", who="the order's owner (or ops)", errors=(401, 404, 503),
+        parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
+        responses={200: ok({"type": "object"}, "authorizing, paid (with tickets), declined...")},
+        **_BOOKING)},
+    "/orders/{order_id}/events": {"get": operation(
+        "An order's states (SSE)", who="the order's owner (or ops)", errors=(401, 404, 503),
+        parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
+        responses={200: _SSE}, **_BOOKING)},
+}

@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler
 
 from api.logging import request_id_var
 from engine.errors import BookingError, ErrorCode
+from waitingroom.errors import WaitingRoomError
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,10 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
         retry_after = exc.details.get("retry_after")
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    if isinstance(exc, WaitingRoomError):
+        retry_after = exc.details.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(exc.http_status, exc.code.value, exc.message, exc.details, headers)
     if isinstance(exc, BookingError):
         status = BOOKING_ERROR_STATUS.get(exc.code)
         if status is None:

@@ -91,3 +91,17 @@ async def _check_migrations(app: web.Application) -> dict[str, Any]:
         return {"ok": False, "error": "schema is behind the newest migration; run `onsale migrate`"}
     readiness.migrations_current = True
     return {"ok": True}
+
+
+from api.openapi_spec import ok, operation  # noqa: E402  (documentation, kept after the code)
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/healthz": {"get": operation(
+        "Liveness", who="anyone (process supervisors)", tags=["Health"],
+        responses={200: ok({"type": "object"}, "The process is up.")})},
+    "/readyz": {"get": operation(
+        "Readiness", who="anyone (load balancers)", tags=["Health"], errors=(503,),
+        description="Ready when Postgres and Redis answer and the schema is current; "
+                    "a 503 `not_ready` lists the failing checks in `details.checks`.",
+        responses={200: ok({"type": "object"}, "Ready, with each check's latency.")})},
+}

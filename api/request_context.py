@@ -71,18 +71,20 @@ def body_limit_middleware(max_body_bytes: int) -> Middleware:
     """Refuse a declared oversize body before any handler reads it.
 
     Bodies without Content-Length (chunked) are capped by the application's
-    `client_max_size` when read; both end as 413 `payload_too_large`.
+    `client_max_size` when read; both end as 413 `payload_too_large`. A handler
+    that reads a larger body itself (a venue's seat map) declares its own limit
+    as a `max_body_bytes` attribute.
     """
 
     @web.middleware
     async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         declared = request.content_length
-        if declared is not None and declared > max_body_bytes:
+        limit = getattr(request.match_info.handler, "max_body_bytes", max_body_bytes)
+        if declared is not None and declared > limit:
             raise web.HTTPRequestEntityTooLarge(
-                max_size=max_body_bytes,
+                max_size=limit,
                 actual_size=declared,
-                text=f"request body of {declared} bytes exceeds the limit of "
-                f"{max_body_bytes} bytes",
+                text=f"request body of {declared} bytes exceeds the limit of {limit} bytes",
             )
         return await handler(request)
 

@@ -12,7 +12,21 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from api import accounts, booking, health, live
+from api import (
+    accounts,
+    booking,
+    booking_page,
+    catalog,
+    fan_history,
+    health,
+    live,
+    metrics,
+    openapi,
+    ops,
+    organizer,
+    seatmap_live,
+    waitingroom_http,
+)
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -20,10 +34,23 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     health.routes,
     accounts.routes,
     booking.routes,
+    waitingroom_http.routes,
+    metrics.routes,
+    ops.routes,
+    catalog.routes,
+    seatmap_live.routes,
+    organizer.routes,
+    fan_history.routes,
+    booking_page.routes,
+    openapi.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     live.results_hub_ctx,
     booking.booking_ctx,
+    waitingroom_http.waiting_room_ctx,
+    metrics.metrics_ctx,
+    ops.ops_ctx,
+    catalog.catalog_ctx,
 )
 
 

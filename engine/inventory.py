@@ -238,7 +238,8 @@ class EventInventory:
                                {"field": "seats", "seat_ids": unpriced})
         taken = [seat_id for seat_id in seat_ids if self._status_code(seat_id) != FREE]
         if taken:
-            raise BookingError(ErrorCode.SEATS_TAKEN, "Some of these seats are no longer available.",
+            raise BookingError(ErrorCode.SEATS_TAKEN,
+                               "Some of these seats are no longer available.",
                                {"seat_ids": taken})
         return seat_ids
 

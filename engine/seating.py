@@ -72,7 +72,8 @@ def build_rows(setup: EventSetup) -> tuple[list[RowSlot], dict[int, tuple[int, i
     return rows, positions
 
 
-def best_block_in_row(row: RowSlot, quantity: int, allowed: frozenset[str] | None) -> tuple[int, bool] | None:
+def best_block_in_row(row: RowSlot, quantity: int,
+                      allowed: frozenset[str] | None) -> tuple[int, bool] | None:
     """Best start position for `quantity` adjacent seats in this row, or None.
 
     Best means: no single seat left stranded at either side of the block if that

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,10 +44,10 @@ CONTENDERS: tuple[tuple[str, str, str], ...] = (
     ("pg-optimistic", "loadtests.booking.pg_optimistic", "PgOptimisticContender"),
     ("redis-lock", "loadtests.booking.redis_lock", "RedisLockContender"),
 )
-QUICK = RunConfig(warmup_s=2.0, duration_s=13.0)
-FULL = RunConfig(warmup_s=5.0, duration_s=55.0)
-QUICK_PACED = RunConfig(warmup_s=2.0, duration_s=10.0, rate_per_s=PACED_RATE_PER_S)
-FULL_PACED = RunConfig(warmup_s=5.0, duration_s=30.0, rate_per_s=PACED_RATE_PER_S)
+QUICK = RunConfig(warmup_s=1.0, duration_s=14.0)
+FULL = RunConfig(warmup_s=2.0, duration_s=58.0)
+QUICK_PACED = RunConfig(warmup_s=1.0, duration_s=10.0, rate_per_s=PACED_RATE_PER_S)
+FULL_PACED = RunConfig(warmup_s=2.0, duration_s=30.0, rate_per_s=PACED_RATE_PER_S)
 COLUMNS = ("contender", "decisions/s", "p50 ms", "p99 ms", "seats sold", "oversold", "retries",
            "fifo share")
 
@@ -70,7 +69,8 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     print(f"booking bench: {workload.capacity:,} seats, {len(workload.hot_section_ids)} hot "
           f"sections ({workload.hot_seats:,} seats) get {plan.spec.hot_share:.0%} of requests; "
           f"{plan.closed.clients} client processes x {plan.closed.buyers_per_client} buyers, "
-          f"{plan.closed.warmup_s:g} s warm-up + {plan.closed.duration_s:g} s per contender")
+          f"{plan.closed.warmup_s:g} s warm-up + up to {plan.closed.duration_s:g} s per contender "
+          "(less if the event sells out)")
 
     results: list[RunResult] = []
     failures: list[str] = []
@@ -78,11 +78,14 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     for name, module_name, class_name in CONTENDERS:
         if plan.only and name not in plan.only:
             continue
-        if importlib.util.find_spec(module_name) is None:
-            print(f"-- {name}: skipped, {module_name} does not exist yet")
+        try:
+            contender_class: type[Contender] = getattr(importlib.import_module(module_name),
+                                                       class_name)
+        except (ImportError, AttributeError) as exc:
+            if name != ONSALE:
+                raise
+            print(f"-- {name}: skipped, {module_name}.{class_name} is not importable yet ({exc})")
             continue
-        contender_class: type[Contender] = getattr(importlib.import_module(module_name),
-                                                   class_name)
         print(f"-- {name}: running", flush=True)
         try:
             results.append(run_contender(contender_class, plan.spec, pg_url, redis_url,
@@ -107,6 +110,7 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     payload = {
         "contenders": [result.entry() for result in results],
         "paced_p99_ms": None if paced is None else paced.entry()["p99_ms"],
+        "details": {result.name: _detail_fields(result) for result in results},
         "workload": {**asdict(plan.spec), "seats": workload.capacity,
                      "hot_seats": workload.hot_seats},
         "config": asdict(plan.closed),
@@ -118,8 +122,8 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     problems = failures + [
         f"{r.name}: {r.audit.oversold} oversold seats" for r in results if r.audit.oversold
     ] + [
-        f"{r.name}: {sum(r.figures.failed.values())} requests without a decision"
-        for r in results if r.figures.failed
+        f"{r.name}: {sum(_undecided(r).values())} requests without a decision"
+        for r in results if _undecided(r)
     ]
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
@@ -171,15 +175,40 @@ def _table_row(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _undecided(result: RunResult) -> dict[str, int]:
+    """Requests of the whole run, warm-up included, that never got a decision, by cause."""
+    causes: dict[str, int] = {}
+    for record in result.records:
+        if not record.decided and record.code is not None:
+            causes[record.code] = causes.get(record.code, 0) + 1
+    return causes
+
+
+def _detail_fields(result: RunResult) -> dict[str, Any]:
+    f = result.figures
+    return {
+        "window_s": round(f.window_s, 2),
+        "sold_out_at_s": None if f.sold_out_at_s is None else round(f.sold_out_at_s, 2),
+        "requests": f.issued,
+        "held": f.held,
+        "seats_held": f.seats_held,
+        "rejected": f.rejected,
+        "no_decision": _undecided(result),
+    }
+
+
 def _details(result: RunResult, label: str | None = None) -> str:
     f = result.figures
     rejected = ", ".join(f"{code} {count}" for code, count in sorted(f.rejected.items()))
-    text = (f"  {label or result.name}: {f.issued:,} requests in the window, {f.held:,} held "
-            f"({f.seats_held:,} seats), rejected: {rejected or 'none'}")
+    sold_out = "" if f.sold_out_at_s is None else f", sold out at {f.sold_out_at_s:.1f} s"
+    text = (f"  {label or result.name}: {f.window_s:.1f} s window{sold_out}; "
+            f"{f.issued:,} requests, {f.held:,} held ({f.seats_held:,} seats), "
+            f"rejected: {rejected or 'none'}")
     if label is not None:
         text += f"; p50 {f.p50_ms or 0:.1f} ms, p99 {f.p99_ms or 0:.1f} ms"
-    if f.failed:
-        text += f"; NO DECISION: {f.failed}"
+    undecided = _undecided(result)
+    if undecided:
+        text += f"; NO DECISION (whole run): {undecided}"
     if result.not_issued:
         text += f"; not issued (harness in-flight cap): {result.not_issued}"
     return text

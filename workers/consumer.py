@@ -7,23 +7,27 @@ Loop while holding the partition lease:
   3. decide them in queue order (expiry first) in memory,
   4. persist the batch in one Postgres transaction that checks the fencing token,
   5. publish outcomes, availability deltas and RQ job states in one Redis transaction.
-An interrupted batch is re-run by the next holder; request ids make that idempotent.
+
+`run` overlaps steps 1-3 of the next batch with step 4 of the current one (one
+commit in flight at a time, published strictly in order). If a commit fails,
+nothing of either batch has been published: memory is rebuilt from Postgres
+and every in-flight id is decided again. Request ids make re-runs idempotent.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from redis import Redis
 
 from engine.inventory import EventInventory
 from workers.booking_requests import BookingRequest
-from workers.decider import BatchDecider, BatchDecision, Outcome
+from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
 from workers.keys import RQ_JOB_PREFIX, Keys
 from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
@@ -51,6 +55,18 @@ return ids
 class ConsumerConfig:
     batch_max: int = 256
     lease_ttl_ms: int = 3000
+
+
+@dataclass
+class Batch:
+    """Job ids taken together, what they asked for, and what was decided."""
+
+    ids: list[str]
+    requests: list[BookingRequest] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+    already: dict[str, Outcome] = field(default_factory=dict)
+    decision: BatchDecision = field(default_factory=BatchDecision)
+    now: float = 0.0
 
 
 class PartitionConsumer:
@@ -85,13 +101,7 @@ class PartitionConsumer:
                 stop.wait(STANDBY_POLL_SECONDS)
                 continue
             try:
-                while not stop.is_set():
-                    self.step()
-                    if should_yield():
-                        log.info("partition %s: handing over to a less loaded worker",
-                                 self.partition)
-                        self.yielded = True
-                        break
+                self._serve(stop, should_yield)
             except LeaseLost:
                 log.warning("partition %s: lease lost, standing by", self.partition)
             finally:
@@ -121,30 +131,67 @@ class PartitionConsumer:
         return True
 
     def step(self) -> int:
-        """One round: renew, take a batch (or wait briefly), decide, persist, publish."""
+        """One round, all stages in sequence: renew, take a batch (or wait briefly), decide,
+        persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
-        ids = self._take_batch()
-        if not ids:
-            expiry = self._decider.next_expiry()
-            if expiry is None or expiry > self._clock():
-                return 0
+        ids = self._take_batch(wait=True)
+        if not ids and not self._expiry_due():
+            return 0
         self._process(ids)
         return len(ids)
 
-    # ------------------------------------------------------------------ one batch
+    def _serve(self, stop: threading.Event, should_yield: Callable[[], bool]) -> None:
+        """Decide the next batch while the previous one commits; publish in queue order."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.partition}") \
+                as committer:
+            pending: tuple[Batch, Future[None]] | None = None
+            while True:
+                self._renew_if_due()
+                batch: Batch | None = None
+                if not stop.is_set():
+                    ids = self._take_batch(wait=pending is None)
+                    if ids or self._expiry_due():
+                        batch = self._prepare(ids)
+                        self._decide(batch)
+                if pending is not None:
+                    done, commit = pending
+                    pending = None
+                    if not self._commit_succeeded(commit):
+                        # Nothing of `done` or `batch` is published: redo all of them in order.
+                        self._rebuild_memory()
+                        self._rerun_inflight()
+                        continue
+                    self._publish(done)
+                if batch is not None:
+                    pending = (batch, committer.submit(self._commit, batch))
+                elif stop.is_set() or should_yield():
+                    self.yielded = not stop.is_set()
+                    return
+
+    def _commit_succeeded(self, commit: Future[None]) -> bool:
+        try:
+            commit.result()
+        except StaleFence as error:
+            self._decider.forget()
+            raise LeaseLost(self.partition) from error
+        except (StoreUnavailable, StoreConflict):
+            log.warning("partition %s: batch commit failed; re-running in-flight requests",
+                        self.partition, exc_info=True)
+            time.sleep(0.05)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ stages
 
     def _process(self, ids: list[str], rerun: bool = False) -> None:
-        requests, broken = self._read_requests(ids)
-        already = self._store_call(lambda: self._store.decided(ids)) if rerun and ids else {}
-        fresh = [r for r in requests if r.request_id not in already]
+        """Every stage of one batch in sequence, retrying the commit until it lands."""
+        batch = self._prepare(ids, rerun)
         delay = 0.05
         conflicts = 0
         while True:
-            now = self._clock()
-            decision = self._decider.decide(fresh, now)
+            self._decide(batch)
             try:
-                self._store.commit_batch(self.partition, self._token(), decision.events_by_event,
-                                         decision.outcomes)
+                self._commit(batch)
                 break
             except StaleFence as error:
                 self._decider.forget()
@@ -156,30 +203,61 @@ class PartitionConsumer:
                           exc_info=True)
                 self._rebuild_memory()
                 if conflicts >= 2:
-                    for r in fresh:
-                        broken[r.request_id] = "store refused the decision"
-                    fresh = []
-                continue
+                    for request in batch.requests:
+                        if request.request_id not in batch.already:
+                            batch.broken[request.request_id] = "store refused the decision"
+                    batch.requests = []
             except StoreUnavailable:
-                # Memory already applied the batch: rebuild it from Postgres, then retry.
                 log.warning("partition %s: Postgres unavailable, retrying in %.2fs",
                             self.partition, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 self._renew_if_due()
                 self._rebuild_memory()
-        outcomes = list(already.values()) + decision.outcomes
+        self._publish(batch)
+
+    def _prepare(self, ids: list[str], rerun: bool = False) -> Batch:
+        batch = Batch(ids)
+        batch.requests, batch.broken = self._read_requests(ids)
+        if rerun and ids:
+            batch.already = self._store_call(lambda: self._store.decided(ids))  # type: ignore[assignment]
+        return batch
+
+    def _decide(self, batch: Batch) -> None:
+        batch.now = self._clock()
+        fresh = [r for r in batch.requests if r.request_id not in batch.already]
+        batch.decision = self._decider.decide(fresh, batch.now)
+
+    def _commit(self, batch: Batch) -> None:
+        decision = batch.decision
+        self._store.commit_batch(self.partition, self._token(), decision.events_by_event,
+                                 decision.outcomes)
+
+    def _publish(self, batch: Batch) -> None:
+        outcomes = [self._for_fan(o) for o in [*batch.already.values(),
+                                               *batch.decision.outcomes]]
         self._publisher.publish_batch(
             partition=self.partition,
             queue_name=self._keys.queue_name(self.partition),
-            job_ids=ids,
+            job_ids=batch.ids,
             outcomes=outcomes,
-            broken=broken,
-            deltas=self._deltas(decision),
-            now=now,
+            broken=batch.broken,
+            deltas=self._deltas(batch.decision),
+            now=batch.now,
         )
         if self._on_batch is not None:
-            self._on_batch(self.partition, decision, now)
+            self._on_batch(self.partition, batch.decision, batch.now)
+
+    def _for_fan(self, outcome: Outcome) -> Outcome:
+        """Held outcomes are stored compactly; the fan sees each seat's section, row and label."""
+        if outcome.status != "held" or "seat_ids" not in outcome.result:
+            return outcome
+        inventory = self._decider.inventory(outcome.event_id)
+        if inventory is None:
+            return outcome
+        return Outcome(outcome.request_id, outcome.event_id, outcome.buyer_id, outcome.kind,
+                       outcome.status, expand_held(outcome.result, inventory.setup.venue),
+                       outcome.decided_at)
 
     def _read_requests(self, ids: list[str]) -> tuple[list[BookingRequest], dict[str, str]]:
         """Payloads in queue order; ids whose job is missing or unreadable are `broken`."""
@@ -221,18 +299,18 @@ class PartitionConsumer:
 
     # ------------------------------------------------------------------ queue and lease
 
-    def _take_batch(self) -> list[str]:
+    def _take_batch(self, wait: bool) -> list[str]:
         keys, partition = self._keys, self.partition
         batch = self._config.batch_max
         ids = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
                               keys.dequeued_count(partition)], args=[batch, 0])
-        if ids:
+        if ids or not wait:
             return [i.decode() for i in ids]
-        wait = IDLE_WAIT_SECONDS
+        timeout = IDLE_WAIT_SECONDS
         expiry = self._decider.next_expiry()
         if expiry is not None:
-            wait = max(0.01, min(wait, expiry - self._clock()))
-        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition), wait,
+            timeout = max(0.01, min(timeout, expiry - self._clock()))
+        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition), timeout,
                                    "LEFT", "RIGHT")
         if first is None:
             return []
@@ -240,8 +318,12 @@ class PartitionConsumer:
                                keys.dequeued_count(partition)], args=[batch - 1, 1])
         return [first.decode()] + [i.decode() for i in more]
 
+    def _expiry_due(self) -> bool:
+        expiry = self._decider.next_expiry()
+        return expiry is not None and expiry <= self._clock()
+
     def _rerun_inflight(self) -> None:
-        """Decide again whatever the previous holder had taken but not finished."""
+        """Decide again whatever was taken but not published (by us or a previous holder)."""
         ids = [i.decode() for i in self._redis.lrange(self._keys.inflight(self.partition), 0, -1)]
         if ids:
             log.warning("partition %s: re-running %d interrupted requests",
@@ -270,10 +352,10 @@ class PartitionConsumer:
         loaded = self._store_call(lambda: self._store.load_event(event_id))
         if loaded is None:
             return None
-        setup, state = loaded
+        setup, state = loaded  # type: ignore[misc]
         return EventInventory.restore(setup, state)
 
-    def _store_call(self, call: Callable[[], object]) -> object:  # type: ignore[misc]
+    def _store_call(self, call: Callable[[], object]) -> object:
         delay = 0.05
         while True:
             try:
@@ -284,8 +366,3 @@ class PartitionConsumer:
                 time.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 self._renew_if_due()
-
-
-def outcome_json(outcome: Outcome) -> str:
-    return json.dumps({"request_id": outcome.request_id, "status": outcome.status,
-                       "result": outcome.result, "decided_at": outcome.decided_at})

@@ -43,6 +43,9 @@ class Outcome:
     status: str
     result: dict[str, Any]
     decided_at: float
+    enqueued_at: float = 0.0
+    """When the API queued the request (0 if unknown): decided_at - enqueued_at is the
+    request-to-decision latency the ops dashboard and the autopilot watch."""
 
 
 @dataclass
@@ -113,7 +116,7 @@ class BatchDecider:
                 events = inventory.decide(command, now)
         except BookingError as error:
             return [], _outcome(request, "rejected", now, error=error)
-        return events, _outcome_of_events(request, events, inventory.setup.venue, now)
+        return events, _outcome_of_events(request, events, now)
 
     def _sell(self, inventory: EventInventory, request: BookingRequest, command: SellHold,
               now: float) -> list[Event]:
@@ -153,15 +156,14 @@ def _outcome(request: BookingRequest, status: str, now: float,
         result["error"] = {"code": error.code.value, "message": error.message,
                            "details": error.details}
     return Outcome(request.request_id, request.event_id, request.buyer_id, request.kind, status,
-                   result, now)
+                   result, now, request.enqueued_at)
 
 
-def _outcome_of_events(request: BookingRequest, events: list[Event], venue: Venue,
-                       now: float) -> Outcome:
+def _outcome_of_events(request: BookingRequest, events: list[Event], now: float) -> Outcome:
     own = [e for e in events if not isinstance(e, HoldExpired)] or events
     last = own[-1] if own else None
     if isinstance(last, SeatsHeld):
-        return _outcome(request, "held", now, **held_result(last, venue))
+        return _outcome(request, "held", now, **held_compact(last))
     if isinstance(last, HoldRejected):
         return _outcome(request, "rejected", now, error=BookingError(
             ErrorCode(last.code), last.message))
@@ -179,12 +181,19 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], venue: Venu
     return _outcome(request, "done", now)
 
 
-def held_result(held: SeatsHeld, venue: Venue) -> dict[str, Any]:
+def held_compact(held: SeatsHeld) -> dict[str, Any]:
+    """What is stored for a held request: ids and prices; `expand_held` adds seat details."""
+    return {"hold_id": held.hold_id, "seat_ids": list(held.seat_ids),
+            "prices_cents": list(held.prices_cents), "zone_id": held.zone_id,
+            "quantity": held.quantity, "total_cents": held.total_cents,
+            "expires_at": held.expires_at}
+
+
+def expand_held(result: dict[str, Any], venue: Venue) -> dict[str, Any]:
+    """The fan's view of a hold: every seat with its section, row, label and price."""
     seats = []
-    for seat_id, price in zip(held.seat_ids, held.prices_cents, strict=True):
+    for seat_id, price in zip(result["seat_ids"], result["prices_cents"], strict=True):
         seat = venue.seats[seat_id]
         seats.append({"seat_id": seat_id, "section_id": seat.section_id, "row": seat.row_label,
                       "label": seat.label, "category": seat.category, "price_cents": price})
-    return {"hold_id": held.hold_id, "seats": seats, "zone_id": held.zone_id,
-            "quantity": held.quantity, "total_cents": held.total_cents,
-            "expires_at": held.expires_at}
+    return {**result, "seats": seats}

@@ -53,10 +53,10 @@ def run(settings: Settings) -> None:
 
 def run_payments(settings: Settings) -> None:
     """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
-    from engine.store.tickets import issue_tickets
     from rq import Queue, SimpleWorker
 
     from engine.store.db import make_engine
+    from engine.store.tickets import issue_tickets
     from workers import payments
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway

@@ -35,7 +35,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -401,6 +401,57 @@ class TicketRow(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# ---------------------------------------------------------------- catalog read model
+
+
+class EventListing(Base):
+    """One row per event for browse and search, kept current by triggers (0002_catalog_search).
+
+    A read model: never written by application code. It gathers what browse
+    filters on (city, performers, price range, tickets left) and a weighted
+    tsvector of name, performers, venue and city, so a page of results is one
+    indexed query instead of five joins.
+    """
+
+    __tablename__ = "event_listings"
+    __table_args__ = (
+        Index(None, "status", "starts_at", "event_id"),
+        Index(None, "status", "category", "starts_at", "event_id"),
+        Index(None, "status", "city_key", "starts_at", "event_id"),
+        Index(None, "status", "sold_out", "starts_at", "event_id"),
+        Index(None, "status", "min_price_cents", "event_id"),
+        Index(None, "performer_ids", postgresql_using="gin"),
+        Index(None, "search", postgresql_using="gin"),
+    )
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    venue_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    onsale_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    currency: Mapped[str] = mapped_column(Text)
+    venue_name: Mapped[str] = mapped_column(Text)
+    city: Mapped[str] = mapped_column(Text)
+    city_key: Mapped[str] = mapped_column(Text)
+    """lower(city): what the city filter compares."""
+    country: Mapped[str] = mapped_column(Text)
+    performer_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    performer_names: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    min_price_cents: Mapped[int | None] = mapped_column(Integer)
+    max_price_cents: Mapped[int | None] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer, server_default="0")
+    seats_claimed: Mapped[int] = mapped_column(Integer, server_default="0")
+    ga_taken: Mapped[int] = mapped_column(Integer, server_default="0")
+    sold_out: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    """capacity - seats_claimed - ga_taken <= 0; indexed, and flips rarely (HOT updates)."""
+    search: Mapped[Any] = mapped_column(TSVECTOR)
+    updated_at: Mapped[datetime] = _created()
+
+
 # ---------------------------------------------------------------- log, requests, fences
 
 
@@ -449,5 +500,31 @@ class PartitionFence(Base):
     fencing_token: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = _created()
 
+
+
+# ---------------------------------------------------------------- ops
+
+
+class OpsAuditEntry(Base):
+    """Every change ops (or the autopilot) made to a sale: who, when, what, old -> new.
+
+    Append-only: rows are inserted, never updated or deleted. One row per
+    changed field, so the dashboard shows `new_users_per_minute 600 -> 900`.
+    """
+
+    __tablename__ = "ops_audit"
+    __table_args__ = (Index(None, "event_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    created_at: Mapped[datetime] = _created()
+    actor: Mapped[str] = mapped_column(Text)
+    """The ops account's email, or `autopilot`."""
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    event_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(Text)
+    old_value: Mapped[Any | None] = mapped_column(JSONB)
+    new_value: Mapped[Any | None] = mapped_column(JSONB)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 TABLE_NAMES = tuple(Base.metadata.tables)

@@ -8,7 +8,12 @@ time, so a stalled contender cannot hide its queueing (no coordinated omission).
 
 Arrival order is one counter shared by all client processes: a request's
 `seq` is taken at the moment it is issued and selects the request from the
-workload stream. The run is bounded: issuing stops after warm-up + duration,
+workload stream. The client processes also share a count of seats they were
+told are held, and stop issuing once the event is sold out (`SOLD_OUT_SHARE`
+of its seats): after that every request is a cheap rejection that a real sale
+would turn away at the door, so it measures nothing of interest.
+
+The run is bounded: issuing stops at sell-out or after warm-up + duration,
 every request in flight gets at most `decision_timeout_s`, and the harness
 kills its client processes if they overrun. State is reset by the contender's
 `setup` at the start of every run.
@@ -17,29 +22,32 @@ kills its client processes if they overrun. State is reset by the contender's
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import queue
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnContext
 from typing import Any
 
 from loadtests.booking.contender import Audit, Contender
-from loadtests.booking.metrics import ERROR, TIMEOUT, Figures, Record, summarize
+from loadtests.booking.metrics import ERROR, SOLD_OUT_SHARE, TIMEOUT, Figures, Record, summarize
 from loadtests.booking.workload import WorkloadSpec, build_workload
 
 START_DELAY_SECONDS = 0.5
 """Between releasing the client processes and the first request, so all start together."""
 ERRORS_SHOWN_PER_CLIENT = 3
+_SEQ, _SEATS_HELD = 0, 1
+"""Slots of the array the client processes share."""
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    duration_s: float = 13.0
-    """Measured window, after the warm-up."""
-    warmup_s: float = 2.0
+    duration_s: float = 14.0
+    """Measured window after the warm-up; it ends early if the event sells out."""
+    warmup_s: float = 1.0
     clients: int = 2
     """Client processes; the same for every contender."""
     buyers_per_client: int = 32
@@ -60,9 +68,14 @@ class RunResult:
     audit: Audit
     not_issued: int
     """Open loop only: requests the harness could not issue (in-flight cap reached)."""
-    seats_told: int
-    """Seats all buyers of the run (warm-up included) were told they hold: should equal
-    `audit.sold`, or the contender told someone a seat that its store does not record."""
+    records: list[Record] = field(repr=False)
+    """Every request of the run, warm-up included."""
+
+    @property
+    def seats_told(self) -> int:
+        """Seats the buyers of the whole run were told they hold: equal to `audit.sold`
+        unless the contender told someone of a seat its store does not record."""
+        return sum(record.seats for record in self.records if record.code is None)
 
     def entry(self) -> dict[str, Any]:
         """The contender's entry in bench-results/booking.json."""
@@ -86,23 +99,23 @@ def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: 
     workload = build_workload(spec)
     contender = contender_class()
     contender.setup(workload, pg_url, redis_url, redis_prefix)
-    contender.start()
     try:
+        contender.start()
         records, not_issued, run_start = _drive(contender_class, spec, pg_url, redis_url,
                                                 redis_prefix, config)
     finally:
         contender.stop()
     audit = contender.audit()
     window_start = run_start + config.warmup_s
-    figures = summarize(records, run_start, window_start, window_start + config.duration_s)
-    seats_told = sum(record.seats for record in records if record.code is None)
-    return RunResult(contender.name, config, figures, audit, not_issued, seats_told)
+    figures = summarize(records, run_start, window_start, window_start + config.duration_s,
+                        workload.capacity)
+    return RunResult(contender.name, config, figures, audit, not_issued, records)
 
 
 def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, redis_url: str,
            redis_prefix: str, config: RunConfig) -> tuple[list[Record], int, float]:
     context: SpawnContext = multiprocessing.get_context("spawn")
-    counter = context.Value("q", 0)
+    shared = context.Array("q", 2)
     run_start = context.Value("d", 0.0)
     ready = context.Queue()
     results = context.Queue()
@@ -111,7 +124,7 @@ def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, re
         context.Process(
             target=_client_main,
             args=(contender_class, spec, pg_url, redis_url, redis_prefix, config, index,
-                  counter, run_start, ready, go, results),
+                  shared, run_start, ready, go, results),
             name=f"bench-client-{index}",
         )
         for index in range(config.clients)
@@ -168,9 +181,9 @@ def _wait_ready(processes: list[Any], ready: Any, results: Any, timeout_s: float
 
 def _client_main(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str,
                  redis_url: str, redis_prefix: str, config: RunConfig, index: int,
-                 counter: Any, run_start: Any, ready: Any, go: Any, results: Any) -> None:
+                 shared: Any, run_start: Any, ready: Any, go: Any, results: Any) -> None:
     try:
-        client = _Client(contender_class, spec, config, index, counter)
+        client = _Client(contender_class, spec, config, index, shared)
         outcome = asyncio.run(client.run(pg_url, redis_url, redis_prefix, run_start, ready, go))
     except BaseException:
         results.put((index, None, traceback.format_exc(limit=8)))
@@ -182,12 +195,13 @@ class _Client:
     """The buyers of one client process."""
 
     def __init__(self, contender_class: type[Contender], spec: WorkloadSpec,
-                 config: RunConfig, index: int, counter: Any) -> None:
+                 config: RunConfig, index: int, shared: Any) -> None:
         self.contender = contender_class()
         self.workload = build_workload(spec)
         self.config = config
         self.index = index
-        self.counter = counter
+        self.shared = shared
+        self.sold_out_seats = math.ceil(SOLD_OUT_SHARE * self.workload.capacity)
         self.rows: list[tuple[Any, ...]] = []
         self.errors_shown = 0
 
@@ -212,14 +226,17 @@ class _Client:
             await self.contender.close()
 
     def _next_seq(self) -> int:
-        with self.counter.get_lock():
-            self.counter.value += 1
-            return int(self.counter.value)
+        with self.shared.get_lock():
+            self.shared[_SEQ] += 1
+            return int(self.shared[_SEQ])
+
+    def _sold_out(self) -> bool:
+        return bool(self.shared[_SEATS_HELD] >= self.sold_out_seats)
 
     async def _buyer(self, issue_end: float) -> None:
         while True:
             issued_at = time.monotonic()
-            if issued_at >= issue_end:
+            if issued_at >= issue_end or self._sold_out():
                 return
             await self._one(self._next_seq(), issued_at)
 
@@ -228,7 +245,7 @@ class _Client:
         due = start + self.index / rate_per_s  # client processes interleave
         in_flight: set[asyncio.Task[None]] = set()
         not_issued = 0
-        while due < issue_end:
+        while due < issue_end and not self._sold_out():
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -264,5 +281,8 @@ class _Client:
         received_at = time.monotonic()
         decided_at = received_at if decision.decided_at is None else decision.decided_at
         code = decision.code if decision.seat_ids or decision.code else "rejected"
+        if decision.seat_ids:
+            with self.shared.get_lock():
+                self.shared[_SEATS_HELD] += len(decision.seat_ids)
         self.rows.append((seq, issued_at, decided_at, received_at, len(decision.seat_ids),
                           code, decision.retries))

@@ -10,6 +10,8 @@ TIMEOUT = "!timeout"
 ERROR = "!error"
 """Codes starting with "!" are not decisions: the harness never got an answer."""
 TIMELINE_BUCKET_SECONDS = 0.5
+SOLD_OUT_SHARE = 0.99
+"""The event counts as sold out once buyers hold this share of its seats."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,10 @@ class Record:
 class Figures:
     issued: int
     decided: int
+    window_s: float
+    """Length of the measured window: from the end of warm-up to the end or the sell-out."""
+    sold_out_at_s: float | None
+    """Seconds from the start of the run to the sell-out, if it sold out."""
     held: int
     seats_held: int
     rejected: dict[str, int]
@@ -68,15 +74,31 @@ def fifo_flags(records: Iterable[Record]) -> dict[int, bool]:
     return flags
 
 
+def sold_out_at(records: Iterable[Record], capacity: int) -> float | None:
+    """When buyers had been told they hold `SOLD_OUT_SHARE` of the seats, if ever."""
+    threshold = math.ceil(SOLD_OUT_SHARE * capacity)
+    held = 0
+    for record in sorted((r for r in records if r.code is None), key=lambda r: r.received_at):
+        held += record.seats
+        if held >= threshold:
+            return record.received_at
+    return None
+
+
 def summarize(records: Sequence[Record], run_start: float, window_start: float,
-              window_end: float, bucket_s: float = TIMELINE_BUCKET_SECONDS) -> Figures:
+              window_end: float, capacity: int,
+              bucket_s: float = TIMELINE_BUCKET_SECONDS) -> Figures:
     """Figures over the requests issued in [window_start, window_end); warm-up is before it.
 
+    The window ends early when the event sells out: what follows is rejections only.
     decisions/s counts decisions received inside the window (closed loop keeps the
     system saturated, so this is its throughput); latency runs from issue to the
     harness receiving the decision; FIFO order is judged over all requests of the
     run, then shared over those of the window.
     """
+    sold_out = sold_out_at(records, capacity)
+    if sold_out is not None and sold_out < window_end:
+        window_end = max(window_start, sold_out)
     measured = [r for r in records if window_start <= r.issued_at < window_end]
     decided = [r for r in measured if r.decided]
     latencies = sorted(r.received_at - r.issued_at for r in decided)
@@ -97,7 +119,10 @@ def summarize(records: Sequence[Record], run_start: float, window_start: float,
         seats_held=sum(r.seats for r in held),
         rejected=rejected,
         failed=failed,
-        decisions_per_s=in_window / (window_end - window_start),
+        window_s=window_end - window_start,
+        sold_out_at_s=None if sold_out is None else sold_out - run_start,
+        decisions_per_s=in_window / (window_end - window_start) if window_end > window_start
+        else 0.0,
         p50_ms=None if p50 is None else p50 * 1000.0,
         p99_ms=None if p99 is None else p99 * 1000.0,
         retries=sum(r.retries for r in measured),

@@ -32,7 +32,8 @@ def write_plot(results: Sequence[RunResult], path: Path, title: str) -> Path:
     latency.bar([p - 0.2 for p in positions], p50, width=0.4, label="p50")
     latency.bar([p + 0.2 for p in positions], p99, width=0.4, label="p99")
     latency.set_xticks(list(positions), names, rotation=30)
-    latency.set_yscale("log")
+    if any(value > 0 for value in p50 + p99):
+        latency.set_yscale("log")
     latency.set_title("request -> decision (ms, log scale)")
     latency.legend()
 
@@ -45,7 +46,8 @@ def write_plot(results: Sequence[RunResult], path: Path, title: str) -> Path:
         timeline.axvline(warmup, color="grey", linestyle=":", label="end of warm-up")
     timeline.set_title("decisions / s over the run")
     timeline.set_xlabel("seconds since start")
-    timeline.set_yscale("log")
+    if any(value > 0 for result in results for value in result.figures.timeline):
+        timeline.set_yscale("log")
     timeline.legend(fontsize="small")
 
     figure.tight_layout()

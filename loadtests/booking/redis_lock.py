@@ -40,6 +40,8 @@ POOL_SIZE = 8
 LOCK_TTL_MS = 10_000
 """Far longer than any booking takes; an expiring lock would let two buyers in."""
 FIRST_SLACK = 64
+"""About the number of buyers in flight: enough candidates that most bookings lock on the
+first try even when every other buyer holds locks on the seats just ahead."""
 MAX_ATTEMPTS = 50
 BACKOFF_BASE_SECONDS = 0.0005
 BACKOFF_CAP_SECONDS = 0.02

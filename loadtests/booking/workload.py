@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.layouts import arena
-from engine.pricing import EventSetup, PriceTier
-from engine.seatmap import categories, venue_from_seatmap
+from engine.seatmap import venue_from_seatmap
 from engine.venue import Venue
 from loadtests.booking.contender import BookingRequest
 
@@ -99,15 +98,6 @@ class Workload:
             section_id=section_id,
             section_name=None if section_id is None else self._section_names[section_id],
         )
-
-    def event_setup(self, event_id: int = EVENT_ID) -> EventSetup:
-        """The venue on sale with one price tier per category (better categories cost more)."""
-        tiers = tuple(
-            PriceTier(f"tier-{category.lower()}", f"Tier {category}", category,
-                      max(1000, 12_000 - 3_000 * index))
-            for index, category in enumerate(categories(self.seatmap))
-        )
-        return EventSetup(event_id, self.venue, tiers, buyer_limit=MAX_QUANTITY)
 
 
 @functools.lru_cache(maxsize=4)

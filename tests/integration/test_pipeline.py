@@ -125,7 +125,7 @@ def test_crash_after_taking_a_batch_loses_nothing(redis_client: Redis, keys: Key
     ids = [hold_best(queue, event_id, buyer) for buyer in range(1, 6)]
     first = consumer(redis_client, keys, db_engine, owner="dies", lease_ttl_ms=200)
     assert first.try_take_over()
-    taken = first._take_batch()  # noqa: SLF001 - the crash happens right here
+    taken = first._take_batch(wait=False)  # noqa: SLF001 - the crash happens right here
     assert taken == ids and redis_client.llen(keys.inflight(PARTITION)) == 5
     redis_client.delete(keys.lease(PARTITION))  # the lease runs out
     second = consumer(redis_client, keys, db_engine, owner="standby")

@@ -1,0 +1,325 @@
+"""The invariant checks of `onsale audit`, one function each, over one event.
+
+Each check reads Postgres (the source of truth) and, where the fan-facing
+state lives there, Redis, and returns a `CheckResult` that names up to
+`MAX_EXAMPLES` offending rows. They are written against the history (holds,
+orders, the inventory log), not only the live `seat_claims` table, whose
+primary key would hide a double claim by construction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from loadtests.audit_redis import FINAL_ORDER_STATES, OrderRecord, RequestRecord
+from loadtests.audit_replay import Replay, count_inversions, fifo_agreement
+
+MAX_EXAMPLES = 5
+PASS, FAIL, INFO = "pass", "fail", "info"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    title: str
+    status: str = PASS
+    violations: int = 0
+    detail: str = ""
+    examples: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAIL
+
+    def violate(self, count: int, examples: Sequence[str]) -> None:
+        if count <= 0:
+            return
+        self.status = FAIL
+        self.violations += count
+        room = MAX_EXAMPLES - len(self.examples)
+        self.examples.extend(list(examples)[:max(0, room)])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "status": self.status,
+                "ok": self.ok, "violations": self.violations, "detail": self.detail,
+                "examples": self.examples, "figures": self.figures}
+
+
+def _rows(conn: Connection, sql: str, event_id: int, **params: Any) -> list[Any]:
+    return list(conn.execute(text(sql), {"event_id": event_id, **params}))
+
+
+def seats_once(conn: Connection, event_id: int) -> CheckResult:
+    check = CheckResult("seats_once", "no seat held or sold twice")
+    twice_held = _rows(conn, """
+        SELECT s.seat_id, array_agg(h.hold_id ORDER BY h.hold_id)
+        FROM holds h CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
+        WHERE h.event_id = :event_id AND h.status = 'active'
+        GROUP BY s.seat_id HAVING count(*) > 1""", event_id)
+    check.violate(len(twice_held), [f"seat {seat} in active holds {', '.join(holds)}"
+                                    for seat, holds in twice_held])
+    twice_sold = _rows(conn, """
+        SELECT l.seat_id, array_agg(o.order_id ORDER BY o.order_id)
+        FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+        WHERE o.event_id = :event_id AND o.status = 'paid' AND l.seat_id IS NOT NULL
+        GROUP BY l.seat_id HAVING count(*) > 1""", event_id)
+    check.violate(len(twice_sold), [f"seat {seat} in paid orders {', '.join(orders)}"
+                                    for seat, orders in twice_sold])
+    held_and_sold = _rows(conn, """
+        SELECT s.seat_id, h.hold_id, o.order_id
+        FROM holds h CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
+        JOIN order_lines l ON l.seat_id = s.seat_id
+        JOIN orders o ON o.order_id = l.order_id AND o.event_id = h.event_id
+        WHERE h.event_id = :event_id AND h.status = 'active' AND o.status = 'paid'""", event_id)
+    check.violate(len(held_and_sold), [f"seat {seat} held by {hold} and sold in {order}"
+                                       for seat, hold, order in held_and_sold])
+    twice_ticketed = _rows(conn, """
+        SELECT seat_id, count(*) FROM tickets
+        WHERE event_id = :event_id AND status <> 'void' AND seat_id IS NOT NULL
+        GROUP BY seat_id HAVING count(*) > 1""", event_id)
+    check.violate(len(twice_ticketed), [f"seat {seat} has {n} live tickets"
+                                        for seat, n in twice_ticketed])
+    return check
+
+
+def log_replay(conn: Connection, event_id: int, replay: Replay) -> CheckResult:
+    check = CheckResult("log_replay", "inventory log replays cleanly and matches seat claims")
+    check.violate(len(replay.anomalies), replay.anomalies)
+    claims = {seat: (state, hold if state == "held" else order if state == "sold" else None)
+              for seat, state, hold, order in _rows(conn, """
+                  SELECT seat_id, state, hold_id, order_id FROM seat_claims
+                  WHERE event_id = :event_id""", event_id)}
+    seats = set(claims) | set(replay.seat_state)
+    differ = sorted(seat for seat in seats if claims.get(seat) != replay.seat_state.get(seat))
+    check.violate(len(differ), [f"seat {seat}: log says {replay.seat_state.get(seat)}, "
+                                f"seat_claims says {claims.get(seat)}" for seat in differ])
+    version, logged = _rows(conn, """
+        SELECT e.inventory_version,
+               (SELECT max(inventory_version) FROM inventory_events WHERE event_id = e.id)
+        FROM events e WHERE e.id = :event_id""", event_id)[0]
+    if logged is not None and logged != version:
+        check.violate(1, [f"events.inventory_version {version} but the log ends at {logged}"])
+    check.figures = {"log_entries": len(replay.hold_decisions), "claims": len(claims)}
+    check.detail = f"{len(claims)} seats claimed"
+    return check
+
+
+def capacity(conn: Connection, event_id: int) -> CheckResult:
+    check = CheckResult("capacity", "sold <= capacity per section and GA zone")
+    sections = _rows(conn, """
+        SELECT sec.id, sec.name, count(st.id),
+               (SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+                JOIN seats s2 ON s2.id = l.seat_id
+                WHERE o.event_id = e.id AND o.status = 'paid' AND s2.section_id = sec.id),
+               (SELECT count(*) FROM seat_claims c JOIN seats s3 ON s3.id = c.seat_id
+                WHERE c.event_id = e.id AND c.state = 'held' AND s3.section_id = sec.id)
+        FROM events e JOIN sections sec ON sec.venue_id = e.venue_id
+        JOIN seats st ON st.section_id = sec.id
+        WHERE e.id = :event_id GROUP BY e.id, sec.id, sec.name ORDER BY sec.id""", event_id)
+    per_section = []
+    for section_id, name, seats, sold, held in sections:
+        per_section.append({"section_id": section_id, "name": name, "capacity": seats,
+                            "sold": sold, "held": held})
+        if sold > seats or sold + held > seats:
+            check.violate(1, [f"section {name}: {sold} sold + {held} held of {seats} seats"])
+    stray = _rows(conn, """
+        SELECT l.order_id, l.seat_id FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+        JOIN events e ON e.id = o.event_id JOIN seats s ON s.id = l.seat_id
+        WHERE o.event_id = :event_id AND s.venue_id <> e.venue_id""", event_id)
+    check.violate(len(stray), [f"order {order} sold seat {seat} of another venue"
+                               for order, seat in stray])
+    zones = _rows(conn, """
+        SELECT z.id, z.name, z.capacity, g.held, g.sold,
+               (SELECT coalesce(sum(o.quantity), 0) FROM orders o
+                WHERE o.event_id = e.id AND o.status = 'paid' AND o.zone_id = z.id),
+               (SELECT coalesce(sum(h.quantity), 0) FROM holds h
+                WHERE h.event_id = e.id AND h.status = 'active' AND h.zone_id = z.id)
+        FROM events e JOIN ga_zones z ON z.venue_id = e.venue_id
+        LEFT JOIN ga_inventory g ON g.event_id = e.id AND g.zone_id = z.id
+        WHERE e.id = :event_id ORDER BY z.id""", event_id)
+    per_zone = []
+    for zone_id, name, cap, g_held, g_sold, paid, held in zones:
+        per_zone.append({"zone_id": zone_id, "name": name, "capacity": cap,
+                         "sold": int(paid), "held": int(held)})
+        if paid > cap or paid + held > cap:
+            check.violate(1, [f"GA zone {name}: {paid} sold + {held} held of {cap}"])
+        if g_sold is not None and (g_sold != paid or g_held != held):
+            check.violate(1, [f"GA zone {name}: counters say {g_held} held/{g_sold} sold, "
+                              f"holds and orders say {held}/{paid}"])
+    check.figures = {"sections": per_section, "ga_zones": per_zone}
+    sold = sum(s["sold"] for s in per_section) + sum(z["sold"] for z in per_zone)
+    total = sum(s["capacity"] for s in per_section) + sum(z["capacity"] for z in per_zone)
+    check.detail = f"{sold} of {total} sold"
+    return check
+
+
+def orders_tickets(conn: Connection, event_id: int, orders: Sequence[OrderRecord]) -> CheckResult:
+    check = CheckResult("orders_tickets",
+                        "every paid order has its tickets, every ticket a paid order")
+    short = _rows(conn, """
+        SELECT o.order_id, o.quantity, count(t.id) FILTER (WHERE t.status <> 'void')
+        FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id
+        WHERE o.event_id = :event_id AND o.status = 'paid'
+        GROUP BY o.order_id, o.quantity
+        HAVING count(t.id) FILTER (WHERE t.status <> 'void') <> o.quantity""", event_id)
+    check.violate(len(short), [f"paid order {order}: {live} live tickets for {quantity}"
+                               for order, quantity, live in short])
+    orphans = _rows(conn, """
+        SELECT t.id, t.order_id, o.status FROM tickets t
+        LEFT JOIN orders o ON o.order_id = t.order_id
+        WHERE t.event_id = :event_id AND t.status <> 'void'
+          AND (o.order_id IS NULL OR o.status <> 'paid')""", event_id)
+    check.violate(len(orphans), [f"ticket {ticket} of order {order} ({status or 'missing'})"
+                                 for ticket, order, status in orphans])
+    paid_in_db = {row[0] for row in _rows(conn, """
+        SELECT order_id FROM orders WHERE event_id = :event_id AND status = 'paid'""", event_id)}
+    told_paid = [o.order_id for o in orders if o.status == "paid" and o.order_id not in paid_in_db]
+    check.violate(len(told_paid), [f"order {o} shown paid to the fan, not paid in Postgres"
+                                   for o in told_paid])
+    tickets = _rows(conn, """
+        SELECT count(*) FROM tickets WHERE event_id = :event_id AND status <> 'void'""",
+                    event_id)[0][0]
+    check.figures = {"paid_orders": len(paid_in_db), "tickets": tickets}
+    check.detail = f"{len(paid_in_db)} paid orders, {tickets} tickets"
+    return check
+
+
+def requests_final(conn: Connection, event_id: int, requests: Sequence[RequestRecord],
+                   orders: Sequence[OrderRecord]) -> CheckResult:
+    check = CheckResult("requests_final", "every 202 request reached a final state")
+    pending = [r for r in requests if r.status == "pending"]
+    check.violate(len(pending), [f"request {r.request_id} ({r.kind}) still pending"
+                                 for r in pending])
+    stored = {request_id: status for request_id, status in _rows(conn, """
+        SELECT request_id, status FROM booking_requests WHERE event_id = :event_id""", event_id)}
+    unrecorded = [r for r in requests if r.status not in ("pending", "failed")
+                  and stored.get(r.request_id) != r.status]
+    check.violate(len(unrecorded), [
+        f"request {r.request_id}: fan told {r.status}, Postgres has "
+        f"{stored.get(r.request_id) or 'nothing'}" for r in unrecorded])
+    unfinished = [o for o in orders if o.status not in FINAL_ORDER_STATES]
+    check.violate(len(unfinished), [f"order {o.order_id} still {o.status}" for o in unfinished])
+    by_status: dict[str, int] = defaultdict(int)
+    for record in requests:
+        by_status[f"{record.kind}:{record.status}"] += 1
+    orders_by_status: dict[str, int] = defaultdict(int)
+    for order in orders:
+        orders_by_status[order.status] += 1
+    failed = by_status.get("hold:failed", 0) + by_status.get("sell:failed", 0)
+    check.figures = {"requests": dict(sorted(by_status.items())),
+                     "orders": dict(sorted(orders_by_status.items()))}
+    check.detail = (f"{len(requests)} requests, {len(orders)} checkouts"
+                    + (f", {failed} failed-retryable" if failed else ""))
+    return check
+
+
+def holds_returned(conn: Connection, event_id: int, expiry_grace_seconds: float | None
+                   ) -> CheckResult:
+    check = CheckResult("holds_returned", "every expired or released hold returned its seats")
+    kept = _rows(conn, """
+        SELECT h.hold_id, h.status, c.seat_id FROM holds h
+        JOIN seat_claims c ON c.event_id = h.event_id AND c.hold_id = h.hold_id
+        WHERE h.event_id = :event_id AND h.status IN ('expired', 'released')""", event_id)
+    check.violate(len(kept), [f"{status} hold {hold} still claims seat {seat}"
+                              for hold, status, seat in kept])
+    unclaimed = _rows(conn, """
+        SELECT h.hold_id, s.seat_id FROM holds h
+        CROSS JOIN LATERAL unnest(h.seat_ids) AS s(seat_id)
+        LEFT JOIN seat_claims c ON c.event_id = h.event_id AND c.seat_id = s.seat_id
+        WHERE h.event_id = :event_id AND h.status = 'active'
+          AND (c.hold_id IS DISTINCT FROM h.hold_id OR c.state <> 'held')""", event_id)
+    check.violate(len(unclaimed), [f"active hold {hold} does not have seat {seat}"
+                                   for hold, seat in unclaimed])
+    if expiry_grace_seconds is not None:
+        overdue = _rows(conn, """
+            SELECT hold_id, extract(epoch FROM now() - expires_at) FROM holds
+            WHERE event_id = :event_id AND status = 'active'
+              AND expires_at < now() - make_interval(secs => :grace)""", event_id,
+                        grace=expiry_grace_seconds)
+        check.violate(len(overdue), [f"hold {hold} still active {float(late):.1f}s after expiry"
+                                     for hold, late in overdue])
+    counts = dict(_rows(conn, """
+        SELECT status, count(*) FROM holds WHERE event_id = :event_id GROUP BY status""",
+                        event_id))
+    check.figures = {"holds": counts}
+    check.detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no holds"
+    return check
+
+
+def buyer_limits(conn: Connection, event_id: int) -> CheckResult:
+    check = CheckResult("buyer_limits", "per-buyer limits held")
+    rows = _rows(conn, """
+        WITH owned AS (
+            SELECT buyer_id, quantity FROM holds WHERE event_id = :event_id AND status = 'active'
+            UNION ALL
+            SELECT buyer_id, quantity FROM orders WHERE event_id = :event_id AND status = 'paid'
+        ), per_buyer AS (SELECT buyer_id, sum(quantity) AS tickets FROM owned GROUP BY buyer_id),
+        counters AS (SELECT buyer_id, tickets FROM buyer_tickets WHERE event_id = :event_id)
+        SELECT coalesce(p.buyer_id, c.buyer_id), coalesce(p.tickets, 0), c.tickets,
+               (SELECT buyer_limit FROM events WHERE id = :event_id)
+        FROM per_buyer p FULL JOIN counters c ON c.buyer_id = p.buyer_id""", event_id)
+    over = [(buyer, owned, limit) for buyer, owned, _, limit in rows if owned > limit]
+    check.violate(len(over), [f"buyer {buyer} holds or owns {owned} (limit {limit})"
+                              for buyer, owned, limit in over])
+    drift = [(buyer, owned, counted) for buyer, owned, counted, _ in rows
+             if owned != (counted or 0)]
+    check.violate(len(drift), [f"buyer {buyer}: {owned} in holds and orders, counter says "
+                               f"{counted}" for buyer, owned, counted in drift])
+    busiest = max((owned for _, owned, _, _ in rows), default=0)
+    limit = rows[0][3] if rows else None
+    check.figures = {"buyers": len(rows), "most_tickets": busiest, "limit": limit}
+    check.detail = f"{len(rows)} buyers, most {busiest}" + (f" of {limit}" if limit else "")
+    return check
+
+
+def queue_order(replay: Replay, requests: Sequence[RequestRecord]) -> CheckResult:
+    """Within a partition, the log's hold decisions must follow the queue's enqueue order."""
+    check = CheckResult("queue_order", "decisions follow queue order within the partition")
+    by_id = {r.request_id: r for r in requests}
+    seqs: dict[str, list[int]] = defaultdict(list)
+    for _, request_id, _ in replay.hold_decisions:
+        record = by_id.get(request_id)
+        if record is not None and record.seq:
+            seqs[record.partition].append(record.seq)
+    compared = 0
+    for partition, order in seqs.items():
+        compared += len(order)
+        inversions = count_inversions(order)
+        if inversions:
+            check.violate(inversions, [f"partition {partition}: {inversions} pairs of requests "
+                                       "decided against their queue order"])
+    check.figures = {"decisions_compared": compared}
+    check.detail = f"{compared} decisions compared"
+    return check
+
+
+def fifo_share(replay: Replay, places: dict[int, int], has_room: bool,
+               minimum: float | None) -> CheckResult:
+    check = CheckResult("fifo_share", "admission order vs booking decision order (FIFO share)",
+                        status=INFO)
+    if not has_room:
+        check.detail = "no waiting room for this event"
+        return check
+    first: dict[int, int] = {}
+    for seq, _, buyer in replay.hold_decisions:
+        first.setdefault(buyer, seq)
+    agreement = fifo_agreement(places, first)
+    share = agreement.share
+    check.figures = {"fans": agreement.fans, "pairs": agreement.pairs,
+                     "discordant_pairs": agreement.discordant_pairs, "share": share,
+                     "fans_without_place": len(set(first) - set(places))}
+    if share is None:
+        check.detail = f"{agreement.fans} fans with a place and a decision: nothing to compare"
+        return check
+    check.detail = f"{share:.3f} over {agreement.fans} fans"
+    if minimum is not None:
+        check.status = PASS
+        if share < minimum:
+            check.violate(1, [f"FIFO share {share:.3f} below the required {minimum:.3f}"])
+    return check

@@ -1,0 +1,162 @@
+"""The audit's pure parts: replaying the inventory log seat by seat, and order statistics.
+
+No I/O: the audit reads rows and hands them here, so these rules are tested
+without Postgres. A replay does not trust the engine: it re-derives every
+seat's state from the log alone and names each step that was impossible
+(a seat held while held or sold, sold by a hold that did not have it, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+AVAILABLE = ("available", None)
+
+
+@dataclass
+class Replay:
+    """What the log says each seat ended as, and every impossible step on the way."""
+
+    seat_state: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+    """seat id -> ("held", hold id) | ("sold", order id) | ("blocked", None); absent = available."""
+    anomalies: list[str] = field(default_factory=list)
+    hold_decisions: list[tuple[int, str, int]] = field(default_factory=list)
+    """(log seq, request id, buyer id) of every SeatsHeld / HoldRejected, in log order."""
+
+    def _state(self, seat_id: int) -> tuple[str, str | None]:
+        return self.seat_state.get(seat_id, AVAILABLE)
+
+    def _set(self, seat_id: int, state: tuple[str, str | None]) -> None:
+        if state == AVAILABLE:
+            self.seat_state.pop(seat_id, None)
+        else:
+            self.seat_state[seat_id] = state
+
+
+def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
+    """Apply (seq, type, payload) rows in seq order; see `Replay`."""
+    replay = Replay()
+    sold_by_hold: dict[str, str] = {}
+    for seq, kind, payload in rows:
+        seats = [int(s) for s in payload.get("seat_ids") or ()]
+        if kind in ("SeatsHeld", "HoldRejected"):
+            replay.hold_decisions.append(
+                (seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
+        if kind == "SeatsHeld":
+            hold_id = str(payload["hold_id"])
+            for seat in seats:
+                if replay._state(seat) != AVAILABLE:
+                    replay.anomalies.append(
+                        f"log #{seq}: seat {seat} held by {hold_id} while "
+                        f"{_describe(replay._state(seat))}")
+                replay._set(seat, ("held", hold_id))
+        elif kind in ("HoldReleased", "HoldExpired"):
+            hold_id = str(payload["hold_id"])
+            for seat in seats:
+                if replay._state(seat) != ("held", hold_id):
+                    replay.anomalies.append(
+                        f"log #{seq}: {kind} of {hold_id} returned seat {seat}, which was "
+                        f"{_describe(replay._state(seat))}")
+                    continue
+                replay._set(seat, AVAILABLE)
+        elif kind == "SeatsSold":
+            hold_id, order_id = str(payload["hold_id"]), str(payload["order_id"])
+            if hold_id in sold_by_hold:
+                replay.anomalies.append(
+                    f"log #{seq}: hold {hold_id} sold twice ({sold_by_hold[hold_id]}, {order_id})")
+            sold_by_hold[hold_id] = order_id
+            for seat in seats:
+                if replay._state(seat) != ("held", hold_id):
+                    replay.anomalies.append(
+                        f"log #{seq}: seat {seat} sold by {hold_id} while "
+                        f"{_describe(replay._state(seat))}")
+                replay._set(seat, ("sold", order_id))
+        elif kind == "OrderRefunded":
+            order_id = str(payload["order_id"])
+            for seat in seats:
+                if replay._state(seat) != ("sold", order_id):
+                    replay.anomalies.append(
+                        f"log #{seq}: refund of {order_id} returned seat {seat}, which was "
+                        f"{_describe(replay._state(seat))}")
+                    continue
+                replay._set(seat, AVAILABLE)
+        elif kind == "SeatsBlocked":
+            for seat in seats:
+                if replay._state(seat) != AVAILABLE:
+                    replay.anomalies.append(
+                        f"log #{seq}: seat {seat} blocked while {_describe(replay._state(seat))}")
+                replay._set(seat, ("blocked", None))
+        elif kind == "SeatsUnblocked":
+            for seat in seats:
+                if replay._state(seat) != ("blocked", None):
+                    replay.anomalies.append(
+                        f"log #{seq}: seat {seat} unblocked while "
+                        f"{_describe(replay._state(seat))}")
+                replay._set(seat, AVAILABLE)
+    return replay
+
+
+def _describe(state: tuple[str, str | None]) -> str:
+    kind, owner = state
+    return kind if owner is None else f"{kind} ({owner})"
+
+
+def count_inversions(values: Sequence[int]) -> int:
+    """Pairs i < j with values[i] > values[j], in O(n log n) (merge sort)."""
+    items = list(values)
+    buffer = [0] * len(items)
+    inversions = 0
+    width = 1
+    while width < len(items):
+        for start in range(0, len(items), 2 * width):
+            middle = min(start + width, len(items))
+            end = min(start + 2 * width, len(items))
+            left, right, out = start, middle, start
+            while left < middle and right < end:
+                if items[left] <= items[right]:
+                    buffer[out] = items[left]
+                    left += 1
+                else:
+                    buffer[out] = items[right]
+                    inversions += middle - left
+                    right += 1
+                out += 1
+            buffer[out:out + middle - left] = items[left:middle]
+            out += middle - left
+            buffer[out:out + end - right] = items[right:end]
+        items, buffer = buffer, items
+        width *= 2
+    return inversions
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAgreement:
+    """How far one order (decisions) agrees with another (places in line)."""
+
+    fans: int
+    pairs: int
+    discordant_pairs: int
+
+    @property
+    def share(self) -> float | None:
+        """Concordant pairs / all pairs: 1.0 is strict FIFO, about 0.5 is a random order."""
+        if self.pairs == 0:
+            return None
+        return 1.0 - self.discordant_pairs / self.pairs
+
+
+def fifo_agreement(place_by_buyer: Mapping[int, int],
+                   first_decision_by_buyer: Mapping[int, int]) -> OrderAgreement:
+    """Compare the waiting-room order with the order of each fan's first booking decision.
+
+    Only fans with both a known place and a decision count. Fans are sorted by
+    decision; every pair whose places are the other way round is discordant.
+    """
+    both = [(decision, place_by_buyer[buyer])
+            for buyer, decision in first_decision_by_buyer.items() if buyer in place_by_buyer]
+    both.sort()
+    places = [place for _, place in both]
+    fans = len(places)
+    return OrderAgreement(fans, fans * (fans - 1) // 2, count_inversions(places))

@@ -1,0 +1,141 @@
+"""The steps several journeys share: sign in, join the line, wait to be admitted, leave.
+
+Every HTTP call is named by its route template (`/events/[id]/queue/[ticket]`)
+so Locust's tables group them, and uses `catch_response` so that a refusal
+the journey expects (429 with Retry-After, a sold-out rejection) is not
+counted as a failure while anything unexpected is.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, constant
+
+from loadtests.journeys import metrics
+from loadtests.journeys.common import (
+    ACCOUNTS,
+    DEFAULT_PASSWORD,
+    Account,
+    error_code,
+    json_of,
+    new_email,
+    record_metric,
+)
+
+MAX_QUEUE_POLL_SECONDS = 10.0
+"""Never sleep longer than this between polls, whatever the server suggests."""
+QUEUE_GIVE_UP_SECONDS = 600.0
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+class SurgeUser(FastHttpUser):
+    abstract = True
+    wait_time = constant(0)  # journeys sleep where a person would; see `think`
+    network_timeout = 60.0
+    connection_timeout = 10.0
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.event_id = int(getattr(options, "event_id", 0) or 0)
+        self.think_scale = float(getattr(options, "think_scale", 1.0) or 1.0)
+        self.repeat = getattr(options, "load_shape", "spike") == "steady"
+        self.rng = random.Random()
+        self.finished = False
+        path = getattr(options, "accounts_file", "")
+        if path:
+            runner = self.environment.runner
+            ACCOUNTS.load(path, getattr(runner, "worker_index", 0),
+                          max(1, getattr(runner, "worker_count", 1) or 1))
+
+    # ------------------------------------------------------------ pacing
+
+    def think(self, low: float, high: float) -> None:
+        gevent.sleep(self.rng.uniform(low, high) * self.think_scale)
+
+    def idle(self) -> None:
+        """A fan who is done stays on the page until the run ends (one arrival, one journey)."""
+        gevent.sleep(1.0)
+
+    # ------------------------------------------------------------ accounts
+
+    def sign_in(self, kind: str = "fan") -> Account | None:
+        account = ACCOUNTS.take()
+        if account is not None:
+            metrics.count("account.from_pool")
+            return account
+        email = new_email(kind)
+        with self.client.post("/auth/register", json={"email": email,
+                                                      "password": DEFAULT_PASSWORD},
+                              name="/auth/register", catch_response=True) as response:
+            if response.status_code != 201:
+                response.failure(f"register: {error_code(response)}")
+                return None
+            body = json_of(response)
+        metrics.count("account.registered")
+        return Account(int(body["user"]["id"]), email, str(body["token"]))
+
+    # ------------------------------------------------------------ waiting room
+
+    def join_queue(self, account: Account) -> dict[str, Any] | None:
+        """A place in line (the join answer), {} when the event has no room, None on refusal."""
+        for _ in range(3):
+            with self.client.post(f"/events/{self.event_id}/queue", headers=account.auth,
+                                  name="/events/[id]/queue", catch_response=True) as response:
+                code = error_code(response)
+                if response.status_code in (200, 201):
+                    return json_of(response)
+                if response.status_code == 404 and code == "room_not_found":
+                    response.success()
+                    metrics.count("queue.no_room")
+                    return {}
+                if response.status_code in (409, 429):
+                    response.success()
+                    metrics.count(f"queue.join_refused.{code}")
+                    gevent.sleep(min(MAX_RETRY_AFTER_SECONDS, _retry_after(response)))
+                    continue
+                response.failure(f"join: {code}")
+                return None
+        return None
+
+    def wait_for_admission(self, joined: dict[str, Any]) -> dict[str, Any] | None:
+        """Poll the ticket as the server suggests until admitted; the final status, or None."""
+        started = time.monotonic()
+        status = joined
+        ticket = joined["ticket"]
+        while status.get("state") == "waiting":
+            if time.monotonic() - started > QUEUE_GIVE_UP_SECONDS:
+                return None
+            gevent.sleep(min(MAX_QUEUE_POLL_SECONDS, float(status.get("poll_after_seconds") or 1)))
+            with self.client.get(f"/events/{self.event_id}/queue/{ticket}",
+                                 name="/events/[id]/queue/[ticket]",
+                                 catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"poll: {error_code(response)}")
+                    return None
+                status = json_of(response)
+        waited_ms = (time.monotonic() - started) * 1000
+        if status.get("state") != "admitted":
+            metrics.count("queue.lost_place")
+            return None
+        metrics.count("queue.admitted")
+        metrics.sample("time_in_queue_ms", waited_ms)
+        record_metric(self.environment, "time_in_queue", waited_ms)
+        return status
+
+    def leave_queue(self, ticket: str) -> None:
+        with self.client.delete(f"/events/{self.event_id}/queue/{ticket}",
+                                name="/events/[id]/queue/[ticket] (leave)",
+                                catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"leave: {error_code(response)}")
+
+
+def _retry_after(response: Any) -> float:
+    try:
+        return float(response.headers.get("Retry-After") or 1)
+    except (TypeError, ValueError):
+        return 1.0

@@ -1,0 +1,229 @@
+"""The fan: join the line, get admitted, pick seats, reserve, pay, see the paid order.
+
+One arrival makes one journey (in the steady shape, the user then comes back
+as a new fan). Timings go to Locust as METRIC rows: `time_in_queue`,
+`request_to_decision` (POST reservation -> final state seen, by polling or by
+the SSE stream) and `purchase_to_paid`; outcomes to the journey counters.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import gevent
+from locust import task
+
+from loadtests.journeys import metrics
+from loadtests.journeys.base import MAX_RETRY_AFTER_SECONDS, SurgeUser, _retry_after
+from loadtests.journeys.choices import card_for, read_seat_map, reservation_body, tickets_wanted
+from loadtests.journeys.common import TEST_CARD_OK, Account, error_code, json_of, record_metric
+
+FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "done"})
+FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
+DECISION_POLL_SECONDS = 0.25
+ORDER_POLL_SECONDS = 0.5
+DECISION_GIVE_UP_SECONDS = 60.0
+STREAM_SHARE = 0.4
+"""Fans who follow their request by SSE instead of polling."""
+RETRY_AFTER_DECLINE_SHARE = 0.6
+
+
+class Fan(SurgeUser):
+    weight = 70
+
+    @task
+    def on_sale(self) -> None:
+        if self.finished:
+            self.idle()
+            return
+        metrics.count("fan.arrived")
+        try:
+            self.journey()
+        finally:
+            if self.repeat:
+                self.think(3, 8)
+            else:
+                self.finished = True
+
+    def journey(self) -> None:
+        account = self.sign_in()
+        if account is None:
+            return
+        joined = self.join_queue(account)
+        if joined is None:
+            return
+        token: str | None = None
+        if joined:
+            admitted = self.wait_for_admission(joined)
+            if admitted is None:
+                return
+            token = admitted.get("admission_token")
+        headers = {**account.auth, **({"X-Admission-Token": token} if token else {})}
+        self.think(0.5, 2)
+        seat_map = self.seat_map()
+        body = reservation_body(read_seat_map(seat_map), self.rng)
+        held = self.reserve(headers, body)
+        if held is None and self.last_rejection == "seats_taken":
+            metrics.count("fan.retry_best_available")
+            held = self.reserve(headers, {"best_available": {"quantity": tickets_wanted(body)}})
+        if held is None:
+            if joined:
+                self.leave_queue(joined["ticket"])
+            return
+        self.think(1, 4)  # typing the card number
+        self.checkout(account, headers, held)
+
+    # ------------------------------------------------------------ seats
+
+    def seat_map(self) -> Any:
+        with self.client.get(f"/events/{self.event_id}/seats", name="/events/[id]/seats",
+                             catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"seat map: {error_code(response)}")
+                return None
+            return json_of(response)
+
+    def reserve(self, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any] | None:
+        """The held decision, or None (refused or rejected; `last_rejection` says why)."""
+        self.last_rejection = ""
+        key = uuid.uuid4().hex
+        sent = time.monotonic()
+        accepted: dict[str, Any] = {}
+        for _ in range(3):
+            with self.client.post(f"/events/{self.event_id}/reservations", json=body,
+                                  headers={**headers, "Idempotency-Key": key},
+                                  name="/events/[id]/reservations",
+                                  catch_response=True) as response:
+                code = error_code(response)
+                if response.status_code == 202:
+                    accepted = json_of(response)
+                    break
+                if response.status_code == 429:
+                    response.success()
+                    metrics.count(f"reserve.refused.{code}")
+                    gevent.sleep(min(MAX_RETRY_AFTER_SECONDS, _retry_after(response)))
+                    continue
+                response.failure(f"reserve: {code}")
+                metrics.count(f"reserve.refused.{code}")
+                self.last_rejection = code
+                return None
+        if not accepted:
+            return None
+        metrics.count("reserve.accepted")
+        if self.rng.random() < STREAM_SHARE:
+            decision = self.stream_decision(headers, accepted["events_url"])
+        else:
+            decision = self.poll_decision(headers, accepted["status_url"])
+        if decision is None:
+            metrics.count("reserve.undecided")
+            record_metric(self.environment, "request_to_decision",
+                          (time.monotonic() - sent) * 1000, failure="no decision")
+            return None
+        elapsed_ms = (time.monotonic() - sent) * 1000
+        metrics.sample("request_to_decision_ms", elapsed_ms)
+        record_metric(self.environment, "request_to_decision", elapsed_ms)
+        status = decision.get("status")
+        metrics.count(f"reserve.{status}")
+        if status == "held":
+            return decision
+        self.last_rejection = str((decision.get("error") or {}).get("code") or status)
+        metrics.count(f"reserve.rejected.{self.last_rejection}")
+        return None
+
+    def poll_decision(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
+        while time.monotonic() < deadline:
+            gevent.sleep(DECISION_POLL_SECONDS)
+            with self.client.get(url, headers=headers, name="/requests/[id]",
+                                 catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"request status: {error_code(response)}")
+                    return None
+                state = json_of(response)
+            if state.get("status") in FINAL_REQUEST_STATES:
+                return state
+        return None
+
+    def stream_decision(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
+        """Read the SSE stream to its end: the server closes it after the final state."""
+        with self.client.get(url, headers={**headers, "Accept": "text/event-stream"},
+                             name="/requests/[id]/events", catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"request stream: {error_code(response)}")
+                return None
+            states = [json.loads(line[5:]) for line in (response.text or "").splitlines()
+                      if line.startswith("data:")]
+        final = [s for s in states if s.get("status") in FINAL_REQUEST_STATES]
+        return final[-1] if final else None
+
+    # ------------------------------------------------------------ checkout
+
+    def checkout(self, account: Account, headers: dict[str, str], held: dict[str, Any]) -> None:
+        card = card_for(self.rng)
+        order = self.pay(headers, held, card)
+        if order is not None and order.get("status") == "declined":
+            if self.rng.random() < RETRY_AFTER_DECLINE_SHARE:
+                metrics.count("purchase.retry_after_decline")
+                self.think(1, 3)
+                order = self.pay(headers, held, TEST_CARD_OK)
+            else:
+                self.release(headers, held["hold_id"])
+                return
+
+    def pay(self, headers: dict[str, str], held: dict[str, Any], card: str
+            ) -> dict[str, Any] | None:
+        kind = "good_card" if card == TEST_CARD_OK else "test_decline"
+        metrics.count(f"purchase.attempt.{kind}")
+        started = time.monotonic()
+        with self.client.post(f"/holds/{held['hold_id']}/purchase", headers=headers,
+                              json={"payment_method": {"card_number": card}},
+                              name="/holds/[id]/purchase", catch_response=True) as response:
+            code = error_code(response)
+            if response.status_code != 202:
+                expected = code in ("not_admitted", "hold_expired")
+                if expected:
+                    response.success()
+                else:
+                    response.failure(f"purchase: {code}")
+                metrics.count(f"purchase.refused.{code}")
+                return None
+            accepted = json_of(response)
+        order = self.follow_order(headers, accepted["status_url"])
+        elapsed_ms = (time.monotonic() - started) * 1000
+        status = (order or {}).get("status", "undecided")
+        metrics.count(f"purchase.{status}.{kind}")
+        if status == "paid":
+            wanted = len(held.get("seats") or []) or int(held.get("quantity") or 1)
+            if len(order.get("tickets") or []) != wanted:  # type: ignore[union-attr]
+                metrics.count("purchase.paid_without_all_tickets")
+            record_metric(self.environment, "purchase_to_paid", elapsed_ms)
+            metrics.sample("purchase_to_paid_ms", elapsed_ms)
+        elif kind == "good_card":
+            record_metric(self.environment, "purchase_to_paid", elapsed_ms,
+                          failure=f"order {status}")
+        return order
+
+    def follow_order(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
+        deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
+        while time.monotonic() < deadline:
+            gevent.sleep(ORDER_POLL_SECONDS)
+            with self.client.get(url, headers=headers, name="/orders/[id]",
+                                 catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"order: {error_code(response)}")
+                    return None
+                order = json_of(response)
+            if order.get("status") in FINAL_ORDER_STATES:
+                return order
+        return None
+
+    def release(self, headers: dict[str, str], hold_id: str) -> None:
+        with self.client.delete(f"/holds/{hold_id}", headers=headers, name="/holds/[id]",
+                                catch_response=True) as response:
+            if response.status_code != 202:
+                response.failure(f"release: {error_code(response)}")
+                return
+        metrics.count("fan.released_hold")

@@ -1,0 +1,18 @@
+"""Locust entry point of an on-sale surge: `locust -f loadtests/locustfile.py --event-id ID ...`.
+
+The user classes follow real journeys through the public HTTP API only:
+`Fan` (queue -> admitted -> seat map -> reserve -> poll or stream -> pay ->
+paid order), `Browser` (browse and search), `Abandoner` (joins, then leaves)
+and `Bot` (books without admission, joins repeatedly; every refusal is
+counted apart). `SurgeShape` runs the on-sale spike (default) or a steady
+load (`--load-shape steady`) sized by --users, --spawn-rate and --run-time.
+`onsale surge` runs this file headless and writes the report; see docs/surge.md.
+"""
+
+from loadtests.journeys import metrics  # noqa: F401  (registers the journey counters)
+from loadtests.journeys.common import METRIC  # noqa: F401  (registers the command-line options)
+from loadtests.journeys.fan import Fan
+from loadtests.journeys.others import Abandoner, Bot, Browser
+from loadtests.journeys.shapes import SurgeShape
+
+__all__ = ["Abandoner", "Bot", "Browser", "Fan", "SurgeShape"]

@@ -60,11 +60,20 @@ class SharedCache:
         self._pending: dict[tuple[str, int], asyncio.Future[Any]] = {}
 
     async def get(self, kind: str, event_id: int, load: Any) -> Any:
-        key = (kind, event_id)
-        now = time.monotonic()
-        entry = self._entries.get(key)
-        if entry is not None and entry.expires_at > now:
+        entry = self._entries.get((kind, event_id))
+        if entry is not None and entry.expires_at > time.monotonic():
             return entry.value
+        return await self._load(kind, event_id, load)
+
+    def peek(self, kind: str, event_id: int) -> Any | None:
+        """The fresh cached value or None, without a coroutine (the status poll's fast path)."""
+        entry = self._entries.get((kind, event_id))
+        if entry is not None and entry.expires_at > time.monotonic():
+            return entry.value
+        return None
+
+    async def _load(self, kind: str, event_id: int, load: Any) -> Any:
+        key = (kind, event_id)
         pending = self._pending.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -109,8 +118,12 @@ def event_id_of(request: web.Request) -> int:
 
 async def cached_config(request: web.Request, event_id: int) -> RoomConfig | None:
     """The event's room config as of at most a second ago (None: no waiting room)."""
+    cache = request.app[SHARED_CACHE_KEY]
+    config = cache.peek("config", event_id)
+    if config is not None:
+        return config  # type: ignore[no-any-return]
     room = request.app[WAITING_ROOM_KEY]
-    return await request.app[SHARED_CACHE_KEY].get(  # type: ignore[no-any-return]
+    return await cache.get(  # type: ignore[no-any-return]
         "config", event_id, lambda: room.get_config(event_id)
     )
 

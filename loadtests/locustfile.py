@@ -9,10 +9,28 @@ load (`--load-shape steady`) sized by --users, --spawn-rate and --run-time.
 `onsale surge` runs this file headless and writes the report; see docs/surge.md.
 """
 
+from __future__ import annotations
+
+from locust import LoadTestShape
+
 from loadtests.journeys import metrics  # noqa: F401  (registers the journey counters)
 from loadtests.journeys.common import METRIC  # noqa: F401  (registers the command-line options)
 from loadtests.journeys.fan import Fan
 from loadtests.journeys.others import Abandoner, Bot, Browser
-from loadtests.journeys.shapes import SurgeShape
+from loadtests.journeys.shapes import plan_for
 
 __all__ = ["Abandoner", "Bot", "Browser", "Fan", "SurgeShape"]
+
+
+class SurgeShape(LoadTestShape):
+    """The shape `--load-shape` names (spike by default), sized by -u, -r and -t."""
+
+    use_common_options = True
+
+    def tick(self) -> tuple[int, float] | None:
+        assert self.runner is not None
+        options = self.runner.environment.parsed_options
+        run_seconds = float(getattr(options, "run_time", None) or 60)
+        plan = plan_for(getattr(options, "load_shape", "spike"), int(options.num_users or 1),
+                        float(options.spawn_rate or 1), run_seconds)
+        return plan.target(self.get_run_time())

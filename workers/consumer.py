@@ -244,6 +244,7 @@ class PartitionConsumer:
             broken=batch.broken,
             deltas=self._deltas(batch.decision),
             now=batch.now,
+            committed_at=self._clock(),
         )
         if self._on_batch is not None:
             self._on_batch(self.partition, batch.decision, batch.now)

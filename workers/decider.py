@@ -191,6 +191,8 @@ def held_compact(held: SeatsHeld) -> dict[str, Any]:
 
 def expand_held(result: dict[str, Any], venue: Venue) -> dict[str, Any]:
     """The fan's view of a hold: every seat with its section, row, label and price."""
+    if result.get("zone_id") is not None:  # general admission: a price per person, no seats
+        return {**result, "seats": []}
     seats = []
     for seat_id, price in zip(result["seat_ids"], result["prices_cents"], strict=True):
         seat = venue.seats[seat_id]

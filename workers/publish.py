@@ -81,8 +81,13 @@ class Publisher:
 
     def publish_batch(self, *, partition: str, queue_name: str, job_ids: Sequence[str],
                       outcomes: Sequence[Outcome], broken: dict[str, str],
-                      deltas: dict[int, tuple[int, dict[str, str]]], now: float) -> None:
-        """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list."""
+                      deltas: dict[int, tuple[int, dict[str, str]]], now: float,
+                      committed_at: float | None = None) -> None:
+        """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
+
+        `committed_at` is when the batch became durable; the channel message carries it so a
+        listener can tell when (and, from the message order, in which order) it was decided."""
+        committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
         script_keys: list[str] = [keys.inflight(partition), rq_finished_registry(queue_name),
@@ -106,6 +111,7 @@ class Publisher:
                 f'{{"request_id": {json.dumps(outcome.request_id)}, "event_id": '
                 f'{outcome.event_id}, "kind": {json.dumps(outcome.kind)}, "status": '
                 f'{json.dumps(outcome.status)}, "decided_at": {outcome.decided_at!r}, '
+                f'"committed_at": {committed}, '
                 f'"result": {result}}}')
         taken = set(job_ids)
         # decisions without a job of their own (none today)

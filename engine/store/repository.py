@@ -23,7 +23,8 @@ from engine.events import Event
 from engine.pricing import EventSetup, PriceTier
 from engine.state import HoldRecord, InventoryState, SaleRecord
 from engine.store.batch import BatchPlan, Step, plan_batch
-from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
+from engine.store.errors import NotFoundError, StaleFenceError, StoreError
+from engine.store.pipelined import Writes
 from engine.venue import GaZone, Row, Seat, Section, Venue
 
 
@@ -151,7 +152,10 @@ _BUYERS_LOSE = text(f"""
     WHERE b.event_id = :event_id AND b.buyer_id = r.buyer_id""")
 _APPEND_LOG = text(f"""
     INSERT INTO inventory_events (event_id, inventory_version, type, payload)
-    SELECT :event_id, :base_version + r.version_offset, r.type, r.payload
+    SELECT :event_id,
+           (SELECT inventory_version FROM events WHERE id = :event_id) - :changes
+               + r.version_offset,
+           r.type, r.payload
     FROM {_recordset("position integer, version_offset bigint, type text, payload jsonb")}
     ORDER BY r.position""")
 _RECORD_OUTCOMES = text(f"""
@@ -243,24 +247,30 @@ class InventoryRepository:
         plans = {event_id: plan_batch(list(events))
                  for event_id, events in events_by_event.items()}
         with self._engine.begin() as conn:
-            if fence is not None:
-                _check_fence(conn, fence)
+            writes = Writes(conn)
+            accepted = writes.returning(_ADVANCE_FENCE, {"partition": fence.partition,
+                                                         "token": fence.token}) if fence else None
             for event_id in sorted(plans):  # one lock order for every writer
-                _write_plan(conn, event_id, plans[event_id])
-            _record_outcomes(conn, request_outcomes)
+                _write_plan(writes, event_id, plans[event_id])
+            _record_outcomes(writes, request_outcomes)
+            writes.flush()
+            if fence is not None and accepted is not None and accepted.value is None:
+                newest = conn.execute(_NEWEST_FENCE, {"partition": fence.partition}).scalar()
+                raise StaleFenceError(fence.partition, fence.token, newest)
 
 
-def _write_plan(conn: Connection, event_id: int, plan: BatchPlan) -> None:
-    new_version = conn.execute(_BUMP_VERSION, {"event_id": event_id,
-                                               "changes": plan.changes}).scalar()
-    if new_version is None:
-        raise NotFoundError(f"event {event_id} does not exist")
+def _write_plan(writes: Writes, event_id: int, plan: BatchPlan) -> None:
+    def missing(_touched: int) -> StoreError:
+        return NotFoundError(f"event {event_id} does not exist")
+
+    writes.expect(_BUMP_VERSION, {"event_id": event_id, "changes": plan.changes}, 1,
+                  "bumping the inventory version", on_mismatch=missing)
     for step in plan.steps:
-        _write_step(conn, event_id, step)
-    _write_counters(conn, event_id, plan)
+        _write_step(writes, event_id, step)
+    _write_counters(writes, event_id, plan)
     if plan.log:
-        conn.execute(_APPEND_LOG, {"event_id": event_id, "rows": _json(plan.log),
-                                   "base_version": new_version - plan.changes})
+        writes.execute(_APPEND_LOG, {"event_id": event_id, "rows": _json(plan.log),
+                                     "changes": plan.changes})
 
 
 def _check_fence(conn: Connection, fence: Fence) -> None:
@@ -271,67 +281,59 @@ def _check_fence(conn: Connection, fence: Fence) -> None:
         raise StaleFenceError(fence.partition, fence.token, newest)
 
 
-def _expect(conn: Connection, statement: Any, params: dict[str, Any], expected: int,
-            what: str) -> None:
-    """Run a write that must touch exactly `expected` rows, else the engine and store disagree."""
-    touched = conn.execute(statement, params).rowcount
-    if touched != expected:
-        raise InventoryConflictError(f"{what}: expected {expected} rows, touched {touched}")
-
-
-def _write_step(conn: Connection, event_id: int, step: Step) -> None:
+def _write_step(writes: Writes, event_id: int, step: Step) -> None:
     base = {"event_id": event_id}
     if step.release_claims:
-        _expect(conn, _RELEASE_CLAIMS, {**base, "rows": _json(step.release_claims)},
+        writes.expect(_RELEASE_CLAIMS, {**base, "rows": _json(step.release_claims)},
                 len(step.release_claims), "releasing held seats")
     if step.refund_claims:
-        _expect(conn, _REFUND_CLAIMS, {**base, "rows": _json(step.refund_claims)},
+        writes.expect(_REFUND_CLAIMS, {**base, "rows": _json(step.refund_claims)},
                 len(step.refund_claims), "refunding sold seats")
     if step.unblock_seat_ids:
-        _expect(conn, _UNBLOCK_CLAIMS, {**base, "seat_ids": step.unblock_seat_ids},
+        writes.expect(_UNBLOCK_CLAIMS, {**base, "seat_ids": step.unblock_seat_ids},
                 len(step.unblock_seat_ids), "unblocking seats")
     if step.new_holds:
-        conn.execute(_INSERT_HOLDS, {**base, "rows": _json(step.new_holds)})
+        writes.execute(_INSERT_HOLDS, {**base, "rows": _json(step.new_holds)})
     if step.new_claims:
-        conn.execute(_INSERT_CLAIMS, {**base, "rows": _json(step.new_claims)})
+        writes.execute(_INSERT_CLAIMS, {**base, "rows": _json(step.new_claims)})
     if step.sales:
         sales = _json(step.sales)
-        _expect(conn, _UPSERT_PAID_ORDERS, {**base, "rows": sales}, len(step.sales),
+        writes.expect(_UPSERT_PAID_ORDERS, {**base, "rows": sales}, len(step.sales),
                 "recording paid orders (an order id or hold already used?)")
         if step.sold_claims:
-            _expect(conn, _SELL_CLAIMS, {**base, "rows": _json(step.sold_claims)},
+            writes.expect(_SELL_CLAIMS, {**base, "rows": _json(step.sold_claims)},
                     len(step.sold_claims), "selling held seats")
-        _expect(conn, _ORDER_LINES, {**base, "rows": sales},
+        writes.expect(_ORDER_LINES, {**base, "rows": sales},
                 sum(len(sale["seat_ids"]) or 1 for sale in step.sales), "writing order lines")
     if step.hold_status:
-        _expect(conn, _CLOSE_HOLDS, {**base, "rows": _json(step.hold_status)},
+        writes.expect(_CLOSE_HOLDS, {**base, "rows": _json(step.hold_status)},
                 len(step.hold_status), "closing active holds")
     if step.refunded_order_ids:
         params = {**base, "order_ids": step.refunded_order_ids}
-        _expect(conn, _REFUND_ORDERS, params, len(step.refunded_order_ids),
+        writes.expect(_REFUND_ORDERS, params, len(step.refunded_order_ids),
                 "refunding paid orders")
-        conn.execute(_VOID_TICKETS, params)
+        writes.execute(_VOID_TICKETS, params)
 
 
-def _write_counters(conn: Connection, event_id: int, plan: BatchPlan) -> None:
+def _write_counters(writes: Writes, event_id: int, plan: BatchPlan) -> None:
     base = {"event_id": event_id}
     if plan.zone_deltas:
-        _expect(conn, _ZONE_DELTAS, {**base, "rows": _json(plan.zone_deltas)},
+        writes.expect(_ZONE_DELTAS, {**base, "rows": _json(plan.zone_deltas)},
                 len(plan.zone_deltas), "counting general admission")
     gains = [{"buyer_id": b, "tickets": d} for b, d in plan.buyer_deltas.items() if d > 0]
     losses = [{"buyer_id": b, "tickets": d} for b, d in plan.buyer_deltas.items() if d < 0]
     if gains:
-        conn.execute(_BUYERS_GAIN, {**base, "rows": _json(gains)})
+        writes.execute(_BUYERS_GAIN, {**base, "rows": _json(gains)})
     if losses:
-        _expect(conn, _BUYERS_LOSE, {**base, "rows": _json(losses)}, len(losses),
+        writes.expect(_BUYERS_LOSE, {**base, "rows": _json(losses)}, len(losses),
                 "counting tickets per buyer")
 
 
-def _record_outcomes(conn: Connection, outcomes: Sequence[RequestOutcome]) -> None:
+def _record_outcomes(writes: Writes, outcomes: Sequence[RequestOutcome]) -> None:
     if not outcomes:
         return
     latest = {outcome.request_id: outcome for outcome in outcomes}  # one row per request
-    conn.execute(_RECORD_OUTCOMES, {"rows": _json([
+    writes.execute(_RECORD_OUTCOMES, {"rows": _json([
         {"request_id": o.request_id, "event_id": o.event_id, "buyer_id": o.buyer_id,
          "kind": o.kind, "status": o.status, "outcome": o.outcome} for o in latest.values()])})
 

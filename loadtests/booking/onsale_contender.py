@@ -43,6 +43,9 @@ WORKER_READY_TIMEOUT_SECONDS = 60.0
 WORKER_STOP_TIMEOUT_SECONDS = 15.0
 DECISION_TIMEOUT_SECONDS = 60.0
 MAX_QUEUE_DEPTH = 100_000
+CLIENT_CONNECTIONS = 512
+"""At least the buyers of a client process: a buyer never waits for a connection, so
+requests reach the queue in the order the harness issued them."""
 
 
 def onsale_database_url(pg_url: str) -> str:
@@ -146,7 +149,9 @@ class OnsaleContender:
                    redis_prefix: str) -> None:
         self._keys = Keys(redis_prefix)
         self._id_tag = re.sub(r"[^A-Za-z0-9]", "", redis_prefix)
-        self._redis = redis.asyncio.Redis.from_url(redis_url)
+        self._redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
+                                          .from_url(redis_url, max_connections=CLIENT_CONNECTIONS,
+                                                    timeout=DECISION_TIMEOUT_SECONDS))
         self._queue = RequestQueue(self._redis, self._keys, MAX_QUEUE_DEPTH)
         engine = create_engine(_sqlalchemy_url(onsale_database_url(pg_url)))
         with engine.connect() as conn:
@@ -164,9 +169,15 @@ class OnsaleContender:
         async for message in self._pubsub.listen():
             if message.get("type") != "message":
                 continue
-            for item in json.loads(message["data"]):
+            received_wall, received_mono = time.time(), time.monotonic()
+            for position, item in enumerate(json.loads(message["data"])):
                 future = self._waiting.pop(item["request_id"], None)
                 if future is not None and not future.done():
+                    # When the batch became durable, on this machine's monotonic clock; the
+                    # position keeps the decisions of one batch in their queue order.
+                    committed = item.get("committed_at", received_wall)
+                    item["decided_mono"] = (received_mono - (received_wall - committed)
+                                            + position * 1e-7)
                     future.set_result(item)
 
     async def book(self, request: BookingRequest) -> Decision:
@@ -182,9 +193,9 @@ class OnsaleContender:
         outcome = await asyncio.wait_for(future, DECISION_TIMEOUT_SECONDS)
         if outcome["status"] == "held":
             seats = tuple(seat["seat_id"] for seat in outcome["result"]["seats"])
-            return Decision(seat_ids=seats)
+            return Decision(seat_ids=seats, decided_at=outcome["decided_mono"])
         error = (outcome.get("result") or {}).get("error") or {}
-        return Decision(code=error.get("code", SOLD_OUT))
+        return Decision(code=error.get("code", SOLD_OUT), decided_at=outcome["decided_mono"])
 
     async def close(self) -> None:
         self._listener.cancel()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtests.journeys.common import TEST_CARD_DECLINED, TEST_CARD_NO_FUNDS, TEST_CARD_OK
+from loadtests.journeys.defaults import TEST_CARD_DECLINED, TEST_CARD_NO_FUNDS, TEST_CARD_OK
 
 BEST_AVAILABLE_SHARE = 0.55
 SPECIFIC_SEATS_SHARE = 0.30

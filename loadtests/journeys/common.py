@@ -19,10 +19,13 @@ from typing import Any
 
 from locust import events
 
-DEFAULT_PASSWORD = "surge-fan-password"
-TEST_CARD_OK = "4242424242424242"
-TEST_CARD_DECLINED = "4000000000000002"
-TEST_CARD_NO_FUNDS = "4000000000009995"
+from loadtests.journeys.defaults import (  # noqa: F401  (re-exported for the journeys)
+    DEFAULT_PASSWORD,
+    TEST_CARD_DECLINED,
+    TEST_CARD_NO_FUNDS,
+    TEST_CARD_OK,
+)
+
 METRIC = "METRIC"
 """Request type of the custom metrics, so they sit apart from HTTP rows in Locust's tables."""
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from locust import LoadTestShape
-
 SPIKE_SHARE = 0.8
 """Of all users, the share that arrives in the opening rush (the rest trickles in)."""
 TRICKLE_SHARE_OF_RUN = 0.5
@@ -63,17 +61,3 @@ def plan_for(name: str, users: int, spawn_rate: float, run_seconds: float
              ) -> OnSaleSpike | SteadyLoad:
     plan = OnSaleSpike if name == "spike" else SteadyLoad
     return plan(max(1, users), max(0.1, spawn_rate), max(1.0, run_seconds))
-
-
-class SurgeShape(LoadTestShape):
-    """The shape `--load-shape` names (spike by default), sized by -u, -r and -t."""
-
-    use_common_options = True
-
-    def tick(self) -> tuple[int, float] | None:
-        assert self.runner is not None
-        options = self.runner.environment.parsed_options
-        run_seconds = float(getattr(options, "run_time", None) or 60)
-        plan = plan_for(getattr(options, "load_shape", "spike"), int(options.num_users or 1),
-                        float(options.spawn_rate or 1), run_seconds)
-        return plan.target(self.get_run_time())

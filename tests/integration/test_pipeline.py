@@ -248,3 +248,72 @@ def _clean_rq_keys(redis_client: Redis, redis_prefix: str) -> Iterator[None]:
         job_origin = redis_client.hget(key, "origin")
         if job_origin and redis_prefix.encode() in job_origin:
             redis_client.delete(key)
+
+
+class FlakyStore:
+    """Our BookingStore port around the real one, failing chosen commits like a Postgres outage."""
+
+    def __init__(self, inner: PostgresBookingStore, fail_commits: set[int]):
+        self._inner = inner
+        self._fail = fail_commits
+        self.commits = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def commit_batch(self, *args: Any, **kwargs: Any) -> None:
+        self.commits += 1
+        if self.commits in self._fail:
+            from workers.ports import StoreUnavailable
+
+            raise StoreUnavailable("injected outage")
+        self._inner.commit_batch(*args, **kwargs)
+
+
+def run_until_decided(worker: PartitionConsumer, redis: Redis, keys: Keys,
+                      ids: list[str]) -> list[dict[str, Any]]:
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        for _ in range(400):
+            states = [status(redis, keys, r) for r in ids]
+            if all(s["status"] != "pending" for s in states):
+                return states
+            stop.wait(0.05)
+        raise AssertionError("requests left pending")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def test_pipelined_serving_keeps_queue_order(redis_client: Redis, keys: Keys,
+                                             queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """The overlapped commit loop decides in queue order and never sells a seat twice."""
+    event_id = make_event(db_engine, rows=3, seats_per_row=10)
+    ids = [hold_best(queue, event_id, buyer, quantity=1 + buyer % 3) for buyer in range(1, 41)]
+    worker = consumer(redis_client, keys, db_engine, batch_max=4)
+    states = run_until_decided(worker, redis_client, keys, ids)
+    held = [s["status"] == "held" for s in states]
+    assert held == sorted(held, reverse=True), "a later request held seats an earlier one lacked"
+    assert sum(len(s["result"]["seat_ids"]) for s in states if s["status"] == "held") <= 30
+    assert all(count == 1 for _, count in live_claims(db_engine, event_id))
+    assert redis_client.llen(keys.inflight(PARTITION)) == 0
+
+
+def test_failed_commit_mid_pipeline_redecides_without_loss(redis_client: Redis, keys: Keys,
+                                                           queue: SyncRequestQueue,
+                                                           db_engine: Engine) -> None:
+    """A commit that fails while the next batch is already decided: both are decided again
+    from Postgres' state, every request ends final, none twice."""
+    event_id = make_event(db_engine, rows=3, seats_per_row=10)
+    ids = [hold_best(queue, event_id, buyer, quantity=2) for buyer in range(1, 21)]
+    store = FlakyStore(PostgresBookingStore(db_engine), fail_commits={2, 3})
+    worker = PartitionConsumer(redis_client, keys, PARTITION, "flaky", store,  # type: ignore[arg-type]
+                               ConsumerConfig(batch_max=3))
+    states = run_until_decided(worker, redis_client, keys, ids)
+    assert [s["status"] for s in states] == ["held"] * 15 + ["rejected"] * 5
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM booking_requests")).scalar() == 20
+        assert conn.execute(text("SELECT count(*) FROM holds")).scalar() == 15
+    assert all(count == 1 for _, count in live_claims(db_engine, event_id))

@@ -1,0 +1,210 @@
+"""`onsale surge`: an on-sale rush against a stack on this machine, audited, with a report.
+
+    onsale surge --users 200 --spawn-rate 50 --duration 30s --report surge-report
+
+1. Without --host, start `onsale up` on a free port with its own embedded
+   Postgres and Redis (a fresh data directory); with --host, use that running
+   stack (loopback only) and the stores its ONSALE_* settings name.
+2. Create a fresh surge event (or use --event), fan accounts, and open the
+   event's waiting room at a rate that serves the rush within the run.
+3. Run Locust headless (loadtests/locustfile.py), bounded by users and time,
+   printing progress every few seconds while a sampler records the line,
+   admissions, decisions and sales.
+4. Audit the event (loadtests/audit.py) and write the report folder: Locust's
+   HTML and CSV, plots (PNG), samples, the audit (text and JSON), the journey
+   metrics and summary.md.
+
+Exit status: 0 all invariants held, 1 an invariant failed (audit, or a bot got
+through), 2 the surge could not run (stack, Locust).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loadtests.surge_report import Progress, write_report
+from loadtests.surge_stack import Stack, StackError, local_stack, running_stack
+
+log = logging.getLogger("onsale.surge")
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUST_GRACE_SECONDS = 60.0
+SETTLE_SECONDS = 30.0
+CONTROLLER_WAIT_SECONDS = 2.5
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from `90`, `90s`, `2m`, `1h30m`, `1m30s`."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or not match or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration such as 30s, 2m or 1h30m")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be longer than 0s")
+    return total
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onsale surge", description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, required=True, help="simulated users (all kinds)")
+    parser.add_argument("--spawn-rate", type=float, required=True, help="users started per s")
+    parser.add_argument("--duration", type=parse_duration, required=True,
+                        help="how long Locust runs: 30s, 5m, 1h")
+    parser.add_argument("--host", help="a running stack on this machine (loopback URL); "
+                        "default: start a local one")
+    parser.add_argument("--report", type=Path, help="report folder (default surge-report-<time>)")
+    parser.add_argument("--shape", choices=("spike", "steady"), default="spike",
+                        help="on-sale spike (default) or steady load")
+    parser.add_argument("--event", type=int, help="use this on-sale event instead of a fresh one")
+    parser.add_argument("--seats", type=int, help="places of the fresh event "
+                        "(default: about 1.2 per user, so the rush sells out)")
+    parser.add_argument("--hold-ttl", type=int, default=20, metavar="SECONDS",
+                        help="hold expiry of the fresh event (default 20, so expiry happens)")
+    parser.add_argument("--admission-rate", type=float, metavar="PER_MINUTE",
+                        help="waiting-room admissions per minute (default: all fans within "
+                        "40%% of the run)")
+    parser.add_argument("--max-active", type=int, help="max admitted sessions (default: users)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="partition workers of the local stack (default 2)")
+    parser.add_argument("--think-scale", type=float, default=1.0,
+                        help="scale the journeys' think times (0.2: impatient fans)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.users < 1 or args.spawn_rate <= 0:
+        print("onsale surge: --users and --spawn-rate must be positive", file=sys.stderr)
+        return 2
+    run_name = datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    report = (args.report or Path(f"surge-report-{run_name}")).resolve()
+    report.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="onsale-surge-") as scratch, \
+                contextlib.ExitStack() as stack:
+            if args.host:
+                print(f"surge: using the stack at {args.host}")
+                target = stack.enter_context(running_stack(args.host))
+            else:
+                print("surge: starting a local stack (`onsale up`, embedded servers) ...")
+                started = time.monotonic()
+                target = stack.enter_context(local_stack(
+                    Path(scratch) / "data", report / "stack.log", args.workers))
+                print(f"surge: stack ready at {target.host} in "
+                      f"{time.monotonic() - started:.1f}s")
+            return _surge(args, target, report, Path(scratch), run_name)
+    except StackError as exc:
+        print(f"onsale surge: {exc}", file=sys.stderr)
+        return 2
+
+
+def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
+           run_name: str) -> int:
+    from redis import Redis
+
+    from engine.store.db import make_engine
+    from loadtests import surge_setup as setup
+    from loadtests.audit import run_audit
+    from loadtests.audit_redis import request_records
+    from loadtests.surge_sampler import Sampler, StandInController, controller_running
+    from workers.keys import Keys
+
+    engine = make_engine(target.database_url, pool_size=2, max_overflow=0)
+    redis = Redis.from_url(target.redis_url)
+    controller: StandInController | None = None
+    try:
+        if args.event:
+            event_id, seats_note = args.event, "existing event"
+        else:
+            capacity = args.seats or max(20, round(args.users * 1.2))
+            event = setup.create_surge_event(engine, capacity, args.hold_ttl, run_name)
+            event_id = event.event_id
+            seats_note = f"{event.seats} seats + {event.ga_capacity} GA"
+        accounts_file = scratch / "accounts.jsonl"
+        setup.create_accounts(engine, args.users * (1 if args.shape == "spike" else 4),
+                              run_name, accounts_file)
+        rate = args.admission_rate or setup.admission_rate_for(args.users, args.duration)
+        config = setup.room_config(rate, args.max_active or max(1, args.users))
+        setup.configure_room(redis, target.redis_prefix, event_id, config)
+        print(f"surge: event {event_id} ({seats_note}), waiting room open at "
+              f"{rate:.0f} admissions/min")
+        if not controller_running(redis, target.redis_prefix, event_id,
+                                  CONTROLLER_WAIT_SECONDS):
+            print("surge: the stack runs no admission controller; running one here")
+            controller = StandInController(target.redis_url, target.redis_prefix)
+            controller.start()
+        sampler = Sampler(redis, engine, target.redis_prefix, event_id)
+        sampler.start()
+        locust_rc = _run_locust(args, target, report, event_id, accounts_file, sampler)
+        print(f"surge: Locust finished (exit {locust_rc}); letting in-flight work settle "
+              "and auditing ...")
+        audit = run_audit(target.database_url, target.redis_url, target.redis_prefix, event_id,
+                          positions=sampler.places, settle_seconds=SETTLE_SECONDS)
+        sampler.stop()
+        requests = request_records(redis, Keys(target.redis_prefix), event_id)
+        verdict = write_report(report, args=vars(args), host=target.host, event_id=event_id,
+                               seats_note=seats_note, rate_per_minute=rate, sampler=sampler,
+                               requests=requests, audit=audit, locust_rc=locust_rc)
+    finally:
+        if controller is not None:
+            controller.stop()
+        redis.close()
+        engine.dispose()
+    print(verdict.text)
+    print(f"surge: report in {report}")
+    if not verdict.ran:
+        return 2
+    return 0 if verdict.ok else 1
+
+
+def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id: int,
+                accounts_file: Path, sampler: Any) -> int:
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+        "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s",
+        "--host", target.host, "--stop-timeout", "10",
+        "--csv", str(report / "locust"), "--csv-full-history",
+        "--html", str(report / "locust.html"),
+        "--event-id", str(event_id), "--accounts-file", str(accounts_file),
+        "--metrics-file", str(report / "journeys.json"), "--load-shape", args.shape,
+        "--think-scale", str(args.think_scale), "--loglevel", "WARNING",
+    ]
+    progress = Progress(report / "locust_stats_history.csv", args.duration, sampler,
+                        interactive=sys.stdout.isatty())
+    with (report / "locust.log").open("wb") as output:
+        locust = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + args.duration + LOCUST_GRACE_SECONDS
+        try:
+            while locust.poll() is None:
+                if time.monotonic() > deadline:
+                    print("surge: Locust overran its time; stopping it", file=sys.stderr)
+                    locust.terminate()
+                    locust.wait(15)
+                    break
+                progress.tick()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            locust.terminate()
+            locust.wait(15)
+            raise
+    progress.done()
+    return int(locust.returncode if locust.returncode is not None else -1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Before a surge: a fresh on-sale event, fan accounts, and the event's waiting room.
+
+A fresh event per run keeps runs independent (the audit of run N never sees
+run N-1's sales) on any database. Accounts are made in bulk with one real
+argon2 hash shared by all (fans sign up days before an on-sale; see
+loadtests/journeys/common.py) and a session token each, written to a JSON
+lines file only the Locust process reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from redis import Redis
+from sqlalchemy import Engine, text
+
+from api.identity import SESSION_TTL, token_hash
+from engine.pricing import PriceTier
+from engine.store.catalog import create_event, create_organizer, create_venue
+from loadtests.journeys.defaults import DEFAULT_PASSWORD
+from waitingroom.config import RoomConfig
+from waitingroom.keys import RoomKeys, events_registry
+
+SEATS_PER_ROW = 20
+GA_SHARE = 0.15
+CIRCLE_SHARE = 0.3
+BUYER_LIMIT = 6
+ORGANIZER_NAME = "Surge Test Promotions"
+UNLIMITED_JOINS_PER_IP = 1_000_000
+"""Every simulated fan comes from 127.0.0.1: the per-IP join limit must not bite."""
+
+
+@dataclass(frozen=True)
+class SurgeEvent:
+    event_id: int
+    name: str
+    seats: int
+    ga_capacity: int
+
+
+def _section(name: str, rank: int, rows: int, first_row: int, category: str) -> dict[str, Any]:
+    return {"name": name, "rank": rank, "rows": [
+        {"label": _row_label(first_row + r), "rank": r + 1,
+         "seats": [{"label": str(n + 1), "x": 10.0 + 12 * n, "y": 10.0 + 14 * (first_row + r),
+                    "category": category} for n in range(SEATS_PER_ROW)]}
+        for r in range(rows)]}
+
+
+def _row_label(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def seatmap_for(capacity: int, run_name: str) -> dict[str, Any]:
+    """A hall of about `capacity` places: stalls, a circle, and a GA floor."""
+    ga = max(1, round(capacity * GA_SHARE))
+    seated = max(SEATS_PER_ROW * 2, capacity - ga)
+    circle_rows = max(1, round(seated * CIRCLE_SHARE / SEATS_PER_ROW))
+    stalls_rows = max(1, math.ceil(seated / SEATS_PER_ROW) - circle_rows)
+    return {"name": f"Surge Hall ({run_name})", "city": "Loopback",
+            "sections": [_section("Stalls", 1, stalls_rows, 0, "A"),
+                         _section("Circle", 2, circle_rows, stalls_rows, "B")],
+            "ga_zones": [{"name": "Floor", "capacity": ga, "category": "GA"}]}
+
+
+def create_surge_event(engine: Engine, capacity: int, hold_ttl_seconds: int,
+                       run_name: str) -> SurgeEvent:
+    now = datetime.now(UTC)
+    doc = seatmap_for(capacity, run_name)
+    with engine.begin() as conn:
+        organizer = conn.execute(text("SELECT id FROM organizers WHERE name = :name"),
+                                 {"name": ORGANIZER_NAME}).scalar()
+        if organizer is None:
+            organizer = create_organizer(conn, ORGANIZER_NAME)
+        venue = create_venue(conn, doc, organizer)
+        name = f"Surge run {run_name}"
+        event_id = create_event(
+            conn, organizer_id=organizer, venue_id=venue, name=name, category="concert",
+            description="A load-test on-sale made by `onsale surge`.",
+            starts_at=now + timedelta(days=30), onsale_at=now - timedelta(seconds=1),
+            price_tiers=[PriceTier("A", "Stalls", "A", 8900), PriceTier("B", "Circle", "B", 5900),
+                         PriceTier("GA", "Floor", "GA", 3900)],
+            status="published", buyer_limit=BUYER_LIMIT, hold_ttl_seconds=hold_ttl_seconds)
+    seats = sum(len(row["seats"]) for section in doc["sections"] for row in section["rows"])
+    return SurgeEvent(event_id, name, seats, doc["ga_zones"][0]["capacity"])
+
+
+def create_accounts(engine: Engine, count: int, run_name: str, path: Path) -> int:
+    """`count` fan accounts with open sessions; JSON lines {user_id, email, token} to `path`."""
+    password_hash = PasswordHasher().hash(DEFAULT_PASSWORD)
+    emails = [f"fan-{run_name}-{n}@surge.example" for n in range(count)]
+    tokens = [secrets.token_urlsafe(32) for _ in range(count)]
+    expires_at = datetime.now(UTC) + SESSION_TTL
+    with engine.begin() as conn:
+        ids = dict(conn.execute(text(
+            "INSERT INTO users (email, password_hash, role, display_name)"
+            " SELECT e, :hash, 'fan', split_part(e, '@', 1) FROM unnest(CAST(:emails AS text[])) e"
+            " RETURNING email, id"), {"hash": password_hash, "emails": emails}).all())
+        conn.execute(text(
+            "INSERT INTO sessions (token_hash, user_id, expires_at)"
+            " SELECT h, u, :expires_at FROM unnest(CAST(:hashes AS text[]),"
+            " CAST(:users AS bigint[])) AS t(h, u)"),
+            {"hashes": [token_hash(t) for t in tokens], "users": [ids[e] for e in emails],
+             "expires_at": expires_at})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        for email, token in zip(emails, tokens, strict=True):
+            handle.write(json.dumps({"user_id": ids[email], "email": email, "token": token}) + "\n")
+    path.chmod(0o600)
+    return count
+
+
+def room_config(admissions_per_minute: float, max_active_users: int,
+                now: float | None = None) -> RoomConfig:
+    """The queue opens now and the sale starts now: the surge is the opening rush."""
+    opened = time.time() if now is None else now
+    return RoomConfig(opens_at=opened, sale_starts_at=opened,
+                      new_users_per_minute=admissions_per_minute,
+                      max_active_users=max_active_users, admission_token_ttl_seconds=600.0,
+                      position_expiry_seconds=30.0,
+                      join_limit_per_ip_per_minute=UNLIMITED_JOINS_PER_IP)
+
+
+def configure_room(redis: Redis, prefix: str, event_id: int, config: RoomConfig) -> None:
+    """What `WaitingRoom.configure` writes (one pipeline), from this synchronous process."""
+    keys = RoomKeys(prefix, event_id)
+    with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+        pipe.sadd(events_registry(prefix), str(event_id))
+        pipe.execute()
+
+
+def admission_rate_for(fans: int, run_seconds: float) -> float:
+    """Admissions per minute that serve every fan of the rush within ~40% of the run."""
+    return float(max(60, math.ceil(fans * 60 / max(1.0, run_seconds * 0.4))))

@@ -54,7 +54,7 @@ class Settings:
     hold_ttl_seconds: float = field(default=600.0, metadata=_at_least(1.0))
     max_queue_depth: int = field(default=5000, metadata=_at_least(1))
     batch_max: int = field(default=256, metadata=_at_least(1))
-    lease_ttl_ms: int = field(default=3000, metadata=_at_least(100))
+    lease_ttl_ms: int = field(default=2000, metadata=_at_least(100))
     log_level: str = field(default="INFO", metadata={"choices": LOG_LEVELS, "upper": True})
     log_json: bool = False
     cors_origins: tuple[str, ...] = ()

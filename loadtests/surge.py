@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-active", type=int, help="max admitted sessions (default: users)")
     parser.add_argument("--workers", type=int, default=2,
                         help="partition workers of the local stack (default 2)")
+    parser.add_argument("--locust-processes", type=int, default=1, metavar="N",
+                        help="Locust worker processes on this machine (one core each; "
+                        "default 1)")
     parser.add_argument("--think-scale", type=float, default=1.0,
                         help="scale the journeys' think times (0.2: impatient fans)")
     return parser
@@ -184,6 +187,9 @@ def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id:
         "--metrics-file", str(report / "journeys.json"), "--load-shape", args.shape,
         "--think-scale", str(args.think_scale), "--loglevel", "WARNING",
     ]
+    if args.locust_processes > 1:
+        command += ["--processes", str(args.locust_processes),
+                    "--account-slices", str(args.locust_processes)]
     progress = Progress(report / "locust_stats_history.csv", args.duration, sampler,
                         interactive=sys.stdout.isatty())
     with (report / "locust.log").open("wb") as output:

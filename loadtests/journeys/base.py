@@ -47,9 +47,9 @@ class SurgeUser(FastHttpUser):
         self.finished = False
         path = getattr(options, "accounts_file", "")
         if path:
-            runner = self.environment.runner
-            ACCOUNTS.load(path, getattr(runner, "worker_index", 0),
-                          max(1, getattr(runner, "worker_count", 1) or 1))
+            slices = max(1, int(getattr(options, "account_slices", 1) or 1))
+            index = int(getattr(self.environment.runner, "worker_index", 0) or 0)
+            ACCOUNTS.load(path, index % slices, slices)
 
     # ------------------------------------------------------------ pacing
 

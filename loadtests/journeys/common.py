@@ -40,6 +40,9 @@ def _add_options(parser: Any) -> None:
                         help="where the journey metrics JSON is written at the end")
     parser.add_argument("--load-shape", default="spike", choices=("spike", "steady"),
                         env_var="LOCUST_LOAD_SHAPE", help="on-sale spike or steady load")
+    parser.add_argument("--account-slices", type=int, default=1, env_var="LOCUST_ACCOUNT_SLICES",
+                        help="distributed runs: the number of workers, so each takes its own "
+                        "slice of --accounts-file (by worker index)")
     parser.add_argument("--think-scale", type=float, default=1.0, env_var="LOCUST_THINK_SCALE",
                         help="multiply every think time by this (0.2: impatient fans)")
 

@@ -29,6 +29,8 @@ DECISION_GIVE_UP_SECONDS = 60.0
 STREAM_SHARE = 0.4
 """Fans who follow their request by SSE instead of polling."""
 RETRY_AFTER_DECLINE_SHARE = 0.6
+RELEASE_AFTER_DECLINE_SHARE = 0.2
+"""Of declined fans, these give the seats back; the rest walk away and the hold expires."""
 
 
 class Fan(SurgeUser):
@@ -169,9 +171,10 @@ class Fan(SurgeUser):
                 metrics.count("purchase.retry_after_decline")
                 self.think(1, 3)
                 order = self.pay(headers, held, TEST_CARD_OK)
-            else:
+            elif self.rng.random() < RELEASE_AFTER_DECLINE_SHARE / (1 - RETRY_AFTER_DECLINE_SHARE):
                 self.release(headers, held["hold_id"])
-                return
+            else:
+                metrics.count("fan.walked_away_from_hold")
 
     def pay(self, headers: dict[str, str], held: dict[str, Any], card: str
             ) -> dict[str, Any] | None:

@@ -57,6 +57,7 @@ RECENT_DELTAS = 512
 SUBSCRIBER_BACKLOG = 256
 """Deltas a slow SSE client may fall behind by before it gets a fresh snapshot instead."""
 STREAM_READ_COUNT = 500
+LISTEN_POLL_SECONDS = 1.0
 SEAT_FIELDS = ("seat_id", "section_id", "row", "label", "x", "y", "category", "price_cents",
                "accessible", "state")
 
@@ -241,6 +242,7 @@ class SeatMapCache:
         self._pending: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_verify = time.monotonic()
+        self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -248,11 +250,12 @@ class SeatMapCache:
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._sweep())]
 
     async def stop(self) -> None:
+        # redis-py can swallow a cancellation that races its read timeout; the flag ends
+        # the listener's loop within one poll interval regardless.
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(self._tasks, timeout=LISTEN_POLL_SECONDS * 3)
 
     # ------------------------------------------------------------ reading
 
@@ -371,26 +374,29 @@ class SeatMapCache:
     async def _listen(self) -> None:
         pattern = self._keys.availability_channel(0).replace("{ev:0}", "{ev:*}")
         prefix, _, suffix = pattern.partition("{ev:*}")
-        while True:
+        while not self._stopping:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(pattern)
                 for seat_map in list(self._maps.values()):  # missed while disconnected
                     await self._catch_up(seat_map)
-                async for message in pubsub.listen():
-                    if message.get("type") != "pmessage":
+                while not self._stopping:
+                    message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
+                    if message is None or message.get("type") != "pmessage":
                         continue
                     channel = message["channel"].decode()
                     tag = channel[len(prefix) + 4:len(channel) - len(suffix) - 1]
                     if tag.isdigit():
                         self._notified(int(tag))
-            except asyncio.CancelledError:
-                await pubsub.aclose()
-                raise
             except Exception:  # noqa: BLE001 - Redis hiccups must not end live seat maps
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # redis-py wrapped our cancel
                 log.warning("seat-map listener lost Redis; reconnecting", exc_info=True)
-                await pubsub.aclose()
                 await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())
 
     async def _sweep(self) -> None:
         while True:

@@ -85,6 +85,13 @@ def seats_once(conn: Connection, event_id: int) -> CheckResult:
         GROUP BY seat_id HAVING count(*) > 1""", event_id)
     check.violate(len(twice_ticketed), [f"seat {seat} has {n} live tickets"
                                         for seat, n in twice_ticketed])
+    held, sold = _rows(conn, """
+        SELECT (SELECT coalesce(sum(cardinality(seat_ids)), 0) FROM holds
+                WHERE event_id = :event_id AND status = 'active'),
+               (SELECT count(*) FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+                WHERE o.event_id = :event_id AND o.status = 'paid' AND l.seat_id IS NOT NULL)
+        """, event_id)[0]
+    check.detail = f"{sold} seats sold, {held} held"
     return check
 
 
@@ -168,6 +175,8 @@ def orders_tickets(conn: Connection, event_id: int, orders: Sequence[OrderRecord
         WHERE o.event_id = :event_id AND o.status = 'paid'
         GROUP BY o.order_id, o.quantity
         HAVING count(t.id) FILTER (WHERE t.status <> 'void') <> o.quantity""", event_id)
+    capturing = {o.order_id for o in orders if o.status not in FINAL_ORDER_STATES}
+    short = [row for row in short if row[0] not in capturing]  # tickets come with the capture
     check.violate(len(short), [f"paid order {order}: {live} live tickets for {quantity}"
                                for order, quantity, live in short])
     orphans = _rows(conn, """

@@ -19,8 +19,19 @@ from typing import Any
 RESULTS_DIR = Path("bench-results")
 
 
+METADATA_KEYS = ("benchmark", "finished_at", "machine", "results")
+
+
 def write_results(name: str, payload: Mapping[str, Any], directory: Path = RESULTS_DIR) -> Path:
-    """Write the benchmark's payload, wrapped with when and where it ran; return the path."""
+    """Write the benchmark's payload with when and where it ran; return the path.
+
+    The payload's keys are at the top level of the document, next to the
+    metadata, so a reader finds e.g. `joins_per_s` at `document["joins_per_s"]`;
+    the same payload is also kept under `"results"` for readers of the first layout.
+    """
+    clashes = sorted(set(payload) & set(METADATA_KEYS))
+    if clashes:
+        raise ValueError(f"benchmark payload keys clash with the metadata: {clashes}")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
     document = {
@@ -31,6 +42,7 @@ def write_results(name: str, payload: Mapping[str, Any], directory: Path = RESUL
             "platform": platform.platform(),
             "cpu_count": os.cpu_count(),
         },
+        **payload,
         "results": dict(payload),
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")

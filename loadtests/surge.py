@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, help="report folder (default surge-report-<time>)")
     parser.add_argument("--shape", choices=("spike", "steady"), default="spike",
                         help="on-sale spike (default) or steady load")
-    parser.add_argument("--event", type=int, help="use this on-sale event instead of a fresh one")
+    parser.add_argument("--event", type=int, help="use this on-sale event instead of a fresh one "
+                        "(its waiting room is reconfigured for the run)")
     parser.add_argument("--seats", type=int, help="places of the fresh event "
                         "(default: about 1.2 per user, so the rush sells out)")
     parser.add_argument("--hold-ttl", type=int, default=20, metavar="SECONDS",
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"surge: stack ready at {target.host} in "
                       f"{time.monotonic() - started:.1f}s")
             return _surge(args, target, report, Path(scratch), run_name)
-    except StackError as exc:
+    except (StackError, LookupError) as exc:
         print(f"onsale surge: {exc}", file=sys.stderr)
         return 2
 
@@ -119,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
            run_name: str) -> int:
     from redis import Redis
+    from sqlalchemy import text
 
     from engine.store.db import make_engine
     from loadtests import surge_setup as setup
@@ -132,6 +134,10 @@ def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
     controller: StandInController | None = None
     try:
         if args.event:
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT status FROM events WHERE id = :id"),
+                                {"id": args.event}).scalar() != "published":
+                    raise LookupError(f"event {args.event} does not exist or is not published")
             event_id, seats_note = args.event, "existing event"
         else:
             capacity = args.seats or max(20, round(args.users * 1.2))

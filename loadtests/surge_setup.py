@@ -145,3 +145,48 @@ def configure_room(redis: Redis, prefix: str, event_id: int, config: RoomConfig)
 def admission_rate_for(fans: int, run_seconds: float) -> float:
     """Admissions per minute that serve every fan of the rush within ~40% of the run."""
     return float(max(60, math.ceil(fans * 60 / max(1.0, run_seconds * 0.4))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loadtests.surge_setup`: prepare a surge for Locust run elsewhere (compose).
+
+    Uses the ONSALE_* settings for Postgres and Redis, like every onsale command;
+    prints {"event_id", "accounts_file"} as JSON.
+    """
+    import argparse
+    import secrets as _secrets
+
+    from api.settings import Settings
+    from engine.store.db import make_engine
+
+    parser = argparse.ArgumentParser(prog="python -m loadtests.surge_setup",
+                                     description="Create a surge event, accounts and its room.")
+    parser.add_argument("--users", type=int, required=True, help="accounts to make")
+    parser.add_argument("--seats", type=int, help="places of the event (default 1.2 per user)")
+    parser.add_argument("--hold-ttl", type=int, default=120, metavar="SECONDS")
+    parser.add_argument("--admission-rate", type=float, default=6000.0, metavar="PER_MINUTE")
+    parser.add_argument("--max-active", type=int, default=5000)
+    parser.add_argument("--out", type=Path, required=True, help="folder for accounts.jsonl")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if not (settings.database_url and settings.redis_url):
+        parser.error("set ONSALE_DATABASE_URL and ONSALE_REDIS_URL")
+    run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + _secrets.token_hex(2)
+    engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        event = create_surge_event(engine, args.seats or round(args.users * 1.2), args.hold_ttl,
+                                   run_name)
+        accounts = args.out / "accounts.jsonl"
+        create_accounts(engine, args.users, run_name, accounts)
+        configure_room(redis, settings.redis_prefix, event.event_id,
+                       room_config(args.admission_rate, args.max_active))
+    finally:
+        redis.close()
+        engine.dispose()
+    print(json.dumps({"event_id": event.event_id, "accounts_file": str(accounts)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,8 +23,9 @@ from loadtests.journeys.common import TEST_CARD_OK, Account, error_code, json_of
 
 FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "done"})
 FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
-DECISION_POLL_SECONDS = 0.25
-ORDER_POLL_SECONDS = 0.5
+DECISION_POLL_SECONDS = (0.05, 0.1, 0.2, 0.25)
+"""Delays between status polls: quick at first (most decisions take milliseconds), then steady."""
+ORDER_POLL_SECONDS = (0.1, 0.2, 0.3, 0.5)
 DECISION_GIVE_UP_SECONDS = 60.0
 STREAM_SHARE = 0.4
 """Fans who follow their request by SSE instead of polling."""
@@ -115,7 +116,8 @@ class Fan(SurgeUser):
         if not accepted:
             return None
         metrics.count("reserve.accepted")
-        if self.rng.random() < STREAM_SHARE:
+        streamed = self.rng.random() < STREAM_SHARE
+        if streamed:
             decision = self.stream_decision(headers, accepted["events_url"])
         else:
             decision = self.poll_decision(headers, accepted["status_url"])
@@ -126,6 +128,7 @@ class Fan(SurgeUser):
             return None
         elapsed_ms = (time.monotonic() - sent) * 1000
         metrics.sample("request_to_decision_ms", elapsed_ms)
+        metrics.sample(f"request_to_decision_{'sse' if streamed else 'poll'}_ms", elapsed_ms)
         record_metric(self.environment, "request_to_decision", elapsed_ms)
         status = decision.get("status")
         metrics.count(f"reserve.{status}")
@@ -137,8 +140,10 @@ class Fan(SurgeUser):
 
     def poll_decision(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
         deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
+        polls = 0
         while time.monotonic() < deadline:
-            gevent.sleep(DECISION_POLL_SECONDS)
+            gevent.sleep(DECISION_POLL_SECONDS[min(polls, len(DECISION_POLL_SECONDS) - 1)])
+            polls += 1
             with self.client.get(url, headers=headers, name="/requests/[id]",
                                  catch_response=True) as response:
                 if response.status_code != 200:
@@ -211,8 +216,10 @@ class Fan(SurgeUser):
 
     def follow_order(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
         deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
+        polls = 0
         while time.monotonic() < deadline:
-            gevent.sleep(ORDER_POLL_SECONDS)
+            gevent.sleep(ORDER_POLL_SECONDS[min(polls, len(ORDER_POLL_SECONDS) - 1)])
+            polls += 1
             with self.client.get(url, headers=headers, name="/orders/[id]",
                                  catch_response=True) as response:
                 if response.status_code != 200:

@@ -21,11 +21,9 @@ def test_defaults_when_nothing_is_set() -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
     assert (settings.workers, settings.partitions) == (2, 8)
     assert settings.hold_ttl_seconds == 600.0
-    assert (settings.max_queue_depth, settings.batch_max, settings.lease_ttl_ms) == (
-        5000,
-        256,
-        3000,
-    )
+    assert settings.max_queue_depth == 5000
+    assert settings.batch_max == 256
+    assert settings.lease_ttl_ms == 2000
     assert (settings.log_level, settings.log_json) == ("INFO", False)
     assert settings.cors_origins == ()
     assert settings.max_body_bytes == 65536

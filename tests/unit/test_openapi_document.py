@@ -1,0 +1,50 @@
+"""The OpenAPI document covers every route of the app, and every operation says who may call it."""
+
+from __future__ import annotations
+
+from api.app import create_app
+from api.openapi import build_document, render_docs
+from api.settings import Settings
+
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _app_routes() -> set[tuple[str, str]]:
+    # The app is built, never started: no connection to Postgres or Redis is made.
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                              redis_url="redis://127.0.0.1:1/0"))
+    routes = set()
+    for route in app.router.routes():
+        if route.method.lower() in METHODS and route.resource is not None:
+            routes.add((route.method.lower(), route.resource.canonical))
+    return routes
+
+
+def test_every_route_is_documented_and_nothing_else() -> None:
+    document = build_document()
+    documented = {(method, path) for path, item in document["paths"].items()
+                  for method in item if method in METHODS}
+    routes = _app_routes()
+    assert routes - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - routes == set(), "documented operations the app does not serve"
+
+
+def test_every_operation_states_who_may_call_it_and_its_errors_share_one_shape() -> None:
+    document = build_document()
+    assert document["openapi"].startswith("3.1")
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            assert operation.get("x-who-may-call"), f"{method} {path}: who may call it?"
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and "$ref" in response:
+                    name = response["$ref"].rsplit("/", 1)[-1]
+                    assert name in document["components"]["responses"], (path, name)
+
+
+def test_the_docs_page_lists_every_operation() -> None:
+    document = build_document()
+    page = render_docs(document)
+    for path in document["paths"]:
+        assert f"<code>{path}</code>" in page.replace("&#x27;", "'"), path

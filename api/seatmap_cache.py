@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import logging
 import time
@@ -56,6 +57,7 @@ RECENT_DELTAS = 512
 """Deltas kept per event so a reconnecting stream resumes without a snapshot."""
 SUBSCRIBER_BACKLOG = 256
 """Deltas a slow SSE client may fall behind by before it gets a fresh snapshot instead."""
+GZIP_LEVEL = 5
 STREAM_READ_COUNT = 500
 LISTEN_POLL_SECONDS = 1.0
 SEAT_FIELDS = ("seat_id", "section_id", "row", "label", "x", "y", "category", "price_cents",
@@ -85,6 +87,7 @@ class LiveSeatMap:
         self.verified_version = -1
         self._prefixes: list[str] | None = None
         self._rendered: tuple[str, bytes] | None = None
+        self._gzipped: tuple[str, bytes] | None = None
         self._sections: tuple[int, list[dict[str, Any]]] | None = None
         self.reset(state)
 
@@ -102,6 +105,7 @@ class LiveSeatMap:
         self.recent.clear()
         self._prefixes = None
         self._rendered = None
+        self._gzipped = None
         self._sections = None
         for subscriber in self.subscribers:
             subscriber.behind = True
@@ -164,6 +168,13 @@ class LiveSeatMap:
         body = f'{head[:-1]},"seat_fields":{json.dumps(SEAT_FIELDS)},"seats":[{seats}]}}'
         self._rendered = (self.etag, body.encode())
         return self._rendered[1]
+
+    def render_gzip(self) -> bytes:
+        """The gzip of this version's document, compressed once per version."""
+        body = self.render()
+        if self._gzipped is None or self._gzipped[0] != self.etag:
+            self._gzipped = (self.etag, gzip.compress(body, GZIP_LEVEL, mtime=0))
+        return self._gzipped[1]
 
     def _seat_prefix(self, seat: Any) -> str:
         price = self.price_by_category.get(seat.category)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import json
 import time
 from typing import Any
@@ -33,8 +32,8 @@ routes = web.RouteTableDef()
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_MAX_SECONDS = 600.0
 """A stream ends after this long; EventSource reconnects with Last-Event-ID and resumes."""
-GZIP_LEVEL = 5
-_gzipped: dict[tuple[int, str], bytes] = {}
+SHUTDOWN_CHECK_SECONDS = 1.0
+"""How soon an idle stream notices the server shutting down (and ends, so it need not wait)."""
 
 
 async def _visible_map(request: web.Request, event_id: int) -> LiveSeatMap:
@@ -46,19 +45,6 @@ async def _visible_map(request: web.Request, event_id: int) -> LiveSeatMap:
             request, await optional_principal(request), seat_map.organizer_id):
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
     return seat_map
-
-
-def _compressed(seat_map: LiveSeatMap, body: bytes) -> bytes:
-    """The gzip of this version's document, made once per version and process."""
-    key = (seat_map.event_id, seat_map.etag)
-    packed = _gzipped.get(key)
-    if packed is None:
-        for stale in [k for k in _gzipped if k[0] == seat_map.event_id]:
-            del _gzipped[stale]
-        if len(_gzipped) > 64:
-            _gzipped.clear()
-        packed = _gzipped[key] = gzip.compress(body, GZIP_LEVEL, mtime=0)
-    return packed
 
 
 @routes.get("/events/{event_id}/seats")
@@ -73,8 +59,14 @@ async def seat_map(request: web.Request) -> web.Response:
     body = live.render()
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         headers["Content-Encoding"] = "gzip"
-        body = _compressed(live, body)
+        body = live.render_gzip()
     return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _server_closing(request: web.Request) -> bool:
+    """Whether the server is shutting down: aiohttp marks every connection closing first."""
+    protocol = request.protocol
+    return bool(getattr(protocol, "_close", False) or getattr(protocol, "_force_close", False))
 
 
 def _sse_event(event: str, version: int, data: dict[str, Any]) -> bytes:
@@ -101,10 +93,10 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
     after = _after_version(request)
     cache = request.app[SEATMAP_CACHE_KEY]
     live = await _visible_map(request, event_id)
+    response = await sse_response(request)
     subscriber = Subscriber()
     live.subscribers.add(subscriber)
     try:
-        response = await sse_response(request)
         pending = None if after is None else live.deltas_after(after)
         if pending is None:
             await response.write(_snapshot(live))
@@ -116,6 +108,7 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
                                                 {"version": version, "changes": changes}))
                 sent = version
         deadline = time.monotonic() + SSE_MAX_SECONDS
+        last_write = time.monotonic()
         while time.monotonic() < deadline:
             if subscriber.behind:
                 live.subscribers.discard(subscriber)
@@ -126,18 +119,25 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
                 sent = live.version
                 continue
             if subscriber.queue.empty():
+                if _server_closing(request):
+                    break
                 subscriber.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscriber.wake.wait(), SSE_HEARTBEAT_SECONDS)
-                if subscriber.queue.empty() and not subscriber.behind:
+                    await asyncio.wait_for(subscriber.wake.wait(), SHUTDOWN_CHECK_SECONDS)
+                if subscriber.queue.empty() and not subscriber.behind and \
+                        time.monotonic() - last_write >= SSE_HEARTBEAT_SECONDS:
                     await response.write(b": keep-alive\n\n")
+                    last_write = time.monotonic()
                 continue
             version, changes = subscriber.queue.get_nowait()
             if version > sent:
                 await response.write(_sse_event("delta", version,
                                                 {"version": version, "changes": changes}))
                 sent = version
+                last_write = time.monotonic()
         await response.write_eof()
+        return response
+    except ConnectionResetError:  # the client went away: nothing to answer
         return response
     finally:
         live.subscribers.discard(subscriber)

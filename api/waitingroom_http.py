@@ -310,7 +310,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "tags": ["waiting room"],
             "summary": "Join the event's waiting room (signed-in fan; one place per account)",
-            "security": [{"bearer": []}],
+            "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": False,
                 "content": {

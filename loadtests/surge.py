@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.surge_report import Progress, write_report
-from loadtests.surge_stack import Stack, StackError, local_stack, running_stack
+from loadtests.surge_stack import Stack, StackError, check_loopback, local_stack, running_stack
 
 log = logging.getLogger("onsale.surge")
 
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="onsale-surge-") as scratch, \
                 contextlib.ExitStack() as stack:
             if args.host:
-                print(f"surge: using the stack at {args.host}")
+                print(f"surge: using the stack at {check_loopback(args.host)}")
                 target = stack.enter_context(running_stack(args.host))
             else:
                 print("surge: starting a local stack (`onsale up`, embedded servers) ...")

@@ -18,31 +18,37 @@ from redis.asyncio import Redis as AsyncRedis
 
 from workers.booking_requests import BookingRequest, new_request_id
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUES_SET, Keys
-from workers.rqjob import job_mapping
+from workers.rqjob import DYNAMIC_JOB_FIELDS, STATIC_JOB_FIELDS, dynamic_job_fields
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 STATUS_TTL_SECONDS = 24 * 3600
 
-_ENQUEUE = """
+def _lua_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+# RQ's static job fields are written by the script itself; only per-job values travel.
+_STATIC_HSET_ARGS = ", ".join(f"{_lua_quote(k)}, {_lua_quote(v)}" for k, v in STATIC_JOB_FIELDS)
+_DYNAMIC_HSET_ARGS = ", ".join(f"{_lua_quote(name)}, ARGV[{6 + i}]"
+                               for i, name in enumerate(DYNAMIC_JOB_FIELDS))
+
+_ENQUEUE = f"""
 if KEYS[3] ~= '' then
   local existing = redis.call('GET', KEYS[3])
-  if existing then return {'duplicate', existing} end
+  if existing then return {{'duplicate', existing}} end
 end
 local depth = redis.call('LLEN', KEYS[1])
-if depth >= tonumber(ARGV[1]) then return {'full', tostring(depth)} end
-local job_fields = tonumber(ARGV[6])
-local job = {}
-for i = 7, 6 + 2 * job_fields do job[#job + 1] = ARGV[i] end
-redis.call('HSET', KEYS[2], unpack(job))
-local status = {}
-for i = 7 + 2 * job_fields, #ARGV do status[#status + 1] = ARGV[i] end
+if depth >= tonumber(ARGV[1]) then return {{'full', tostring(depth)}} end
+redis.call('HSET', KEYS[2], {_DYNAMIC_HSET_ARGS}, {_STATIC_HSET_ARGS})
 local seq = redis.call('INCR', KEYS[6])
-redis.call('HSET', KEYS[4], 'seq', seq, unpack(status))
+redis.call('HSET', KEYS[4], 'seq', seq, 'status', 'pending', 'kind', ARGV[11],
+           'event_id', ARGV[12], 'buyer_id', ARGV[13], 'partition', ARGV[14],
+           'enqueued_at', ARGV[15])
 redis.call('EXPIRE', KEYS[4], ARGV[5])
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[5], KEYS[1])
 if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
-return {'ok', tostring(seq)}
+return {{'ok', tostring(seq)}}
 """
 
 
@@ -81,25 +87,14 @@ def _prepare(keys: Keys, max_depth: int, *, event_id: int, buyer_id: int, kind: 
         params=params,
         enqueued_at=time.time(),
     )
-    mapping = job_mapping(request.request_id, keys.queue_name(partition), request.to_payload())
     body_print = fingerprint(kind, params)
-    status = {
-        "status": "pending",
-        "kind": kind,
-        "event_id": event_id,
-        "buyer_id": buyer_id,
-        "partition": partition,
-        "enqueued_at": repr(request.enqueued_at),
-    }
     idem_key = keys.idempotency(event_id, buyer_id, idempotency_key) if idempotency_key else ""
     argv: list[Any] = [
         max_depth, request.request_id, f"{request.request_id}|{body_print}",
-        IDEMPOTENCY_TTL_SECONDS, STATUS_TTL_SECONDS, len(mapping),
+        IDEMPOTENCY_TTL_SECONDS, STATUS_TTL_SECONDS,
+        *dynamic_job_fields(keys.queue_name(partition), request.to_payload()),
+        kind, event_id, buyer_id, partition, repr(request.enqueued_at),
     ]
-    for field, value in mapping.items():
-        argv.extend((field, value))
-    for field, value in status.items():
-        argv.extend((field, value))
     script_keys = [keys.queue(partition), RQ_JOB_PREFIX + request.request_id, idem_key,
                    keys.request(request.request_id), RQ_QUEUES_SET,
                    keys.enqueued_count(partition)]

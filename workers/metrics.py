@@ -98,16 +98,26 @@ class BatchMetrics:
 
     def _record(self, partition: str, decision: BatchDecision, now: float) -> None:
         per_event: dict[int, Tally[str]] = {}
+        latencies: dict[int, list[float]] = {}
         for outcome in decision.outcomes:
-            tally = per_event.setdefault(outcome.event_id, Tally())
-            label = str(outcome.event_id)
-            DECISIONS.labels(label, outcome.status).inc()
-            tally["decisions"] += 1
+            tally = per_event.get(outcome.event_id)
+            if tally is None:
+                tally = per_event[outcome.event_id] = Tally()
+                latencies[outcome.event_id] = []
             tally[f"o:{outcome.status}"] += 1
             if outcome.enqueued_at > 0:
                 latency = max(0.0, outcome.decided_at - outcome.enqueued_at)
-                DECISION_LATENCY.labels(label).observe(latency)
+                latencies[outcome.event_id].append(latency)
                 tally[f"lat:{latency_bucket(latency)}"] += 1
+        for event_id, tally in per_event.items():
+            label = str(event_id)
+            for name, count in list(tally.items()):
+                if name.startswith("o:"):
+                    DECISIONS.labels(label, name[2:]).inc(count)
+                    tally["decisions"] += count
+            histogram = DECISION_LATENCY.labels(label)
+            for latency in latencies[event_id]:
+                histogram.observe(latency)
         if decision.outcomes:
             BATCH_SIZE.labels(partition).observe(len(decision.outcomes))
         for event_id, events in decision.events_by_event.items():

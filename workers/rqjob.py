@@ -36,7 +36,7 @@ def job_mapping(request_id: str, queue_name: str, payload: dict[str, Any],
                 enqueued_at: datetime | None = None) -> dict[str, Any]:
     """The hash RQ itself would write for this job when enqueued."""
     job = Job.create(
-        "workers.rqjob.partition_only",
+        JOB_FUNCTION,
         args=(payload,),
         connection=_OFFLINE,
         id=request_id,
@@ -49,6 +49,28 @@ def job_mapping(request_id: str, queue_name: str, payload: dict[str, Any],
     job.enqueued_at = enqueued_at or datetime.now(UTC).replace(tzinfo=None)
     job.timeout = 180
     return job.to_dict()
+
+
+JOB_FUNCTION = "workers.rqjob.partition_only"
+DYNAMIC_JOB_FIELDS = ("data", "created_at", "enqueued_at", "origin", "description")
+
+
+def _static_job_fields() -> list[tuple[str, str]]:
+    """The fields every booking job shares, exactly as RQ writes them for a fresh job."""
+    sample = job_mapping("sample", "sample", {})
+    return [(name, str(value.value if hasattr(value, "value") else value))
+            for name, value in sample.items() if name not in DYNAMIC_JOB_FIELDS]
+
+
+STATIC_JOB_FIELDS = _static_job_fields()
+
+
+def dynamic_job_fields(queue_name: str, payload: dict[str, Any]) -> list[Any]:
+    """Values of DYNAMIC_JOB_FIELDS for one booking job, as RQ would compute them."""
+    stamp = rq_timestamp(datetime.now(UTC))
+    data = zlib.compress(DefaultSerializer.dumps((JOB_FUNCTION, None, (payload,), {})))
+    return [data, stamp, stamp, queue_name,
+            f"booking {payload.get('kind')} for event {payload.get('event_id')}"]
 
 
 def payload_from_job_data(data: bytes) -> dict[str, Any]:

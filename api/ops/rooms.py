@@ -42,6 +42,7 @@ def sale_changes(action: str, current: RoomConfig | None, now: float) -> dict[st
         return {"opens_at": SALE_CLOSED_AT, "sale_starts_at": SALE_CLOSED_AT, "paused": True}
     if action != "open":
         raise ApiError(400, "invalid_config", "sale must be open or closed", {"field": "sale"})
+    now = float(int(now))  # a whole second: the room's scripts compare at millisecond precision
     opens_at = now if current is None else min(current.opens_at, now)
     starts_at = now if current is None else min(current.sale_starts_at, now)
     return {"opens_at": opens_at, "sale_starts_at": starts_at, "paused": False}

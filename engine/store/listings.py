@@ -59,8 +59,13 @@ class Page:
 
 
 def _where(flt: BrowseFilter, params: dict[str, Any]) -> list[str]:
-    clauses = ["status = ANY(:statuses)", "starts_at >= :starts_after"]
-    params["statuses"] = list(flt.statuses)
+    if len(flt.statuses) == 1:  # equality keeps the (status, starts_at) index order usable
+        clauses = ["status = :status"]
+        params["status"] = flt.statuses[0]
+    else:
+        clauses = ["status = ANY(:statuses)"]
+        params["statuses"] = list(flt.statuses)
+    clauses.append("starts_at >= :starts_after")
     params["starts_after"] = flt.starts_after
     if flt.starts_before is not None:
         clauses.append("starts_at < :starts_before")

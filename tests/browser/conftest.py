@@ -42,6 +42,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+SHUTDOWN_TIMEOUT_SECONDS = 2.0
+"""A browser's keep-alive connections must not hold the server's shutdown for aiohttp's 60 s."""
 CONTROLLER_INTERVAL_SECONDS = 0.1
 """Faster than in production (0.2 s) so tests wait less; the rate is the same."""
 
@@ -82,7 +84,8 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 
 
 @pytest.fixture()
-async def page(browser: Any) -> AsyncIterator[Any]:
+async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    """A fresh page; closed before the live server stops (which it therefore needs)."""
     context = await browser.new_context()
     new_page = await context.new_page()
     new_page.set_default_timeout(15_000)
@@ -160,7 +163,7 @@ async def live_server(
 ) -> AsyncIterator[LiveServer]:
     """`redis_client` (via partition_consumers) deletes the test prefix's keys afterwards."""
     app = create_app(live_settings)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -219,3 +219,10 @@ async def test_a_browser_gets_the_event_page(client: TestClient[Any, Any],
                                 headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/html")
+
+
+async def test_request_ids_on_answers_and_errors(client: TestClient[Any, Any]) -> None:
+    ok = await client.get("/events?limit=1", headers={"X-Request-Id": "trace-123"})
+    assert ok.headers["X-Request-Id"] == "trace-123"
+    bad = await client.get("/events?limit=0")
+    assert len(bad.headers["X-Request-Id"]) == 32

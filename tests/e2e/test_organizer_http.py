@@ -199,3 +199,15 @@ async def test_organizers_manage_only_their_own(client: TestClient[Any, Any],
     assert response.status == 403, "published: visible, still not bob's"
     assert (await client.get(f"/events/{event_id}", headers={
         **ops, "Accept": "application/json"})).status == 200
+
+
+async def test_bodies_are_limited_except_seat_maps(client: TestClient[Any, Any],
+                                                   engine: Engine) -> None:
+    organizer = await account(client, engine, "organizer")
+    venue = await (await create_venue(client, organizer, small_seatmap(unique_city()))).json()
+    response = await client.post("/events", headers=organizer, json=event_body(
+        venue["venue_id"], {"description": "x" * 4000}))
+    assert response.status == 413
+    error = (await response.json())["error"]
+    assert error["code"] == "payload_too_large"
+    assert response.headers["X-Request-Id"]

@@ -42,7 +42,7 @@ def live_url(settings: Settings, redis_client: Any) -> Iterator[str]:
         loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         loop.run_until_complete(site.start())
-        state["url"] = "http://127.0.0.1:%d" % runner.addresses[0][1]
+        state["url"] = f"http://127.0.0.1:{runner.addresses[0][1]}"
         state["loop"] = loop
         ready.set()
         loop.run_forever()

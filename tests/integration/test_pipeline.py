@@ -317,3 +317,25 @@ def test_failed_commit_mid_pipeline_redecides_without_loss(redis_client: Redis, 
         assert conn.execute(text("SELECT count(*) FROM booking_requests")).scalar() == 20
         assert conn.execute(text("SELECT count(*) FROM holds")).scalar() == 15
     assert all(count == 1 for _, count in live_claims(db_engine, event_id))
+
+
+def test_enqueued_requests_are_real_rq_jobs(redis_client: Redis, keys: Keys,
+                                            queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """RQ's own API reads what the enqueue script writes (rq info / rq-dashboard tell the truth)."""
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    event_id = make_event(db_engine)
+    request_id = hold_best(queue, event_id, 7, quantity=3)
+    job = Job.fetch(request_id, connection=redis_client)
+    assert job.get_status() == JobStatus.QUEUED
+    assert job.origin == keys.queue_name(PARTITION)
+    assert job.func_name == "workers.rqjob.partition_only"
+    assert job.args[0]["params"] == {"quantity": 3} and job.args[0]["buyer_id"] == 7
+    assert job.enqueued_at is not None and job.timeout == 180
+    rq_queue = Queue(keys.queue_name(PARTITION), connection=redis_client)
+    assert rq_queue.job_ids == [request_id]
+    worker = consumer(redis_client, keys, db_engine)
+    assert worker.try_take_over()
+    drain(worker, redis_client, keys)
+    assert Job.fetch(request_id, connection=redis_client).get_status() == JobStatus.FINISHED

@@ -103,11 +103,19 @@
 
   // ------------------------------------------------------------ the seat map
 
-  function seatRadius(count) {
-    if (count < 600) return 8;
-    if (count < 3000) return 5;
-    if (count < 10000) return 3.5;
-    return 2.6;
+  // Radius from the nearest-neighbour distance of a sample of seats, so seats never overlap.
+  function seatRadius(seats, at) {
+    let closest = Infinity;
+    const step = Math.max(1, Math.floor(seats.length / 200));
+    for (let i = 0; i < seats.length; i += step) {
+      const x = seats[i][at.x], y = seats[i][at.y];
+      for (let j = 0; j < seats.length; j++) {
+        if (j === i) continue;
+        const d = Math.hypot(seats[j][at.x] - x, seats[j][at.y] - y);
+        if (d > 0 && d < closest) closest = d;
+      }
+    }
+    return closest === Infinity ? 8 : Math.max(1.2, Math.min(9, closest * 0.45));
   }
 
   function draw(map) {
@@ -123,7 +131,7 @@
     }
     const fields = map.seat_fields;
     const at = Object.fromEntries(fields.map((name, index) => [name, index]));
-    const radius = seatRadius(map.seats.length);
+    const radius = seatRadius(map.seats, at);
     const fragment = document.createDocumentFragment();
     let minX = 1000, minY = 1000, maxX = 0, maxY = 0;
     for (const row of map.seats) {

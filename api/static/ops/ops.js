@@ -272,7 +272,6 @@
       series: [
         ["waiting", "waiting", "#2563eb"],
         ["active", "active", "#16a34a"],
-        ["max_active", "cap", "#9ca3af", [4, 4]],
       ],
     },
     admissions: {

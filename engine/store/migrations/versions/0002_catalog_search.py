@@ -271,6 +271,9 @@ def upgrade() -> None:
                     postgresql_using="gin")
     # Counter updates by the partition consumer touch no indexed column: room for HOT updates.
     op.execute("ALTER TABLE event_listings SET (fillfactor = 85)")
+    # More lexemes in the statistics: the planner then tells a rare prefix (GIN bitmap) from
+    # a common one (walk the date index until enough matches).
+    op.execute("ALTER TABLE event_listings ALTER COLUMN search SET STATISTICS 1000")
     # Cities and categories are correlated (no sports at a theatre): tell the planner.
     op.execute("CREATE STATISTICS event_listings_city_category (mcv, dependencies)"
                " ON category, city_key FROM event_listings")

@@ -29,9 +29,17 @@ log = logging.getLogger("onsale")
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
+PASS_THROUGH = {"surge": "loadtests.surge", "audit": "loadtests.audit"}
+"""Subcommands with their own argument parsers: everything after the name goes to them."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in PASS_THROUGH:
+        module = importlib.import_module(PASS_THROUGH[arguments[0]])
+        return int(module.main(arguments[1:]) or 0)
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return 2
@@ -66,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
 
     payments = commands.add_parser("payments-worker", help="run the payments queue worker")
     payments.set_defaults(run=_payments_worker)
+
+    controller = commands.add_parser(
+        "admission-controller", help="run the waiting rooms' admission controller")
+    controller.set_defaults(run=_admission_controller)
+
+    # Listed for --help; main() hands their arguments to their own parsers.
+    commands.add_parser(
+        "surge", help="run a Locust surge test (local stack unless --host) and audit it")
+    commands.add_parser(
+        "audit", help="check the booking invariants of an event in Postgres and Redis")
 
     migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
     migrate.set_defaults(run=_migrate)
@@ -182,6 +200,13 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
         summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:
+    from waitingroom.main import run
+
+    run(settings)
     return 0
 
 

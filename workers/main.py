@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis import Redis
@@ -51,6 +52,20 @@ def run(settings: Settings) -> None:
     engine.dispose()
 
 
+def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
+    """The waiting room's own end-of-session script, for this synchronous process."""
+    from waitingroom.keys import RoomKeys
+    from waitingroom.scripts import END_SESSION
+
+    script = redis.register_script(END_SESSION)
+
+    def end(event_id: int, buyer_id: int) -> None:
+        keys = RoomKeys(prefix, event_id)
+        script(keys=[keys.members, keys.sessions], args=[str(buyer_id)])
+
+    return end
+
+
 def run_payments(settings: Settings) -> None:
     """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
     from rq import Queue, SimpleWorker
@@ -74,6 +89,7 @@ def run_payments(settings: Settings) -> None:
         requests=SyncRequestQueue(redis, keys, settings.max_queue_depth),
         partition_of=partition_of,
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
+        end_admission=_admission_ender(redis, settings.redis_prefix),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)

@@ -47,6 +47,8 @@ class PaymentsContext:
     requests: SyncRequestQueue
     partition_of: Callable[[int], str]
     issue_tickets: Callable[[str], list[dict[str, Any]]]
+    end_admission: Callable[[int, int], None] = lambda event_id, buyer_id: None
+    """Close the buyer's admitted waiting-room session once the order is paid."""
 
 
 _context: PaymentsContext | None = None
@@ -187,6 +189,9 @@ def capture_order(order_id: str) -> str:
     ctx.gateway.capture(order.get("payment_ref", ""), idempotency_key=f"capture:{order_id}")
     tickets = ctx.issue_tickets(order_id)
     _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
+    # The fan is done: free their place under max_active_users. (Not at purchase start: a
+    # declined card must be retryable under the same admission.)
+    ctx.end_admission(int(order["event_id"]), int(order["buyer_id"]))
     return f"paid, {len(tickets)} tickets"
 
 

@@ -1,6 +1,6 @@
-"""The waiting page in headless Chromium: a fan signs up, joins the line, watches the figures
-move, is admitted and lands on seat selection holding an admission token that books a seat;
-and the page stops polling while its tab is hidden (but keeps the place)."""
+"""The waiting page in headless Chromium: a fan signs up, joins the line (solving the proof of
+work in the page), watches the figures, is admitted and lands on seat selection holding an
+admission token that books seats; and the page stops polling while its tab is hidden."""
 
 from __future__ import annotations
 
@@ -50,10 +50,12 @@ async def sign_up(page: Any) -> None:
 
 async def test_from_joining_to_seat_selection(page: Any, live_server: LiveServer) -> None:
     event_id = make_event(live_server.db_engine, rows=2, seats_per_row=6)
-    await open_room(live_server, event_id, sale_starts_at=time.time() + 2)
+    sale_starts_at = time.time() + 2
+    await open_room(live_server, event_id, sale_starts_at=sale_starts_at)
     room = live_server.app[WAITING_ROOM_KEY]
     for early_fan in (900_001, 900_002):  # two fans joined before us (their places are kept)
         await room.join(event_id, early_fan, time.time())
+    await open_room(live_server, event_id, sale_starts_at=sale_starts_at, pow_difficulty_bits=12)
 
     await page.goto(live_server.url(waiting_page_path(live_server, event_id)))
     await sign_up(page)

@@ -339,3 +339,30 @@ def test_enqueued_requests_are_real_rq_jobs(redis_client: Redis, keys: Keys,
     assert worker.try_take_over()
     drain(worker, redis_client, keys)
     assert Job.fetch(request_id, connection=redis_client).get_status() == JobStatus.FINISHED
+
+
+def test_general_admission_holds_through_the_pipeline(redis_client: Redis, keys: Keys,
+                                                      queue: SyncRequestQueue,
+                                                      db_engine: Engine) -> None:
+    """GA holds carry a quantity, no seats: decided, stored and published like the others,
+    and GA capacity is never exceeded."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=4, ga_capacity=5)
+    with db_engine.connect() as conn:
+        zone_id = conn.execute(text("SELECT zone_id FROM ga_inventory WHERE event_id = :e"),
+                               {"e": event_id}).scalar()
+    ids = [queue.enqueue(event_id=event_id, buyer_id=buyer, kind="hold",
+                         params={"zone_id": zone_id, "quantity": 2},
+                         partition=PARTITION).request_id for buyer in (1, 2, 3)]
+    worker = consumer(redis_client, keys, db_engine)
+    assert worker.try_take_over()
+    drain(worker, redis_client, keys)
+    states = [status(redis_client, keys, r) for r in ids]
+    assert [s["status"] for s in states] == ["held", "held", "rejected"]
+    assert states[0]["result"]["quantity"] == 2 and states[0]["result"]["seats"] == []
+    assert states[0]["result"]["total_cents"] == 8000
+    assert states[2]["result"]["error"]["code"] == "sold_out"
+    with db_engine.connect() as conn:
+        held, sold, capacity = conn.execute(text(
+            "SELECT held, sold, capacity FROM ga_inventory WHERE event_id = :e"),
+            {"e": event_id}).one()
+    assert (held, sold, capacity) == (4, 0, 5)

@@ -30,7 +30,7 @@ def test_small_surge_holds_every_invariant_and_writes_the_report(tmp_path: Path)
     run = subprocess.run(
         [sys.executable, "-m", "loadtests.surge", "--users", "200", "--spawn-rate", "50",
          "--duration", "30s", "--report", str(report)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     print(run.stdout[-4000:])
     assert run.returncode == 0, f"surge failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
     missing = [name for name in REPORT_FILES if not (report / name).is_file()]

@@ -6,9 +6,10 @@ that event needs `X-Admission-Token`: a token the waiting room signed for
 this event and this account, whose session is still open. Events without a
 waiting room stay open to any signed-in buyer.
 
-A session ends at purchase (`end_admission`, called by the purchase endpoint
-once it has accepted the order), when the token expires, or when the fan
-leaves (`DELETE /events/{id}/queue/{ticket}`); its token is refused from then on.
+A session ends when the fan's order is paid (the payments worker runs the
+room's end-session script, so a declined card can be retried under the same
+admission), when the token expires, or when the fan leaves
+(`DELETE /events/{id}/queue/{ticket}`); its token is refused from then on.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ async def require_admission(request: web.Request, event_id: int, principal: Prin
 
 
 async def end_admission(request: web.Request, event_id: int, principal: Principal) -> bool:
-    """Close the buyer's admitted session for the event (the purchase is accepted).
+    """Close the buyer's admitted session for the event from an HTTP handler.
 
     This frees a place under the event's max_active_users for the next fan in
     line; the buyer's admission token stops working. True if a session was open.
+    (Purchases end the session in the payments worker once the order is paid.)
     """
     return await request.app[WAITING_ROOM_KEY].end_session(event_id, principal.user_id)

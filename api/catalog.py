@@ -182,13 +182,19 @@ async def browse_events(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- search
 
 
-def highlight(value: str, terms: list[str]) -> str | None:
-    """`value` as HTML with each word that starts with a term wrapped in <mark>, or None."""
-    if not terms or not value:
+def term_pattern(terms: list[str]) -> re.Pattern[str] | None:
+    """Matches a word start followed by any term (longest first), ignoring case."""
+    if not terms:
         return None
-    pattern = re.compile(
-        r"(?<![^\W_])(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-        + ")", re.IGNORECASE)
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(r"(?<![^\W_])(" + alternatives + ")", re.IGNORECASE)
+
+
+def highlight(value: str, terms: list[str] | re.Pattern[str] | None) -> str | None:
+    """`value` as HTML with each word that starts with a term wrapped in <mark>, or None."""
+    pattern = term_pattern(terms) if isinstance(terms, list) else terms
+    if pattern is None or not value:
+        return None
     pieces: list[str] = []
     position = 0
     for match in pattern.finditer(value):
@@ -201,15 +207,15 @@ def highlight(value: str, terms: list[str]) -> str | None:
     return "".join(pieces)
 
 
-def _highlights(row: dict[str, Any], terms: list[str]) -> dict[str, Any]:
+def _highlights(row: dict[str, Any], pattern: re.Pattern[str] | None) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for field, value in (("name", row["name"]), ("venue", row["venue_name"]),
                          ("city", row["city"])):
-        marked = highlight(value, terms)
+        marked = highlight(value, pattern)
         if marked is not None:
             found[field] = marked
     performers = [marked for name in row["performer_names"]
-                  if (marked := highlight(name, terms)) is not None]
+                  if (marked := highlight(name, pattern)) is not None]
     if performers:
         found["performers"] = performers
     return found
@@ -242,10 +248,11 @@ async def search_events(request: web.Request) -> web.Response:
 
     rows = await asyncio.to_thread(read) if terms else []
     results = []
+    pattern = term_pattern(terms)
     for row in rows:
         item = listing_json(row)
         item["rank"] = round(float(row["rank"]), 6)
-        item["highlights"] = _highlights(row, terms)
+        item["highlights"] = _highlights(row, pattern)
         results.append(item)
     more = len(rows) == limit and offset + limit < listings.SEARCH_CANDIDATES
     return web.json_response({

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import pkgutil
 import signal
 import socket
@@ -75,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     payments = commands.add_parser("payments-worker", help="run the payments queue worker")
     payments.set_defaults(run=_payments_worker)
 
+    autopilot = commands.add_parser(
+        "autopilot", help="run the ops autopilot (steers admission rates of opted-in events)")
+    autopilot.set_defaults(run=_autopilot)
+
     controller = commands.add_parser(
         "admission-controller", help="run the waiting rooms' admission controller")
     controller.set_defaults(run=_admission_controller)
@@ -130,6 +135,9 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with embedded.servers_for(settings) as resolved:
             _prepare_database(resolved)
+            from api.metrics import multiprocess_environment
+
+            os.environ.update(multiprocess_environment(resolved.data_dir))
             log.info("database ready in %.1fs; starting services", time.monotonic() - started)
             code = Supervisor(resolved).run(started)
             _ignore_stop_signals()  # the embedded servers stop next; do not cut that short
@@ -201,6 +209,12 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def _autopilot(args: argparse.Namespace, settings: Settings) -> int:
+    from api.ops.autopilot_runner import run
+
+    return int(run(settings) or 0)
 
 
 def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:

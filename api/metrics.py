@@ -43,6 +43,7 @@ from prometheus_client.registry import Collector
 
 import workers.metrics  # noqa: F401  (sets the multiprocess identity before any metric exists)
 from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from waitingroom.keys import events_registry
 from workers.ops_counters import OpsKeys, add_counts
 
 log = logging.getLogger("onsale.metrics")
@@ -178,13 +179,18 @@ async def _flush_forever(app: web.Application, tally: EventTally) -> None:
 
 
 async def _flush(app: web.Application, tally: EventTally) -> None:
+    """Write the tallies of events with a waiting room (made-up event ids create no keys)."""
     taken = tally.take()
     if not taken:
         return
-    keys = OpsKeys(app[SETTINGS_KEY].redis_prefix)
-    async with app[REDIS_KEY].pipeline(transaction=False) as pipe:
+    prefix = app[SETTINGS_KEY].redis_prefix
+    redis = app[REDIS_KEY]
+    rooms = {int(m) for m in await redis.smembers(events_registry(prefix))}
+    keys = OpsKeys(prefix)
+    async with redis.pipeline(transaction=False) as pipe:
         for (event_id, second), counts in taken.items():
-            add_counts(pipe, keys, event_id, second, counts)  # type: ignore[arg-type]
+            if event_id in rooms:
+                add_counts(pipe, keys, event_id, second, counts)  # type: ignore[arg-type]
         await pipe.execute()
 
 
@@ -235,12 +241,15 @@ async def state_families(app: web.Application) -> list[Metric]:
             ("skips", "Places skipped because their fan walked away."),
         )
     }
-    seats = GaugeMetricFamily("onsale_event_seats", "Seats and GA places by state.",
-                              labels=["event_id", "state"])
-    capacity = GaugeMetricFamily("onsale_event_capacity_seats", "Seats plus GA capacity.",
-                                 labels=["event_id"])
-    holds = GaugeMetricFamily("onsale_event_holds_open", "Holds not yet bought, released or "
-                              "expired.", labels=["event_id"])
+    seats = GaugeMetricFamily(
+        "onsale_event_seats", "Seats and GA places by state.", labels=["event_id", "state"]
+    )
+    capacity = GaugeMetricFamily(
+        "onsale_event_capacity_seats", "Seats plus GA capacity.", labels=["event_id"]
+    )
+    holds = GaugeMetricFamily(
+        "onsale_event_holds_open", "Holds not yet bought, released or expired.", labels=["event_id"]
+    )
     for event_id in await services.room.configured_event_ids():
         state = await services.sampler.live(event_id, now)
         label = [str(event_id)]
@@ -250,7 +259,8 @@ async def state_families(app: web.Application) -> list[Metric]:
             room["active_sessions"].add_metric(label, summary.active_sessions)
             room["max_active_sessions"].add_metric(label, summary.max_active_users)
             room["admission_rate_setting_per_second"].add_metric(
-                label, summary.new_users_per_minute / 60.0)
+                label, summary.new_users_per_minute / 60.0
+            )
             room["paused"].add_metric(label, 1.0 if summary.paused else 0.0)
             totals["joins"].add_metric(label, summary.joined)
             totals["admissions"].add_metric(label, summary.admitted_total)
@@ -262,8 +272,14 @@ async def state_families(app: web.Application) -> list[Metric]:
                 seats.add_metric([str(event_id), name], inventory[name])
             capacity.add_metric(label, inventory["capacity"])
             holds.add_metric(label, inventory["holds_open"])
-    return [*room.values(), *totals.values(), seats, capacity, holds,
-            *await partition_families(app)]
+    return [
+        *room.values(),
+        *totals.values(),
+        seats,
+        capacity,
+        holds,
+        *await partition_families(app),
+    ]
 
 
 async def partition_families(app: web.Application) -> list[Metric]:
@@ -280,16 +296,26 @@ async def partition_families(app: web.Application) -> list[Metric]:
             pipe.llen(keys.inflight(name))
             pipe.get(keys.lease(name))
         replies = await pipe.execute()
-    depth = GaugeMetricFamily("onsale_booking_queue_depth", "Requests waiting on a partition "
-                              "queue.", labels=["partition"])
-    inflight = GaugeMetricFamily("onsale_booking_in_flight_requests", "Requests taken by the "
-                                 "partition's consumer, not yet published.", labels=["partition"])
-    held = GaugeMetricFamily("onsale_booking_partition_lease_held", "1 while some consumer "
-                             "holds the partition's lease.", labels=["partition"])
-    token = GaugeMetricFamily("onsale_booking_partition_fencing_token", "Fencing token of "
-                              "the partition's current lease.", labels=["partition"])
+    depth = GaugeMetricFamily(
+        "onsale_booking_queue_depth", "Requests waiting on a partition queue.", labels=["partition"]
+    )
+    inflight = GaugeMetricFamily(
+        "onsale_booking_in_flight_requests",
+        "Requests taken by the partition's consumer, not yet published.",
+        labels=["partition"],
+    )
+    held = GaugeMetricFamily(
+        "onsale_booking_partition_lease_held",
+        "1 while some consumer holds the partition's lease.",
+        labels=["partition"],
+    )
+    token = GaugeMetricFamily(
+        "onsale_booking_partition_fencing_token",
+        "Fencing token of the partition's current lease.",
+        labels=["partition"],
+    )
     for index, name in enumerate(names):
-        queued, taken, lease = replies[3 * index: 3 * index + 3]
+        queued, taken, lease = replies[3 * index : 3 * index + 3]
         depth.add_metric([name], int(queued))
         inflight.add_metric([name], int(taken))
         held.add_metric([name], 1.0 if lease else 0.0)
@@ -328,8 +354,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": "Text exposition format. `onsale_` prefix, base units; see "
             "docs/operations.md for the list. Meant for Prometheus, not the public.",
             "tags": ["operations"],
-            "responses": {"200": {"description": "Prometheus text format.",
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
         }
     }
 }

@@ -59,6 +59,7 @@ SERVICES: tuple[Service, ...] = (
     Service("worker", ("worker",), replicas=lambda settings: settings.workers),
     Service("payments-worker", ("payments-worker",)),
     Service("admission-controller", ("admission-controller",)),
+    Service("autopilot", ("autopilot",)),
 )
 
 

@@ -39,6 +39,7 @@ def _stop_on_signals() -> threading.Event:
 def run(settings: Settings) -> None:
     """A partition consumer process: serves its fair share of partitions, stands by for the rest."""
     from engine.store.db import make_engine
+    from workers.metrics import BatchMetrics
     from workers.pg_store import PostgresBookingStore
 
     redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
@@ -47,7 +48,8 @@ def run(settings: Settings) -> None:
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     supervisor = PartitionSupervisor(
         redis, keys, lambda: PostgresBookingStore(engine), owner, settings.partitions,
-        ConsumerConfig(batch_max=settings.batch_max, lease_ttl_ms=settings.lease_ttl_ms))
+        ConsumerConfig(batch_max=settings.batch_max, lease_ttl_ms=settings.lease_ttl_ms),
+        on_batch=BatchMetrics(redis, keys).on_batch)
     supervisor.run(_stop_on_signals())
     engine.dispose()
 

@@ -25,6 +25,7 @@ from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
 from workers.keys import Keys
+from workers.metrics import record_payment_decline
 from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS
 
 log = logging.getLogger("onsale.payments")
@@ -156,11 +157,14 @@ def authorize_order(order_id: str, attempt: int) -> str:
     except GatewayTimeout as error:
         _set_order(ctx, order_id, status="declined", card="",
                    error={"code": "gateway_timeout", "message": str(error), "details": {}})
+        record_payment_decline(ctx.redis, ctx.keys, int(order["event_id"]), "gateway_timeout")
         return "gateway timeout"
     if result.status is not PaymentStatus.AUTHORIZED:
         _set_order(ctx, order_id, status="declined", card="",
                    error={"code": result.code or "card_declined",
                           "message": result.message or "The card was declined.", "details": {}})
+        record_payment_decline(ctx.redis, ctx.keys, int(order["event_id"]),
+                               result.code or "card_declined")
         return f"declined: {result.code}"
     event_id = int(order["event_id"])
     params: dict[str, Any] = {"hold_id": hold_id, "order_id": order_id}

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from redis import Redis
 
 from workers.consumer import ConsumerConfig, PartitionConsumer
+from workers.decider import BatchDecision
 from workers.keys import Keys
 from workers.partitions import all_partitions, partition_for
 from workers.ports import BookingStore
@@ -31,7 +32,9 @@ REBALANCE_COOLDOWN_SECONDS = 5.0
 
 class PartitionSupervisor:
     def __init__(self, redis: Redis, keys: Keys, store_factory: Callable[[], BookingStore],
-                 owner: str, partitions: int, config: ConsumerConfig):
+                 owner: str, partitions: int, config: ConsumerConfig,
+                 on_batch: Callable[[str, BatchDecision, float], None] | None = None):
+        self._on_batch = on_batch
         self._redis = redis
         self._keys = keys
         self._store_factory = store_factory
@@ -96,7 +99,8 @@ class PartitionSupervisor:
                 continue
             consumer = PartitionConsumer(
                 self._redis, self._keys, partition, self.owner, self._store_factory(),
-                self._config, owns_event=lambda event_id, p=partition: self._owns(event_id, p))
+                self._config, on_batch=self._on_batch,
+                owns_event=lambda event_id, p=partition: self._owns(event_id, p))
             self._consumers[partition] = consumer
             thread = threading.Thread(target=self._serve, args=(consumer, stop),
                                       name=f"partition-{partition}", daemon=True)

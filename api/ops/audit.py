@@ -134,9 +134,7 @@ async def list_audit(request: web.Request) -> web.Response:
     event_id = _int_param(request, "event_id", None)
     limit = min(_int_param(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
     before_id = _int_param(request, "before_id", None)
-    entries = await asyncio.to_thread(
-        recent, request.app[OPS_KEY].db, event_id, limit, before_id
-    )
+    entries = await asyncio.to_thread(recent, request.app[OPS_KEY].db, event_id, limit, before_id)
     return web.json_response({"entries": entries})
 
 
@@ -150,14 +148,23 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearerAuth": []}],
             "parameters": [
                 {"name": "event_id", "in": "query", "schema": {"type": "integer"}},
-                {"name": "limit", "in": "query",
-                 "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT}},
-                {"name": "before_id", "in": "query", "schema": {"type": "integer"},
-                 "description": "Page back: entries with a smaller id."},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
+                },
+                {
+                    "name": "before_id",
+                    "in": "query",
+                    "schema": {"type": "integer"},
+                    "description": "Page back: entries with a smaller id.",
+                },
             ],
             "responses": {
-                "200": {"description": "`{entries: [{id, at, actor, actor_user_id, event_id, "
-                        "action, field, old, new, details}]}`"},
+                "200": {
+                    "description": "`{entries: [{id, at, actor, actor_user_id, event_id, "
+                    "action, field, old, new, details}]}`"
+                },
                 "401": {"description": "Not signed in."},
                 "403": {"description": "Signed in without the ops role."},
             },

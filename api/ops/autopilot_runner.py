@@ -119,12 +119,12 @@ class AutopilotRunner:
             "pressure": repr(adjustment.pressure),
             "driver": adjustment.driver.value,
             "queue_depth": str(measurement.queue_depth),
-            "p99_seconds": "" if measurement.p99_seconds is None
-            else repr(measurement.p99_seconds),
+            "p99_seconds": "" if measurement.p99_seconds is None else repr(measurement.p99_seconds),
         }
         await services.redis.hset(services.ops_keys.autopilot(event_id), mapping=fields)  # type: ignore[arg-type]
-        await self._audit(event_id, stored, current_rate, new_rate, now,
-                          adjustment.driver.value, measurement)
+        await self._audit(
+            event_id, stored, current_rate, new_rate, now, adjustment.driver.value, measurement
+        )
         return new_rate
 
     async def p99(self, event_id: int, now: float) -> float | None:
@@ -138,8 +138,14 @@ class AutopilotRunner:
         return figures.quantile(latency, 0.99)
 
     async def _audit(
-        self, event_id: int, stored: dict[str, str], before: float, rate: float, now: float,
-        driver: str, measurement: Measurement,
+        self,
+        event_id: int,
+        stored: dict[str, str],
+        before: float,
+        rate: float,
+        now: float,
+        driver: str,
+        measurement: Measurement,
     ) -> None:
         key = self._services.ops_keys.autopilot(event_id)
         if not stored.get("audited_rate"):  # just engaged: the rate in force is the baseline
@@ -156,8 +162,11 @@ class AutopilotRunner:
             event_id,
             "autopilot.adjust",
             (audit.Change("new_users_per_minute", audited_rate, rate),),
-            {"driver": driver, "queue_depth": measurement.queue_depth,
-             "p99_seconds": measurement.p99_seconds},
+            {
+                "driver": driver,
+                "queue_depth": measurement.queue_depth,
+                "p99_seconds": measurement.p99_seconds,
+            },
         )
         await audit.record_async(self._services.db, [record])
         await self._services.redis.hset(
@@ -170,8 +179,7 @@ def _controller_state(
 ) -> ControllerState:
     """Continue from the stored state, unless the rate in force is not the one we set."""
     try:
-        integral, rate, at = (float(stored["integral"]), float(stored["rate"]),
-                              float(stored["at"]))
+        integral, rate, at = (float(stored["integral"]), float(stored["rate"]), float(stored["at"]))
     except (KeyError, ValueError):
         return ControllerState.starting_at(current_rate, targets)
     if abs(rate - current_rate) >= RATE_CHANGE_EPSILON:
@@ -194,8 +202,12 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    redis = aioredis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=2.0,
-                                    socket_timeout=5.0, health_check_interval=30)
+    redis = aioredis.Redis.from_url(
+        settings.redis_url or "",
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=30,
+    )
     db = make_engine(settings.database_url or "")
     owner = f"autopilot-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     log.info("autopilot %s starting", owner)

@@ -112,13 +112,18 @@ async def list_events(request: web.Request) -> web.Response:
 
     def query() -> list[Any]:
         with services.db.connect() as conn:
-            return list(conn.execute(_EVENTS, {
-                "room_ids": room_ids, "limit": len(room_ids) + UPCOMING_EVENTS_LIMIT}))
+            return list(
+                conn.execute(
+                    _EVENTS, {"room_ids": room_ids, "limit": len(room_ids) + UPCOMING_EVENTS_LIMIT}
+                )
+            )
 
     rows = await asyncio.to_thread(query)
     now = time.time()
-    pins = {int(text(k)): text(v) for k, v in
-            (await services.redis.hgetall(services.keys.partition_pins())).items()}
+    pins = {
+        int(text(k)): text(v)
+        for k, v in (await services.redis.hgetall(services.keys.partition_pins())).items()
+    }
     async with services.redis.pipeline(transaction=False) as pipe:
         for row in rows:
             pipe.hgetall(services.room.keys(row.id).config)
@@ -128,19 +133,21 @@ async def list_events(request: web.Request) -> web.Response:
     for index, row in enumerate(rows):
         stored, autopilot = replies[2 * index], replies[2 * index + 1]
         config = RoomConfig.from_fields(text_map(stored)) if stored else None
-        events.append({
-            "event_id": row.id,
-            "name": row.name,
-            "status": row.status,
-            "onsale_at": row.onsale_at.isoformat(),
-            "starts_at": row.starts_at.isoformat(),
-            "has_room": config is not None,
-            "sale_state": sale_state(config, now) if config else None,
-            "paused": config.paused if config else None,
-            "new_users_per_minute": config.new_users_per_minute if config else None,
-            "autopilot": text(autopilot) == "1" if autopilot else False,
-            "partition": partition_for(row.id, services.settings.partitions, pins),
-        })
+        events.append(
+            {
+                "event_id": row.id,
+                "name": row.name,
+                "status": row.status,
+                "onsale_at": row.onsale_at.isoformat(),
+                "starts_at": row.starts_at.isoformat(),
+                "has_room": config is not None,
+                "sale_state": sale_state(config, now) if config else None,
+                "paused": config.paused if config else None,
+                "new_users_per_minute": config.new_users_per_minute if config else None,
+                "autopilot": text(autopilot) == "1" if autopilot else False,
+                "partition": partition_for(row.id, services.settings.partitions, pins),
+            }
+        )
     return web.json_response({"events": events})
 
 
@@ -151,8 +158,12 @@ async def event_stats(request: web.Request) -> web.Response:
     event_id = event_id_of(request)
     raw = request.query.get("history_seconds", str(DEFAULT_HISTORY_SECONDS))
     if not raw.isdigit():
-        raise ApiError(400, "invalid_request", "history_seconds must be a whole number",
-                       {"field": "history_seconds"})
+        raise ApiError(
+            400,
+            "invalid_request",
+            "history_seconds must be a whole number",
+            {"field": "history_seconds"},
+        )
     seconds = min(int(raw), MAX_HISTORY_SECONDS)
     sampler = request.app[OPS_KEY].sampler
     now = time.time()
@@ -197,8 +208,10 @@ async def list_partitions(request: web.Request) -> web.Response:
     await require_ops(request)
     services = request.app[OPS_KEY]
     keys = services.keys
-    pins = {int(text(k)): text(v) for k, v in
-            (await services.redis.hgetall(keys.partition_pins())).items()}
+    pins = {
+        int(text(k)): text(v)
+        for k, v in (await services.redis.hgetall(keys.partition_pins())).items()
+    }
     names = all_partitions(services.settings.partitions, pins)
     async with services.redis.pipeline(transaction=False) as pipe:
         for name in names:
@@ -214,7 +227,7 @@ async def list_partitions(request: web.Request) -> web.Response:
     now = time.time()
     partitions = []
     for index, name in enumerate(names):
-        lease, ttl, fence, depth, inflight, stats = replies[6 * index: 6 * index + 6]
+        lease, ttl, fence, depth, inflight, stats = replies[6 * index : 6 * index + 6]
         holder = token = None
         if lease:
             holder, _, raw_token = text(lease).rpartition("|")
@@ -222,30 +235,36 @@ async def list_partitions(request: web.Request) -> web.Response:
         stats_map = text_map(stats)
         last_batch = float(stats_map["last_batch_at"]) if stats_map.get("last_batch_at") else None
         heartbeat = heartbeats.get(holder or "")
-        partitions.append({
-            "partition": name,
-            "queue": keys.queue_name(name),
-            "holder": holder,
-            "fencing_token": token,
-            "newest_fencing_token": int(fence) if fence else None,
-            "lease_expires_in_ms": int(ttl) if lease and int(ttl) >= 0 else None,
-            "holder_heartbeat_age_seconds": round(now - heartbeat, 3) if heartbeat else None,
-            "queue_depth": int(depth),
-            "in_flight": int(inflight),
-            "decisions_total": int(stats_map.get("decisions", 0)),
-            "batches_total": int(stats_map.get("batches", 0)),
-            "last_batch_age_seconds": round(now - last_batch, 3) if last_batch else None,
-            "pinned_events": sorted(e for e, p in pins.items() if p == name),
-        })
-    return web.json_response({
-        "partitions": partitions,
-        "workers": [{"worker": w, "heartbeat_age_seconds": round(now - at, 3)}
-                    for w, at in sorted(heartbeats.items())],
-        "rq": {
-            "queue_key_prefix": RQ_QUEUE_PREFIX,
-            "dashboard": "rq-dashboard --redis-url <ONSALE_REDIS_URL> (see docs/operations.md)",
-        },
-    })
+        partitions.append(
+            {
+                "partition": name,
+                "queue": keys.queue_name(name),
+                "holder": holder,
+                "fencing_token": token,
+                "newest_fencing_token": int(fence) if fence else None,
+                "lease_expires_in_ms": int(ttl) if lease and int(ttl) >= 0 else None,
+                "holder_heartbeat_age_seconds": round(now - heartbeat, 3) if heartbeat else None,
+                "queue_depth": int(depth),
+                "in_flight": int(inflight),
+                "decisions_total": int(stats_map.get("decisions", 0)),
+                "batches_total": int(stats_map.get("batches", 0)),
+                "last_batch_age_seconds": round(now - last_batch, 3) if last_batch else None,
+                "pinned_events": sorted(e for e, p in pins.items() if p == name),
+            }
+        )
+    return web.json_response(
+        {
+            "partitions": partitions,
+            "workers": [
+                {"worker": w, "heartbeat_age_seconds": round(now - at, 3)}
+                for w, at in sorted(heartbeats.items())
+            ],
+            "rq": {
+                "queue_key_prefix": RQ_QUEUE_PREFIX,
+                "dashboard": "rq-dashboard --redis-url <ONSALE_REDIS_URL> (see docs/operations.md)",
+            },
+        }
+    )
 
 
 _EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -270,9 +289,11 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {
-                "200": {"description": "`{events: [{event_id, name, status, onsale_at, "
-                        "starts_at, has_room, sale_state, paused, new_users_per_minute, "
-                        "autopilot, partition}]}`"},
+                "200": {
+                    "description": "`{events: [{event_id, name, status, onsale_at, "
+                    "starts_at, has_room, sale_state, paused, new_users_per_minute, "
+                    "autopilot, partition}]}`"
+                },
                 **_OPS_REFUSALS,
             },
         }
@@ -283,11 +304,17 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "An event's live figures and their per-second history (ops only)",
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
-            "parameters": [{
-                "name": "history_seconds", "in": "query",
-                "schema": {"type": "integer", "default": DEFAULT_HISTORY_SECONDS,
-                           "maximum": MAX_HISTORY_SECONDS},
-            }],
+            "parameters": [
+                {
+                    "name": "history_seconds",
+                    "in": "query",
+                    "schema": {
+                        "type": "integer",
+                        "default": DEFAULT_HISTORY_SECONDS,
+                        "maximum": MAX_HISTORY_SECONDS,
+                    },
+                }
+            ],
             "responses": {
                 "200": {"description": _SNAPSHOT + "; plus `history`: a list of points."},
                 **_OPS_REFUSALS,
@@ -316,11 +343,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {
-                "200": {"description": "`{partitions: [{partition, queue, holder, "
-                        "fencing_token, newest_fencing_token, lease_expires_in_ms, "
-                        "holder_heartbeat_age_seconds, queue_depth, in_flight, "
-                        "decisions_total, batches_total, last_batch_age_seconds, "
-                        "pinned_events}], workers, rq}`"},
+                "200": {
+                    "description": "`{partitions: [{partition, queue, holder, "
+                    "fencing_token, newest_fencing_token, lease_expires_in_ms, "
+                    "holder_heartbeat_age_seconds, queue_depth, in_flight, "
+                    "decisions_total, batches_total, last_batch_age_seconds, "
+                    "pinned_events}], workers, rq}`"
+                },
                 **_OPS_REFUSALS,
             },
         }

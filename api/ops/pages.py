@@ -69,8 +69,10 @@ async def dashboard_asset(request: web.Request) -> web.Response:
         body=path.read_bytes(),
         content_type=content_type,
         charset="utf-8" if content_type.startswith(("text/", "application/javascript")) else None,
-        headers={"Cache-Control": f"public, max-age={STATIC_MAX_AGE_SECONDS}",
-                 "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": f"public, max-age={STATIC_MAX_AGE_SECONDS}",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
@@ -79,18 +81,25 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "summary": "The ops dashboard (HTML; anyone may load it, its data is ops only)",
             "tags": ["ops"],
-            "responses": {"200": {"description": "The page.",
-                                  "content": {"text/html": {"schema": {"type": "string"}}}}},
+            "responses": {
+                "200": {
+                    "description": "The page.",
+                    "content": {"text/html": {"schema": {"type": "string"}}},
+                }
+            },
         }
     },
     "/ops/static/{name}": {
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
         "get": {
             "summary": "The dashboard's static files (scripts, styles, vendored uPlot)",
             "tags": ["ops"],
-            "responses": {"200": {"description": "The file."},
-                          "404": {"description": "`not_found`."}},
+            "responses": {
+                "200": {"description": "The file."},
+                "404": {"description": "`not_found`."},
+            },
         },
     },
 }

@@ -101,9 +101,7 @@ async def audited_room_change(
 ) -> tuple[RoomConfig | None, RoomConfig, list[dict[str, Any]]]:
     """Change the room and record who changed what; undone if the audit cannot be written."""
     try:
-        old, new = await change_room(
-            services.redis, services.room, event_id, changes, sale=sale
-        )
+        old, new = await change_room(services.redis, services.room, event_id, changes, sale=sale)
     except WaitingRoomError as error:
         raise api_error(error) from None
     record = audit.AuditRecord(
@@ -184,7 +182,10 @@ async def patch_waiting_room(request: web.Request) -> web.Response:
 
 
 async def set_autopilot(
-    redis: aioredis.Redis, keys: OpsKeys, event_id: int, enabled: bool | None,
+    redis: aioredis.Redis,
+    keys: OpsKeys,
+    event_id: int,
+    enabled: bool | None,
     targets: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Store the autopilot switch and targets atomically; (old, new) as settings JSON."""
@@ -232,21 +233,22 @@ async def post_autopilot(request: web.Request) -> web.Response:
     body = await read_json(request)
     enabled = body.pop("enabled", None)
     if enabled is not None and not isinstance(enabled, bool):
-        raise ApiError(400, "invalid_request", "enabled must be true or false",
-                       {"field": "enabled"})
+        raise ApiError(
+            400, "invalid_request", "enabled must be true or false", {"field": "enabled"}
+        )
     if await services.room.get_config(event_id) is None:
         error = WaitingRoomError(
             ErrorCode.ROOM_NOT_FOUND, "this event has no waiting room", {"event_id": event_id}
         )
         raise api_error(error)
     try:
-        old, new = await set_autopilot(
-            services.redis, services.ops_keys, event_id, enabled, body
-        )
+        old, new = await set_autopilot(services.redis, services.ops_keys, event_id, enabled, body)
     except WaitingRoomError as error:
         raise api_error(error) from None
     record = audit.AuditRecord(
-        audit.Actor(principal.email, principal.user_id), event_id, "autopilot.update",
+        audit.Actor(principal.email, principal.user_id),
+        event_id,
+        "autopilot.update",
         audit.diff(old, new),
     )
     try:
@@ -254,8 +256,7 @@ async def post_autopilot(request: web.Request) -> web.Response:
     except sqlalchemy.exc.SQLAlchemyError:
         await services.redis.hset(
             services.ops_keys.autopilot(event_id),
-            mapping={k: ("1" if v else "0") if k == "enabled" else repr(v)
-                     for k, v in old.items()},
+            mapping={k: ("1" if v else "0") if k == "enabled" else repr(v) for k, v in old.items()},
         )
         raise
     view = await room_view(services, event_id)
@@ -289,19 +290,27 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "properties": {
-                        "new_users_per_minute": {"type": "number", "minimum": 0},
-                        "max_active_users": {"type": "integer", "minimum": 0},
-                        "paused": {"type": "boolean"},
-                        "pow_difficulty_bits": {"type": "integer", "minimum": 0, "maximum": 32},
-                        "opens_at": {"type": "number"},
-                        "sale_starts_at": {"type": "number"},
-                        "mode": {"enum": ["fifo", "shuffle"]},
-                        "sale": {"enum": list(SALE_ACTIONS)},
-                    },
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "new_users_per_minute": {"type": "number", "minimum": 0},
+                                "max_active_users": {"type": "integer", "minimum": 0},
+                                "paused": {"type": "boolean"},
+                                "pow_difficulty_bits": {
+                                    "type": "integer",
+                                    "minimum": 0,
+                                    "maximum": 32,
+                                },
+                                "opens_at": {"type": "number"},
+                                "sale_starts_at": {"type": "number"},
+                                "mode": {"enum": ["fifo", "shuffle"]},
+                                "sale": {"enum": list(SALE_ACTIONS)},
+                            },
+                        }
+                    }
+                },
             },
             "responses": {
                 "200": {"description": _ROOM_VIEW + " plus `changes` (the audit entries)"},
@@ -320,16 +329,20 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {
-                    "type": "object",
-                    "properties": {
-                        "enabled": {"type": "boolean"},
-                        "target_p99_seconds": {"type": "number", "exclusiveMinimum": 0},
-                        "target_queue_depth": {"type": "integer", "minimum": 1},
-                        "min_new_users_per_minute": {"type": "number", "minimum": 1},
-                        "max_new_users_per_minute": {"type": "number"},
-                    },
-                }}},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "enabled": {"type": "boolean"},
+                                "target_p99_seconds": {"type": "number", "exclusiveMinimum": 0},
+                                "target_queue_depth": {"type": "integer", "minimum": 1},
+                                "min_new_users_per_minute": {"type": "number", "minimum": 1},
+                                "max_new_users_per_minute": {"type": "number"},
+                            },
+                        }
+                    }
+                },
             },
             "responses": {
                 "200": {"description": _ROOM_VIEW + " plus `changes`"},

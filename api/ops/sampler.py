@@ -267,6 +267,12 @@ def autopilot_view(stored: dict[str, str]) -> dict[str, Any]:
 def _has_data(point: dict[str, Any]) -> bool:
     return any(
         point.get(name) not in (None, 0, 0.0)
-        for name in ("waiting", "queue_depth", "decisions_per_second", "http_per_second",
-                     "rate_setting", "capacity")
+        for name in (
+            "waiting",
+            "queue_depth",
+            "decisions_per_second",
+            "http_per_second",
+            "rate_setting",
+            "capacity",
+        )
     )

@@ -29,6 +29,7 @@ from argon2 import PasswordHasher
 from redis import Redis
 
 from api.ops.audit import Actor
+from api.ops.autopilot_runner import AutopilotRunner
 from api.ops.common import OPS_KEY
 from api.ops.rooms import audited_room_change
 from api.settings import Settings
@@ -196,9 +197,25 @@ async def test_ops_watch_the_sale_and_steer_admissions(page: Any,
         assert "900" in sub
         assert await page.locator("#partitions tr.current").count() == 1
         if SCREENSHOT:
-            await asyncio.sleep(45)
-            Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=SCREENSHOT, full_page=True)
+            await _autopilot_for_the_picture(page, live_server)
+
+
+async def _autopilot_for_the_picture(page: Any, server: LiveServer) -> None:
+    """Switch the autopilot on from the page and let it steer for a while, then take the
+    screenshot (only when ONSALE_TEST_OPS_SCREENSHOT asks for one)."""
+    assert SCREENSHOT is not None
+    await page.get_by_label("adjust the admission rate automatically").check()
+    await page.get_by_label("Max users/min").fill("1800")
+    await page.get_by_role("button", name="Save autopilot").click()
+    await page.get_by_text("Autopilot: enabled false → true").wait_for()
+    runner = AutopilotRunner(server.app[OPS_KEY], "screenshot")
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    await asyncio.sleep(45)
+    stop.set()
+    await task
+    Path(SCREENSHOT).parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOT, full_page=True)
 
 
 async def _live(page: Any) -> bool:

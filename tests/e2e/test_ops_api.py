@@ -295,10 +295,26 @@ async def test_metrics_exposes_pipeline_and_room(
             assert "user" not in line.split("{")[0] + line.partition("{")[2].split("}")[0], line
 
 
-async def test_api_requests_are_timed_by_route(api: TestClient[Any, Any]) -> None:
+async def test_api_requests_are_timed_by_route_and_counted_per_event(
+        api: TestClient[Any, Any], engine: sa.Engine, event_id: int) -> None:
     assert http_metrics_middleware in api.app.middlewares, (
         "api.app.create_app must include api.metrics.http_metrics_middleware")
+    ops = await account(api, engine, "ops", role="ops")
+    await open_room(api, ops, event_id)
     await api.get("/healthz")
+    for _ in range(3):
+        assert (await api.get(f"/events/{event_id}/queue")).status == 200
+    assert (await api.post(f"/events/{event_id}/queue")).status == 401
     text = await (await api.get("/metrics")).text()
     assert 'onsale_http_request_duration_seconds_count{method="GET",route="/healthz"}' in text
     assert 'onsale_http_responses_total{method="GET",route="/healthz",status="200"}' in text
+    route = "/events/{event_id}/queue"
+    assert f'onsale_http_responses_total{{method="POST",route="{route}",status="401"}}' in text
+    for _ in range(40):  # flushed to the dashboard's counters once a second
+        await asyncio.sleep(0.25)
+        point = (await (await api.get(f"/ops/events/{event_id}/stats",
+                                      headers=ops)).json())["point"]
+        if point["http_per_second"] and point["http_4xx_per_second"]:
+            break
+    assert point["http_per_second"] * 5 >= 4 and point["http_4xx_per_second"] * 5 >= 1
+    assert point["error_ratio"] == 0.0, "4xx are the clients' errors; the ratio counts 5xx"

@@ -264,7 +264,7 @@ async def test_a_token_is_refused_once_its_session_ended(
 
     principal = Principal(await user_id(api, bob), "fan", "bob@example.com")
     request = make_mocked_request("POST", "/", app=api.app)
-    assert await end_admission(request, event_id, principal), "the purchase ends the session"
+    assert await end_admission(request, event_id, principal), "a paid order ends it likewise"
     bought = await refusal(await reserve(api, event_id, bob, bob_token), 403)
     assert bought["details"]["reason"] == "session_ended"
     summary = await room_of(api).summary(event_id, time.time())

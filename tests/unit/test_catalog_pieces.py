@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -84,10 +85,15 @@ def test_render_is_json_with_state_and_price_per_seat() -> None:
     assert document["ga_zones"][0]["available"] == 100
     first = seat_map.render()
     assert seat_map.render() is first, "rendered once per version"
-    seat_map.apply(4, {"1": "held"})
-    assert json.loads(seat_map.render())["version"] == 4
+    seat_map.apply(4, {"1": "held", "4": "available"})
+    updated = json.loads(seat_map.render())
+    assert updated["version"] == 4
+    states = {row[at["seat_id"]]: row[at["state"]] for row in updated["seats"]}
+    assert states == {1: "held", 2: "available", 3: "available", 4: "available"}
+    seat_map.apply(5, {"4": "blocked"})
     sections = seat_map.section_availability()
     assert sections[0]["available"] == 1, "seats 2 free and priced; 1 held, 3 unpriced, 4 blocked"
+    assert json.loads(gzip.decompress(seat_map.render_gzip()))["version"] == 5
     assert sections[1] == {"zone_id": 7, "name": "Floor", "kind": "general_admission",
                            "seats": 100, "available": 100, "min_price_cents": 3000,
                            "max_price_cents": 3000}

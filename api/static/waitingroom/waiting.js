@@ -141,17 +141,16 @@
       return;
     }
     if (code === "pow_required") {
-      show("line", false);
-      $("line-note").textContent = "Checking your browser before you join the line…";
+      showJoining("Checking your browser before you join the line…");
       const solved = await solveChallenge(reply.data.error.details);
       join(solved);
       return;
     }
     if (code === "queue_closed") {
       const opensAt = reply.data.error.details.opens_at * 1000;
-      show("line", false);
-      $("line-note").textContent =
-        "The line opens at " + new Date(opensAt).toLocaleTimeString() + ". Keep this page open.";
+      showJoining(
+        "The line opens at " + new Date(opensAt).toLocaleTimeString() + ". Keep this page open.",
+      );
       schedule(Math.min(Math.max((opensAt - Date.now()) / 1000, 1), 60), () => join());
       return;
     }
@@ -163,6 +162,13 @@
     }
     problem(reply.data && reply.data.error ? reply.data.error.message : "Joining failed.");
     backoff(() => join());
+  }
+
+  // Before a place is held: the line panel without figures, saying what we wait for.
+  function showJoining(note) {
+    show("line", false);
+    $("line-title").textContent = "Joining the line";
+    $("line-note").textContent = note;
   }
 
   // ---- polling ---------------------------------------------------------------------------
@@ -237,6 +243,7 @@
       return;
     }
     const wasHidden = $("panel-line").hidden;
+    $("line-title").textContent = "You are in line";
     show("line", joined && wasHidden);
     renderFigures(status);
     scheduleNextPoll(status.poll_after_seconds || 1);

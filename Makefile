@@ -23,6 +23,7 @@ run: install
 	$(BIN)/onsale up
 
 test: install
+	@sh tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install

@@ -9,7 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-Id"
+ALLOWED_HEADERS = (
+    "Authorization, Content-Type, Idempotency-Key, X-Request-Id, X-Admission-Token"
+)
 EXPOSED_HEADERS = "X-Request-Id, Retry-After, Location"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 

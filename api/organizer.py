@@ -168,33 +168,44 @@ def _tiers(fields: dict[str, Any]) -> list[PriceTier]:
 
 def _owned_venue(conn: sa.Connection, venue_id: int, principal: Principal,
                  organizer_id: int | None) -> int | None:
-    """The venue's organizer, checking the caller may put events on it."""
+    """The venue's organizer (None: a shared venue), checking the caller may use it.
+
+    Venues that ops created without an organizer are shared: any organizer may
+    put events on them. An organizer's own venues are theirs alone.
+    """
     row = conn.execute(sa.text("SELECT organizer_id FROM venues WHERE id = :id"),
                        {"id": venue_id}).first()
     if row is None:
         invalid("venue_id", "no such venue")
-    if principal.role != "ops" and row.organizer_id != organizer_id:
-        raise ApiError(403, "forbidden", "You can only put events on your own venues.",
+    if principal.role != "ops" and row.organizer_id not in (None, organizer_id):
+        raise ApiError(403, "forbidden", "You can only put events on your own or shared venues.",
                        {"field": "venue_id", "reason": "not_owner"})
     return row.organizer_id
 
 
 @routes.post("/events")
 async def create_event(request: web.Request) -> web.Response:
-    """Organizers (on their own venues) and ops: create a draft event."""
+    """Organizers (on their own or shared venues) and ops: create a draft event."""
     principal = await require_principal(request, "organizer", "ops")
     fields = event_fields(await read_json(request), partial=False)
-    organizer_id = (await acting_organizer(request, principal)
-                    if principal.role == "organizer" else None)
+    if principal.role == "organizer":
+        organizer_id: int | None = await acting_organizer(request, principal)
+    else:
+        organizer_id = query_int(request, "organizer_id", low=1, high=2**62)
     engine = request.app[DB_ENGINE_KEY]
 
     def create() -> int:
         with engine.begin() as conn:
             owner = _owned_venue(conn, fields["venue_id"], principal, organizer_id)
+            if principal.role == "ops" and organizer_id is not None:
+                if owner not in (None, organizer_id):
+                    invalid("organizer_id", "the venue belongs to another organizer")
+                if conn.execute(sa.text("SELECT 1 FROM organizers WHERE id = :id"),
+                                {"id": organizer_id}).first() is None:
+                    invalid("organizer_id", "no such organizer")
+            owner = owner if owner is not None else organizer_id
             if owner is None:
-                if principal.role != "ops":  # pragma: no cover - guarded by _owned_venue
-                    raise ApiError(403, "forbidden", "Not your venue.", {"reason": "not_owner"})
-                invalid("venue_id", "this venue has no organizer; give it one first")
+                invalid("organizer_id", "a shared venue: say which organizer the event is for")
             return catalog.create_event(
                 conn, organizer_id=owner, venue_id=fields["venue_id"], name=fields["name"],
                 category=fields["category"], starts_at=fields["starts_at"],
@@ -455,8 +466,11 @@ OPENAPI_PATHS: dict[str, Any] = {
         parameters=[param("venue_id", "path", ID_SCHEMA, "The venue.")],
         responses={200: ok({"type": "object"})})},
     "/events": {"post": operation(
-        "Create a draft event", who="organizers (on their own venues) and ops",
+        "Create a draft event", who="organizers (on their own or shared venues) and ops",
         errors=(400, 401, 403, 503), **_SIGNED,
+        description="Shared venues are those ops created without an organizer.",
+        parameters=[param("organizer_id", "query", ID_SCHEMA,
+                          "Ops only: the organizer of an event on a shared venue.")],
         body=json_body({"$ref": "#/components/schemas/EventInput"}),
         responses={201: ok({"type": "object"}, "The event (draft).")})},
     "/events/{event_id}": {"patch": operation(

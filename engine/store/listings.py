@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 SEARCH_CONFIG = "onsale_search"
 MAX_SEARCH_TERMS = 8
-SEARCH_CANDIDATES = 200
+SEARCH_CANDIDATES = 100
 SORTS = {
     # name: (column, descending)
     "starts_at": ("starts_at", False),

@@ -211,3 +211,21 @@ async def test_bodies_are_limited_except_seat_maps(client: TestClient[Any, Any],
     error = (await response.json())["error"]
     assert error["code"] == "payload_too_large"
     assert response.headers["X-Request-Id"]
+
+
+async def test_shared_venues_take_any_organizers_events(client: TestClient[Any, Any],
+                                                        engine: Engine) -> None:
+    ops = await account(client, engine, "ops")
+    organizer = await account(client, engine, "organizer")
+    shared = await (await create_venue(client, ops, small_seatmap(unique_city()))).json()
+    assert shared["organizer_id"] is None
+    response = await client.post("/events", json=event_body(shared["venue_id"]), headers=ops)
+    assert response.status == 400
+    assert (await response.json())["error"]["details"]["field"] == "organizer_id"
+    mine = await client.post("/events", json=event_body(shared["venue_id"]), headers=organizer)
+    assert mine.status == 201
+    owner = (await mine.json())["organizer"]["organizer_id"]
+    for_them = await client.post(f"/events?organizer_id={owner}",
+                                 json=event_body(shared["venue_id"]), headers=ops)
+    assert for_them.status == 201
+    assert (await for_them.json())["organizer"]["organizer_id"] == owner

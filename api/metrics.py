@@ -132,6 +132,25 @@ def event_of(request: web.Request) -> int | None:
     return None
 
 
+_LATENCY_CHILDREN: dict[tuple[str, str], Any] = {}
+_RESPONSE_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
+def _observe(method: str, route: str, status: int, seconds: float | None) -> None:
+    """Labelled children are looked up once per (method, route[, status]): on the hottest
+    routes (queue polling) `labels()` on every request costs more than the observation."""
+    if seconds is not None:
+        latency = _LATENCY_CHILDREN.get((method, route))
+        if latency is None:
+            latency = _LATENCY_CHILDREN[(method, route)] = HTTP_LATENCY.labels(method, route)
+        latency.observe(seconds)
+    responses = _RESPONSE_CHILDREN.get((method, route, status))
+    if responses is None:
+        responses = _RESPONSE_CHILDREN[(method, route, status)] = HTTP_RESPONSES.labels(
+            method, route, str(status))
+    responses.inc()
+
+
 @web.middleware
 async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Time and count every request; put it just inside the request-context middleware."""
@@ -147,10 +166,8 @@ async def http_metrics_middleware(request: web.Request, handler: Handler) -> web
         status = exc.status
         raise
     finally:
-        route = route_label(request)
-        if not streamed:
-            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        HTTP_RESPONSES.labels(request.method, route, str(status)).inc()
+        _observe(request.method, route_label(request), status,
+                 None if streamed else time.perf_counter() - started)
         event_id = event_of(request)
         tally = request.config_dict.get(TALLY_KEY)
         if event_id is not None and tally is not None:

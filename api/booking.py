@@ -19,6 +19,7 @@ from api.errors import ApiError, read_json
 from api.identity import Principal, require_principal
 from api.keys import REDIS_KEY, SETTINGS_KEY
 from api.live import HUB_KEY, sse_response, sse_send
+from api.sale_status import ensure_on_sale
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys
@@ -33,6 +34,7 @@ FINAL_REQUEST_STATES = frozenset(
 FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_MAX_SECONDS = 300.0
+ORDER_POLL_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 2
 PINS_CACHE_SECONDS = 1.0
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -131,6 +133,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     """Signed-in fan admitted to the event: hold seats (explicit, best available or GA)."""
     event_id = _event_id(request)
     principal = await require_principal(request)
+    await ensure_on_sale(request, event_id)
     await require_admission(request, event_id, principal)
     params = parse_hold_body(await read_json(request))
     return await _enqueue(request, principal, event_id, "hold", params)
@@ -194,7 +197,8 @@ async def stream_request(request: web.Request) -> web.StreamResponse:
         response = await sse_response(request)
         await sse_send(response, state["status"], state)
         deadline = time.monotonic() + SSE_MAX_SECONDS
-        while state["status"] not in FINAL_REQUEST_STATES and time.monotonic() < deadline:
+        while (state["status"] not in FINAL_REQUEST_STATES and time.monotonic() < deadline
+               and not hub.stopping):
             try:
                 await asyncio.wait_for(waiter.get(), SSE_HEARTBEAT_SECONDS)
             except TimeoutError:
@@ -243,6 +247,7 @@ async def purchase(request: web.Request) -> web.Response:
     principal = await require_principal(request)
     hold_id = request.match_info["hold_id"]
     hold = await _owned_hold(request, hold_id, principal)
+    await ensure_on_sale(request, hold["event_id"])
     await require_admission(request, hold["event_id"], principal)
     body = await read_json(request)
     method = body.get("payment_method")
@@ -329,9 +334,16 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         response = await sse_response(request)
         await sse_send(response, state["status"], state)
         deadline = time.monotonic() + SSE_MAX_SECONDS
-        while state["status"] not in FINAL_ORDER_STATES and time.monotonic() < deadline:
-            message = await pubsub.get_message(timeout=SSE_HEARTBEAT_SECONDS)
+        hub = request.app[HUB_KEY]
+        idle = 0.0
+        while (state["status"] not in FINAL_ORDER_STATES and time.monotonic() < deadline
+               and not hub.stopping):
+            message = await pubsub.get_message(timeout=ORDER_POLL_SECONDS)
             if message is None:
+                idle += ORDER_POLL_SECONDS
+                if idle < SSE_HEARTBEAT_SECONDS:
+                    continue
+                idle = 0.0
                 await response.write(b": keep-alive\n\n")
             state = await _order_state(request, order_id, principal)
             await sse_send(response, state["status"], state)

@@ -23,6 +23,8 @@ from workers.keys import Keys
 
 log = logging.getLogger("onsale.live")
 
+LISTEN_POLL_SECONDS = 1.0
+
 
 class ResultsHub:
     def __init__(self, client: redis.asyncio.Redis, keys: Keys):
@@ -30,6 +32,7 @@ class ResultsHub:
         self._keys = keys
         self._waiters: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self.stopping = False
 
     def watch(self, request_id: str) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -47,27 +50,34 @@ class ResultsHub:
         self._task = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:
+        """End the listener and every waiting stream. A flag as well as a cancel: redis-py can
+        swallow a cancellation that races its read timeout."""
+        self.stopping = True
+        for waiters in list(self._waiters.values()):
+            for queue in waiters:
+                queue.put_nowait({"shutdown": True})
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait([self._task], timeout=LISTEN_POLL_SECONDS * 3)
 
     async def _listen(self) -> None:
-        while True:
+        while not self.stopping:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(self._keys.results_pattern())
-                async for message in pubsub.listen():
-                    if message.get("type") != "pmessage":
-                        continue
-                    self._dispatch(message["data"])
-            except asyncio.CancelledError:
-                await pubsub.aclose()
-                raise
+                while not self.stopping:
+                    message = await pubsub.get_message(timeout=LISTEN_POLL_SECONDS)
+                    if message is not None and message.get("type") == "pmessage":
+                        self._dispatch(message["data"])
             except Exception:  # noqa: BLE001 - Redis hiccups must not end live updates
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # redis-py wrapped our cancel
                 log.warning("results hub lost Redis; reconnecting", exc_info=True)
-                await pubsub.aclose()
                 await asyncio.sleep(1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(pubsub.aclose())
 
     def _dispatch(self, data: bytes | str) -> None:
         if not self._waiters:

@@ -234,7 +234,9 @@ async def test_admitted_fan_books_with_the_token_and_only_with_it(
     expired = await refusal(await reserve(api, event_id, alice, expired_token), 403)
     assert expired["details"]["reason"] == "expired"
 
-    other_event = event_id + 100_000
+    engine = make_engine(str(room_settings.database_url))
+    other_event = make_event(engine, rows=1, seats_per_row=4)
+    engine.dispose()
     await open_room(api, other_event)
     wrong = await refusal(await reserve(api, other_event, alice, token), 403)
     assert wrong["details"]["reason"] == "wrong_event"

@@ -207,11 +207,21 @@ def requests_final(conn: Connection, event_id: int, requests: Sequence[RequestRe
                                  for r in pending])
     stored = {request_id: status for request_id, status in _rows(conn, """
         SELECT request_id, status FROM booking_requests WHERE event_id = :event_id""", event_id)}
+    # Rejections change no state and are not written to Postgres (their record is the
+    # published status); if one is stored anyway, it must agree with what the fan was told.
     unrecorded = [r for r in requests if r.status not in ("pending", "failed")
-                  and stored.get(r.request_id) != r.status]
+                  and stored.get(r.request_id) != r.status
+                  and not (r.status == "rejected" and r.request_id not in stored)]
     check.violate(len(unrecorded), [
         f"request {r.request_id}: fan told {r.status}, Postgres has "
         f"{stored.get(r.request_id) or 'nothing'}" for r in unrecorded])
+    holds = {hold_id for (hold_id,) in _rows(conn, """
+        SELECT hold_id FROM holds WHERE event_id = :event_id""", event_id)}
+    rejected_but_held = [r for r in requests
+                         if r.kind == "hold" and r.status == "rejected" and r.request_id in holds]
+    check.violate(len(rejected_but_held), [
+        f"request {r.request_id}: fan told rejected, but it holds seats"
+        for r in rejected_but_held])
     unfinished = [o for o in orders if o.status not in FINAL_ORDER_STATES]
     check.violate(len(unfinished), [f"order {o.order_id} still {o.status}" for o in unfinished])
     by_status: dict[str, int] = defaultdict(int)

@@ -56,10 +56,14 @@ class PostgresBookingStore:
 
     def commit_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
                      outcomes: Sequence[Outcome]) -> None:
+        # Rejections change nothing: their record is the status published in Redis. A crash
+        # before that publication re-decides them against the same committed state, and
+        # nobody saw the first answer; once published, their ids have left the in-flight
+        # list in the same Redis transaction, so they are never decided again.
         records = [RequestOutcome(o.request_id, o.event_id, o.buyer_id, o.kind, o.status,
                                   {"status": o.status, "result": o.result,
                                    "decided_at": o.decided_at})
-                   for o in outcomes]
+                   for o in outcomes if o.status != "rejected"]
         try:
             self._repository.persist_many(events_by_event, fence=Fence(partition, token),
                                           request_outcomes=records)

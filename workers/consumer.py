@@ -89,6 +89,7 @@ class PartitionConsumer:
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
         self.yielded = False
+        self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{partition}")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,6 +154,7 @@ class PartitionConsumer:
                     if ids or self._expiry_due():
                         batch = self._prepare(ids)
                         self._decide(batch)
+                published: Batch | None = None
                 if pending is not None:
                     done, commit = pending
                     pending = None
@@ -161,10 +163,14 @@ class PartitionConsumer:
                         self._rebuild_memory()
                         self._rerun_inflight()
                         continue
-                    self._publish(done)
+                    published = done
                 if batch is not None:
+                    # Commits stay strictly in order (this one starts after the previous one
+                    # succeeded); the previous batch is published while this one commits.
                     pending = (batch, committer.submit(self._commit, batch))
-                elif stop.is_set() or should_yield():
+                if published is not None:
+                    self._publish(published)
+                if batch is None and (stop.is_set() or should_yield()):
                     self.yielded = not stop.is_set()
                     return
 
@@ -247,7 +253,8 @@ class PartitionConsumer:
             committed_at=self._clock(),
         )
         if self._on_batch is not None:
-            self._on_batch(self.partition, batch.decision, batch.now)
+            # Off the partition's path: metrics may lag a batch, decisions must not wait.
+            self._hooks.submit(self._on_batch, self.partition, batch.decision, batch.now)
 
     def _for_fan(self, outcome: Outcome) -> Outcome:
         """Held outcomes are stored compactly; the fan sees each seat's section, row and label."""

@@ -269,6 +269,15 @@ def _prepare_database(settings: Settings) -> None:
 
         summary = load_demo_catalog(settings.database_url)
         log.info("demo catalog loaded (%s)", _counts(summary))
+        surge_event = summary.get("surge_event_id")
+        if surge_event and settings.redis_url:
+            from waitingroom.demo import open_demo_room
+            from waitingroom.keyfile import load_or_create_signer
+
+            signer = load_or_create_signer(settings.data_dir / "admission-key.pem")
+            if open_demo_room(settings.redis_url, settings.redis_prefix, int(surge_event),
+                              signer):
+                log.info("waiting room opened for the demo surge event %s", surge_event)
 
 
 def _counts(summary: dict[str, Any]) -> str:

@@ -265,7 +265,7 @@ class HoldRow(Base):
     )
 
     hold_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger)  # no FK: hot path (0004)
     request_id: Mapped[str] = mapped_column(Text, index=True)
     buyer_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(Text, server_default="active")
@@ -294,8 +294,8 @@ class SeatClaim(Base):
         CheckConstraint("price_cents >= 0", name="price_cents"),
     )
 
-    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"), primary_key=True)
-    seat_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("seats.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: hot path (0004)
+    seat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: hot path (0004)
     state: Mapped[str] = mapped_column(Text)
     hold_id: Mapped[str | None] = mapped_column(Text, ForeignKey("holds.hold_id"), index=True)
     order_id: Mapped[str | None] = mapped_column(
@@ -328,7 +328,7 @@ class BuyerTickets(Base):
         CheckConstraint("tickets >= 0 AND tickets <= ticket_limit", name="within_limit"),
     )
 
-    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # no FK: hot path (0004)
     buyer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     tickets: Mapped[int] = mapped_column(Integer, server_default="0")
     ticket_limit: Mapped[int] = mapped_column(Integer)
@@ -462,7 +462,7 @@ class InventoryEventRow(Base):
     __table_args__ = (Index(None, "event_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger)  # no FK: hot path (0004)
     inventory_version: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -479,7 +479,7 @@ class BookingRequest(Base):
     )
 
     request_id: Mapped[str] = mapped_column(Text, primary_key=True)
-    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id"))
+    event_id: Mapped[int] = mapped_column(BigInteger)  # no FK: hot path (0004)
     buyer_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))

@@ -4,49 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.support.rooms import START, T0
 from waitingroom.config import RoomConfig
 from waitingroom.controller import AdmissionController, StepResult
 from waitingroom.keys import RoomKeys
 from waitingroom.room import WaitingRoom
 from waitingroom.status import FanState
-from waitingroom.tokens import AdmissionSigner
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_900_000_000.0
-START = T0 + 100
-SIGNER = AdmissionSigner(Ed25519PrivateKey.generate())
-_event_ids = itertools.count(1_000)
-
-
-@pytest.fixture()
-async def redis(redis_url: str, redis_client: object) -> AsyncIterator[aioredis.Redis]:
-    """`redis_client` is requested for its teardown: it deletes every key under the prefix."""
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture()
-def event_id() -> int:
-    return next(_event_ids)
-
-
-@pytest.fixture()
-def room(redis: aioredis.Redis, redis_prefix: str) -> WaitingRoom:
-    return WaitingRoom(redis, redis_prefix, SIGNER)
-
-
-@pytest.fixture()
-def controller(redis: aioredis.Redis, redis_prefix: str) -> AdmissionController:
-    return AdmissionController(redis, redis_prefix, "controller-a")
 
 
 async def configure(room: WaitingRoom, event_id: int, **changes: Any) -> RoomConfig:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.support.rooms import START, T0
 from waitingroom.config import RoomConfig
 from waitingroom.controller import AdmissionController
 from waitingroom.errors import ErrorCode, WaitingRoomError
@@ -25,34 +24,6 @@ from waitingroom.tokens import AdmissionSigner
 
 pytestmark = pytest.mark.integration
 
-T0 = 1_900_000_000.0
-"""Opening time; the sale starts at T0 + 100. All times are simulated."""
-START = T0 + 100
-SIGNER = AdmissionSigner(Ed25519PrivateKey.generate())
-_event_ids = itertools.count(1)
-
-
-@pytest.fixture()
-async def redis(redis_url: str, redis_client: object) -> AsyncIterator[aioredis.Redis]:
-    """`redis_client` is requested for its teardown: it deletes every key under the prefix."""
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture()
-def event_id() -> int:
-    return next(_event_ids)
-
-
-@pytest.fixture()
-def room(redis: aioredis.Redis, redis_prefix: str) -> WaitingRoom:
-    return WaitingRoom(redis, redis_prefix, SIGNER)
-
-
-@pytest.fixture()
-def controller(redis: aioredis.Redis, redis_prefix: str) -> AdmissionController:
-    return AdmissionController(redis, redis_prefix, "controller-a")
 
 
 async def configure(room: WaitingRoom, event_id: int, **changes: Any) -> RoomConfig:

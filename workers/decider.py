@@ -152,6 +152,9 @@ class BatchDecider:
 
 def _outcome(request: BookingRequest, status: str, now: float,
              error: BookingError | None = None, **result: Any) -> Outcome:
+    if request.kind == "sell" and "order_id" in request.params:
+        # A refused sale must say which order to void; a sold one names it too.
+        result.setdefault("order_id", str(request.params["order_id"]))
     if error is not None:
         result["error"] = {"code": error.code.value, "message": error.message,
                            "details": error.details}

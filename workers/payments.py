@@ -96,7 +96,9 @@ def followups(outcomes: Sequence[Outcome], keys: Keys) -> list[Followup]:
     for outcome in outcomes:
         if outcome.kind != "sell":
             continue
-        order_id = str(outcome.result.get("order_id") or outcome.request_id.rsplit("-s", 1)[0])
+        order_id = outcome.result.get("order_id")
+        if not order_id:
+            continue  # only sells the payments worker made carry an order (always, today)
         if outcome.status == "sold":
             jobs.append(_job(keys.payments_queue_name(), f"capture-{order_id}",
                              "workers.payments.capture_order", order_id))

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from tests.support.booking import make_event
 from workers.consumer import ConsumerConfig, PartitionConsumer
 from workers.enqueue import IdempotencyConflict, QueueFull, SyncRequestQueue
-from workers.keys import RQ_JOB_PREFIX, Keys, rq_finished_registry
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, Keys, rq_finished_registry
 from workers.lease import LeaseLost
 from workers.pg_store import PostgresBookingStore
 
@@ -367,3 +367,62 @@ def test_general_admission_holds_through_the_pipeline(redis_client: Redis, keys:
             "SELECT held, sold, capacity FROM ga_inventory WHERE event_id = :e"),
             {"e": event_id}).one()
     assert (held, sold, capacity) == (4, 0, 5)
+
+
+def sell(queue: SyncRequestQueue, event_id: int, buyer: int, held: dict[str, Any],
+         order_id: str) -> str:
+    """What the payments worker enqueues once the card is authorized."""
+    result = held["result"]
+    return queue.enqueue(event_id=event_id, buyer_id=buyer, kind="sell", partition=PARTITION,
+                         params={"hold_id": result["hold_id"], "order_id": order_id,
+                                 "seat_ids": result["seat_ids"]}).request_id
+
+
+def test_paid_after_expiry_reholds_the_same_seats_when_still_free(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    event_id = make_event(db_engine, hold_ttl_seconds=30)
+    clock = Clock()
+    worker = consumer(redis_client, keys, db_engine, clock=clock)
+    worker._renew_if_due = lambda: None  # type: ignore[method-assign]
+    assert worker.try_take_over()
+    first = hold_best(queue, event_id, 1)
+    drain(worker, redis_client, keys)
+    held = status(redis_client, keys, first)
+    clock.now = held["result"]["expires_at"] + 5  # payment came back after the hold expired
+    sale = sell(queue, event_id, 1, held, f"{first}-o")
+    drain(worker, redis_client, keys)
+    sold = status(redis_client, keys, sale)
+    assert sold["status"] == "sold" and sold["result"]["reheld"] is True
+    assert sorted(sold["result"]["seat_ids"]) == sorted(held["result"]["seat_ids"])
+    with db_engine.connect() as conn:
+        states = conn.execute(text("SELECT state FROM seat_claims WHERE event_id = :e"),
+                              {"e": event_id}).scalars().all()
+        order = conn.execute(text("SELECT status FROM orders")).scalar()
+    assert states == ["sold"] * len(held["result"]["seat_ids"]) and order == "paid"
+    assert redis_client.llen(RQ_QUEUE_PREFIX + keys.payments_queue_name()) == 1, \
+        "the sale is followed by a capture job"
+
+
+def test_paid_after_expiry_is_refused_when_the_seats_were_taken(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """The hold expired and another fan took its seats: no sale, and the payment is voided."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=2, hold_ttl_seconds=30)
+    clock = Clock()
+    worker = consumer(redis_client, keys, db_engine, clock=clock)
+    worker._renew_if_due = lambda: None  # type: ignore[method-assign]
+    assert worker.try_take_over()
+    first = hold_best(queue, event_id, 1)
+    drain(worker, redis_client, keys)
+    held = status(redis_client, keys, first)
+    clock.now = held["result"]["expires_at"] + 5
+    other = hold_best(queue, event_id, 2)  # decided before the late payment: takes the seats
+    sale = sell(queue, event_id, 1, held, f"{first}-o")
+    drain(worker, redis_client, keys)
+    assert status(redis_client, keys, other)["status"] == "held"
+    refused = status(redis_client, keys, sale)
+    assert refused["status"] == "rejected"
+    assert refused["result"]["error"]["code"] == "hold_expired"
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 0, "sold twice"
+    jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
+    assert [j.decode() for j in jobs] == [f"void-{first}-o"], "the authorization is voided"

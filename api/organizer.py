@@ -20,7 +20,7 @@ from aiohttp import web
 from api.catalog import read_details
 from api.errors import ApiError, read_json
 from api.identity import Principal, require_principal
-from api.keys import DB_ENGINE_KEY
+from api.keys import DB_ENGINE_KEY, SETTINGS_KEY
 from api.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.organizer_fields import (
     EVENT_FIELDS,
@@ -214,7 +214,8 @@ async def create_event(request: web.Request) -> web.Response:
                 performer_ids=_performer_ids(conn, fields.get("performers", [])),
                 currency=fields.get("currency", "EUR"),
                 buyer_limit=fields.get("buyer_limit", 8),
-                hold_ttl_seconds=fields.get("hold_ttl_seconds", 600))
+                hold_ttl_seconds=fields.get(
+                    "hold_ttl_seconds", int(request.app[SETTINGS_KEY].hold_ttl_seconds)))
 
     try:
         event_id = await asyncio.to_thread(create)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from sqlalchemy import Engine, create_engine, text
 
 from tests.support.servers import with_database
 
 TEST_DATABASE_PREFIX = "onsale_test_"
+_PID_IN_NAME = re.compile(r"^onsale_test_(?:e2e_)?(\d+)_[0-9a-f]+$")
 
 
 def _admin_engine(pg_admin_url: str) -> Engine:
@@ -38,3 +42,34 @@ def drop_database(pg_admin_url: str, name: str) -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{_checked(name)}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_abandoned_databases(pg_admin_url: str) -> list[str]:
+    """Drop test databases whose test process is gone (a run that was killed before its
+    teardown). Names carry the creating pid: `onsale_test_[e2e_]<pid>_<hex>`; a database
+    is dropped only if it has our prefix and its pid is not a live process."""
+    admin = _admin_engine(pg_admin_url)
+    dropped: list[str] = []
+    try:
+        with admin.connect() as conn:
+            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                                 {"p": TEST_DATABASE_PREFIX + "%"}).scalars().all()
+            for name in names:
+                match = _PID_IN_NAME.match(name)
+                if match is None or _process_alive(int(match.group(1))):
+                    continue
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{_checked(name)}" WITH (FORCE)'))
+                dropped.append(name)
+    finally:
+        admin.dispose()
+    return dropped

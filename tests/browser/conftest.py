@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from api.app import create_app
 from api.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import database_url  # noqa: F401  (the migrated throwaway database)
+from tests.support.booking import consumers_running
 from waitingroom import main as controller_main
 
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -133,27 +133,13 @@ def live_settings(
 @pytest.fixture()
 def partition_consumers(live_settings: Settings, redis_client: Redis) -> Iterator[None]:
     """One consumer thread per partition: the booking worker behind the live server."""
-    from workers.consumer import ConsumerConfig, PartitionConsumer
     from workers.keys import Keys
     from workers.partitions import all_partitions
-    from workers.pg_store import PostgresBookingStore
 
     engine = make_engine(live_settings.database_url or "")
-    keys = Keys(live_settings.redis_prefix)
-    stop = threading.Event()
-    threads = []
-    for partition in all_partitions(live_settings.partitions, {}):
-        consumer = PartitionConsumer(
-            redis_client, keys, partition, f"browser-{partition}",
-            PostgresBookingStore(engine), ConsumerConfig(),
-        )
-        thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-        thread.start()
-        threads.append(thread)
-    yield
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=5)
+    with consumers_running(redis_client, Keys(live_settings.redis_prefix), engine,
+                           all_partitions(live_settings.partitions, {}), "browser"):
+        yield
     engine.dispose()
 
 

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +34,7 @@ from api.ops.rooms import audited_room_change
 from api.settings import Settings
 from engine.store.db import make_engine
 from tests.browser.conftest import LiveServer
-from tests.support.booking import make_event
+from tests.support.booking import consumers_running, make_event
 from workers.enqueue import RequestQueue
 from workers.keys import Keys
 from workers.partitions import partition_for
@@ -49,28 +48,15 @@ SCREENSHOT = os.environ.get("ONSALE_TEST_OPS_SCREENSHOT")
 @pytest.fixture()
 def partition_consumers(live_settings: Settings, redis_client: Redis) -> Iterator[None]:
     """As the shared fixture, but the consumers report through the metrics hook."""
-    from workers.consumer import ConsumerConfig, PartitionConsumer
     from workers.metrics import BatchMetrics
     from workers.partitions import all_partitions
-    from workers.pg_store import PostgresBookingStore
 
     engine = make_engine(live_settings.database_url or "")
     keys = Keys(live_settings.redis_prefix)
-    metrics = BatchMetrics(redis_client, keys)
-    stop = threading.Event()
-    threads = []
-    for partition in all_partitions(live_settings.partitions, {}):
-        consumer = PartitionConsumer(
-            redis_client, keys, partition, f"browser-{partition}",
-            PostgresBookingStore(engine), ConsumerConfig(), on_batch=metrics.on_batch,
-        )
-        thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-        thread.start()
-        threads.append(thread)
-    yield
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=5)
+    with consumers_running(redis_client, keys, engine,
+                           all_partitions(live_settings.partitions, {}), "browser",
+                           on_batch=BatchMetrics(redis_client, keys).on_batch):
+        yield
     engine.dispose()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,14 +17,12 @@ from rq import Queue, SimpleWorker
 from api.settings import Settings
 from engine.store.db import make_engine
 from engine.store.tickets import issue_tickets
-from tests.support.booking import make_event
+from tests.support.booking import consumers_running, make_event
 from workers import payments
-from workers.consumer import ConsumerConfig, PartitionConsumer
 from workers.enqueue import SyncRequestQueue
 from workers.gateway import TestGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
-from workers.pg_store import PostgresBookingStore
 
 pytestmark = pytest.mark.e2e
 
@@ -50,20 +47,14 @@ def backend(settings: Settings, engine: Any, event_id: int,
             redis_client: Redis) -> Iterator[Redis]:
     """The partition consumer for the event, in a thread, and the payments context."""
     keys = Keys(settings.redis_prefix)
-    partition = partition_for(event_id, settings.partitions, {})
-    consumer = PartitionConsumer(redis_client, keys, partition, "e2e-worker",
-                                 PostgresBookingStore(engine), ConsumerConfig())
-    stop = threading.Event()
-    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    thread.start()
     payments.configure(payments.PaymentsContext(
         redis=redis_client, keys=keys, gateway=TestGateway(),
         requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32)))
-    yield redis_client
-    stop.set()
-    thread.join(timeout=5)
+    with consumers_running(redis_client, keys, engine,
+                           [partition_for(event_id, settings.partitions, {})], "e2e-worker"):
+        yield redis_client
 
 
 async def run_payment_jobs(redis: Redis, settings: Settings) -> None:

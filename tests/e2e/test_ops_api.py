@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,13 +25,11 @@ from api.ops.common import OPS_KEY
 from api.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
-from tests.support.booking import make_event
-from workers.consumer import ConsumerConfig, PartitionConsumer
+from tests.support.booking import consumers_running, make_event
 from workers.enqueue import SyncRequestQueue
 from workers.keys import Keys
 from workers.metrics import BatchMetrics
 from workers.partitions import partition_for
-from workers.pg_store import PostgresBookingStore
 
 pytestmark = pytest.mark.e2e
 
@@ -80,16 +77,9 @@ def consumer(
     """The event's partition consumer, in a thread, reporting through the metrics hook."""
     keys = Keys(ops_settings.redis_prefix)
     partition = partition_for(event_id, ops_settings.partitions, {})
-    worker = PartitionConsumer(
-        redis_client, keys, partition, "ops-e2e-worker", PostgresBookingStore(engine),
-        ConsumerConfig(), on_batch=BatchMetrics(redis_client, keys).on_batch,
-    )
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    yield partition
-    stop.set()
-    thread.join(timeout=5)
+    with consumers_running(redis_client, keys, engine, [partition], "ops-e2e-worker",
+                           on_batch=BatchMetrics(redis_client, keys).on_batch):
+        yield partition
 
 
 class Headers(dict[str, str]):

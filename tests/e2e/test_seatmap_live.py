@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,12 +18,10 @@ import api.seatmap_cache as seatmap_cache
 from api.seatmap_cache import SEATMAP_CACHE_KEY
 from api.settings import Settings
 from engine.store.db import make_engine
-from tests.support.booking import make_event
+from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
-from workers.consumer import ConsumerConfig, PartitionConsumer
 from workers.keys import Keys
 from workers.partitions import partition_for
-from workers.pg_store import PostgresBookingStore
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +41,9 @@ def event_id(engine: Engine) -> int:
 @pytest.fixture()
 def consumer(settings: Settings, engine: Engine, event_id: int,
              redis_client: Redis) -> Iterator[None]:
-    keys = Keys(settings.redis_prefix)
-    partition = partition_for(event_id, settings.partitions, {})
-    worker = PartitionConsumer(redis_client, keys, partition, "seatmap-e2e",
-                               PostgresBookingStore(engine), ConsumerConfig())
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=5)
+    with consumers_running(redis_client, Keys(settings.redis_prefix), engine,
+                           [partition_for(event_id, settings.partitions, {})], "seatmap-e2e"):
+        yield
 
 
 @pytest.fixture()

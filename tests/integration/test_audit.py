@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,15 +21,13 @@ from sqlalchemy import Engine, text
 
 from engine.store.tickets import issue_tickets
 from loadtests.audit import AuditResult, main, run_audit
-from tests.support.booking import make_event
+from tests.support.booking import consumers_running, make_event
 from waitingroom.config import RoomConfig
 from waitingroom.keys import RoomKeys
-from workers.consumer import ConsumerConfig, PartitionConsumer
 from workers.enqueue import SyncRequestQueue
 from workers.keys import Keys
 from workers.partitions import partition_for
 from workers.payments import order_id_for
-from workers.pg_store import PostgresBookingStore
 
 pytestmark = pytest.mark.integration
 
@@ -81,13 +78,8 @@ def sale(db_engine: Engine, database_url: str, redis_url: str, redis_prefix: str
     event_id = make_event(db_engine, rows=2, seats_per_row=5, ga_capacity=6, buyer_limit=4)
     keys = Keys(redis_prefix)
     partition = partition_for(event_id, PARTITIONS, {})
-    consumer = PartitionConsumer(redis_client, keys, partition, "audit-test",
-                                 PostgresBookingStore(db_engine), ConsumerConfig())
-    stop = threading.Event()
-    worker = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
-    worker.start()
     queue = SyncRequestQueue(redis_client, keys, 1000)
-    try:
+    with consumers_running(redis_client, keys, db_engine, [partition], "audit-test"):
         first = _decide(redis_client, keys, queue, partition, event_id, [
             (1, "hold", {"quantity": 2}),
             (2, "hold", {"zone_id": _zone_id(db_engine, event_id), "quantity": 3}),
@@ -109,9 +101,6 @@ def sale(db_engine: Engine, database_url: str, redis_url: str, redis_prefix: str
         _room(redis_client, redis_prefix, event_id, {1: 1, 2: 2, 3: 3, 4: 4, 5: 5})
         yield Sale(event_id, db_engine, redis_client, redis_prefix, database_url, redis_url,
                    paid, held_hold=first[2]["hold_id"])
-    finally:
-        stop.set()
-        worker.join(timeout=5)
 
 
 def _zone_id(engine: Engine, event_id: int) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,3 +49,29 @@ def make_event(engine: Engine, *, rows: int = 4, seats_per_row: int = 10, ga_cap
                          PriceTier("back", "Back", "B", 5000),
                          PriceTier("floor", "Floor", "GA", 4000)],
             status="published", buyer_limit=buyer_limit, hold_ttl_seconds=hold_ttl_seconds)
+
+
+@contextmanager
+def consumers_running(redis: Any, keys: Any, engine: Engine, partitions: Iterable[str],
+                      owner: str, on_batch: Any = None) -> Iterator[None]:
+    """A partition consumer thread per partition, all under one owner id, as one
+    `onsale worker` process runs them; stopped (current batch finished, lease released)
+    when the block ends."""
+    from workers.consumer import ConsumerConfig, PartitionConsumer
+    from workers.pg_store import PostgresBookingStore
+
+    stop = threading.Event()
+    threads = []
+    for partition in partitions:
+        consumer = PartitionConsumer(redis, keys, partition, owner,
+                                     PostgresBookingStore(engine), ConsumerConfig(),
+                                     on_batch=on_batch)
+        thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)

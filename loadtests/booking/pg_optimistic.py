@@ -19,11 +19,10 @@ import time
 
 import psycopg
 from psycopg import AsyncConnection, errors
-from psycopg_pool import AsyncConnectionPool
 
 from loadtests.booking import pgseats
-from loadtests.booking.contender import CONTENTION, SOLD_OUT, Audit, BookingRequest, Decision
-from loadtests.booking.pgpool import open_pool
+from loadtests.booking.contender import CONTENTION, SOLD_OUT, BookingRequest, Decision
+from loadtests.booking.pgpool import PooledSeatTableContender
 from loadtests.booking.workload import Workload
 
 TABLE = "pgo"
@@ -59,14 +58,12 @@ class _Conflict(Exception):
     """A seat changed between the read and the compare-and-set."""
 
 
-class PgOptimisticContender:
+class PgOptimisticContender(PooledSeatTableContender):
     name = "pg-optimistic"
+    table = TABLE
 
     def __init__(self, pool_size: int = POOL_SIZE) -> None:
-        self._pool_size = pool_size
-        self._pg_url = ""
-        self._capacity = 0
-        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        super().__init__(pool_size)
         self._random = random.Random()
         seat, hold = pgseats.table_names(TABLE)
         self._read_sql = {
@@ -76,27 +73,9 @@ class PgOptimisticContender:
         self._cas_sql = f"SELECT {TABLE}_hold_if_unchanged(%s, %s, %s, %s)"
 
     def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
-        self._pg_url, self._capacity = pg_url, workload.capacity
-        pgseats.create_and_load(pg_url, TABLE, workload)
+        super().setup(workload, pg_url, redis_url, redis_prefix)
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(_CAS_FUNCTION.format(table=TABLE))
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def audit(self) -> Audit:
-        return pgseats.audit(self._pg_url, TABLE, self._capacity)
-
-    async def open(self, workload: Workload, pg_url: str, redis_url: str,
-                   redis_prefix: str) -> None:
-        self._pool = await open_pool(pg_url, self._pool_size)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
 
     async def book(self, request: BookingRequest) -> Decision:
         assert self._pool is not None

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import time
 
-from psycopg import AsyncConnection, errors
-from psycopg_pool import AsyncConnectionPool
+from psycopg import errors
 
 from loadtests.booking import pgseats
-from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
-from loadtests.booking.pgpool import open_pool
-from loadtests.booking.workload import Workload
+from loadtests.booking.contender import SOLD_OUT, BookingRequest, Decision
+from loadtests.booking.pgpool import PooledSeatTableContender
 
 TABLE = "pgp"
 POOL_SIZE = 4
@@ -32,40 +30,17 @@ POOL_SIZE = 4
 MAX_DEADLOCK_RETRIES = 5
 
 
-class PgPessimisticContender:
+class PgPessimisticContender(PooledSeatTableContender):
     name = "pg-pessimistic"
+    table = TABLE
 
     def __init__(self, pool_size: int = POOL_SIZE) -> None:
-        self._pool_size = pool_size
-        self._pg_url = ""
-        self._capacity = 0
-        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        super().__init__(pool_size)
         self._sql = {
             (in_section, lock): pgseats.hold_best_sql(TABLE, in_section=in_section, lock=lock)
             for in_section in (False, True)
             for lock in ("FOR UPDATE SKIP LOCKED", "FOR UPDATE")
         }
-
-    def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
-        self._pg_url, self._capacity = pg_url, workload.capacity
-        pgseats.create_and_load(pg_url, TABLE, workload)
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def audit(self) -> Audit:
-        return pgseats.audit(self._pg_url, TABLE, self._capacity)
-
-    async def open(self, workload: Workload, pg_url: str, redis_url: str,
-                   redis_prefix: str) -> None:
-        self._pool = await open_pool(pg_url, self._pool_size)
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
 
     async def book(self, request: BookingRequest) -> Decision:
         assert self._pool is not None

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+
+from loadtests.booking import pgseats
+from loadtests.booking.contender import Audit
+
+if TYPE_CHECKING:
+    from loadtests.booking.workload import Workload
 
 POOL_TIMEOUT_SECONDS = 30.0
 
@@ -21,3 +29,39 @@ async def open_pool(pg_url: str, size: int) -> AsyncConnectionPool[AsyncConnecti
     )
     await pool.open(wait=True)
     return pool
+
+
+class PooledSeatTableContender:
+    """The lifecycle shared by baselines that keep their seats in a Postgres table of their
+    own (`pgseats`) and book through a pool per client process. A subclass names itself,
+    its `table` and pool size, and writes `book`; it may extend set-up and clean-up."""
+
+    name = ""
+    table = ""
+
+    def __init__(self, pool_size: int) -> None:
+        self._pool_size = pool_size
+        self._pg_url = ""
+        self._capacity = 0
+        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+
+    def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
+        self._pg_url, self._capacity = pg_url, workload.capacity
+        pgseats.create_and_load(pg_url, self.table, workload)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def audit(self) -> Audit:
+        return pgseats.audit(self._pg_url, self.table, self._capacity)
+
+    async def open(self, workload: Workload, pg_url: str, redis_url: str,
+                   redis_prefix: str) -> None:
+        self._pool = await open_pool(pg_url, self._pool_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()

@@ -26,12 +26,10 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from loadtests.booking import pgseats, redisclean
-from loadtests.booking.contender import CONTENTION, SOLD_OUT, Audit, BookingRequest, Decision
-from loadtests.booking.pgpool import open_pool
+from loadtests.booking.contender import CONTENTION, SOLD_OUT, BookingRequest, Decision
+from loadtests.booking.pgpool import PooledSeatTableContender
 from loadtests.booking.workload import EVENT_ID, Workload
 
 TABLE = "rlk"
@@ -73,14 +71,13 @@ return 0
 release them."""
 
 
-class RedisLockContender:
+class RedisLockContender(PooledSeatTableContender):
     name = "redis-lock"
+    table = TABLE
 
     def __init__(self, pool_size: int = POOL_SIZE) -> None:
-        self._pool_size = pool_size
-        self._pg_url = self._redis_url = self._prefix = ""
-        self._capacity = 0
-        self._pool: AsyncConnectionPool[AsyncConnection] | None = None
+        super().__init__(pool_size)
+        self._redis_url = self._prefix = ""
         self._redis: aioredis.Redis | None = None
         self._lock_first_free: Any = None
         self._settle: Any = None
@@ -103,31 +100,23 @@ class RedisLockContender:
         )
 
     def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
-        self._pg_url, self._redis_url, self._prefix = pg_url, redis_url, redis_prefix
-        self._capacity = workload.capacity
+        self._redis_url, self._prefix = redis_url, redis_prefix
         redisclean.delete_run_keys(redis_url, redis_prefix)
-        pgseats.create_and_load(pg_url, TABLE, workload)
-
-    def start(self) -> None:
-        pass
+        super().setup(workload, pg_url, redis_url, redis_prefix)
 
     def stop(self) -> None:
         redisclean.delete_run_keys(self._redis_url, self._prefix)
 
-    def audit(self) -> Audit:
-        return pgseats.audit(self._pg_url, TABLE, self._capacity)
-
     async def open(self, workload: Workload, pg_url: str, redis_url: str,
                    redis_prefix: str) -> None:
         self._prefix = redis_prefix
-        self._pool = await open_pool(pg_url, self._pool_size)
+        await super().open(workload, pg_url, redis_url, redis_prefix)
         self._redis = aioredis.Redis.from_url(redis_url)
         self._lock_first_free = self._redis.register_script(_LOCK_FIRST_FREE)
         self._settle = self._redis.register_script(_SETTLE)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        await super().close()
         if self._redis is not None:
             await self._redis.aclose()
 

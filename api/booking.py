@@ -22,7 +22,7 @@ from api.live import HUB_KEY, sse_response, sse_send
 from api.sale_status import ensure_on_sale
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
-from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys
+from workers.keys import Keys
 from workers.partitions import partition_for
 from workers.payments import authorize_job, order_id_for, public_order
 
@@ -289,9 +289,7 @@ async def purchase(request: web.Request) -> web.Response:
     async with booking.redis.pipeline(transaction=True) as pipe:
         pipe.hset(order_key, mapping={k: str(v) for k, v in fields.items()})
         pipe.expire(order_key, 7 * 24 * 3600)
-        pipe.hset(RQ_JOB_PREFIX + job.job_id, mapping=job.mapping)
-        pipe.rpush(RQ_QUEUE_PREFIX + job.queue_name, job.job_id)
-        pipe.sadd(RQ_QUEUES_SET, RQ_QUEUE_PREFIX + job.queue_name)
+        job.push(pipe)
         await pipe.execute()
     return _order_accepted(public_order({k: str(v) for k, v in fields.items()}))
 

@@ -89,7 +89,8 @@ class PartitionConsumer:
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
         self.yielded = False
-        self._hooks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{partition}")
+        self._hooks = (ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{partition}")
+                       if on_batch is not None else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -252,9 +253,9 @@ class PartitionConsumer:
             now=batch.now,
             committed_at=self._clock(),
         )
-        if self._on_batch is not None:
+        if self._hooks is not None:
             # Off the partition's path: metrics may lag a batch, decisions must not wait.
-            self._hooks.submit(self._on_batch, self.partition, batch.decision, batch.now)
+            self._hooks.submit(self._on_batch, self.partition, batch.decision, batch.now)  # type: ignore[arg-type]
 
     def _for_fan(self, outcome: Outcome) -> Outcome:
         """Held outcomes are stored compactly; the fan sees each seat's section, row and label."""

@@ -79,10 +79,6 @@ class Keys:
     def availability_channel(self, event_id: int) -> str:
         return f"{self.prefix}:{{ev:{event_id}}}:availability:live"
 
-    def hold_owner(self, hold_id: str) -> str:
-        event_id = hold_id.split("-", 1)[0]
-        return f"{self.prefix}:{{ev:{event_id}}}:hold:{hold_id}"
-
     def payments_queue_name(self) -> str:
         return f"{self.prefix}:payments"
 

@@ -24,20 +24,30 @@ from redis import Redis
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
-from workers.keys import Keys
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys
 from workers.metrics import record_payment_decline
-from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS
+from workers.rqjob import rq_job_hash
 
 log = logging.getLogger("onsale.payments")
 
 ORDER_TTL_SECONDS = 7 * 24 * 3600
+PAYMENT_JOB_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
 class Followup:
+    """A payments job built ahead, to be pushed inside someone else's Redis transaction."""
+
     queue_name: str
     job_id: str
     mapping: dict[str, Any]
+
+    def push(self, pipe: Any) -> None:
+        """Enqueue on `pipe` (sync or async pipeline) exactly as RQ's `enqueue` would."""
+        queue_key = RQ_QUEUE_PREFIX + self.queue_name
+        pipe.hset(RQ_JOB_PREFIX + self.job_id, mapping=self.mapping)
+        pipe.rpush(queue_key, self.job_id)
+        pipe.sadd(RQ_QUEUES_SET, queue_key)
 
 
 @dataclass
@@ -72,17 +82,8 @@ def order_id_for(hold_id: str) -> str:
 
 
 def _job(queue_name: str, job_id: str, func: str, *args: Any) -> Followup:
-    from rq.job import Job, JobStatus
-
-    from workers.rqjob import _OFFLINE
-
-    job = Job.create(func, args=args, connection=_OFFLINE, id=job_id, origin=queue_name,
-                     result_ttl=RESULT_TTL_SECONDS, failure_ttl=FAILURE_TTL_SECONDS,
-                     status=JobStatus.QUEUED, timeout=60)
-    from datetime import UTC, datetime
-
-    job.enqueued_at = datetime.now(UTC).replace(tzinfo=None)
-    return Followup(queue_name, job_id, job.to_dict())
+    return Followup(queue_name, job_id,
+                    rq_job_hash(job_id, queue_name, func, args, PAYMENT_JOB_TIMEOUT_SECONDS))
 
 
 def authorize_job(keys: Keys, order_id: str, attempt: int) -> Followup:

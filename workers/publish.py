@@ -23,8 +23,6 @@ from workers import payments
 from workers.decider import Outcome
 from workers.keys import (
     RQ_JOB_PREFIX,
-    RQ_QUEUE_PREFIX,
-    RQ_QUEUES_SET,
     Keys,
     rq_failed_registry,
     rq_finished_registry,
@@ -67,12 +65,6 @@ FAILED_RESULT = json.dumps({"error": {
 }})
 
 
-def outcome_message(outcome: Outcome) -> dict[str, object]:
-    return {"request_id": outcome.request_id, "event_id": outcome.event_id,
-            "kind": outcome.kind, "status": outcome.status, "result": outcome.result,
-            "decided_at": outcome.decided_at}
-
-
 class Publisher:
     def __init__(self, redis: Redis, keys: Keys):
         self._redis = redis
@@ -113,10 +105,6 @@ class Publisher:
                 f'{json.dumps(outcome.status)}, "decided_at": {outcome.decided_at!r}, '
                 f'"committed_at": {committed}, '
                 f'"result": {result}}}')
-        taken = set(job_ids)
-        # decisions without a job of their own (none today)
-        for outcome in (o for o in outcomes if o.request_id not in taken):
-            messages.append(json.dumps(outcome_message(outcome)))
         ended = rq_timestamp(datetime.fromtimestamp(now, UTC))
         argv: list[Any] = [len(job_ids), ended, RESULT_TTL_SECONDS, FAILURE_TTL_SECONDS,
                            repr(now), keys.results_channel(partition),
@@ -130,7 +118,5 @@ class Publisher:
                           maxlen=AVAILABILITY_STREAM_MAX, approximate=True)
                 pipe.publish(keys.availability_channel(event_id), body)
             for followup in payments.followups(outcomes, keys):
-                pipe.hset(RQ_JOB_PREFIX + followup.job_id, mapping=followup.mapping)
-                pipe.rpush(RQ_QUEUE_PREFIX + followup.queue_name, followup.job_id)
-                pipe.sadd(RQ_QUEUES_SET, RQ_QUEUE_PREFIX + followup.queue_name)
+                followup.push(pipe)
             pipe.execute()

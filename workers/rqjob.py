@@ -32,32 +32,34 @@ def partition_only(payload: dict[str, Any]) -> None:
     )
 
 
-def job_mapping(request_id: str, queue_name: str, payload: dict[str, Any],
-                enqueued_at: datetime | None = None) -> dict[str, Any]:
-    """The hash RQ itself would write for this job when enqueued."""
+def rq_job_hash(job_id: str, queue_name: str, func: str, args: tuple[Any, ...],
+                timeout_seconds: int, description: str | None = None) -> dict[str, Any]:
+    """The hash RQ itself writes for a freshly enqueued job (built by RQ's own `Job`)."""
     job = Job.create(
-        JOB_FUNCTION,
-        args=(payload,),
+        func,
+        args=args,
         connection=_OFFLINE,
-        id=request_id,
+        id=job_id,
         origin=queue_name,
         result_ttl=RESULT_TTL_SECONDS,
         failure_ttl=FAILURE_TTL_SECONDS,
         status=JobStatus.QUEUED,
-        description=f"booking {payload.get('kind')} for event {payload.get('event_id')}",
+        description=description,
+        timeout=timeout_seconds,
     )
-    job.enqueued_at = enqueued_at or datetime.now(UTC).replace(tzinfo=None)
-    job.timeout = 180
+    job.enqueued_at = datetime.now(UTC).replace(tzinfo=None)
     return job.to_dict()
 
 
 JOB_FUNCTION = "workers.rqjob.partition_only"
+BOOKING_JOB_TIMEOUT_SECONDS = 180
 DYNAMIC_JOB_FIELDS = ("data", "created_at", "enqueued_at", "origin", "description")
 
 
 def _static_job_fields() -> list[tuple[str, str]]:
     """The fields every booking job shares, exactly as RQ writes them for a fresh job."""
-    sample = job_mapping("sample", "sample", {})
+    sample = rq_job_hash("sample", "sample", JOB_FUNCTION, ({},), BOOKING_JOB_TIMEOUT_SECONDS,
+                         description="sample")
     return [(name, str(value.value if hasattr(value, "value") else value))
             for name, value in sample.items() if name not in DYNAMIC_JOB_FIELDS]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import gevent
@@ -139,18 +140,25 @@ class Fan(SurgeUser):
         return None
 
     def poll_decision(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
+        return self._poll_until_final(headers, url, "/requests/[id]", "request status",
+                                      DECISION_POLL_SECONDS, FINAL_REQUEST_STATES)
+
+    def _poll_until_final(self, headers: dict[str, str], url: str, name: str, what: str,
+                          schedule: Sequence[float], final: Collection[str]
+                          ) -> dict[str, Any] | None:
+        """Poll `url` on the back-off `schedule` until its status is final, or give up."""
         deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
         polls = 0
         while time.monotonic() < deadline:
-            gevent.sleep(DECISION_POLL_SECONDS[min(polls, len(DECISION_POLL_SECONDS) - 1)])
+            gevent.sleep(schedule[min(polls, len(schedule) - 1)])
             polls += 1
-            with self.client.get(url, headers=headers, name="/requests/[id]",
+            with self.client.get(url, headers=headers, name=name,
                                  catch_response=True) as response:
                 if response.status_code != 200:
-                    response.failure(f"request status: {error_code(response)}")
+                    response.failure(f"{what}: {error_code(response)}")
                     return None
                 state = json_of(response)
-            if state.get("status") in FINAL_REQUEST_STATES:
+            if state.get("status") in final:
                 return state
         return None
 
@@ -215,20 +223,8 @@ class Fan(SurgeUser):
         return order
 
     def follow_order(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
-        deadline = time.monotonic() + DECISION_GIVE_UP_SECONDS
-        polls = 0
-        while time.monotonic() < deadline:
-            gevent.sleep(ORDER_POLL_SECONDS[min(polls, len(ORDER_POLL_SECONDS) - 1)])
-            polls += 1
-            with self.client.get(url, headers=headers, name="/orders/[id]",
-                                 catch_response=True) as response:
-                if response.status_code != 200:
-                    response.failure(f"order: {error_code(response)}")
-                    return None
-                order = json_of(response)
-            if order.get("status") in FINAL_ORDER_STATES:
-                return order
-        return None
+        return self._poll_until_final(headers, url, "/orders/[id]", "order",
+                                      ORDER_POLL_SECONDS, FINAL_ORDER_STATES)
 
     def release(self, headers: dict[str, str], hold_id: str) -> None:
         with self.client.delete(f"/holds/{hold_id}", headers=headers, name="/holds/[id]",

@@ -47,7 +47,15 @@ if #ids > 0 then
   redis.call('RPUSH', KEYS[2], unpack(ids))
 end
 redis.call('INCRBY', KEYS[3], #ids + tonumber(ARGV[2]))
-return ids
+-- Each id with its RQ job's payload, so the batch is read in this same round trip;
+-- ARGV[3] is an id already moved by BLMOVE, whose payload comes first.
+local taken = {}
+if ARGV[3] ~= '' then table.insert(ids, 1, ARGV[3]) end
+for _, id in ipairs(ids) do
+  taken[#taken + 1] = id
+  taken[#taken + 1] = redis.call('HGET', ARGV[4] .. id, 'data') or ''
+end
+return taken
 """
 
 
@@ -136,11 +144,11 @@ class PartitionConsumer:
         """One round, all stages in sequence: renew, take a batch (or wait briefly), decide,
         persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
-        ids = self._take_batch(wait=True)
-        if not ids and not self._expiry_due():
+        taken = self._take_batch(wait=True)
+        if not taken and not self._expiry_due():
             return 0
-        self._process(ids)
-        return len(ids)
+        self._process(list(taken), blobs=list(taken.values()))
+        return len(taken)
 
     def _serve(self, stop: threading.Event, should_yield: Callable[[], bool]) -> None:
         """Decide the next batch while the previous one commits; publish in queue order."""
@@ -151,9 +159,9 @@ class PartitionConsumer:
                 self._renew_if_due()
                 batch: Batch | None = None
                 if not stop.is_set():
-                    ids = self._take_batch(wait=pending is None)
-                    if ids or self._expiry_due():
-                        batch = self._prepare(ids)
+                    taken = self._take_batch(wait=pending is None)
+                    if taken or self._expiry_due():
+                        batch = self._prepare(list(taken), blobs=list(taken.values()))
                         self._decide(batch)
                 published: Batch | None = None
                 if pending is not None:
@@ -190,9 +198,10 @@ class PartitionConsumer:
 
     # ------------------------------------------------------------------ stages
 
-    def _process(self, ids: list[str], rerun: bool = False) -> None:
+    def _process(self, ids: list[str], rerun: bool = False,
+                 blobs: list[bytes] | None = None) -> None:
         """Every stage of one batch in sequence, retrying the commit until it lands."""
-        batch = self._prepare(ids, rerun)
+        batch = self._prepare(ids, rerun, blobs)
         delay = 0.05
         conflicts = 0
         while True:
@@ -223,9 +232,10 @@ class PartitionConsumer:
                 self._rebuild_memory()
         self._publish(batch)
 
-    def _prepare(self, ids: list[str], rerun: bool = False) -> Batch:
+    def _prepare(self, ids: list[str], rerun: bool = False,
+                 blobs: list[bytes] | None = None) -> Batch:
         batch = Batch(ids)
-        batch.requests, batch.broken = self._read_requests(ids)
+        batch.requests, batch.broken = self._read_requests(ids, blobs)
         if rerun and ids:
             batch.already = self._store_call(lambda: self._store.decided(ids))  # type: ignore[assignment]
         return batch
@@ -252,6 +262,7 @@ class PartitionConsumer:
             deltas=self._deltas(batch.decision),
             now=batch.now,
             committed_at=self._clock(),
+            lease_value=self.lease.value,
         )
         if self._hooks is not None:
             # Off the partition's path: metrics may lag a batch, decisions must not wait.
@@ -268,18 +279,21 @@ class PartitionConsumer:
                        outcome.status, expand_held(outcome.result, inventory.setup.venue),
                        outcome.decided_at)
 
-    def _read_requests(self, ids: list[str]) -> tuple[list[BookingRequest], dict[str, str]]:
-        """Payloads in queue order; ids whose job is missing or unreadable are `broken`."""
+    def _read_requests(self, ids: list[str], blobs: list[bytes] | None = None,
+                       ) -> tuple[list[BookingRequest], dict[str, str]]:
+        """Payloads in queue order (read now unless given); ids whose job is missing or
+        unreadable are `broken`."""
         if not ids:
             return [], {}
-        with self._redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(RQ_JOB_PREFIX + job_id, "data")
-            blobs = pipe.execute()
+        if blobs is None:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(RQ_JOB_PREFIX + job_id, "data")
+                blobs = pipe.execute()
         requests: list[BookingRequest] = []
         broken: dict[str, str] = {}
         for job_id, blob in zip(ids, blobs, strict=True):
-            if blob is None:
+            if not blob:
                 broken[job_id] = "job data missing"
                 continue
             try:
@@ -308,13 +322,16 @@ class PartitionConsumer:
 
     # ------------------------------------------------------------------ queue and lease
 
-    def _take_batch(self, wait: bool) -> list[str]:
+    def _take_batch(self, wait: bool) -> dict[str, bytes]:
+        """Up to `batch_max` queued ids, moved to the in-flight list, each with its job data
+        (queue order); with `wait`, blocks briefly for the first one when the queue is empty."""
         keys, partition = self._keys, self.partition
+        pop_keys = [keys.queue(partition), keys.inflight(partition),
+                    keys.dequeued_count(partition)]
         batch = self._config.batch_max
-        ids = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
-                              keys.dequeued_count(partition)], args=[batch, 0])
-        if ids or not wait:
-            return [i.decode() for i in ids]
+        taken = self._pop(keys=pop_keys, args=[batch, 0, "", RQ_JOB_PREFIX])
+        if taken or not wait:
+            return _pairs(taken)
         timeout = IDLE_WAIT_SECONDS
         expiry = self._decider.next_expiry()
         if expiry is not None:
@@ -322,10 +339,8 @@ class PartitionConsumer:
         first = self._redis.blmove(keys.queue(partition), keys.inflight(partition), timeout,
                                    "LEFT", "RIGHT")
         if first is None:
-            return []
-        more = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
-                               keys.dequeued_count(partition)], args=[batch - 1, 1])
-        return [first.decode()] + [i.decode() for i in more]
+            return {}
+        return _pairs(self._pop(keys=pop_keys, args=[batch - 1, 1, first, RQ_JOB_PREFIX]))
 
     def _expiry_due(self) -> bool:
         expiry = self._decider.next_expiry()
@@ -375,3 +390,8 @@ class PartitionConsumer:
                 time.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 self._renew_if_due()
+
+
+def _pairs(flat: list[bytes]) -> dict[str, bytes]:
+    """The pop script's [id, data, id, data, ...] as {id: data} (insertion = queue order)."""
+    return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}

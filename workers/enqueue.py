@@ -1,12 +1,16 @@
-"""Put a booking request on its partition queue: the API's one write per request.
+"""Put booking requests on their partition queues: the API's one write per request.
 
-One Lua script does it atomically: answer a repeated Idempotency-Key with the
-first request, refuse when the partition is at its maximum depth, else write
-the RQ job, push it, and create the request's status record.
+One Lua script does it atomically for a whole group of requests: per request,
+answer a repeated Idempotency-Key with the first request, refuse when the
+partition is at its maximum depth, else write the RQ job, push it, and create
+the request's status record. The async `RequestQueue` sends the requests that
+arrive in the same event-loop turn as one group (one round trip, one script
+call), the way a database groups commits; alone, a request is a group of one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -22,6 +26,12 @@ from workers.rqjob import DYNAMIC_JOB_FIELDS, STATIC_JOB_FIELDS, dynamic_job_fie
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 STATUS_TTL_SECONDS = 24 * 3600
+MAX_GROUP = 128
+"""Requests per script call at most: bounds how long one call keeps Redis busy."""
+
+_KEYS_PER_REQUEST = 5
+_ARGS_PER_REQUEST = 12
+
 
 def _lua_quote(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -29,26 +39,42 @@ def _lua_quote(text: str) -> str:
 
 # RQ's static job fields are written by the script itself; only per-job values travel.
 _STATIC_HSET_ARGS = ", ".join(f"{_lua_quote(k)}, {_lua_quote(v)}" for k, v in STATIC_JOB_FIELDS)
-_DYNAMIC_HSET_ARGS = ", ".join(f"{_lua_quote(name)}, ARGV[{6 + i}]"
+_DYNAMIC_HSET_ARGS = ", ".join(f"{_lua_quote(name)}, ARGV[a + {3 + i}]"
                                for i, name in enumerate(DYNAMIC_JOB_FIELDS))
 
+# KEYS: rq:queues, then per request: queue, job, idempotency ('' if none), status, counter.
+# ARGV: count, max depth, idempotency TTL, status TTL, then per request: id,
+# idempotency value, the dynamic job fields, kind, event, buyer, partition, enqueued_at.
 _ENQUEUE = f"""
-if KEYS[3] ~= '' then
-  local existing = redis.call('GET', KEYS[3])
-  if existing then return {{'duplicate', existing}} end
+local replies = {{}}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local k = 1 + i * {_KEYS_PER_REQUEST}
+  local a = 4 + i * {_ARGS_PER_REQUEST}
+  local outcome, detail = nil, nil
+  if KEYS[k + 3] ~= '' then
+    local existing = redis.call('GET', KEYS[k + 3])
+    if existing then outcome, detail = 'duplicate', existing end
+  end
+  if not outcome then
+    local depth = redis.call('LLEN', KEYS[k + 1])
+    if depth >= tonumber(ARGV[2]) then outcome, detail = 'full', tostring(depth) end
+  end
+  if not outcome then
+    redis.call('HSET', KEYS[k + 2], {_DYNAMIC_HSET_ARGS}, {_STATIC_HSET_ARGS})
+    local seq = redis.call('INCR', KEYS[k + 5])
+    redis.call('HSET', KEYS[k + 4], 'seq', seq, 'status', 'pending', 'kind', ARGV[a + 8],
+               'event_id', ARGV[a + 9], 'buyer_id', ARGV[a + 10], 'partition', ARGV[a + 11],
+               'enqueued_at', ARGV[a + 12])
+    redis.call('EXPIRE', KEYS[k + 4], ARGV[4])
+    redis.call('RPUSH', KEYS[k + 1], ARGV[a + 1])
+    redis.call('SADD', KEYS[1], KEYS[k + 1])
+    if KEYS[k + 3] ~= '' then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'EX', ARGV[3]) end
+    outcome, detail = 'ok', tostring(seq)
+  end
+  replies[#replies + 1] = outcome
+  replies[#replies + 1] = detail
 end
-local depth = redis.call('LLEN', KEYS[1])
-if depth >= tonumber(ARGV[1]) then return {{'full', tostring(depth)}} end
-redis.call('HSET', KEYS[2], {_DYNAMIC_HSET_ARGS}, {_STATIC_HSET_ARGS})
-local seq = redis.call('INCR', KEYS[6])
-redis.call('HSET', KEYS[4], 'seq', seq, 'status', 'pending', 'kind', ARGV[11],
-           'event_id', ARGV[12], 'buyer_id', ARGV[13], 'partition', ARGV[14],
-           'enqueued_at', ARGV[15])
-redis.call('EXPIRE', KEYS[4], ARGV[5])
-redis.call('RPUSH', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[5], KEYS[1])
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4]) end
-return {{'ok', tostring(seq)}}
+return replies
 """
 
 
@@ -75,10 +101,18 @@ def fingerprint(kind: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _prepare(keys: Keys, max_depth: int, *, event_id: int, buyer_id: int, kind: str,
-             params: dict[str, Any], partition: str, idempotency_key: str | None,
-             request_id: str | None) -> tuple[str, str, list[str], list[Any]]:
-    """(request id, body fingerprint, script keys, script args) for one enqueue."""
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One request's part of a group call."""
+
+    request_id: str
+    body_print: str
+    keys: tuple[str, ...]
+    args: tuple[Any, ...]
+
+
+def _prepare(keys: Keys, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
+             partition: str, idempotency_key: str | None, request_id: str | None) -> _Prepared:
     request = BookingRequest(
         request_id=request_id or new_request_id(event_id),
         event_id=event_id,
@@ -89,51 +123,97 @@ def _prepare(keys: Keys, max_depth: int, *, event_id: int, buyer_id: int, kind: 
     )
     body_print = fingerprint(kind, params)
     idem_key = keys.idempotency(event_id, buyer_id, idempotency_key) if idempotency_key else ""
-    argv: list[Any] = [
-        max_depth, request.request_id, f"{request.request_id}|{body_print}",
-        IDEMPOTENCY_TTL_SECONDS, STATUS_TTL_SECONDS,
-        *dynamic_job_fields(keys.queue_name(partition), request.to_payload()),
-        kind, event_id, buyer_id, partition, repr(request.enqueued_at),
-    ]
-    script_keys = [keys.queue(partition), RQ_JOB_PREFIX + request.request_id, idem_key,
-                   keys.request(request.request_id), RQ_QUEUES_SET,
-                   keys.enqueued_count(partition)]
-    return request.request_id, body_print, script_keys, argv
+    args = (request.request_id, f"{request.request_id}|{body_print}",
+            *dynamic_job_fields(keys.queue_name(partition), request.to_payload()),
+            kind, event_id, buyer_id, partition, repr(request.enqueued_at))
+    script_keys = (keys.queue(partition), RQ_JOB_PREFIX + request.request_id, idem_key,
+                   keys.request(request.request_id), keys.enqueued_count(partition))
+    return _Prepared(request.request_id, body_print, script_keys, args)
 
 
-def _interpret(reply: list[Any], request_id: str, body_print: str) -> Enqueued:
-    outcome, detail = (x.decode() if isinstance(x, bytes) else x for x in reply)
+def _group_call(group: list[_Prepared], max_depth: int) -> tuple[list[Any], list[Any]]:
+    """(keys, args) of one script call for `group`, in order."""
+    script_keys: list[Any] = [RQ_QUEUES_SET]
+    argv: list[Any] = [len(group), max_depth, IDEMPOTENCY_TTL_SECONDS, STATUS_TTL_SECONDS]
+    for prepared in group:
+        script_keys.extend(prepared.keys)
+        argv.extend(prepared.args)
+    return script_keys, argv
+
+
+def _interpret(outcome: Any, detail: Any, prepared: _Prepared) -> Enqueued:
+    outcome = outcome.decode() if isinstance(outcome, bytes) else outcome
+    detail = detail.decode() if isinstance(detail, bytes) else detail
     if outcome == "duplicate":
         first_id, _, first_print = detail.partition("|")
-        if first_print != body_print:
+        if first_print != prepared.body_print:
             raise IdempotencyConflict(first_id)
         return Enqueued(first_id, duplicate=True)
     if outcome == "full":
         raise QueueFull(int(detail))
-    return Enqueued(request_id, duplicate=False)
+    return Enqueued(prepared.request_id, duplicate=False)
 
 
 class RequestQueue:
-    """Enqueues booking requests for the API (async) and the benchmark (same code path)."""
+    """Enqueues booking requests for the API (async) and the benchmark (same code path).
+
+    Requests enqueued in the same event-loop turn go to Redis as one group; each
+    caller still gets its own answer (or error) and the group keeps their order."""
 
     def __init__(self, redis: AsyncRedis, keys: Keys, max_queue_depth: int):
         self._keys = keys
         self._max_depth = max_queue_depth
         self._script = redis.register_script(_ENQUEUE)
+        self._waiting: list[tuple[_Prepared, asyncio.Future[Enqueued]]] = []
 
     async def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                       partition: str, idempotency_key: str | None = None,
                       request_id: str | None = None) -> Enqueued:
-        request_id, body_print, keys, argv = _prepare(
-            self._keys, self._max_depth, event_id=event_id, buyer_id=buyer_id, kind=kind,
-            params=params, partition=partition, idempotency_key=idempotency_key,
-            request_id=request_id)
-        reply = await self._script(keys=keys, args=argv)
-        return _interpret(reply, request_id, body_print)
+        prepared = _prepare(self._keys, event_id=event_id, buyer_id=buyer_id, kind=kind,
+                            params=params, partition=partition,
+                            idempotency_key=idempotency_key, request_id=request_id)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Enqueued] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._send_waiting)  # after the other callers of this turn
+        self._waiting.append((prepared, answer))
+        if len(self._waiting) >= MAX_GROUP:
+            self._send_waiting()
+        return await answer
+
+    def _send_waiting(self) -> None:
+        group, self._waiting = self._waiting, []
+        if group:
+            task = asyncio.get_running_loop().create_task(self._send(group))
+            task.add_done_callback(_retrieve)
+
+    async def _send(self, group: list[tuple[_Prepared, asyncio.Future[Enqueued]]]) -> None:
+        script_keys, argv = _group_call([prepared for prepared, _ in group], self._max_depth)
+        try:
+            replies = await self._script(keys=script_keys, args=argv)
+        except BaseException as error:
+            for _, answer in group:
+                if not answer.done():
+                    answer.set_exception(error)
+            raise
+        for index, (prepared, answer) in enumerate(group):
+            if answer.done():  # the caller gave up (cancelled); the request stays queued
+                continue
+            try:
+                answer.set_result(_interpret(replies[2 * index], replies[2 * index + 1],
+                                             prepared))
+            except (QueueFull, IdempotencyConflict) as refused:
+                answer.set_exception(refused)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Errors of a group call reach each caller; do not also report them as unretrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class SyncRequestQueue:
-    """The same enqueue for synchronous callers (payment jobs, tests)."""
+    """The same enqueue for synchronous callers (payment jobs, tests): a group of one."""
 
     def __init__(self, redis: Redis, keys: Keys, max_queue_depth: int):
         self._keys = keys
@@ -143,8 +223,9 @@ class SyncRequestQueue:
     def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                 partition: str, idempotency_key: str | None = None,
                 request_id: str | None = None) -> Enqueued:
-        request_id, body_print, keys, argv = _prepare(
-            self._keys, self._max_depth, event_id=event_id, buyer_id=buyer_id, kind=kind,
-            params=params, partition=partition, idempotency_key=idempotency_key,
-            request_id=request_id)
-        return _interpret(self._script(keys=keys, args=argv), request_id, body_print)
+        prepared = _prepare(self._keys, event_id=event_id, buyer_id=buyer_id, kind=kind,
+                            params=params, partition=partition,
+                            idempotency_key=idempotency_key, request_id=request_id)
+        script_keys, argv = _group_call([prepared], self._max_depth)
+        outcome, detail = self._script(keys=script_keys, args=argv)
+        return _interpret(outcome, detail, prepared)

@@ -44,7 +44,8 @@ def run(settings: Settings) -> None:
 
     redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
-    engine = make_engine(settings.database_url or "")
+    # Each partition consumer keeps one connection for its commits; loads use the rest.
+    engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     supervisor = PartitionSupervisor(
         redis, keys, lambda: PostgresBookingStore(engine), owner, settings.partitions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy.exc
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from engine.events import Event
 from engine.pricing import EventSetup
@@ -23,6 +23,9 @@ class PostgresBookingStore:
     def __init__(self, engine: Engine):
         self._engine = engine
         self._repository = InventoryRepository(engine)
+        self._writer: Connection | None = None
+        """Kept for batch commits (one consumer, one commit at a time): no pool checkout
+        and no pre-ping round trip per batch. Dropped when Postgres fails under it."""
 
     def load_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
         try:
@@ -64,15 +67,31 @@ class PostgresBookingStore:
                                   {"status": o.status, "result": o.result,
                                    "decided_at": o.decided_at})
                    for o in outcomes if o.status != "rejected"]
+        if not records and not any(events_by_event.values()):
+            # Nothing changes (all rejected, nothing expired): no transaction. The publish
+            # that follows runs only while our lease holds, which fences this batch.
+            return
         try:
+            if self._writer is None:
+                self._writer = self._engine.connect()
             self._repository.persist_many(events_by_event, fence=Fence(partition, token),
-                                          request_outcomes=records)
+                                          request_outcomes=records, connection=self._writer)
         except StaleFenceError as error:
             raise StaleFence(str(error)) from error
         except (InventoryConflictError, sqlalchemy.exc.IntegrityError) as error:
             raise StoreConflict(str(error)) from error
         except _UNAVAILABLE as error:
+            self._drop_writer()
             raise StoreUnavailable(str(error)) from error
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.invalidate()
+                writer.close()
+            except sqlalchemy.exc.SQLAlchemyError:
+                pass
 
     def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
         try:

@@ -44,7 +44,9 @@ class BookingStore(Protocol):
                      outcomes: Sequence[Outcome]) -> None:
         """Persist a decided batch in ONE transaction, after checking the fencing token.
 
-        Raises StaleFence (nothing written) or StoreUnavailable (nothing written)."""
+        A batch that changes nothing (only rejections) may write nothing at all: the
+        publish step's lease check fences it. Raises StaleFence (nothing written) or
+        StoreUnavailable (nothing written)."""
 
     def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
         """Outcomes already persisted for any of these requests (re-run after a crash)."""

@@ -1,12 +1,14 @@
-"""After a batch is committed: tell everyone, in one Redis transaction.
+"""After a batch is committed: tell everyone, in one Redis script call.
 
 Request statuses (poll), one message per batch on the partition's results
 channel (SSE), availability deltas per event (live seat maps), RQ job states
 in RQ's own registries (`rq info` tells the truth), payment follow-ups, and the
-batch's ids trimmed off the in-flight list. The per-request part runs as one
-Lua script, so a batch of hundreds costs one round trip and little client CPU.
-If this step is lost to a crash, the next lease holder re-runs the in-flight
-ids, finds their outcomes in Postgres, and publishes again.
+batch's ids trimmed off the in-flight list. All of it runs as one Lua script,
+so a batch of hundreds costs one round trip and little client CPU, and it runs
+only while the lease in Redis is still ours: a consumer that lost its lease
+cannot publish a decision taken on state it no longer owns. If this step is
+lost to a crash, the next lease holder re-runs the in-flight ids, finds their
+outcomes in Postgres, and publishes again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +30,22 @@ from workers.keys import (
     rq_failed_registry,
     rq_finished_registry,
 )
+from workers.lease import LeaseLost
 from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS, rq_timestamp
 
 AVAILABILITY_STREAM_MAX = 5000
 
-_FINISH_BATCH = """
-local jobs = (#KEYS - 4) / 2
+_FIXED_KEYS = 5
+_FIXED_ARGS = 9
+_ARGS_PER_JOB = 5
+
+_FINISH_BATCH = f"""
+if ARGV[8] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[8] then return -1 end
+local jobs = tonumber(ARGV[1])
 for i = 1, jobs do
-  local request_key = KEYS[3 + 2 * i]
-  local job_key = KEYS[4 + 2 * i]
-  local a = 7 + (i - 1) * 5
+  local request_key = KEYS[{_FIXED_KEYS - 1} + 2 * i]
+  local job_key = KEYS[{_FIXED_KEYS} + 2 * i]
+  local a = {_FIXED_ARGS} + (i - 1) * {_ARGS_PER_JOB}
   redis.call('HSET', request_key, 'status', ARGV[a + 1], 'result', ARGV[a + 2],
              'decided_at', ARGV[a + 3])
   local job_id = string.sub(job_key, 8)
@@ -51,12 +60,60 @@ for i = 1, jobs do
   end
 end
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+redis.call('LTRIM', KEYS[1], jobs, -1)
 redis.call('HINCRBY', KEYS[4], 'decisions', jobs)
 redis.call('HINCRBY', KEYS[4], 'batches', 1)
 redis.call('HSET', KEYS[4], 'last_batch_at', ARGV[5])
+-- Then the batch's other writes (deltas, payment follow-ups), each as
+-- name, key count, arg count, args; their keys follow the jobs' keys.
+local k = {_FIXED_KEYS} + 2 * jobs
+local a = {_FIXED_ARGS} + jobs * {_ARGS_PER_JOB} + 1
+for _ = 1, tonumber(ARGV[9]) do
+  local name, nkeys, nargs = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local call = {{name}}
+  for j = 1, nkeys do call[#call + 1] = KEYS[k + j] end
+  for j = 1, nargs do call[#call + 1] = ARGV[a + 2 + j] end
+  redis.call(unpack(call))
+  k = k + nkeys
+  a = a + 3 + nargs
+end
 return jobs
 """
+
+
+@dataclass
+class Commands:
+    """Redis writes recorded to run inside the publish script, in order.
+
+    It offers the few pipeline methods a follow-up needs, so `Followup.push` records
+    its job here exactly as it would queue it on a pipeline."""
+
+    keys: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+    count: int = 0
+
+    def _add(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> None:
+        self.keys.extend(keys)
+        self.args.extend((name, len(keys), len(args), *args))
+        self.count += 1
+
+    def hset(self, key: str, mapping: dict[str, Any]) -> None:
+        self._add("HSET", [key], [x for pair in mapping.items() for x in pair])
+
+    def rpush(self, key: str, *values: Any) -> None:
+        self._add("RPUSH", [key], values)
+
+    def sadd(self, key: str, *members: Any) -> None:
+        self._add("SADD", [key], members)
+
+    def xadd(self, key: str, fields: dict[str, Any], maxlen: int) -> None:
+        self._add("XADD", [key], ["MAXLEN", "~", maxlen, "*",
+                                  *(x for pair in fields.items() for x in pair)])
+
+    def publish(self, channel: str, message: str) -> None:
+        # A channel is not a key; it travels as an argument.
+        self._add("PUBLISH", [], [channel, message])
+
 
 FAILED_RESULT = json.dumps({"error": {
     "code": "request_failed",
@@ -74,16 +131,19 @@ class Publisher:
     def publish_batch(self, *, partition: str, queue_name: str, job_ids: Sequence[str],
                       outcomes: Sequence[Outcome], broken: dict[str, str],
                       deltas: dict[int, tuple[int, dict[str, str]]], now: float,
-                      committed_at: float | None = None) -> None:
+                      committed_at: float | None = None, lease_value: str = "") -> None:
         """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
 
         `committed_at` is when the batch became durable; the channel message carries it so a
-        listener can tell when (and, from the message order, in which order) it was decided."""
+        listener can tell when (and, from the message order, in which order) it was decided.
+        With `lease_value`, nothing is published unless the partition's lease still holds
+        it; LeaseLost is raised instead."""
         committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
         script_keys: list[str] = [keys.inflight(partition), rq_finished_registry(queue_name),
-                                  rq_failed_registry(queue_name), keys.partition_stats(partition)]
+                                  rq_failed_registry(queue_name), keys.partition_stats(partition),
+                                  keys.lease(partition)]
         job_args: list[Any] = []
         messages: list[str] = []
         for job_id in job_ids:
@@ -106,17 +166,17 @@ class Publisher:
                 f'"committed_at": {committed}, '
                 f'"result": {result}}}')
         ended = rq_timestamp(datetime.fromtimestamp(now, UTC))
+        extra = Commands()
+        for event_id, (version, changes) in deltas.items():
+            body = json.dumps({"version": version, "changes": changes})
+            extra.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
+                       maxlen=AVAILABILITY_STREAM_MAX)
+            extra.publish(keys.availability_channel(event_id), body)
+        for followup in payments.followups(outcomes, keys):
+            followup.push(extra)
         argv: list[Any] = [len(job_ids), ended, RESULT_TTL_SECONDS, FAILURE_TTL_SECONDS,
                            repr(now), keys.results_channel(partition),
-                           f"[{', '.join(messages)}]" if messages else ""]
-        argv.extend(job_args)
-        with self._redis.pipeline(transaction=True) as pipe:
-            self._finish(keys=script_keys, args=argv, client=pipe)
-            for event_id, (version, changes) in deltas.items():
-                body = json.dumps({"version": version, "changes": changes})
-                pipe.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
-                          maxlen=AVAILABILITY_STREAM_MAX, approximate=True)
-                pipe.publish(keys.availability_channel(event_id), body)
-            for followup in payments.followups(outcomes, keys):
-                followup.push(pipe)
-            pipe.execute()
+                           f"[{', '.join(messages)}]" if messages else "", lease_value,
+                           extra.count, *job_args, *extra.args]
+        if self._finish(keys=[*script_keys, *extra.keys], args=argv) == -1:
+            raise LeaseLost(partition)

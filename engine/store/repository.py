@@ -242,21 +242,34 @@ class InventoryRepository:
         *,
         fence: Fence | None = None,
         request_outcomes: Sequence[RequestOutcome] = (),
+        connection: Connection | None = None,
     ) -> None:
-        """`persist_batch` for a partition serving several events: one transaction for all."""
+        """`persist_batch` for a partition serving several events: one transaction for all.
+
+        `connection`: a connection the caller keeps for its writes (no pool checkout, no
+        pre-ping round trip per batch); it must not be inside a transaction."""
         plans = {event_id: plan_batch(list(events))
                  for event_id, events in events_by_event.items()}
-        with self._engine.begin() as conn:
-            writes = Writes(conn)
-            accepted = writes.returning(_ADVANCE_FENCE, {"partition": fence.partition,
-                                                         "token": fence.token}) if fence else None
-            for event_id in sorted(plans):  # one lock order for every writer
-                _write_plan(writes, event_id, plans[event_id])
-            _record_outcomes(writes, request_outcomes)
-            writes.flush()
-            if fence is not None and accepted is not None and accepted.value is None:
-                newest = conn.execute(_NEWEST_FENCE, {"partition": fence.partition}).scalar()
-                raise StaleFenceError(fence.partition, fence.token, newest)
+        if connection is None:
+            with self._engine.connect() as conn:
+                _persist(conn, plans, fence, request_outcomes)
+        else:
+            _persist(connection, plans, fence, request_outcomes)
+
+
+def _persist(conn: Connection, plans: Mapping[int, BatchPlan], fence: Fence | None,
+             request_outcomes: Sequence[RequestOutcome]) -> None:
+    with conn.begin():
+        writes = Writes(conn)
+        accepted = writes.returning(_ADVANCE_FENCE, {"partition": fence.partition,
+                                                     "token": fence.token}) if fence else None
+        for event_id in sorted(plans):  # one lock order for every writer
+            _write_plan(writes, event_id, plans[event_id])
+        _record_outcomes(writes, request_outcomes)
+        writes.flush()
+        if fence is not None and accepted is not None and accepted.value is None:
+            newest = conn.execute(_NEWEST_FENCE, {"partition": fence.partition}).scalar()
+            raise StaleFenceError(fence.partition, fence.token, newest)
 
 
 def _write_plan(writes: Writes, event_id: int, plan: BatchPlan) -> None:

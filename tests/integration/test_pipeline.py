@@ -3,18 +3,26 @@ fencing, expiry, idempotency and backpressure. Each test names the invariant it 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis.asyncio
 from redis import Redis
 from sqlalchemy import Engine, text
 
 from tests.support.booking import make_event
 from workers.consumer import ConsumerConfig, PartitionConsumer
-from workers.enqueue import IdempotencyConflict, QueueFull, SyncRequestQueue
+from workers.enqueue import (
+    Enqueued,
+    IdempotencyConflict,
+    QueueFull,
+    RequestQueue,
+    SyncRequestQueue,
+)
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, Keys, rq_finished_registry
 from workers.lease import LeaseLost
 from workers.pg_store import PostgresBookingStore
@@ -117,6 +125,33 @@ def test_backpressure_refuses_beyond_max_depth(redis_client: Redis, keys: Keys,
     assert redis_client.llen(keys.queue(PARTITION)) == 3, "the queue must stay bounded"
 
 
+async def test_requests_of_one_loop_turn_go_as_one_group_with_answers_of_their_own(
+        redis_url: str, redis_client: Redis, keys: Keys, db_engine: Engine) -> None:
+    """The async queue groups concurrent callers into one script call; each caller still
+    gets its own idempotency and backpressure answer, and the queue keeps call order."""
+    event_id = make_event(db_engine)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    grouped = RequestQueue(client, keys, max_queue_depth=4)
+
+    def hold(buyer: int, key: str | None = None, quantity: int = 2) -> Any:
+        return grouped.enqueue(event_id=event_id, buyer_id=buyer, kind="hold",
+                               params={"quantity": quantity}, partition=PARTITION,
+                               idempotency_key=key)
+    try:
+        answers = await asyncio.gather(
+            hold(1, "k"), hold(1, "k"), hold(1, "k", quantity=3), hold(2), hold(3), hold(4),
+            hold(5), return_exceptions=True)
+    finally:
+        await client.aclose()
+    first, again, conflict, *others = answers
+    assert not first.duplicate and again.duplicate and again.request_id == first.request_id
+    assert isinstance(conflict, IdempotencyConflict)
+    assert [type(a) for a in others] == [Enqueued, Enqueued, Enqueued, QueueFull]
+    queued = [i.decode() for i in redis_client.lrange(keys.queue(PARTITION), 0, -1)]
+    assert queued == [first.request_id, *(a.request_id for a in others[:3])]
+    assert redis_client.hget(keys.request(first.request_id), "status") == b"pending"
+
+
 def test_crash_after_taking_a_batch_loses_nothing(redis_client: Redis, keys: Keys,
                                                   queue: SyncRequestQueue,
                                                   db_engine: Engine) -> None:
@@ -126,7 +161,7 @@ def test_crash_after_taking_a_batch_loses_nothing(redis_client: Redis, keys: Key
     first = consumer(redis_client, keys, db_engine, owner="dies", lease_ttl_ms=200)
     assert first.try_take_over()
     taken = first._take_batch(wait=False)  # noqa: SLF001 - the crash happens right here
-    assert taken == ids and redis_client.llen(keys.inflight(PARTITION)) == 5
+    assert list(taken) == ids and redis_client.llen(keys.inflight(PARTITION)) == 5
     redis_client.delete(keys.lease(PARTITION))  # the lease runs out
     second = consumer(redis_client, keys, db_engine, owner="standby")
     assert second.try_take_over()

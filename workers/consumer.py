@@ -31,10 +31,14 @@ from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
 from workers.keys import RQ_JOB_PREFIX, Keys
 from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
-from workers.publish import Publisher
+from workers.publish import Commands, Publisher
 from workers.rqjob import payload_from_job_data
 
 log = logging.getLogger("onsale.consumer")
+
+BatchHook = Callable[[str, BatchDecision, float, Commands], None]
+"""Called with (partition, decision, decided at, writes) before each batch is published;
+Redis writes it records on `writes` run in the publish script."""
 
 IDLE_WAIT_SECONDS = 0.2
 STANDBY_POLL_SECONDS = 0.5
@@ -81,7 +85,7 @@ class PartitionConsumer:
     def __init__(self, redis: Redis, keys: Keys, partition: str, owner: str,
                  store: BookingStore, config: ConsumerConfig,
                  clock: Callable[[], float] = time.time,
-                 on_batch: Callable[[str, BatchDecision, float], None] | None = None,
+                 on_batch: BatchHook | None = None,
                  owns_event: Callable[[int], bool] = lambda event_id: True):
         self.partition = partition
         self._redis = redis
@@ -97,8 +101,6 @@ class PartitionConsumer:
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
         self.yielded = False
-        self._hooks = (ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hooks-{partition}")
-                       if on_batch is not None else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -253,6 +255,14 @@ class PartitionConsumer:
     def _publish(self, batch: Batch) -> None:
         outcomes = [self._for_fan(o) for o in [*batch.already.values(),
                                                *batch.decision.outcomes]]
+        extra = Commands()
+        if self._on_batch is not None:
+            # Inline and cheap (in-process metrics; its Redis counters ride on the publish
+            # script): a thread of its own cost more in GIL hand-offs than it saved.
+            try:
+                self._on_batch(self.partition, batch.decision, batch.now, extra)
+            except Exception:  # noqa: BLE001 - metrics must never stop a partition
+                log.warning("partition %s: on_batch hook failed", self.partition, exc_info=True)
         self._publisher.publish_batch(
             partition=self.partition,
             queue_name=self._keys.queue_name(self.partition),
@@ -263,10 +273,8 @@ class PartitionConsumer:
             now=batch.now,
             committed_at=self._clock(),
             lease_value=self.lease.value,
+            extra=extra,
         )
-        if self._hooks is not None:
-            # Off the partition's path: metrics may lag a batch, decisions must not wait.
-            self._hooks.submit(self._on_batch, self.partition, batch.decision, batch.now)  # type: ignore[arg-type]
 
     def _for_fan(self, outcome: Outcome) -> Outcome:
         """Held outcomes are stored compactly; the fan sees each seat's section, row and label."""

@@ -1,12 +1,14 @@
 """What the booking pipeline reports: Prometheus metrics plus the dashboard's Redis counters.
 
 `BatchMetrics.on_batch` is the partition consumer's `on_batch(partition,
-decision, now)` hook: per batch it counts decisions by outcome, the batch size,
-each request's request-to-decision latency (`Outcome.decided_at -
+decision, now, writes)` hook: per batch it counts decisions by outcome, the
+batch size, each request's request-to-decision latency (`Outcome.decided_at -
 Outcome.enqueued_at`) and hold expiries, in Prometheus (scraped through the
 API's /metrics in multiprocess mode) and in the per-second Redis hashes the
-ops dashboard and the autopilot read (`workers.ops_counters`). One pipeline
-per batch; a failure here is logged and never reaches the consumer.
+ops dashboard and the autopilot read (`workers.ops_counters`). The consumer
+passes the batch's publish-script recorder as `writes`, so the Redis counters
+cost no round trip of their own; without it, one pipeline per batch. A failure
+here is logged and never reaches the consumer.
 
 `record_payment_decline` is called by the payments worker when a card is
 declined (or the gateway times out).
@@ -23,6 +25,7 @@ import socket
 import time
 from collections import Counter as Tally
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import Counter, Histogram, values
 from redis import Redis
@@ -88,15 +91,17 @@ class BatchMetrics:
         self._clock = clock
         self._last_warning = 0.0
 
-    def on_batch(self, partition: str, decision: BatchDecision, now: float) -> None:
+    def on_batch(self, partition: str, decision: BatchDecision, now: float,
+                 writes: Any = None) -> None:
         try:
-            self._record(partition, decision, now)
+            self._record(partition, decision, now, writes)
         except Exception:  # noqa: BLE001 - metrics must never stop a partition
             if time.monotonic() - self._last_warning > LOG_EVERY_SECONDS:
                 self._last_warning = time.monotonic()
                 log.warning("recording batch metrics failed", exc_info=True)
 
-    def _record(self, partition: str, decision: BatchDecision, now: float) -> None:
+    def _record(self, partition: str, decision: BatchDecision, now: float,
+                writes: Any) -> None:
         per_event: dict[int, Tally[str]] = {}
         latencies: dict[int, list[float]] = {}
         for outcome in decision.outcomes:
@@ -128,6 +133,10 @@ class BatchMetrics:
         if not per_event:
             return
         second = int(now)
+        if writes is not None:
+            for event_id, tally in per_event.items():
+                add_counts(writes, self._ops_keys, event_id, second, tally)
+            return
         with self._redis.pipeline(transaction=False) as pipe:
             for event_id, tally in per_event.items():
                 add_counts(pipe, self._ops_keys, event_id, second, tally)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from redis.client import Pipeline
 
@@ -53,9 +54,10 @@ class OpsKeys:
 
 
 def add_counts(
-    pipe: Pipeline, keys: OpsKeys, event_id: int, second: int, counts: Mapping[str, int]
+    pipe: Pipeline | Any, keys: OpsKeys, event_id: int, second: int, counts: Mapping[str, int]
 ) -> None:
-    """Queue the increments of one event-second on `pipe` (the caller executes it)."""
+    """Queue the increments of one event-second on `pipe` (the caller executes it): a
+    Redis pipeline, or the publish script's recorder (`workers.publish.Commands`)."""
     key = keys.second(event_id, second)
     for name, amount in counts.items():
         if amount:

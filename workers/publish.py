@@ -114,6 +114,12 @@ class Commands:
         # A channel is not a key; it travels as an argument.
         self._add("PUBLISH", [], [channel, message])
 
+    def hincrby(self, key: str, name: str, amount: int) -> None:
+        self._add("HINCRBY", [key], [name, amount])
+
+    def expire(self, key: str, seconds: int) -> None:
+        self._add("EXPIRE", [key], [seconds])
+
 
 FAILED_RESULT = json.dumps({"error": {
     "code": "request_failed",
@@ -131,13 +137,15 @@ class Publisher:
     def publish_batch(self, *, partition: str, queue_name: str, job_ids: Sequence[str],
                       outcomes: Sequence[Outcome], broken: dict[str, str],
                       deltas: dict[int, tuple[int, dict[str, str]]], now: float,
-                      committed_at: float | None = None, lease_value: str = "") -> None:
+                      committed_at: float | None = None, lease_value: str = "",
+                      extra: Commands | None = None) -> None:
         """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
 
         `committed_at` is when the batch became durable; the channel message carries it so a
         listener can tell when (and, from the message order, in which order) it was decided.
         With `lease_value`, nothing is published unless the partition's lease still holds
-        it; LeaseLost is raised instead."""
+        it; LeaseLost is raised instead. `extra`: the caller's own writes (the dashboard's
+        counters), run in the same script after the batch's."""
         committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
@@ -166,7 +174,7 @@ class Publisher:
                 f'"committed_at": {committed}, '
                 f'"result": {result}}}')
         ended = rq_timestamp(datetime.fromtimestamp(now, UTC))
-        extra = Commands()
+        extra = extra if extra is not None else Commands()
         for event_id, (version, changes) in deltas.items():
             body = json.dumps({"version": version, "changes": changes})
             extra.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},

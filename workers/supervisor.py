@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 from redis import Redis
 
-from workers.consumer import ConsumerConfig, PartitionConsumer
-from workers.decider import BatchDecision
+from workers.consumer import BatchHook, ConsumerConfig, PartitionConsumer
 from workers.keys import Keys
 from workers.partitions import all_partitions, partition_for
 from workers.ports import BookingStore
@@ -33,7 +32,7 @@ REBALANCE_COOLDOWN_SECONDS = 5.0
 class PartitionSupervisor:
     def __init__(self, redis: Redis, keys: Keys, store_factory: Callable[[], BookingStore],
                  owner: str, partitions: int, config: ConsumerConfig,
-                 on_batch: Callable[[str, BatchDecision, float], None] | None = None):
+                 on_batch: BatchHook | None = None):
         self._on_batch = on_batch
         self._redis = redis
         self._keys = keys

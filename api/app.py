@@ -17,6 +17,7 @@ from aiohttp import web
 
 from api.cors import cors_middleware
 from api.errors import error_middleware
+from api.fast_path import fast_path_middleware
 from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
 from api.metrics import http_metrics_middleware
 from api.request_context import body_limit_middleware, request_context_middleware
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
         )
     app = web.Application(
         middlewares=[
+            fast_path_middleware(settings.cors_origins),
             request_context_middleware,
             http_metrics_middleware,
             cors_middleware(settings.cors_origins),

@@ -16,27 +16,41 @@ EXPOSED_HEADERS = "X-Request-Id, Retry-After, Location"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 
-def cors_middleware(origins: tuple[str, ...]) -> Middleware:
-    allow_any = "*" in origins
-    allowed = frozenset(origins)
+class CorsPolicy:
+    """Which origins may read the API's answers, and the headers that tell the browser."""
 
-    def headers_for(origin: str) -> dict[str, str]:
+    def __init__(self, origins: tuple[str, ...]):
+        self._allow_any = "*" in origins
+        self._allowed = frozenset(origins)
+
+    def allowed_origin(self, request: web.Request) -> str | None:
+        """The request's Origin if it is allowed, else None (no CORS headers)."""
+        origin = request.headers.get("Origin")
+        if origin is None or not (self._allow_any or origin in self._allowed):
+            return None
+        return origin
+
+    def headers_for(self, origin: str) -> dict[str, str]:
         return {
-            "Access-Control-Allow-Origin": "*" if allow_any else origin,
+            "Access-Control-Allow-Origin": "*" if self._allow_any else origin,
             "Access-Control-Expose-Headers": EXPOSED_HEADERS,
             "Vary": "Origin",
         }
 
+
+def cors_middleware(origins: tuple[str, ...]) -> Middleware:
+    policy = CorsPolicy(origins)
+
     @web.middleware
     async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-        origin = request.headers.get("Origin")
-        if origin is None or not (allow_any or origin in allowed):
+        origin = policy.allowed_origin(request)
+        if origin is None:
             return await handler(request)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return web.Response(
                 status=204,
                 headers={
-                    **headers_for(origin),
+                    **policy.headers_for(origin),
                     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
                     "Access-Control-Allow-Headers": ALLOWED_HEADERS,
                     "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
@@ -44,7 +58,7 @@ def cors_middleware(origins: tuple[str, ...]) -> Middleware:
             )
         response = await handler(request)
         if not response.prepared:
-            response.headers.update(headers_for(origin))
+            response.headers.update(policy.headers_for(origin))
         return response
 
     return cors

@@ -89,7 +89,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     status = exc.status
     code = HTTP_STATUS_CODES.get(status, f"http_{status}")
     details: dict[str, Any] = {}
@@ -169,6 +169,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _from_http_exception(request, exc)
+        return from_http_exception(request, exc)
     except Exception as exc:
         return to_response(request, exc)

@@ -151,6 +151,15 @@ def _observe(method: str, route: str, status: int, seconds: float | None) -> Non
     responses.inc()
 
 
+def record_response(request: web.Request, status: int, seconds: float | None) -> None:
+    """Count (and, unless `seconds` is None, time) one answer; tally it for its event."""
+    _observe(request.method, route_label(request), status, seconds)
+    event_id = event_of(request)
+    tally = request.config_dict.get(TALLY_KEY)
+    if event_id is not None and tally is not None:
+        tally.add(event_id, int(time.time()), status)
+
+
 @web.middleware
 async def http_metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Time and count every request; put it just inside the request-context middleware."""
@@ -166,12 +175,7 @@ async def http_metrics_middleware(request: web.Request, handler: Handler) -> web
         status = exc.status
         raise
     finally:
-        _observe(request.method, route_label(request), status,
-                 None if streamed else time.perf_counter() - started)
-        event_id = event_of(request)
-        tally = request.config_dict.get(TALLY_KEY)
-        if event_id is not None and tally is not None:
-            tally.add(event_id, int(time.time()), status)
+        record_response(request, status, None if streamed else time.perf_counter() - started)
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,11 +1,12 @@
 """The waiting room over HTTP: join, poll, leave, the shared summary, the public key.
 
 Fans join with their session (one place per account), then poll with the
-opaque signed ticket they got: a poll is one Lua script (O(1) Redis work) and
-needs no sign-in, so the hottest endpoint of an on-sale touches neither
-Postgres nor the session cache. When a poll finds the fan admitted it carries
-the admission token (an Ed25519 JWT) that the booking endpoints require; the
-public key is published as a JWKS so other services can check tokens too.
+opaque signed ticket they got: a poll is one Lua script (O(1) Redis work;
+polls that arrive together share a call) and needs no sign-in, so the hottest
+endpoint of an on-sale touches neither Postgres nor the session cache. When a
+poll finds the fan admitted it carries the admission token (an Ed25519 JWT)
+that the booking endpoints require; the public key is published as a JWKS so
+other services can check tokens too.
 The summary (serving position, queue length, rate) is the same for every fan,
 so each API process answers it from memory for a second at a time.
 """
@@ -23,16 +24,17 @@ from aiohttp import web
 
 from api import fan_pages
 from api.errors import ApiError, read_json
+from api.fast_path import fast_route
 from api.identity import require_principal
 from api.keys import REDIS_KEY, SETTINGS_KEY
-from waitingroom.config import RoomConfig
+from api.queue_status_json import status_json
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
 
 ADMISSION_KEY_FILE = "admission-key.pem"
 SHARED_CACHE_SECONDS = 1.0
-"""How long the summary and the per-event config are served from process memory."""
+"""How long the summary is served from process memory."""
 JWKS_MAX_AGE_SECONDS = 300
 MAX_CACHED_EVENTS = 4096
 
@@ -64,13 +66,6 @@ class SharedCache:
         if entry is not None and entry.expires_at > time.monotonic():
             return entry.value
         return await self._load(kind, event_id, load)
-
-    def peek(self, kind: str, event_id: int) -> Any | None:
-        """The fresh cached value or None, without a coroutine (the status poll's fast path)."""
-        entry = self._entries.get((kind, event_id))
-        if entry is not None and entry.expires_at > time.monotonic():
-            return entry.value
-        return None
 
     async def _load(self, kind: str, event_id: int, load: Any) -> Any:
         key = (kind, event_id)
@@ -104,9 +99,11 @@ async def waiting_room_ctx(app: web.Application) -> AsyncIterator[None]:
     signer = await asyncio.to_thread(
         load_or_create_signer, settings.data_dir / ADMISSION_KEY_FILE
     )
-    app[WAITING_ROOM_KEY] = WaitingRoom(app[REDIS_KEY], settings.redis_prefix, signer)
+    room = WaitingRoom(app[REDIS_KEY], settings.redis_prefix, signer)
+    app[WAITING_ROOM_KEY] = room
     app[SHARED_CACHE_KEY] = SharedCache()
     yield
+    await room.close()
 
 
 def event_id_of(request: web.Request) -> int:
@@ -114,18 +111,6 @@ def event_id_of(request: web.Request) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
     return int(raw)
-
-
-async def cached_config(request: web.Request, event_id: int) -> RoomConfig | None:
-    """The event's room config as of at most a second ago (None: no waiting room)."""
-    cache = request.app[SHARED_CACHE_KEY]
-    config = cache.peek("config", event_id)
-    if config is not None:
-        return config  # type: ignore[no-any-return]
-    room = request.app[WAITING_ROOM_KEY]
-    return await cache.get(  # type: ignore[no-any-return]
-        "config", event_id, lambda: room.get_config(event_id)
-    )
 
 
 def _urls(event_id: int, ticket: str) -> dict[str, str]:
@@ -160,6 +145,9 @@ async def _pow_solution(request: web.Request) -> PowSolution | None:
     return PowSolution(challenge, nonce)
 
 
+_STATUS_HEADERS = {"Cache-Control": "no-store", "Content-Type": "application/json; charset=utf-8"}
+
+
 def _no_store(body: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
     return web.json_response(body, status=status, headers={"Cache-Control": "no-store", **headers})
 
@@ -181,13 +169,13 @@ async def join_queue(request: web.Request) -> web.Response:
     joined = await room.join(
         event_id, principal.user_id, time.time(), ip=request.remote, pow_solution=solution
     )
-    config = await cached_config(request, event_id)
     urls = _urls(event_id, joined.ticket)
-    body = {**joined.to_json(), **urls, **_config_hints(config)}
+    body = {**joined.to_json(), **urls}
     return _no_store(body, 201 if joined.created else 200, Location=urls["status_url"])
 
 
 @routes.get("/events/{event_id}/queue/{ticket}")
+@fast_route
 async def queue_status(request: web.Request) -> web.Response:
     """Holder of the queue ticket (no sign-in: the signed ticket is the handle): where they stand.
 
@@ -195,12 +183,16 @@ async def queue_status(request: web.Request) -> web.Response:
     measured admission rate, the suggested delay before the next poll, and,
     once admitted, the admission token for the booking endpoints. Each poll
     also keeps the place: a fan who stops polling loses it.
+
+    The hottest route of an on-sale: served on the fast path (`api.fast_path`),
+    polls arriving together share one Lua script call (`waitingroom.polls`),
+    and the JSON body is written directly (`api.queue_status_json`).
     """
     event_id = event_id_of(request)
-    room = request.app[WAITING_ROOM_KEY]
-    status = await room.status(event_id, request.match_info["ticket"], time.time())
-    config = await cached_config(request, event_id)
-    return _no_store({**status.to_json(), **_config_hints(config)})
+    status = await request.app[WAITING_ROOM_KEY].status(
+        event_id, request.match_info["ticket"], time.time()
+    )
+    return web.Response(body=status_json(status), headers=_STATUS_HEADERS)
 
 
 @routes.delete("/events/{event_id}/queue/{ticket}")
@@ -242,13 +234,6 @@ async def jwks(request: web.Request) -> web.Response:
         request.app[WAITING_ROOM_KEY].signer.jwks(),
         headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"},
     )
-
-
-def _config_hints(config: RoomConfig | None) -> dict[str, Any]:
-    """What a client needs to keep its place while it polls less (e.g. a hidden browser tab)."""
-    if config is None:
-        return {}
-    return {"position_expiry_seconds": config.position_expiry_seconds}
 
 
 def _error_doc(description: str) -> dict[str, Any]:

@@ -17,11 +17,13 @@ from redis.asyncio.client import Pipeline
 from waitingroom.config import RoomConfig
 from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
+from waitingroom.polls import StatusPolls
 from waitingroom.pow import PowSolution, issue_challenge, verify_solution
 from waitingroom.scripts import RoomScripts
 from waitingroom.status import (
     FanState,
     JoinResult,
+    LineProgress,
     LineSnapshot,
     QueueStatus,
     QueueSummary,
@@ -31,6 +33,14 @@ from waitingroom.tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.tokens import AdmissionClaims, AdmissionSigner, parse_jti, session_jti
 from waitingroom.wire import fresh_seed, pairs, text, text_map, time_text
 
+MAX_CACHED_EVENTS = 1024
+"""Bounds the per-process parse caches (they are cleared when full)."""
+_FAN_STATES: dict[Any, FanState] = {
+    **{state.value: state for state in FanState},
+    **{state.value.encode(): state for state in FanState},
+}
+"""A script's fan state word (bytes, or str with decode_responses) to the enum."""
+
 
 class WaitingRoom:
     def __init__(self, redis: aioredis.Redis, prefix: str, signer: AdmissionSigner):
@@ -38,12 +48,23 @@ class WaitingRoom:
         self._prefix = check_prefix(prefix)
         self._signer = signer
         self._scripts = RoomScripts.register(redis)
+        self._polls = StatusPolls(redis, self._scripts.queue_status)
         self._parsed_configs: dict[tuple[Any, ...], RoomConfig] = {}
+        self._parsed_progress: dict[tuple[Any, ...], LineProgress] = {}
+        self._status_key_lists: dict[int, list[str]] = {}
         self._issued_tokens: dict[tuple[int, int, str], str] = {}
 
     @property
     def signer(self) -> AdmissionSigner:
         return self._signer
+
+    @property
+    def polls(self) -> StatusPolls:
+        return self._polls
+
+    async def close(self) -> None:
+        """Stop answering polls (at shutdown); polls still waiting are cancelled."""
+        await self._polls.close()
 
     def keys(self, event_id: int) -> RoomKeys:
         return RoomKeys(self._prefix, event_id)
@@ -191,16 +212,27 @@ class WaitingRoom:
         return JoinResult(ticket=ticket, created=text(reply[4]) == "1", status=status)
 
     async def status(self, event_id: int, ticket: str, now: float) -> QueueStatus:
-        """Where the ticket's holder stands; also counts as the poll that keeps the place."""
+        """Where the ticket's holder stands; also counts as the poll that keeps the place.
+
+        Polls of the event arriving together share one script call (`waitingroom.polls`).
+        """
         fan = decode_ticket(self._signer.mac_key, ticket, event_id)
-        keys = self.keys(event_id)
-        reply = await self._scripts.queue_status(
-            keys=[keys.config, keys.state, keys.seen, keys.sessions],
-            args=[str(fan.seq), time_text(now), fresh_seed()],
+        polled = await self._polls.poll(
+            event_id, self._status_keys(event_id), fan.seq, time_text(now)
         )
-        if text(reply[0]) != "ok":
+        if polled is None:
             raise _room_not_found(event_id)
-        return self._status_from_reply(event_id, fan.user_id, reply, now)
+        state, session_expiry, progress, config = polled
+        return self._answer(
+            event_id,
+            fan.user_id,
+            fan.seq,
+            self._config_from(config),
+            self._progress_from(progress),
+            _FAN_STATES[state],
+            session_expiry,
+            now,
+        )
 
     async def leave(self, event_id: int, ticket: str) -> bool:
         """Give the place (or the admitted session) up; True if there was one."""
@@ -246,19 +278,41 @@ class WaitingRoom:
     def _status_from_reply(
         self, event_id: int, user_id: int, reply: Sequence[Any], now: float
     ) -> QueueStatus:
-        state = FanState(text(reply[1]))
-        seq = int(text(reply[2]))
+        """The status in a join's reply (the join script returns the whole line snapshot)."""
         line = LineSnapshot.parse(self._config_from(reply[6]), pairs(reply[5]))
+        return self._answer(
+            event_id,
+            user_id,
+            int(text(reply[2])),
+            line.config,
+            line.progress,
+            _FAN_STATES[reply[1]],
+            reply[3],
+            now,
+        )
+
+    def _answer(
+        self,
+        event_id: int,
+        user_id: int,
+        seq: int,
+        config: RoomConfig,
+        line: LineProgress,
+        state: FanState,
+        session_expiry: Any,
+        now: float,
+    ) -> QueueStatus:
         token: str | None = None
         expires_at: float | None = None
         if state is FanState.ADMITTED:
-            expires_at = float(text(reply[3]))
-            place = line.place_of(seq)
+            expires_at = float(text(session_expiry))
+            place = line.place_of(seq, config.mode)
             token = self._admission_token(
                 event_id, user_id, place if place is not None else seq, seq, expires_at
             )
         return build_status(
             event_id,
+            config,
             line,
             seq=seq,
             state=state,
@@ -266,6 +320,30 @@ class WaitingRoom:
             admission_token=token,
             admission_expires_at=expires_at,
         )
+
+    def _status_keys(self, event_id: int) -> list[str]:
+        keys = self._status_key_lists.get(event_id)
+        if keys is None:
+            if len(self._status_key_lists) >= MAX_CACHED_EVENTS:
+                self._status_key_lists.clear()
+            room = self.keys(event_id)
+            keys = [room.config, room.state, room.seen, room.sessions]
+            self._status_key_lists[event_id] = keys
+        return keys
+
+    def _progress_from(self, fields: Sequence[Any]) -> LineProgress:
+        """Parse the line's progress once per distinct value: it changes a few times a second,
+        while every poll of the event carries it."""
+        cache_key = tuple(fields)
+        line = self._parsed_progress.get(cache_key)
+        if line is None:
+            if len(self._parsed_progress) >= MAX_CACHED_EVENTS:
+                self._parsed_progress.clear()
+            line = LineProgress.from_state_fields(
+                [None if value is None else text(value) for value in fields]
+            )
+            self._parsed_progress[cache_key] = line
+        return line
 
     def _admission_token(
         self, event_id: int, user_id: int, position: int, seq: int, expires_at: float

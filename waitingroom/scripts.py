@@ -8,10 +8,15 @@ Replies start with a status word: "ok" or the refusal ("rate_limited", ...).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from waitingroom.status import LineProgress
 
 _START_IF_DUE = """
 local function start_if_due(config_key, state_key, now, now_text, seed)
@@ -81,19 +86,28 @@ return {'ok', 'waiting', seq, '', '1', redis.call('HGETALL', KEYS[2]),
 )
 
 # KEYS: config state seen sessions
-# ARGV: seq, now, seed
+# ARGV: seed, then seq and now of each poll (see waitingroom.polls)
+# Replies {'ok', {the state hash's LineProgress.STATE_FIELDS}, the config hash (flat),
+# {fan state, session expiry or '', ... one pair per poll}}: the event-wide part once.
 QUEUE_STATUS = (
     _START_IF_DUE
     + _FAN_STATE
     + """
-local now_text = ARGV[2]
-local now = tonumber(now_text)
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'room_not_found'} end
-start_if_due(KEYS[1], KEYS[2], now, now_text, ARGV[3])
-local expiry = tonumber(redis.call('HGET', KEYS[1], 'position_expiry_seconds'))
-local state, session = fan_state(KEYS[3], KEYS[4], ARGV[1], now, now_text, expiry)
-return {'ok', state, ARGV[1], session, '0', redis.call('HGETALL', KEYS[2]),
-  redis.call('HGETALL', KEYS[1])}
+local expiry = redis.call('HGET', KEYS[1], 'position_expiry_seconds')
+if not expiry then return {'room_not_found'} end
+expiry = tonumber(expiry)
+local fans = {}
+for i = 2, #ARGV, 2 do
+  local now_text = ARGV[i + 1]
+  local now = tonumber(now_text)
+  start_if_due(KEYS[1], KEYS[2], now, now_text, ARGV[1])
+  local state, session = fan_state(KEYS[3], KEYS[4], ARGV[i], now, now_text, expiry)
+  fans[#fans + 1] = state
+  fans[#fans + 1] = session
+end
+return {'ok', redis.call('HMGET', KEYS[2], """
+    + ", ".join(f"'{name}'" for name in LineProgress.STATE_FIELDS)
+    + """), redis.call('HGETALL', KEYS[1]), fans}
 """
 )
 
@@ -206,3 +220,18 @@ class RoomScripts:
             controller_advance=redis.register_script(CONTROLLER_ADVANCE),
             controller_release=redis.register_script(CONTROLLER_RELEASE),
         )
+
+
+async def run_script(
+    redis: aioredis.Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
+) -> Any:
+    """EVALSHA straight away; after a Redis restart or flush, the script's own call loads it.
+
+    What `script(keys=..., args=...)` does, minus the work it repeats on every
+    call to support pipelines (an import and a Protocol isinstance check): the
+    status poll runs thousands of times a second.
+    """
+    try:
+        return await redis.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await script(keys=keys, args=args)

@@ -1,13 +1,16 @@
 """What fans and ops see, assembled from one Redis read without further I/O.
 
 `LineSnapshot` is the event-wide part (config + the state hash) that every
-join, status and controller step reads in the same round trip; `build_status`
-turns it and one fan's state into the answer to a status poll.
+join and controller step reads in the same round trip. `LineProgress` is the
+part of it a status poll needs (serving position, order of places, measured
+rate): the status script reads only those fields of the state hash
+(`LineProgress.STATE_FIELDS`). `build_status` turns the room's config, the
+line's progress and one fan's state into the answer to a poll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -23,6 +26,40 @@ class FanState(str, Enum):
     ADMITTED = "admitted"
     EXPIRED = "expired"
     """Lost the place: stopped polling, left, session over (purchase, token expiry), or skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineProgress:
+    """How far the line has moved: what a fan's status needs of the event-wide state."""
+
+    serving_position: int
+    """Every place up to here has been admitted or skipped."""
+    order: LineOrder | None
+    """None until the sale starts."""
+    measured_per_second: float | None
+    """The measured serving rate (places per second); None until measured."""
+
+    STATE_FIELDS = ("serving", "started_at", "prequeue_size", "seed", "rate")
+    """The state hash fields it is read from, in the order `from_state_fields` takes them."""
+
+    @classmethod
+    def from_state_fields(cls, values: Sequence[str | None]) -> LineProgress:
+        """Parse the `STATE_FIELDS` values (None where the hash has no such field)."""
+        serving, started_at, prequeue_size, seed, rate = values
+        order = None
+        if started_at is not None:
+            order = LineOrder(int(prequeue_size or "0"), int(seed) if seed else None)
+        return cls(int(serving or "0"), order, float(rate) if rate else None)
+
+    @property
+    def started(self) -> bool:
+        return self.order is not None
+
+    def place_of(self, seq: int, mode: QueueMode) -> int | None:
+        """The fan's place, or None while a shuffled pre-queue has no order yet."""
+        if self.order is not None:
+            return self.order.place_of(seq)
+        return seq if mode is QueueMode.FIFO else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +105,13 @@ class LineSnapshot:
     def started(self) -> bool:
         return self.order is not None
 
+    @property
+    def progress(self) -> LineProgress:
+        return LineProgress(self.serving_position, self.order, self.rate.per_second)
+
     def place_of(self, seq: int) -> int | None:
         """The fan's place, or None while a shuffled pre-queue has no order yet."""
-        if self.order is not None:
-            return self.order.place_of(seq)
-        return seq if self.config.mode is QueueMode.FIFO else None
+        return self.progress.place_of(seq, self.config.mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +128,8 @@ class QueueStatus:
     in_prequeue: bool
     paused: bool
     sale_starts_at: float
+    position_expiry_seconds: float
+    """A fan who does not poll for this long loses the place (clients of hidden tabs need it)."""
     admission_token: str | None = None
     admission_expires_at: float | None = None
 
@@ -106,6 +147,7 @@ class QueueStatus:
             "sale_starts_at": self.sale_starts_at,
             "admission_token": self.admission_token,
             "admission_expires_at": self.admission_expires_at,
+            "position_expiry_seconds": self.position_expiry_seconds,
         }
 
 
@@ -161,7 +203,8 @@ class QueueSummary:
 
 def build_status(
     event_id: int,
-    line: LineSnapshot,
+    config: RoomConfig,
+    line: LineProgress,
     *,
     seq: int,
     state: FanState,
@@ -169,8 +212,7 @@ def build_status(
     admission_token: str | None = None,
     admission_expires_at: float | None = None,
 ) -> QueueStatus:
-    config = line.config
-    place = line.place_of(seq)
+    place = line.place_of(seq, config.mode)
     ahead: int | None = None
     wait: float | None = None
     poll: float | None = None
@@ -178,7 +220,7 @@ def build_status(
         ahead = None if place is None else people_ahead(place, line.serving_position)
         wait = estimated_wait_seconds(
             ahead if ahead is not None else 0,
-            measured_per_second=line.rate.per_second,
+            measured_per_second=line.measured_per_second,
             configured_per_second=config.admissions_per_second,
             paused=config.paused,
             seconds_to_start=config.sale_starts_at - now,
@@ -203,6 +245,7 @@ def build_status(
         in_prequeue=not line.started,
         paused=config.paused,
         sale_starts_at=config.sale_starts_at,
+        position_expiry_seconds=config.position_expiry_seconds,
         admission_token=admission_token,
         admission_expires_at=admission_expires_at,
     )

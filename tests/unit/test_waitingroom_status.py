@@ -7,8 +7,7 @@ from pathlib import Path
 
 from waitingroom.config import QueueMode, RoomConfig
 from waitingroom.permutation import LineOrder
-from waitingroom.rate import RateMeter
-from waitingroom.status import FanState, LineSnapshot, build_status
+from waitingroom.status import FanState, LineProgress, QueueStatus, build_status
 
 START = 5_000.0
 PURE_MODULES = (
@@ -38,14 +37,19 @@ FORBIDDEN_IMPORTS = {
 }
 
 
-def line(
+def status_of(
+    seq: int,
+    state: FanState,
+    now: float,
     *,
     started: bool,
     mode: QueueMode = QueueMode.FIFO,
     serving: int = 0,
     paused: bool = False,
     rate: float | None = None,
-) -> LineSnapshot:
+    admission_token: str | None = None,
+    admission_expires_at: float | None = None,
+) -> QueueStatus:
     config = RoomConfig(
         opens_at=START - 100,
         sale_starts_at=START,
@@ -55,40 +59,42 @@ def line(
         position_expiry_seconds=60,
     )
     order = LineOrder(10, 99 if mode is QueueMode.SHUFFLE else None) if started else None
-    return LineSnapshot(config, 20, serving, order, RateMeter(rate), 0.0, None, 0, 0)
+    line = LineProgress(serving, order, rate)
+    return build_status(
+        1,
+        config,
+        line,
+        seq=seq,
+        state=state,
+        now=now,
+        admission_token=admission_token,
+        admission_expires_at=admission_expires_at,
+    )
 
 
 def test_waiting_fan_sees_place_people_ahead_and_wait() -> None:
-    status = build_status(
-        1, line(started=True, serving=4, rate=2.0), seq=15, state=FanState.WAITING, now=START + 10
-    )
+    status = status_of(15, FanState.WAITING, START + 10, started=True, serving=4, rate=2.0)
     assert (status.position, status.people_ahead, status.estimated_wait_seconds) == (15, 10, 5.5)
     assert status.poll_after_seconds is not None and status.poll_after_seconds <= 20
     assert not status.in_prequeue and status.admission_token is None
+    assert status.to_json()["position_expiry_seconds"] == 60, "clients of hidden tabs need it"
 
 
 def test_shuffled_prequeue_has_no_place_before_the_start() -> None:
-    status = build_status(
-        1,
-        line(started=False, mode=QueueMode.SHUFFLE),
-        seq=3,
-        state=FanState.WAITING,
-        now=START - 50,
-    )
+    status = status_of(3, FanState.WAITING, START - 50, started=False, mode=QueueMode.SHUFFLE)
     assert status.position is None and status.people_ahead is None and status.in_prequeue
     assert status.estimated_wait_seconds is None
     assert status.poll_after_seconds is not None
 
 
 def test_fifo_prequeue_knows_its_place_and_counts_the_time_to_start() -> None:
-    status = build_status(1, line(started=False), seq=3, state=FanState.WAITING, now=START - 50)
+    status = status_of(3, FanState.WAITING, START - 50, started=False)
     assert status.position == 3 and status.estimated_wait_seconds == 53.0
 
 
 def test_shuffled_place_comes_from_the_seeded_order() -> None:
-    snapshot = line(started=True, mode=QueueMode.SHUFFLE)
     places = [
-        build_status(1, snapshot, seq=s, state=FanState.WAITING, now=START).position
+        status_of(s, FanState.WAITING, START, started=True, mode=QueueMode.SHUFFLE).position
         for s in range(1, 11)
     ]
     assert sorted(p for p in places if p is not None) == list(range(1, 11))
@@ -96,28 +102,24 @@ def test_shuffled_place_comes_from_the_seeded_order() -> None:
 
 
 def test_paused_line_gives_no_estimate_but_keeps_fans_polling() -> None:
-    status = build_status(
-        1, line(started=True, paused=True), seq=5, state=FanState.WAITING, now=START + 1
-    )
+    status = status_of(5, FanState.WAITING, START + 1, started=True, paused=True)
     assert status.paused and status.estimated_wait_seconds is None
     assert status.poll_after_seconds is not None and status.poll_after_seconds <= 20
 
 
 def test_admitted_and_expired_fans_stop_polling() -> None:
-    admitted = build_status(
-        1,
-        line(started=True, serving=9),
-        seq=5,
-        state=FanState.ADMITTED,
-        now=START + 1,
+    admitted = status_of(
+        5,
+        FanState.ADMITTED,
+        START + 1,
+        started=True,
+        serving=9,
         admission_token="t",
         admission_expires_at=START + 900,
     )
     assert admitted.poll_after_seconds is None and admitted.admission_token == "t"
     assert admitted.to_json()["state"] == "admitted"
-    expired = build_status(
-        1, line(started=True, serving=9), seq=5, state=FanState.EXPIRED, now=START + 1
-    )
+    expired = status_of(5, FanState.EXPIRED, START + 1, started=True, serving=9)
     assert expired.poll_after_seconds is None and expired.people_ahead is None
 
 

@@ -34,6 +34,8 @@ BENCH_DATABASE = "onsale_bench"
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/14"
 PACED_RATE_PER_S = 2_000.0
+DRAIN_REQUESTS = 12_000
+"""Queued before onsale's worker starts, for its drain figure (about 2 s of work)."""
 ONSALE = "onsale"
 VANILLA = "vanilla-rq"
 LOCK_BASED = ("pg-pessimistic", "pg-optimistic", "redis-lock")
@@ -75,6 +77,7 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     results: list[RunResult] = []
     failures: list[str] = []
     paced: RunResult | None = None
+    drain: Any = None
     for name, module_name, class_name in CONTENDERS:
         if plan.only and name not in plan.only:
             continue
@@ -94,6 +97,8 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
                 print(f"-- {name}: paced at {PACED_RATE_PER_S:,.0f} requests/s", flush=True)
                 paced = run_contender(contender_class, plan.spec, pg_url, redis_url,
                                       DEFAULT_REDIS_PREFIX, plan.paced)
+                print(f"-- {name}: draining {DRAIN_REQUESTS:,} queued requests", flush=True)
+                drain = run_drain(contender_class, plan.spec, pg_url, redis_url)
         except Exception as exc:  # one broken contender must not hide the others' figures
             failures.append(f"{name}: {exc}")
             print(f"-- {name}: FAILED: {exc}", file=sys.stderr)
@@ -104,12 +109,19 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
         print(_details(result))
     if paced is not None:
         print(_details(paced, label=f"onsale paced {PACED_RATE_PER_S:,.0f}/s"))
+    if drain is not None:
+        print(f"onsale drain (one partition, {drain.requests:,} queued, no clients in the loop): "
+              f"{drain.decisions_per_s:,.0f} decisions/s in {drain.batches} batches, worker "
+              f"CPU {drain.worker_cpu_seconds / drain.requests * 1e6:.0f} us/decision")
     for line in ratio_lines(results):
         print(line)
 
     payload = {
         "contenders": [result.entry() for result in results],
         "paced_p99_ms": None if paced is None else paced.entry()["p99_ms"],
+        "drain_decisions_per_s": None if drain is None else round(drain.decisions_per_s),
+        "drain_worker_cpu_us": None if drain is None else round(
+            drain.worker_cpu_seconds / drain.requests * 1e6),
         "details": {result.name: _detail_fields(result) for result in results},
         "workload": {**asdict(plan.spec), "seats": workload.capacity,
                      "hot_seats": workload.hot_seats},
@@ -128,6 +140,17 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def run_drain(contender_class: Any, spec: WorkloadSpec, pg_url: str, redis_url: str) -> Any:
+    """onsale's partition with a full queue: a fresh arena, DRAIN_REQUESTS queued, one worker."""
+    contender = contender_class()
+    workload = build_workload(spec)
+    contender.setup(workload, pg_url, redis_url, DEFAULT_REDIS_PREFIX)
+    try:
+        return contender.drain(workload, DRAIN_REQUESTS)
+    finally:
+        contender.stop()
 
 
 def bench_database_url(database_url: str | None) -> str:

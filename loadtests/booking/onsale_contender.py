@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +36,7 @@ from engine.store.migrate import upgrade_to_head
 from loadtests.booking import redisclean
 from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
 from loadtests.booking.workload import Workload
-from workers.enqueue import RequestQueue
+from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
 
 PARTITION = "bench"
@@ -46,6 +47,27 @@ MAX_QUEUE_DEPTH = 100_000
 CLIENT_CONNECTIONS = 512
 """At least the buyers of a client process: a buyer never waits for a connection, so
 requests reach the queue in the order the harness issued them."""
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A full queue decided by one partition: how long it took and the worker's CPU."""
+
+    requests: int
+    seconds: float
+    worker_cpu_seconds: float
+    batches: int
+
+    @property
+    def decisions_per_s(self) -> float:
+        return self.requests / self.seconds
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def onsale_database_url(pg_url: str) -> str:
@@ -142,6 +164,44 @@ class OnsaleContender:
                 {"e": self._event_id}).one()
         engine.dispose()
         return Audit(sold=int(distinct), oversold=int(claims - distinct + unknown))
+
+    def drain(self, workload: Workload, requests: int) -> Drain:
+        """One partition's capacity with no client in the loop: queue `requests` of the
+        workload's stream (same enqueue code path), then start the worker and time it from
+        taking the lease to an empty queue. Call after `setup`, instead of `start`."""
+        client = redis.Redis.from_url(self._redis_url)
+        keys = Keys(self._prefix)
+        engine = create_engine(self._db_url)
+        with engine.connect() as conn:
+            section_ids = dict(conn.execute(text(
+                "SELECT s.name, s.id FROM sections s JOIN events e ON e.venue_id = s.venue_id"
+                " WHERE e.id = :e"), {"e": self._event_id}).all())
+        engine.dispose()
+        queue = SyncRequestQueue(client, keys, MAX_QUEUE_DEPTH)
+        tag = re.sub(r"[^A-Za-z0-9]", "", self._prefix)
+        try:
+            for seq in range(1, requests + 1):
+                request = workload.request(seq)
+                params: dict[str, Any] = {"quantity": request.quantity}
+                if request.section_name is not None:
+                    params["section_id"] = section_ids[request.section_name]
+                queue.enqueue(event_id=self._event_id, buyer_id=request.buyer_id, kind="hold",
+                              params=params, partition=PARTITION,
+                              request_id=f"{self._event_id}-{tag}-{uuid.uuid4().hex}")
+            self.start()
+            assert self._worker is not None
+            started, cpu_started = time.perf_counter(), _cpu_seconds(self._worker.pid)
+            deadline = time.monotonic() + DECISION_TIMEOUT_SECONDS
+            while client.llen(keys.queue(PARTITION)) or client.llen(keys.inflight(PARTITION)):
+                if time.monotonic() > deadline or self._worker.poll() is not None:
+                    raise RuntimeError("the onsale worker did not drain its queue")
+                time.sleep(0.005)
+            took = time.perf_counter() - started
+            cpu = _cpu_seconds(self._worker.pid) - cpu_started
+            batches = int(client.hget(keys.partition_stats(PARTITION), "batches") or 0)
+        finally:
+            client.close()
+        return Drain(requests, took, cpu, batches)
 
     # ------------------------------------------------------------------ client processes
 

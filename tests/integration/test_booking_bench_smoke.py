@@ -17,6 +17,7 @@ import pytest
 from loadtests.booking.contender import Contender
 from loadtests.booking.harness import RunConfig, run_contender
 from loadtests.booking.metrics import Record, fifo_flags
+from loadtests.booking.onsale_contender import OnsaleContender
 from loadtests.booking.pg_optimistic import PgOptimisticContender
 from loadtests.booking.pg_pessimistic import PgPessimisticContender
 from loadtests.booking.redis_lock import RedisLockContender
@@ -48,6 +49,7 @@ def bench_pg_url(pg_admin_url: str) -> Iterator[str]:
     yield with_database(admin, name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}_onsale" WITH (FORCE)')  # onsale's own
 
 
 @pytest.fixture()
@@ -72,6 +74,23 @@ def test_baseline_decides_every_request_and_never_oversells(
     assert result.audit.oversold == 0, "a seat is never given to two buyers"
     assert result.audit.sold <= build_workload(SMALL_ARENA).capacity
     assert result.audit.sold == result.seats_told, "the store records what buyers were told"
+
+
+def test_onsale_drain_decides_every_queued_request_and_never_oversells(
+        bench_pg_url: str, redis_url: str, bench_redis_prefix: str) -> None:
+    """The bench's drain figure: a queue filled through the API's enqueue path, then one
+    real `onsale worker` process decides all of it."""
+    workload = build_workload(SMALL_ARENA)
+    contender = OnsaleContender()
+    contender.setup(workload, bench_pg_url, redis_url, bench_redis_prefix)
+    try:
+        drain = contender.drain(workload, 300)
+    finally:
+        contender.stop()
+    audit = contender.audit()
+    assert drain.requests == 300 and drain.batches >= 1 and drain.seconds > 0
+    assert audit.oversold == 0, "a seat is never given to two buyers"
+    assert 0 < audit.sold <= workload.capacity
 
 
 def test_paced_mode_issues_on_schedule_and_decides_everything(

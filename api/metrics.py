@@ -93,7 +93,9 @@ class EventTally:
         self.counts: dict[tuple[int, int], Tally[str]] = {}
 
     def add(self, event_id: int, second: int, status: int) -> None:
-        tally = self.counts.setdefault((event_id, second), Tally())
+        tally = self.counts.get((event_id, second))
+        if tally is None:
+            tally = self.counts[(event_id, second)] = Tally()
         tally["http"] += 1
         if status >= 500:
             tally["http_5xx"] += 1
@@ -155,8 +157,11 @@ def record_response(request: web.Request, status: int, seconds: float | None) ->
     """Count (and, unless `seconds` is None, time) one answer; tally it for its event."""
     _observe(request.method, route_label(request), status, seconds)
     event_id = event_of(request)
-    tally = request.config_dict.get(TALLY_KEY)
-    if event_id is not None and tally is not None:
+    if event_id is None:
+        return
+    # The tally lives on the main app; `config_dict` (built per request) finds it from a sub-app.
+    tally = request.app.get(TALLY_KEY) or request.config_dict.get(TALLY_KEY)
+    if tally is not None:
         tally.add(event_id, int(time.time()), status)
 
 

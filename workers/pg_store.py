@@ -68,8 +68,8 @@ class PostgresBookingStore:
                                    "decided_at": o.decided_at})
                    for o in outcomes if o.status != "rejected"]
         if not records and not any(events_by_event.values()):
-            # Nothing changes (all rejected, nothing expired): no transaction. The publish
-            # that follows runs only while our lease holds, which fences this batch.
+            # Nothing to write (no engine event, not even a logged rejection; no outcome):
+            # no transaction. The publish that follows runs only while our lease holds.
             return
         try:
             if self._writer is None:

@@ -44,8 +44,8 @@ class BookingStore(Protocol):
                      outcomes: Sequence[Outcome]) -> None:
         """Persist a decided batch in ONE transaction, after checking the fencing token.
 
-        A batch that changes nothing (only rejections) may write nothing at all: the
-        publish step's lease check fences it. Raises StaleFence (nothing written) or
+        A batch with nothing to write (no event, no outcome) may skip the transaction:
+        the publish step's lease check fences it. Raises StaleFence (nothing written) or
         StoreUnavailable (nothing written)."""
 
     def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:

@@ -212,6 +212,28 @@ def test_zombie_with_stale_token_cannot_write(redis_client: Redis, keys: Keys,
     drain(successor, redis_client, keys)
 
 
+def test_consumer_that_lost_its_lease_publishes_nothing(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """The publish script runs only while the lease holds this consumer's value: one that
+    lost it raises LeaseLost, tells no fan anything and leaves the ids in flight."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=2)
+    zombie = consumer(redis_client, keys, db_engine, owner="zombie")
+    assert zombie.try_take_over()
+    hold_best(queue, event_id, 1)  # takes both seats
+    drain(zombie, redis_client, keys)
+    late = [hold_best(queue, event_id, buyer) for buyer in (2, 3)]  # sold out: rejections
+    redis_client.set(keys.lease(PARTITION), "someone-else|999")  # the lease moved on
+    zombie._renew_if_due = lambda: None  # type: ignore[method-assign]  # it does not notice
+    with pytest.raises(LeaseLost):
+        zombie.step()
+    assert [status(redis_client, keys, r)["status"] for r in late] == ["pending"] * 2
+    assert redis_client.llen(keys.inflight(PARTITION)) == 2, "the next holder re-runs them"
+    redis_client.delete(keys.lease(PARTITION))
+    successor = consumer(redis_client, keys, db_engine, owner="successor")
+    assert successor.try_take_over()  # re-runs the in-flight ids
+    assert [status(redis_client, keys, r)["status"] for r in late] == ["rejected"] * 2
+
+
 def test_holds_expire_in_order_with_bookings(redis_client: Redis, keys: Keys,
                                              queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Holds expire at expires_at and their seats return before later requests are decided."""

@@ -78,13 +78,21 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db_engine.dispose()
 
 
-async def _redis(app: web.Application) -> AsyncIterator[None]:
-    client = redis.asyncio.Redis.from_url(
-        app[SETTINGS_KEY].redis_url or "",
+def make_redis(settings: Settings) -> redis.asyncio.Redis:
+    """The API process's Redis client. Its pool opens up to `ONSALE_REDIS_MAX_CONNECTIONS`
+    connections: redis-py's default of 100 refuses the 101st concurrent command ("Too many
+    connections") instead of waiting, which a surge reaches."""
+    return redis.asyncio.Redis.from_url(
+        settings.redis_url or "",
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
+        max_connections=settings.redis_max_connections,
     )
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client = make_redis(app[SETTINGS_KEY])
     app[REDIS_KEY] = client
     yield
     await client.aclose()

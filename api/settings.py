@@ -46,6 +46,7 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "onsale"
+    redis_max_connections: int = field(default=1000, metadata=_at_least(1))
     data_dir: Path = Path(".onsale-data")
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_between(1, 65535))

@@ -6,7 +6,7 @@ What it measures, on 127.0.0.1 with wrk as the load tool (see docs/benchmarks.md
   limits, the join script), one distinct account per request, until `queued` fans are in line;
 - `redis_bytes`: what the room's keys take in Redis with that line (MEMORY USAGE);
 - `status_per_s`, `status_p99_ms`: `GET /events/{id}/queue/{ticket}` polled across 10,000
-  distinct fans; `bare_per_s`: an aiohttp handler doing one Redis GET and nothing else,
+  distinct fans; `bare_per_s`: an aiohttp handler doing one Redis read (HGET) and nothing else,
   served by as many processes in the same run, as the ceiling to compare with;
 - `rate_error`: the admission controller over 5 simulated minutes, |admitted - configured| /
   configured.
@@ -321,7 +321,7 @@ async def _serve(kind: str, port: int, settings: Settings) -> None:
 
 
 def bare_app(settings: Settings) -> Any:
-    """The ceiling: aiohttp with no middleware, one Redis GET, a small JSON answer."""
+    """The ceiling: aiohttp with no middleware, one Redis read (HGET), a small JSON answer."""
     from aiohttp import web
 
     client = aioredis.Redis.from_url(settings.redis_url or "")

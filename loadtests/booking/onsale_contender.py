@@ -250,7 +250,11 @@ class OnsaleContender:
         await self._queue.enqueue(event_id=self._event_id, buyer_id=request.buyer_id,
                                   kind="hold", params=params, partition=PARTITION,
                                   request_id=request_id)
-        outcome = await asyncio.wait_for(future, DECISION_TIMEOUT_SECONDS)
+        try:
+            async with asyncio.timeout(DECISION_TIMEOUT_SECONDS):  # no extra task, unlike wait_for
+                outcome = await future
+        finally:
+            self._waiting.pop(request_id, None)  # gone already unless it timed out
         if outcome["status"] == "held":
             seats = tuple(seat["seat_id"] for seat in outcome["result"]["seats"])
             return Decision(seat_ids=seats, decided_at=outcome["decided_mono"])

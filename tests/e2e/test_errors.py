@@ -8,7 +8,6 @@ with a few routes added that fail in each way a handler can.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
@@ -23,14 +22,9 @@ from api.keys import DB_ENGINE_KEY, REDIS_KEY
 from api.settings import Settings
 from engine.errors import BookingError, ErrorCode
 from tests.e2e.conftest import AiohttpClient
+from tests.support.servers import unreachable_servers
 
 pytestmark = pytest.mark.e2e
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _failing_routes() -> web.RouteTableDef:
@@ -80,12 +74,7 @@ def _failing_routes() -> web.RouteTableDef:
 
 @pytest.fixture()
 async def client(aiohttp_client: AiohttpClient) -> TestClient[Any, Any]:
-    port = _closed_port()
-    settings = Settings(
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/onsale?connect_timeout=2",
-        redis_url=f"redis://127.0.0.1:{port}/0",
-        max_body_bytes=1024,
-    )
+    settings = Settings(**unreachable_servers(), max_body_bytes=1024)
     app = create_app(settings)
     app.add_routes(_failing_routes())
     return await aiohttp_client(app)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from api.errors import ApiError
 from api.fast_path import fast_route
 from api.settings import Settings
 from tests.e2e.conftest import AiohttpClient
+from tests.support.servers import unreachable_servers
 from waitingroom.errors import ErrorCode, WaitingRoomError
 
 pytestmark = pytest.mark.e2e
@@ -97,21 +97,9 @@ def _routes() -> web.RouteTableDef:
     return routes
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture()
 async def client(aiohttp_client: AiohttpClient) -> TestClient[Any, Any]:
-    port = _closed_port()
-    settings = Settings(
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/onsale?connect_timeout=2",
-        redis_url=f"redis://127.0.0.1:{port}/0",
-        max_body_bytes=1024,
-        cors_origins=(ORIGIN,),
-    )
+    settings = Settings(**unreachable_servers(), max_body_bytes=1024, cors_origins=(ORIGIN,))
     app = create_app(settings)
     app.add_routes(_routes())
     return await aiohttp_client(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
@@ -11,14 +10,9 @@ from aiohttp.test_utils import TestClient
 from api.app import create_app
 from api.settings import Settings
 from tests.e2e.conftest import AiohttpClient
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _assert_error_shape(body: dict[str, Any], code: str) -> None:
@@ -59,7 +53,7 @@ async def test_readyz_remembers_current_migrations(client: TestClient[Any, Any])
 async def test_readyz_is_503_not_ready_when_redis_is_down(
     settings: Settings, aiohttp_client: AiohttpClient
 ) -> None:
-    broken = settings.replace(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    broken = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     client = await aiohttp_client(create_app(broken))
 
     response = await client.get("/readyz")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,17 +19,13 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.servers import free_port
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 40.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _status(url: str) -> int | None:
@@ -77,7 +72,7 @@ def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     readyz = f"http://127.0.0.1:{port}/readyz"
     environment = {key: value for key, value in os.environ.items() if not key.startswith("ONSALE_")}
     environment.update(ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port), ONSALE_WORKERS="1")

@@ -63,3 +63,20 @@ def with_database(admin_url: str, name: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on (right now): for a server to bind, or for a
+    client that must find the server down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def unreachable_servers(port: int | None = None) -> dict[str, str]:
+    """Settings fields pointing Postgres and Redis at a closed port: the app starts (clients
+    connect lazily) and every call that needs them fails as if they were down."""
+    port = free_port() if port is None else port
+    return {"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{port}/onsale"
+                            "?connect_timeout=2",
+            "redis_url": f"redis://127.0.0.1:{port}/0"}

@@ -5,7 +5,6 @@ place with its own time, and failures reach every waiting poll instead of hangin
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from tests.support.rooms import SIGNER, START, T0
+from tests.support.servers import unreachable_servers
 from waitingroom.config import RoomConfig
 from waitingroom.controller import AdmissionController
 from waitingroom.errors import ErrorCode, WaitingRoomError
@@ -129,10 +129,7 @@ async def test_polls_are_answered_after_redis_lost_the_script(
 
 
 async def test_when_redis_is_down_every_waiting_poll_gets_the_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    client = aioredis.Redis.from_url(unreachable_servers()["redis_url"])
     room = WaitingRoom(client, "onsaletest-down", SIGNER)
     tickets = [encode_ticket(SIGNER.mac_key, QueueTicket(1, user, user)) for user in (1, 2, 3)]
     for _ in range(2):  # and the next polls are tried again, not stuck behind a dead call

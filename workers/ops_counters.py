@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.client import Pipeline
-
 SECOND_TTL_SECONDS = 900
 """Fifteen minutes of per-second history: what the dashboard charts can show."""
 
@@ -54,7 +52,7 @@ class OpsKeys:
 
 
 def add_counts(
-    pipe: Pipeline | Any, keys: OpsKeys, event_id: int, second: int, counts: Mapping[str, int]
+    pipe: Any, keys: OpsKeys, event_id: int, second: int, counts: Mapping[str, int]
 ) -> None:
     """Queue the increments of one event-second on `pipe` (the caller executes it): a
     Redis pipeline, or the publish script's recorder (`workers.publish.Commands`)."""

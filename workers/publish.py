@@ -120,6 +120,12 @@ class Commands:
     def expire(self, key: str, seconds: int) -> None:
         self._add("EXPIRE", [key], [seconds])
 
+    def then(self, other: Commands) -> None:
+        """Append `other`'s writes after these."""
+        self.keys.extend(other.keys)
+        self.args.extend(other.args)
+        self.count += other.count
+
 
 FAILED_RESULT = json.dumps({"error": {
     "code": "request_failed",
@@ -145,7 +151,7 @@ class Publisher:
         listener can tell when (and, from the message order, in which order) it was decided.
         With `lease_value`, nothing is published unless the partition's lease still holds
         it; LeaseLost is raised instead. `extra`: the caller's own writes (the dashboard's
-        counters), run in the same script after the batch's."""
+        counters), run in the same script after the batch's own writes."""
         committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
@@ -174,17 +180,19 @@ class Publisher:
                 f'"committed_at": {committed}, '
                 f'"result": {result}}}')
         ended = rq_timestamp(datetime.fromtimestamp(now, UTC))
-        extra = extra if extra is not None else Commands()
+        writes = Commands()
         for event_id, (version, changes) in deltas.items():
             body = json.dumps({"version": version, "changes": changes})
-            extra.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
-                       maxlen=AVAILABILITY_STREAM_MAX)
-            extra.publish(keys.availability_channel(event_id), body)
+            writes.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
+                        maxlen=AVAILABILITY_STREAM_MAX)
+            writes.publish(keys.availability_channel(event_id), body)
         for followup in payments.followups(outcomes, keys):
-            followup.push(extra)
+            followup.push(writes)
+        if extra is not None:
+            writes.then(extra)
         argv: list[Any] = [len(job_ids), ended, RESULT_TTL_SECONDS, FAILURE_TTL_SECONDS,
                            repr(now), keys.results_channel(partition),
                            f"[{', '.join(messages)}]" if messages else "", lease_value,
-                           extra.count, *job_args, *extra.args]
-        if self._finish(keys=[*script_keys, *extra.keys], args=argv) == -1:
+                           writes.count, *job_args, *writes.args]
+        if self._finish(keys=[*script_keys, *writes.keys], args=argv) == -1:
             raise LeaseLost(partition)

@@ -171,23 +171,14 @@ class OnsaleContender:
         taking the lease to an empty queue. Call after `setup`, instead of `start`."""
         client = redis.Redis.from_url(self._redis_url)
         keys = Keys(self._prefix)
-        engine = create_engine(self._db_url)
-        with engine.connect() as conn:
-            section_ids = dict(conn.execute(text(
-                "SELECT s.name, s.id FROM sections s JOIN events e ON e.venue_id = s.venue_id"
-                " WHERE e.id = :e"), {"e": self._event_id}).all())
-        engine.dispose()
+        self._load_event(self._db_url, self._prefix)
         queue = SyncRequestQueue(client, keys, MAX_QUEUE_DEPTH)
-        tag = re.sub(r"[^A-Za-z0-9]", "", self._prefix)
         try:
             for seq in range(1, requests + 1):
                 request = workload.request(seq)
-                params: dict[str, Any] = {"quantity": request.quantity}
-                if request.section_name is not None:
-                    params["section_id"] = section_ids[request.section_name]
                 queue.enqueue(event_id=self._event_id, buyer_id=request.buyer_id, kind="hold",
-                              params=params, partition=PARTITION,
-                              request_id=f"{self._event_id}-{tag}-{uuid.uuid4().hex}")
+                              params=self._params(request), partition=PARTITION,
+                              request_id=self._new_request_id())
             self.start()
             assert self._worker is not None
             started, cpu_started = time.perf_counter(), _cpu_seconds(self._worker.pid)
@@ -203,23 +194,36 @@ class OnsaleContender:
             client.close()
         return Drain(requests, took, cpu, batches)
 
-    # ------------------------------------------------------------------ client processes
-
-    async def open(self, workload: Workload, pg_url: str, redis_url: str,
-                   redis_prefix: str) -> None:
-        self._keys = Keys(redis_prefix)
-        self._id_tag = re.sub(r"[^A-Za-z0-9]", "", redis_prefix)
-        self._redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
-                                          .from_url(redis_url, max_connections=CLIENT_CONNECTIONS,
-                                                    timeout=DECISION_TIMEOUT_SECONDS))
-        self._queue = RequestQueue(self._redis, self._keys, MAX_QUEUE_DEPTH)
-        engine = create_engine(_sqlalchemy_url(onsale_database_url(pg_url)))
+    def _load_event(self, db_url: str, redis_prefix: str) -> None:
+        """The bench event (the only one in its database) and its sections by name."""
+        engine = create_engine(db_url)
         with engine.connect() as conn:
             self._event_id = int(conn.execute(text("SELECT max(id) FROM events")).scalar_one())
             self._section_ids = dict(conn.execute(text(
                 "SELECT s.name, s.id FROM sections s JOIN events e ON e.venue_id = s.venue_id"
                 " WHERE e.id = :e"), {"e": self._event_id}).all())
         engine.dispose()
+        self._id_tag = re.sub(r"[^A-Za-z0-9]", "", redis_prefix)
+
+    def _params(self, request: BookingRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {"quantity": request.quantity}
+        if request.section_name is not None:
+            params["section_id"] = self._section_ids[request.section_name]
+        return params
+
+    def _new_request_id(self) -> str:
+        return f"{self._event_id}-{self._id_tag}-{uuid.uuid4().hex}"
+
+    # ------------------------------------------------------------------ client processes
+
+    async def open(self, workload: Workload, pg_url: str, redis_url: str,
+                   redis_prefix: str) -> None:
+        self._keys = Keys(redis_prefix)
+        self._load_event(_sqlalchemy_url(onsale_database_url(pg_url)), redis_prefix)
+        self._redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
+                                          .from_url(redis_url, max_connections=CLIENT_CONNECTIONS,
+                                                    timeout=DECISION_TIMEOUT_SECONDS))
+        self._queue = RequestQueue(self._redis, self._keys, MAX_QUEUE_DEPTH)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe(self._keys.results_channel(PARTITION))
@@ -241,14 +245,11 @@ class OnsaleContender:
                     future.set_result(item)
 
     async def book(self, request: BookingRequest) -> Decision:
-        params: dict[str, Any] = {"quantity": request.quantity}
-        if request.section_name is not None:
-            params["section_id"] = self._section_ids[request.section_name]
-        request_id = f"{self._event_id}-{self._id_tag}-{uuid.uuid4().hex}"
+        request_id = self._new_request_id()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         await self._queue.enqueue(event_id=self._event_id, buyer_id=request.buyer_id,
-                                  kind="hold", params=params, partition=PARTITION,
+                                  kind="hold", params=self._params(request), partition=PARTITION,
                                   request_id=request_id)
         try:
             async with asyncio.timeout(DECISION_TIMEOUT_SECONDS):  # no extra task, unlike wait_for

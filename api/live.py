@@ -2,7 +2,7 @@
 
 Partition consumers publish one message per batch on their results channel;
 the hub reads them all (pattern subscription) and wakes the streams waiting
-for those request ids. Thousands of open streams cost one Redis connection.
+for those request ids, decoding only their decisions. Thousands of open streams cost one Redis connection.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from aiohttp import web
 
 from api.keys import REDIS_KEY, SETTINGS_KEY
 from workers.keys import Keys
+from workers.publish import results_message_lines
 
 log = logging.getLogger("onsale.live")
 
@@ -82,9 +83,12 @@ class ResultsHub:
     def _dispatch(self, data: bytes | str) -> None:
         if not self._waiters:
             return
-        for item in json.loads(data):
-            for queue in tuple(self._waiters.get(item.get("request_id", ""), ())):
-                queue.put_nowait(item)
+        for request_id, body in results_message_lines(data):
+            waiters = self._waiters.get(request_id)
+            if waiters:
+                item = json.loads(body)
+                for queue in tuple(waiters):
+                    queue.put_nowait(item)
 
 
 HUB_KEY = web.AppKey("results_hub", ResultsHub)

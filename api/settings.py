@@ -54,7 +54,9 @@ class Settings:
     partitions: int = field(default=8, metadata=_at_least(1))
     hold_ttl_seconds: float = field(default=600.0, metadata=_at_least(1.0))
     max_queue_depth: int = field(default=5000, metadata=_at_least(1))
-    batch_max: int = field(default=256, metadata=_at_least(1))
+    batch_max: int = field(default=256, metadata=_between(1, 2000))
+    """Requests per partition batch; at most 2000, as the scripts unpack two values a request
+    and Lua unpacks at most ~8000."""
     lease_ttl_ms: int = field(default=2000, metadata=_at_least(100))
     log_level: str = field(default="INFO", metadata={"choices": LOG_LEVELS, "upper": True})
     log_json: bool = False

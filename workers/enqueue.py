@@ -47,6 +47,7 @@ _DYNAMIC_HSET_ARGS = ", ".join(f"{_lua_quote(name)}, ARGV[a + {3 + i}]"
 # idempotency value, the dynamic job fields, kind, event, buyer, partition, enqueued_at.
 _ENQUEUE = f"""
 local replies = {{}}
+local registered = {{}}
 for i = 0, tonumber(ARGV[1]) - 1 do
   local k = 1 + i * {_KEYS_PER_REQUEST}
   local a = 4 + i * {_ARGS_PER_REQUEST}
@@ -67,7 +68,10 @@ for i = 0, tonumber(ARGV[1]) - 1 do
                'enqueued_at', ARGV[a + 12])
     redis.call('EXPIRE', KEYS[k + 4], ARGV[4])
     redis.call('RPUSH', KEYS[k + 1], ARGV[a + 1])
-    redis.call('SADD', KEYS[1], KEYS[k + 1])
+    if not registered[KEYS[k + 1]] then
+      redis.call('SADD', KEYS[1], KEYS[k + 1])  -- RQ's set of queues, once per queue and call
+      registered[KEYS[k + 1]] = true
+    end
     if KEYS[k + 3] ~= '' then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'EX', ARGV[3]) end
     outcome, detail = 'ok', tostring(seq)
   end

@@ -1,7 +1,8 @@
 """After a batch is committed: tell everyone, in one Redis script call.
 
 Request statuses (poll), one message per batch on the partition's results
-channel (SSE), availability deltas per event (live seat maps), RQ job states
+channel (SSE; one line per decision, `request id TAB json`, so a listener decodes
+only the decisions it waits for), availability deltas per event (live seat maps), RQ job states
 in RQ's own registries (`rq info` tells the truth), payment follow-ups, and the
 batch's ids trimmed off the in-flight list. All of it runs as one Lua script,
 so a batch of hundreds costs one round trip and little client CPU, and it runs
@@ -42,6 +43,10 @@ _ARGS_PER_JOB = 5
 _FINISH_BATCH = f"""
 if ARGV[8] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[8] then return -1 end
 local jobs = tonumber(ARGV[1])
+-- RQ's registries get one ZADD each per batch (score = when the entry expires).
+local finished_at = tostring(tonumber(ARGV[5]) + tonumber(ARGV[3]))
+local failed_at = tostring(tonumber(ARGV[5]) + tonumber(ARGV[4]))
+local finished, failed = {{}}, {{}}
 for i = 1, jobs do
   local request_key = KEYS[{_FIXED_KEYS - 1} + 2 * i]
   local job_key = KEYS[{_FIXED_KEYS} + 2 * i]
@@ -52,13 +57,17 @@ for i = 1, jobs do
   if ARGV[a + 4] == 'finished' then
     redis.call('HSET', job_key, 'status', 'finished', 'ended_at', ARGV[2])
     redis.call('EXPIRE', job_key, ARGV[3])
-    redis.call('ZADD', KEYS[2], tostring(tonumber(ARGV[5]) + tonumber(ARGV[3])), job_id)
+    finished[#finished + 1] = finished_at
+    finished[#finished + 1] = job_id
   else
     redis.call('HSET', job_key, 'status', 'failed', 'ended_at', ARGV[2], 'exc_info', ARGV[a + 5])
     redis.call('EXPIRE', job_key, ARGV[4])
-    redis.call('ZADD', KEYS[3], tostring(tonumber(ARGV[5]) + tonumber(ARGV[4])), job_id)
+    failed[#failed + 1] = failed_at
+    failed[#failed + 1] = job_id
   end
 end
+if #finished > 0 then redis.call('ZADD', KEYS[2], unpack(finished)) end
+if #failed > 0 then redis.call('ZADD', KEYS[3], unpack(failed)) end
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 redis.call('LTRIM', KEYS[1], jobs, -1)
 redis.call('HINCRBY', KEYS[4], 'decisions', jobs)
@@ -127,6 +136,23 @@ class Commands:
         self.count += other.count
 
 
+def results_message_lines(data: bytes | str) -> list[tuple[str, bytes | str]]:
+    """A results-channel message as (request id, the decision's JSON, still encoded), in
+    queue order: a listener decodes only the decisions it waits for."""
+    if isinstance(data, bytes):
+        return [(rid.decode(), body) for rid, _, body in
+                (line.partition(b"\t") for line in data.split(b"\n")) if body]
+    return [(rid, body) for rid, _, body in
+            (line.partition("\t") for line in data.split("\n")) if body]
+
+
+def _quoted(text: str) -> str:
+    """`json.dumps(text)` for our own ids and names; the general case for anything else."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json.dumps(text)
+
+
 FAILED_RESULT = json.dumps({"error": {
     "code": "request_failed",
     "message": "This request could not be processed; please try again.",
@@ -159,7 +185,7 @@ class Publisher:
                                   rq_failed_registry(queue_name), keys.partition_stats(partition),
                                   keys.lease(partition)]
         job_args: list[Any] = []
-        messages: list[str] = []
+        lines: list[str] = []
         for job_id in job_ids:
             script_keys.append(keys.request(job_id))
             script_keys.append(RQ_JOB_PREFIX + job_id)
@@ -168,15 +194,15 @@ class Publisher:
                 reason = broken.get(job_id, "no decision was made for this request")
                 job_args.extend(("failed", FAILED_RESULT, repr(now), "failed",
                                  zlib.compress(reason.encode())))
-                messages.append(json.dumps({"request_id": job_id, "status": "failed",
-                                            "decided_at": now}))
+                lines.append(f"{job_id}\t" + json.dumps(
+                    {"request_id": job_id, "status": "failed", "decided_at": now}))
                 continue
             result = json.dumps(outcome.result)
             job_args.extend((outcome.status, result, repr(outcome.decided_at), "finished", ""))
-            messages.append(
-                f'{{"request_id": {json.dumps(outcome.request_id)}, "event_id": '
-                f'{outcome.event_id}, "kind": {json.dumps(outcome.kind)}, "status": '
-                f'{json.dumps(outcome.status)}, "decided_at": {outcome.decided_at!r}, '
+            lines.append(
+                f'{job_id}\t{{"request_id": {_quoted(job_id)}, "event_id": '
+                f'{outcome.event_id}, "kind": {_quoted(outcome.kind)}, "status": '
+                f'{_quoted(outcome.status)}, "decided_at": {outcome.decided_at!r}, '
                 f'"committed_at": {committed}, '
                 f'"result": {result}}}')
         ended = rq_timestamp(datetime.fromtimestamp(now, UTC))
@@ -192,7 +218,7 @@ class Publisher:
             writes.then(extra)
         argv: list[Any] = [len(job_ids), ended, RESULT_TTL_SECONDS, FAILURE_TTL_SECONDS,
                            repr(now), keys.results_channel(partition),
-                           f"[{', '.join(messages)}]" if messages else "", lease_value,
+                           "\n".join(lines), lease_value,
                            writes.count, *job_args, *writes.args]
         if self._finish(keys=[*script_keys, *writes.keys], args=argv) == -1:
             raise LeaseLost(partition)

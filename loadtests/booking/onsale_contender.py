@@ -38,6 +38,7 @@ from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decisio
 from loadtests.booking.workload import Workload
 from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
+from workers.publish import results_message_lines
 
 PARTITION = "bench"
 WORKER_READY_TIMEOUT_SECONDS = 60.0
@@ -234,9 +235,11 @@ class OnsaleContender:
             if message.get("type") != "message":
                 continue
             received_wall, received_mono = time.time(), time.monotonic()
-            for position, item in enumerate(json.loads(message["data"])):
-                future = self._waiting.pop(item["request_id"], None)
+            for position, (request_id, body) in enumerate(
+                    results_message_lines(message["data"])):
+                future = self._waiting.pop(request_id, None)
                 if future is not None and not future.done():
+                    item = json.loads(body)
                     # When the batch became durable, on this machine's monotonic clock; the
                     # position keeps the decisions of one batch in their queue order.
                     committed = item.get("committed_at", received_wall)

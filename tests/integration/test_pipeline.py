@@ -23,9 +23,16 @@ from workers.enqueue import (
     RequestQueue,
     SyncRequestQueue,
 )
-from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, Keys, rq_finished_registry
+from workers.keys import (
+    RQ_JOB_PREFIX,
+    RQ_QUEUE_PREFIX,
+    Keys,
+    rq_failed_registry,
+    rq_finished_registry,
+)
 from workers.lease import LeaseLost
 from workers.pg_store import PostgresBookingStore
+from workers.publish import results_message_lines
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +108,36 @@ def test_decisions_follow_queue_order(redis_client: Redis, keys: Keys, queue: Sy
     finished = redis_client.zrange(rq_finished_registry(keys.queue_name(PARTITION)), 0, -1)
     assert len(finished) == 15, "RQ's finished registry must list every decided job"
     assert redis_client.hget(RQ_JOB_PREFIX + ids[0], "status") == b"finished"
+
+
+def test_results_channel_carries_each_decision_in_queue_order(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """One message per batch, one `id TAB json` line per decision (SSE listeners decode only
+    their own); a job whose data is gone is published as failed and lands in RQ's failed
+    registry, the others in the finished one."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=4)
+    ids = [hold_best(queue, event_id, buyer) for buyer in range(1, 5)]
+    redis_client.hdel(RQ_JOB_PREFIX + ids[3], "data")
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(keys.results_channel(PARTITION))
+    worker = consumer(redis_client, keys, db_engine)
+    assert worker.try_take_over()
+    drain(worker, redis_client, keys)
+    message = None
+    for _ in range(3):  # the first read may be the subscription's own confirmation
+        message = message or pubsub.get_message(timeout=5.0)
+    pubsub.close()
+    assert message is not None
+    lines = results_message_lines(message["data"])
+    assert [request_id for request_id, _ in lines] == ids
+    items = [json.loads(body) for _, body in lines]
+    assert [item["request_id"] for item in items] == ids
+    assert [item["status"] for item in items] == ["held", "held", "rejected", "failed"]
+    assert items[0]["result"]["seats"][0]["row"] and items[0]["event_id"] == event_id
+    queue_name = keys.queue_name(PARTITION)
+    assert sorted(redis_client.zrange(rq_finished_registry(queue_name), 0, -1)) == \
+        sorted(i.encode() for i in ids[:3])
+    assert redis_client.zrange(rq_failed_registry(queue_name), 0, -1) == [ids[3].encode()]
 
 
 def test_same_idempotency_key_returns_the_same_request(queue: SyncRequestQueue,

@@ -2,7 +2,8 @@
 
 Partition consumers publish one message per batch on their results channel;
 the hub reads them all (pattern subscription) and wakes the streams waiting
-for those request ids, decoding only their decisions. Thousands of open streams cost one Redis connection.
+for those request ids, decoding only their decisions. Thousands of open
+streams cost one Redis connection.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,11 @@ CONTENDERS: tuple[tuple[str, str, str], ...] = (
 )
 QUICK = RunConfig(warmup_s=1.0, duration_s=14.0)
 FULL = RunConfig(warmup_s=2.0, duration_s=58.0)
+RUSH_BUYERS_PER_CLIENT = 256
+"""The rush level: 2 x 256 = 512 buyers waiting for a decision at once, what a waiting room
+admitting a few thousand fans a minute keeps in flight. Run for onsale and the lock-based
+designs (vanilla RQ is compared at the base level only)."""
+RUSH_CONTENDERS = (ONSALE, *LOCK_BASED)
 QUICK_PACED = RunConfig(warmup_s=1.0, duration_s=10.0, rate_per_s=PACED_RATE_PER_S)
 FULL_PACED = RunConfig(warmup_s=2.0, duration_s=30.0, rate_per_s=PACED_RATE_PER_S)
 COLUMNS = ("contender", "decisions/s", "p50 ms", "p99 ms", "seats sold", "oversold", "retries",
@@ -60,6 +65,10 @@ class Plan:
     closed: RunConfig
     paced: RunConfig
     only: tuple[str, ...] = ()
+
+    @property
+    def rush(self) -> RunConfig:
+        return replace(self.closed, buyers_per_client=RUSH_BUYERS_PER_CLIENT)
 
 
 def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
@@ -75,6 +84,7 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
           "(less if the event sells out)")
 
     results: list[RunResult] = []
+    rush: list[RunResult] = []
     failures: list[str] = []
     paced: RunResult | None = None
     drain: Any = None
@@ -99,6 +109,11 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
                                       DEFAULT_REDIS_PREFIX, plan.paced)
                 print(f"-- {name}: draining {DRAIN_REQUESTS:,} queued requests", flush=True)
                 drain = run_drain(contender_class, plan.spec, pg_url, redis_url)
+            if name in RUSH_CONTENDERS:
+                buyers = plan.rush.clients * plan.rush.buyers_per_client
+                print(f"-- {name}: rush, {buyers} buyers", flush=True)
+                rush.append(run_contender(contender_class, plan.spec, pg_url, redis_url,
+                                          DEFAULT_REDIS_PREFIX, plan.rush))
         except Exception as exc:  # one broken contender must not hide the others' figures
             failures.append(f"{name}: {exc}")
             print(f"-- {name}: FAILED: {exc}", file=sys.stderr)
@@ -115,6 +130,14 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
               f"CPU {drain.worker_cpu_seconds / drain.requests * 1e6:.0f} us/decision")
     for line in ratio_lines(results):
         print(line)
+    if rush:
+        print(f"\nrush: {plan.rush.clients} client processes x {plan.rush.buyers_per_client} "
+              "buyers")
+        _print_table([_table_row(result) for result in rush], COLUMNS)
+        for result in rush:
+            print(_details(result))
+        for line in ratio_lines(rush):
+            print(f"rush: {line}")
 
     payload = {
         "contenders": [result.entry() for result in results],
@@ -123,6 +146,11 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
         "drain_worker_cpu_us": None if drain is None else round(
             drain.worker_cpu_seconds / drain.requests * 1e6),
         "details": {result.name: _detail_fields(result) for result in results},
+        "rush": {
+            "buyers": plan.rush.clients * plan.rush.buyers_per_client,
+            "contenders": [result.entry() for result in rush],
+            "details": {result.name: _detail_fields(result) for result in rush},
+        },
         "workload": {**asdict(plan.spec), "seats": workload.capacity,
                      "hot_seats": workload.hot_seats},
         "config": asdict(plan.closed),
@@ -132,10 +160,10 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     print(f"wrote {json_path} and {png_path}")
 
     problems = failures + [
-        f"{r.name}: {r.audit.oversold} oversold seats" for r in results if r.audit.oversold
+        f"{r.name}: {r.audit.oversold} oversold seats" for r in results + rush if r.audit.oversold
     ] + [
         f"{r.name}: {sum(_undecided(r).values())} requests without a decision"
-        for r in results if _undecided(r)
+        for r in results + rush if _undecided(r)
     ]
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)

@@ -78,6 +78,10 @@ class Batch:
     broken: dict[str, str] = field(default_factory=dict)
     already: dict[str, Outcome] = field(default_factory=dict)
     decision: BatchDecision = field(default_factory=BatchDecision)
+    deltas: dict[int, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    """Per event: the inventory version and the new state of each seat this batch changed,
+    taken right after deciding it: the next batch may be decided before this one is
+    published, and its changes (and version) must not leak into this one's delta."""
     now: float = 0.0
 
 
@@ -246,6 +250,7 @@ class PartitionConsumer:
         batch.now = self._clock()
         fresh = [r for r in batch.requests if r.request_id not in batch.already]
         batch.decision = self._decider.decide(fresh, batch.now)
+        batch.deltas = self._deltas(batch.decision)
 
     def _commit(self, batch: Batch) -> None:
         decision = batch.decision
@@ -269,7 +274,7 @@ class PartitionConsumer:
             job_ids=batch.ids,
             outcomes=outcomes,
             broken=batch.broken,
-            deltas=self._deltas(batch.decision),
+            deltas=batch.deltas,
             now=batch.now,
             committed_at=self._clock(),
             lease_value=self.lease.value,

@@ -395,6 +395,29 @@ def test_pipelined_serving_keeps_queue_order(redis_client: Redis, keys: Keys,
     assert redis_client.llen(keys.inflight(PARTITION)) == 0
 
 
+def test_pipelined_serving_publishes_one_delta_per_batch_with_its_own_version(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Live seat maps apply a delta only if its version is newer. While a batch commits the
+    next one is already decided, so each batch's delta must carry its own version and
+    changes: versions strictly grow, and the deltas together give Postgres' final state."""
+    event_id = make_event(db_engine, rows=3, seats_per_row=10)
+    ids = [hold_best(queue, event_id, buyer, quantity=1 + buyer % 3) for buyer in range(1, 41)]
+    worker = consumer(redis_client, keys, db_engine, batch_max=4)
+    run_until_decided(worker, redis_client, keys, ids)
+    entries = redis_client.xrange(keys.availability_stream(event_id))
+    versions = [int(fields[b"version"]) for _, fields in entries]
+    assert versions == sorted(set(versions)), f"delta versions not strictly growing: {versions}"
+    seats: dict[str, str] = {}
+    for _, fields in entries:
+        seats.update(json.loads(fields[b"delta"])["changes"])
+    claimed = {str(seat) for seat, _ in live_claims(db_engine, event_id)}
+    assert {seat for seat, state in seats.items() if state != "available"} == claimed
+    with db_engine.connect() as conn:
+        stored = conn.execute(text("SELECT inventory_version FROM events WHERE id = :e"),
+                              {"e": event_id}).scalar()
+    assert versions[-1] == stored
+
+
 def test_failed_commit_mid_pipeline_redecides_without_loss(redis_client: Redis, keys: Keys,
                                                            queue: SyncRequestQueue,
                                                            db_engine: Engine) -> None:

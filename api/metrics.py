@@ -192,16 +192,20 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await _flush(app, tally)
+    await _flush_or_warn(app, tally)  # Redis may be down at shutdown: never fail it
 
 
 async def _flush_forever(app: web.Application, tally: EventTally) -> None:
     while True:
         await asyncio.sleep(FLUSH_INTERVAL_SECONDS)
-        try:
-            await _flush(app, tally)
-        except Exception:  # noqa: BLE001 - lose a second of counts, never the API
-            log.warning("flushing per-event HTTP counts failed", exc_info=True)
+        await _flush_or_warn(app, tally)
+
+
+async def _flush_or_warn(app: web.Application, tally: EventTally) -> None:
+    try:
+        await _flush(app, tally)
+    except Exception:  # noqa: BLE001 - lose a second of counts, never the API
+        log.warning("flushing per-event HTTP counts failed", exc_info=True)
 
 
 async def _flush(app: web.Application, tally: EventTally) -> None:

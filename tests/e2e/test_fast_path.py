@@ -171,3 +171,19 @@ async def test_a_request_with_a_body_takes_the_chain_and_its_body_limit(
         assert response.status == 413, kind
         assert (await response.json())["error"]["code"] == "payload_too_large"
         assert "X-Request-Id" in response.headers
+
+
+async def test_shutdown_with_redis_down_keeps_its_counts_warning_not_failing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The per-event tally is flushed once more at shutdown; with Redis down that flush is
+    lost with a warning and the app still shuts down cleanly."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    app = create_app(Settings(**unreachable_servers()))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    response = await client.get("/events/7/queue/some-ticket")  # tallied for event 7
+    assert response.status == 404
+    with caplog.at_level("WARNING", logger="onsale.metrics"):
+        await client.close()  # runs the cleanup contexts, the final flush among them
+    assert "flushing per-event HTTP counts failed" in caplog.text

@@ -243,7 +243,8 @@ class PartitionConsumer:
         batch = Batch(ids)
         batch.requests, batch.broken = self._read_requests(ids, blobs)
         if rerun and ids:
-            batch.already = self._store_call(lambda: self._store.decided(ids))  # type: ignore[assignment]
+            batch.already = self._store_call(  # type: ignore[assignment]
+                lambda: self._store.decided(batch.requests))
         return batch
 
     def _decide(self, batch: Batch) -> None:

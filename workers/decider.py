@@ -162,6 +162,11 @@ def _outcome(request: BookingRequest, status: str, now: float,
                    result, now, request.enqueued_at)
 
 
+def rejected(request: BookingRequest, code: str, message: str, decided_at: float) -> Outcome:
+    """The outcome of a request rejected with `code` (as logged), built as the decider does."""
+    return _outcome(request, "rejected", decided_at, error=BookingError(ErrorCode(code), message))
+
+
 def _outcome_of_events(request: BookingRequest, events: list[Event], now: float) -> Outcome:
     own = [e for e in events if not isinstance(e, HoldExpired)] or events
     last = own[-1] if own else None

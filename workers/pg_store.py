@@ -12,7 +12,8 @@ from engine.pricing import EventSetup
 from engine.state import InventoryState
 from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
 from engine.store.repository import Fence, InventoryRepository, RequestOutcome
-from workers.decider import Outcome
+from workers.booking_requests import BookingRequest
+from workers.decider import Outcome, rejected
 from workers.ports import StaleFence, StoreConflict, StoreUnavailable
 
 _UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
@@ -59,10 +60,9 @@ class PostgresBookingStore:
 
     def commit_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
                      outcomes: Sequence[Outcome]) -> None:
-        # Rejections change nothing: their record is the status published in Redis. A crash
-        # before that publication re-decides them against the same committed state, and
-        # nobody saw the first answer; once published, their ids have left the in-flight
-        # list in the same Redis transaction, so they are never decided again.
+        # Rejections are not stored as outcomes (they change nothing); their record is the
+        # inventory log row and the status published in Redis. A crash before that
+        # publication re-runs them, and `decided` answers them from the log.
         records = [RequestOutcome(o.request_id, o.event_id, o.buyer_id, o.kind, o.status,
                                   {"status": o.status, "result": o.result,
                                    "decided_at": o.decided_at})
@@ -93,17 +93,24 @@ class PostgresBookingStore:
             except sqlalchemy.exc.SQLAlchemyError:
                 pass
 
-    def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
+    def decided(self, requests: Sequence[BookingRequest]) -> dict[str, Outcome]:
+        by_id = {request.request_id: request for request in requests}
         try:
-            stored = self._repository.already_decided_outcomes(request_ids)
+            stored = self._repository.already_decided_outcomes(by_id)
+            found = {
+                row.request_id: Outcome(row.request_id, row.event_id, row.buyer_id, row.kind,
+                                        row.status, dict(row.outcome.get("result") or {}),
+                                        float(row.outcome.get("decided_at") or 0.0))
+                for row in stored
+            }
+            rest = [request for request in requests if request.request_id not in found]
+            logged = self._repository.logged_rejections(
+                (request.event_id for request in rest), (request.request_id for request in rest))
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
-        return {
-            row.request_id: Outcome(row.request_id, row.event_id, row.buyer_id, row.kind,
-                                    row.status, dict(row.outcome.get("result") or {}),
-                                    float(row.outcome.get("decided_at") or 0.0))
-            for row in stored
-        }
+        for request_id, (code, message, logged_at) in logged.items():
+            found[request_id] = rejected(by_id[request_id], code, message, logged_at)
+        return found
 
     def events_with_live_holds(self) -> list[int]:
         try:

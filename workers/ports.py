@@ -12,6 +12,7 @@ from typing import Protocol
 from engine.events import Event
 from engine.pricing import EventSetup
 from engine.state import InventoryState
+from workers.booking_requests import BookingRequest
 from workers.decider import Outcome
 
 
@@ -48,8 +49,9 @@ class BookingStore(Protocol):
         the publish step's lease check fences it. Raises StaleFence (nothing written) or
         StoreUnavailable (nothing written)."""
 
-    def decided(self, request_ids: Sequence[str]) -> dict[str, Outcome]:
-        """Outcomes already persisted for any of these requests (re-run after a crash)."""
+    def decided(self, requests: Sequence[BookingRequest]) -> dict[str, Outcome]:
+        """Outcomes already persisted for any of these requests (re-run after a crash): stored
+        outcomes, and rejections found in the inventory log (logged, not stored)."""
 
     def events_with_live_holds(self) -> list[int]:
         """Events that have holds which may need expiring."""

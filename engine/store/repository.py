@@ -170,6 +170,12 @@ _RECORD_OUTCOMES = text(f"""
 _DECIDED = text("""
     SELECT request_id, event_id, buyer_id, kind, status, outcome FROM booking_requests
     WHERE request_id = ANY(CAST(:request_ids AS text[])) AND outcome IS NOT NULL""")
+_LOGGED_REJECTIONS = text("""
+    SELECT payload->>'request_id', payload->>'code', payload->>'message',
+           extract(epoch FROM created_at)::double precision
+    FROM inventory_events
+    WHERE event_id = ANY(CAST(:event_ids AS bigint[])) AND type = 'HoldRejected'
+      AND payload->>'request_id' = ANY(CAST(:request_ids AS text[]))""")
 
 
 class InventoryRepository:
@@ -211,6 +217,20 @@ class InventoryRepository:
             return []
         with self._engine.connect() as conn:
             return [RequestOutcome(*row) for row in conn.execute(_DECIDED, {"request_ids": ids})]
+
+    def logged_rejections(self, event_ids: Iterable[int], request_ids: Iterable[str],
+                          ) -> dict[str, tuple[str, str, float]]:
+        """Rejections of these requests found in their events' logs: request id -> (code,
+        message, logged at). Rejections are logged but not stored as outcomes; a re-run
+        batch answers them from here. It reads the events' whole logs (no index on the
+        request id, which would cost every batch): only the crash re-run path calls it."""
+        ids, events = list(request_ids), sorted(set(event_ids))
+        if not ids or not events:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(_LOGGED_REJECTIONS, {"event_ids": events, "request_ids": ids})
+            return {request_id: (code, message, float(at))
+                    for request_id, code, message, at in rows}
 
     # ------------------------------------------------------------ writing
 

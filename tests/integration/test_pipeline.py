@@ -230,6 +230,34 @@ def test_crash_after_commit_does_not_decide_twice(redis_client: Redis, keys: Key
     assert all(count == 1 for _, count in live_claims(db_engine, event_id))
 
 
+def test_rejections_committed_but_not_published_are_not_decided_again(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Rejections are logged, not stored as outcomes. A re-run after a crash between commit
+    and publish answers them from the log: one log row per request, same code, even if the
+    seats are free by then (the committed decision stands)."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=4)
+    ids = [hold_best(queue, event_id, buyer) for buyer in range(1, 5)]  # 2 held, 2 sold out
+    first = consumer(redis_client, keys, db_engine, owner="dies")
+    assert first.try_take_over()
+    first._publisher.publish_batch = lambda **_: None  # type: ignore[method-assign]  # dies here
+    first.step()
+    with db_engine.begin() as conn:  # the seats come free before the standby takes over
+        conn.execute(text("DELETE FROM seat_claims WHERE event_id = :e"), {"e": event_id})
+        conn.execute(text("UPDATE holds SET status = 'released' WHERE event_id = :e"),
+                     {"e": event_id})
+    redis_client.delete(keys.lease(PARTITION))
+    second = consumer(redis_client, keys, db_engine, owner="standby")
+    assert second.try_take_over()
+    results = [status(redis_client, keys, r) for r in ids]
+    assert [r["status"] for r in results] == ["held", "held", "rejected", "rejected"]
+    assert {r["result"]["error"]["code"] for r in results[2:]} == {"sold_out"}
+    with db_engine.connect() as conn:
+        logged = conn.execute(text(
+            "SELECT payload->>'request_id', count(*) FROM inventory_events"
+            " WHERE event_id = :e AND type = 'HoldRejected' GROUP BY 1"), {"e": event_id}).all()
+    assert dict(logged) == {ids[2]: 1, ids[3]: 1}, "a rejection was logged twice"
+
+
 def test_zombie_with_stale_token_cannot_write(redis_client: Redis, keys: Keys,
                                               queue: SyncRequestQueue, db_engine: Engine) -> None:
     event_id = make_event(db_engine)

@@ -8,10 +8,12 @@ Loop while holding the partition lease:
   4. persist the batch in one Postgres transaction that checks the fencing token,
   5. publish outcomes, availability deltas and RQ job states in one Redis transaction.
 
-`run` overlaps steps 1-3 of the next batch with step 4 of the current one (one
-commit in flight at a time, published strictly in order). If a commit fails,
-nothing of either batch has been published: memory is rebuilt from Postgres
-and every in-flight id is decided again. Request ids make re-runs idempotent.
+`run` runs steps 1-3, 4 and 5 in three threads, like an assembly line: batch
+N+2 is decided while N+1 commits and N is published, each stage in queue order,
+and a batch is handed to the publisher as soon as it is committed. If a commit
+fails, nothing of that batch or of the one decided after it has been published:
+memory is rebuilt from Postgres and every in-flight id is decided again. Request
+ids make re-runs idempotent.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class PartitionConsumer:
         self._publisher = Publisher(redis, keys)
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
+        self._publish_error: BaseException | None = None
         self.yielded = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -157,39 +160,68 @@ class PartitionConsumer:
         return len(taken)
 
     def _serve(self, stop: threading.Event, should_yield: Callable[[], bool]) -> None:
-        """Decide the next batch while the previous one commits; publish in queue order."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.partition}") \
-                as committer:
-            pending: tuple[Batch, Future[None]] | None = None
+        """Three stages, each in its own thread and each in queue order: this thread takes
+        and decides batch N+2 while the committer commits N+1 and the publisher publishes N.
+        A batch is handed to the publisher as soon as it is committed."""
+        self._publish_error = None
+        with ThreadPoolExecutor(1, thread_name_prefix=f"commit-{self.partition}") as committer, \
+                ThreadPoolExecutor(1, thread_name_prefix=f"publish-{self.partition}") \
+                as publisher:
+            pending: Future[Future[None]] | None = None
+            """The batch committing; its result is the publication it was handed to."""
+            published: Future[None] | None = None
+            """The last publication handed over (they run in order; a failed one fails all
+            later ones, see `_publish_in_order`)."""
             while True:
                 self._renew_if_due()
+                if published is not None and published.done():
+                    published.result()  # a lost lease or a Redis error surfaces here
+                    published = None
                 batch: Batch | None = None
                 if not stop.is_set():
                     taken = self._take_batch(wait=pending is None)
                     if taken or self._expiry_due():
                         batch = self._prepare(list(taken), blobs=list(taken.values()))
                         self._decide(batch)
-                published: Batch | None = None
                 if pending is not None:
-                    done, commit = pending
-                    pending = None
+                    commit, pending = pending, None
                     if not self._commit_succeeded(commit):
-                        # Nothing of `done` or `batch` is published: redo all of them in order.
+                        # Nothing of that batch or of `batch` was handed over: once the
+                        # publications before them are out, redo them all in order.
+                        if published is not None:
+                            published.result()
+                            published = None
                         self._rebuild_memory()
                         self._rerun_inflight()
                         continue
-                    published = done
+                    published = commit.result()
                 if batch is not None:
-                    # Commits stay strictly in order (this one starts after the previous one
-                    # succeeded); the previous batch is published while this one commits.
-                    pending = (batch, committer.submit(self._commit, batch))
-                if published is not None:
-                    self._publish(published)
+                    # Commits stay strictly in order: this one starts after the previous
+                    # one succeeded.
+                    pending = committer.submit(self._commit_and_hand_over, batch, publisher)
                 if batch is None and (stop.is_set() or should_yield()):
+                    if published is not None:
+                        published.result()
                     self.yielded = not stop.is_set()
                     return
 
-    def _commit_succeeded(self, commit: Future[None]) -> bool:
+    def _commit_and_hand_over(self, batch: Batch, publisher: ThreadPoolExecutor) -> Future[None]:
+        self._commit(batch)
+        return publisher.submit(self._publish_in_order, batch)
+
+    def _publish_in_order(self, batch: Batch) -> None:
+        """Publish unless an earlier publication failed: the publish script trims the batch's
+        ids off the head of the in-flight list, so a batch must never be published after
+        one before it was not. The next lease holder re-runs them all."""
+        if self._publish_error is not None:
+            raise self._publish_error
+        try:
+            self._publish(batch)
+        except BaseException as error:
+            self._publish_error = error
+            raise
+
+    def _commit_succeeded(self, commit: Future[Future[None]]) -> bool:
         try:
             commit.result()
         except StaleFence as error:

@@ -299,6 +299,45 @@ def test_consumer_that_lost_its_lease_publishes_nothing(
     assert [status(redis_client, keys, r)["status"] for r in late] == ["rejected"] * 2
 
 
+def test_serving_consumer_that_lost_its_lease_stops_publishing_and_stands_by(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """The same in the threaded loop: the publisher thread's LeaseLost reaches the loop,
+    which stands by; nothing after the lost lease is published, and the successor
+    re-runs what was left in flight."""
+    event_id = make_event(db_engine, rows=1, seats_per_row=2)
+    zombie = consumer(redis_client, keys, db_engine, owner="zombie", batch_max=1)
+    assert zombie.try_take_over()
+    zombie._renew_if_due = lambda: None  # type: ignore[method-assign]  # it does not notice
+    zombie.try_take_over = lambda: False  # type: ignore[method-assign]  # nor take it back
+    redis_client.set(keys.lease(PARTITION), "someone-else|999")  # the lease moved on
+    late = [hold_best(queue, event_id, buyer) for buyer in (1, 2, 3)]
+    stop = threading.Event()
+    thread = threading.Thread(target=zombie.run, args=(stop,))
+    zombie_serve = zombie._serve
+    served = threading.Event()
+
+    def serve_once(*args: Any) -> None:
+        try:
+            zombie_serve(*args)
+        finally:
+            served.set()
+
+    zombie._serve = serve_once  # type: ignore[method-assign]
+    zombie.try_take_over = lambda: not served.is_set()  # type: ignore[method-assign]
+    thread.start()
+    assert served.wait(10), "the loop did not notice the lost lease"
+    stop.set()
+    thread.join(timeout=10)
+    assert [status(redis_client, keys, r)["status"] for r in late] == ["pending"] * 3
+    redis_client.delete(keys.lease(PARTITION))
+    successor = consumer(redis_client, keys, db_engine, owner="successor")
+    assert successor.try_take_over()  # re-runs the in-flight ids
+    drain(successor, redis_client, keys)
+    states = [status(redis_client, keys, r)["status"] for r in late]
+    assert states == ["held", "rejected", "rejected"]
+    assert redis_client.llen(keys.inflight(PARTITION)) == 0
+
+
 def test_holds_expire_in_order_with_bookings(redis_client: Redis, keys: Keys,
                                              queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Holds expire at expires_at and their seats return before later requests are decided."""

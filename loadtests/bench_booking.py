@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,15 +66,16 @@ class Plan:
     closed: RunConfig
     paced: RunConfig
     only: tuple[str, ...] = ()
+    rounds: int = 2
 
     @property
     def rush(self) -> RunConfig:
         return replace(self.closed, buyers_per_client=RUSH_BUYERS_PER_CLIENT)
 
 
-def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
+def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: int = 2) -> int:
     plan = Plan(WorkloadSpec(), QUICK if quick else FULL, QUICK_PACED if quick else FULL_PACED,
-                only)
+                only, n_rounds)
     pg_url = bench_database_url(settings.database_url)
     redis_url = settings.redis_url or LOCAL_REDIS_URL
     workload = build_workload(plan.spec)
@@ -83,45 +85,60 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
           f"{plan.closed.warmup_s:g} s warm-up + up to {plan.closed.duration_s:g} s per contender "
           "(less if the event sells out)")
 
-    results: list[RunResult] = []
-    rush: list[RunResult] = []
-    failures: list[str] = []
-    paced: RunResult | None = None
-    drain: Any = None
+    classes: dict[str, type[Contender]] = {}
     for name, module_name, class_name in CONTENDERS:
         if plan.only and name not in plan.only:
             continue
         try:
-            contender_class: type[Contender] = getattr(importlib.import_module(module_name),
-                                                       class_name)
+            classes[name] = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
             if name != ONSALE:
                 raise
             print(f"-- {name}: skipped, {module_name}.{class_name} is not importable yet ({exc})")
-            continue
-        print(f"-- {name}: running", flush=True)
+
+    failures: list[str] = []
+
+    def run(name: str, config: RunConfig, label: str) -> RunResult | None:
+        print(f"-- {name}: {label}", flush=True)
         try:
-            results.append(run_contender(contender_class, plan.spec, pg_url, redis_url,
-                                         DEFAULT_REDIS_PREFIX, plan.closed))
-            if name == ONSALE:
-                print(f"-- {name}: paced at {PACED_RATE_PER_S:,.0f} requests/s", flush=True)
-                paced = run_contender(contender_class, plan.spec, pg_url, redis_url,
-                                      DEFAULT_REDIS_PREFIX, plan.paced)
-                print(f"-- {name}: draining {DRAIN_REQUESTS:,} queued requests", flush=True)
-                drain = run_drain(contender_class, plan.spec, pg_url, redis_url)
-            if name in RUSH_CONTENDERS:
-                buyers = plan.rush.clients * plan.rush.buyers_per_client
-                print(f"-- {name}: rush, {buyers} buyers", flush=True)
-                rush.append(run_contender(contender_class, plan.spec, pg_url, redis_url,
-                                          DEFAULT_REDIS_PREFIX, plan.rush))
+            return run_contender(classes[name], plan.spec, pg_url, redis_url,
+                                 DEFAULT_REDIS_PREFIX, config)
         except Exception as exc:  # one broken contender must not hide the others' figures
             failures.append(f"{name}: {exc}")
             print(f"-- {name}: FAILED: {exc}", file=sys.stderr)
+            return None
+
+    def level(names: list[str], config: RunConfig, label: str) -> list[Rounds]:
+        """Every contender once per round, odd rounds in reverse order (ABBA): a machine
+        that speeds up or slows down during the run favours nobody."""
+        runs: dict[str, list[RunResult]] = {name: [] for name in names}
+        for round_no in range(plan.rounds):
+            for name in names if round_no % 2 == 0 else names[::-1]:
+                result = run(name, config, f"{label}, round {round_no + 1} of {plan.rounds}")
+                if result is not None:
+                    runs[name].append(result)
+        return [Rounds(name, found) for name, found in runs.items() if found]
+
+    names = list(classes)
+    results = level(names, plan.closed, "running")
+    rush_names = [name for name in names if name in RUSH_CONTENDERS]
+    rush = level(rush_names, plan.rush, f"rush, {plan.rush.clients * plan.rush.buyers_per_client}"
+                 " buyers") if rush_names else []
+    paced: RunResult | None = None
+    drain: Any = None
+    if ONSALE in classes:
+        paced = run(ONSALE, plan.paced, f"paced at {PACED_RATE_PER_S:,.0f} requests/s")
+        print(f"-- {ONSALE}: draining {DRAIN_REQUESTS:,} queued requests", flush=True)
+        try:
+            drain = run_drain(classes[ONSALE], plan.spec, pg_url, redis_url)
+        except Exception as exc:  # noqa: BLE001 - reported with the others
+            failures.append(f"{ONSALE} drain: {exc}")
 
     print()
-    _print_table([_table_row(result) for result in results], COLUMNS)
-    for result in results:
-        print(_details(result))
+    _print_table([rounds.table_row() for rounds in results], COLUMNS)
+    for rounds in results:
+        for result in rounds.runs:
+            print(_details(result))
     if paced is not None:
         print(_details(paced, label=f"onsale paced {PACED_RATE_PER_S:,.0f}/s"))
     if drain is not None:
@@ -133,37 +150,41 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = ()) -> int:
     if rush:
         print(f"\nrush: {plan.rush.clients} client processes x {plan.rush.buyers_per_client} "
               "buyers")
-        _print_table([_table_row(result) for result in rush], COLUMNS)
-        for result in rush:
-            print(_details(result))
+        _print_table([rounds.table_row() for rounds in rush], COLUMNS)
+        for rounds in rush:
+            for result in rounds.runs:
+                print(_details(result))
         for line in ratio_lines(rush):
             print(f"rush: {line}")
 
     payload = {
-        "contenders": [result.entry() for result in results],
+        "contenders": [rounds.entry() for rounds in results],
         "paced_p99_ms": None if paced is None else paced.entry()["p99_ms"],
         "drain_decisions_per_s": None if drain is None else round(drain.decisions_per_s),
         "drain_worker_cpu_us": None if drain is None else round(
             drain.worker_cpu_seconds / drain.requests * 1e6),
-        "details": {result.name: _detail_fields(result) for result in results},
+        "details": {rounds.name: rounds.details() for rounds in results},
+        "rounds": plan.rounds,
         "rush": {
             "buyers": plan.rush.clients * plan.rush.buyers_per_client,
-            "contenders": [result.entry() for result in rush],
-            "details": {result.name: _detail_fields(result) for result in rush},
+            "contenders": [rounds.entry() for rounds in rush],
+            "details": {rounds.name: rounds.details() for rounds in rush},
         },
         "workload": {**asdict(plan.spec), "seats": workload.capacity,
                      "hot_seats": workload.hot_seats},
         "config": asdict(plan.closed),
     }
     json_path = _write_results("booking", payload)
-    png_path = _write_plot(results, json_path.with_suffix(".png"), workload.capacity)
+    png_path = _write_plot([rounds.runs[0] for rounds in results], json_path.with_suffix(".png"),
+                           workload.capacity)
     print(f"wrote {json_path} and {png_path}")
 
+    every_run = [run for rounds in results + rush for run in rounds.runs]
     problems = failures + [
-        f"{r.name}: {r.audit.oversold} oversold seats" for r in results + rush if r.audit.oversold
+        f"{r.name}: {r.audit.oversold} oversold seats" for r in every_run if r.audit.oversold
     ] + [
         f"{r.name}: {sum(_undecided(r).values())} requests without a decision"
-        for r in results + rush if _undecided(r)
+        for r in every_run if _undecided(r)
     ]
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
@@ -193,8 +214,8 @@ def bench_database_url(database_url: str | None) -> str:
     return server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
 
 
-def ratio_lines(results: list[RunResult]) -> list[str]:
-    rates = {result.name: result.figures.decisions_per_s for result in results}
+def ratio_lines(results: list[Rounds]) -> list[str]:
+    rates = {rounds.name: rounds.decisions_per_s for rounds in results}
     locks = {name: rate for name, rate in rates.items() if name in LOCK_BASED}
     best_lock = max(locks, key=lambda name: locks[name]) if locks else None
     if ONSALE not in rates:
@@ -212,18 +233,54 @@ def ratio_lines(results: list[RunResult]) -> list[str]:
     return lines
 
 
-def _table_row(result: RunResult) -> dict[str, Any]:
-    f = result.figures
-    return {
-        "contender": result.name,
-        "decisions/s": round(f.decisions_per_s),
-        "p50 ms": "-" if f.p50_ms is None else round(f.p50_ms, 1),
-        "p99 ms": "-" if f.p99_ms is None else round(f.p99_ms, 1),
-        "seats sold": result.audit.sold,
-        "oversold": result.audit.oversold,
-        "retries": f.retries,
-        "fifo share": "-" if f.fifo_share is None else f"{f.fifo_share:.3f}",
-    }
+@dataclass(frozen=True)
+class Rounds:
+    """One contender's runs at one level, one per round. Its figures are the means of the
+    runs' (oversold: the worst run), so drift of the machine's speed averages out."""
+
+    name: str
+    runs: list[RunResult]
+
+    def _mean(self, value: Callable[[RunResult], float | None]) -> float | None:
+        values = [v for v in map(value, self.runs) if v is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def decisions_per_s(self) -> float:
+        return self._mean(lambda r: r.figures.decisions_per_s) or 0.0
+
+    def entry(self) -> dict[str, Any]:
+        """The contender's entry in bench-results/booking.json."""
+        p50, p99 = self._mean(lambda r: r.figures.p50_ms), self._mean(lambda r: r.figures.p99_ms)
+        fifo = self._mean(lambda r: r.figures.fifo_share)
+        return {
+            "name": self.name,
+            "decisions_per_s": round(self.decisions_per_s, 1),
+            "p50_ms": None if p50 is None else round(p50, 2),
+            "p99_ms": None if p99 is None else round(p99, 2),
+            "sold": round(self._mean(lambda r: r.audit.sold) or 0),
+            "oversold": max(r.audit.oversold for r in self.runs),
+            "retries": round(self._mean(lambda r: r.figures.retries) or 0),
+            "fifo_share": None if fifo is None else round(fifo, 4),
+        }
+
+    def table_row(self) -> dict[str, Any]:
+        entry = self.entry()
+        return {
+            "contender": self.name,
+            "decisions/s": " / ".join(f"{r.figures.decisions_per_s:,.0f}" for r in self.runs)
+            if len(self.runs) > 1 else f"{self.decisions_per_s:,.0f}",
+            "p50 ms": "-" if entry["p50_ms"] is None else round(entry["p50_ms"], 1),
+            "p99 ms": "-" if entry["p99_ms"] is None else round(entry["p99_ms"], 1),
+            "seats sold": entry["sold"],
+            "oversold": entry["oversold"],
+            "retries": entry["retries"],
+            "fifo share": "-" if entry["fifo_share"] is None else f"{entry['fifo_share']:.3f}",
+        }
+
+    def details(self) -> dict[str, Any]:
+        return {"runs": [{"decisions_per_s": round(r.figures.decisions_per_s, 1),
+                          **_detail_fields(r)} for r in self.runs]}
 
 
 def _undecided(result: RunResult) -> dict[str, int]:
@@ -290,8 +347,12 @@ def _cli() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", default=[],
                         help="run just this contender (repeatable)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="runs of each contender and level, in ABBA order (default 2)")
     args = parser.parse_args()
-    return main(args.quick, Settings.from_env(), tuple(args.only))
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    return main(args.quick, Settings.from_env(), tuple(args.only), args.rounds)
 
 
 if __name__ == "__main__":

@@ -125,8 +125,12 @@ def _prepare(keys: Keys, *, event_id: int, buyer_id: int, kind: str, params: dic
         params=params,
         enqueued_at=time.time(),
     )
-    body_print = fingerprint(kind, params)
-    idem_key = keys.idempotency(event_id, buyer_id, idempotency_key) if idempotency_key else ""
+    if idempotency_key:
+        # What a repeated key is compared with; without a key there is nothing to compare.
+        body_print = fingerprint(kind, params)
+        idem_key = keys.idempotency(event_id, buyer_id, idempotency_key)
+    else:
+        body_print = idem_key = ""
     args = (request.request_id, f"{request.request_id}|{body_print}",
             *dynamic_job_fields(keys.queue_name(partition), request.to_payload()),
             kind, event_id, buyer_id, partition, repr(request.enqueued_at))

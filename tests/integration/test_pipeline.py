@@ -518,6 +518,8 @@ def test_enqueued_requests_are_real_rq_jobs(redis_client: Redis, keys: Keys,
     assert job.func_name == "workers.rqjob.partition_only"
     assert job.args[0]["params"] == {"quantity": 3} and job.args[0]["buyer_id"] == 7
     assert job.enqueued_at is not None and job.timeout == 180
+    assert job.started_at is None and job.worker_name is None  # not written: read as empty
+    assert job.success_callback is None and job.result_ttl == 3600
     rq_queue = Queue(keys.queue_name(PARTITION), connection=redis_client)
     assert rq_queue.job_ids == [request_id]
     worker = consumer(redis_client, keys, db_engine)

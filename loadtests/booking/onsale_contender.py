@@ -19,7 +19,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -213,7 +212,7 @@ class OnsaleContender:
         return params
 
     def _new_request_id(self) -> str:
-        return f"{self._event_id}-{self._id_tag}-{uuid.uuid4().hex}"
+        return f"{self._event_id}-{self._id_tag}-{os.urandom(16).hex()}"
 
     # ------------------------------------------------------------------ client processes
 

@@ -250,6 +250,8 @@ class EventInventory:
             if command.section_id not in self._rows_by_section:
                 raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown section for this event.",
                                    {"field": "section_id"})
+            if self._section_free[command.section_id] < quantity:
+                raise _sold_out(quantity)  # at once: a sold-out section is the rush's usual case
             candidates: Iterable[RowSlot] = self._rows_by_section[command.section_id]
             cursor = None
         else:
@@ -293,8 +295,7 @@ class EventInventory:
                     chosen.append(row.seat_ids[position])
                     if len(chosen) == command.quantity:
                         return tuple(chosen)
-        raise BookingError(ErrorCode.SOLD_OUT, "Not enough seats left that match this request.",
-                           {"quantity": command.quantity})
+        raise _sold_out(command.quantity)
 
     def _allowed_categories(self, command: HoldBestAvailable) -> frozenset[str] | None:
         if command.tier is None and command.max_price_cents is None:
@@ -489,3 +490,7 @@ class EventInventory:
         row_index, position = self._positions[seat_id]
         return self._rows[row_index].prices_cents[position]
 
+
+def _sold_out(quantity: int) -> BookingError:
+    return BookingError(ErrorCode.SOLD_OUT, "Not enough seats left that match this request.",
+                        {"quantity": quantity})

@@ -73,6 +73,18 @@ def test_filters_restrict_section_tier_and_price() -> None:
     assert held.prices_cents == (5000,)
 
 
+def test_a_section_with_too_few_free_seats_is_sold_out_whatever_its_rows() -> None:
+    """The sold-out shortcut answers as the full search does: same code, message, details."""
+    inventory = make(sections=2, rows=2, seats_per_row=4)
+    for buyer in range(1, 4):
+        best(inventory, 2, buyer=buyer, section_id=1)  # leaves 2 seats, in different rows
+    best(inventory, 1, buyer=4, section_id=1)  # one free seat left in section 1
+    [event] = inventory.decide(HoldBestAvailable("x", "x", 9, 2, section_id=1), now=0.0)
+    assert isinstance(event, HoldRejected) and event.code == "sold_out"
+    assert event.message == "Not enough seats left that match this request."
+    assert best(inventory, 1, buyer=5, section_id=1).seat_ids[0] <= 8
+
+
 @pytest.mark.parametrize(
     ("command", "code"),
     [

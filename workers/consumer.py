@@ -167,11 +167,11 @@ class PartitionConsumer:
         with ThreadPoolExecutor(1, thread_name_prefix=f"commit-{self.partition}") as committer, \
                 ThreadPoolExecutor(1, thread_name_prefix=f"publish-{self.partition}") \
                 as publisher:
+            # The batch committing; its result is the publication it was handed to.
             pending: Future[Future[None]] | None = None
-            """The batch committing; its result is the publication it was handed to."""
+            # The last publication handed over (they run in order; a failed one fails all
+            # later ones, see `_publish_in_order`).
             published: Future[None] | None = None
-            """The last publication handed over (they run in order; a failed one fails all
-            later ones, see `_publish_in_order`)."""
             while True:
                 self._renew_if_due()
                 if published is not None and published.done():

@@ -112,11 +112,10 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: 
         """Every contender once per round, odd rounds in reverse order (ABBA): a machine
         that speeds up or slows down during the run favours nobody."""
         runs: dict[str, list[RunResult]] = {name: [] for name in names}
-        for round_no in range(plan.rounds):
-            for name in names if round_no % 2 == 0 else names[::-1]:
-                result = run(name, config, f"{label}, round {round_no + 1} of {plan.rounds}")
-                if result is not None:
-                    runs[name].append(result)
+        for round_no, name in abba(names, plan.rounds):
+            result = run(name, config, f"{label}, round {round_no + 1} of {plan.rounds}")
+            if result is not None:
+                runs[name].append(result)
         return [Rounds(name, found) for name, found in runs.items() if found]
 
     names = list(classes)
@@ -200,6 +199,12 @@ def run_drain(contender_class: Any, spec: WorkloadSpec, pg_url: str, redis_url: 
         return contender.drain(workload, DRAIN_REQUESTS)
     finally:
         contender.stop()
+
+
+def abba(names: list[str], rounds: int) -> list[tuple[int, str]]:
+    """(round, contender) in running order: every round runs them all, odd rounds reversed."""
+    return [(round_no, name) for round_no in range(rounds)
+            for name in (names if round_no % 2 == 0 else names[::-1])]
 
 
 def bench_database_url(database_url: str | None) -> str:

@@ -109,7 +109,10 @@ class PostgresBookingStore:
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
         for request_id, (code, message, logged_at) in logged.items():
-            found[request_id] = rejected(by_id[request_id], code, message, logged_at)
+            try:
+                found[request_id] = rejected(by_id[request_id], code, message, logged_at)
+            except ValueError:  # a code this version does not know: decide it again
+                continue
         return found
 
     def events_with_live_holds(self) -> list[int]:

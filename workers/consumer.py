@@ -24,19 +24,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from redis import Redis
 
 from engine.inventory import EventInventory
 from workers.booking_requests import BookingRequest
 from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
-from workers.keys import RQ_JOB_PREFIX, Keys
+from workers.keys import RQ_JOB_PREFIX, Keys, text
 from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
 from workers.publish import Commands, Publisher
 from workers.rqjob import payload_from_job_data
 
 log = logging.getLogger("onsale.consumer")
+
+T = TypeVar("T")
 
 BatchHook = Callable[[str, BatchDecision, float, Commands], None]
 """Called with (partition, decision, decided at, writes) before each batch is published;
@@ -275,8 +278,7 @@ class PartitionConsumer:
         batch = Batch(ids)
         batch.requests, batch.broken = self._read_requests(ids, blobs)
         if rerun and ids:
-            batch.already = self._store_call(  # type: ignore[assignment]
-                lambda: self._store.decided(batch.requests))
+            batch.already = self._store_call(lambda: self._store.decided(batch.requests))
         return batch
 
     def _decide(self, batch: Batch) -> None:
@@ -382,8 +384,8 @@ class PartitionConsumer:
         expiry = self._decider.next_expiry()
         if expiry is not None:
             timeout = max(0.01, min(timeout, expiry - self._clock()))
-        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition), timeout,
-                                   "LEFT", "RIGHT")
+        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition),
+                                   timeout, "LEFT", "RIGHT")  # type: ignore[arg-type]  # seconds, float
         if first is None:
             return {}
         return _pairs(self._pop(keys=pop_keys, args=[batch - 1, 1, first, RQ_JOB_PREFIX]))
@@ -394,7 +396,7 @@ class PartitionConsumer:
 
     def _rerun_inflight(self) -> None:
         """Decide again whatever was taken but not published (by us or a previous holder)."""
-        ids = [i.decode() for i in self._redis.lrange(self._keys.inflight(self.partition), 0, -1)]
+        ids = [text(i) for i in self._redis.lrange(self._keys.inflight(self.partition), 0, -1)]
         if ids:
             log.warning("partition %s: re-running %d interrupted requests",
                         self.partition, len(ids))
@@ -403,7 +405,7 @@ class PartitionConsumer:
     def _rebuild_memory(self) -> None:
         """Forget every inventory and reload those with holds that may need expiring."""
         self._decider.forget()
-        for event_id in self._store_call(self._store.events_with_live_holds):  # type: ignore[union-attr]
+        for event_id in self._store_call(self._store.events_with_live_holds):
             if self._owns_event(event_id):
                 self._decider.inventory(event_id)
 
@@ -422,10 +424,10 @@ class PartitionConsumer:
         loaded = self._store_call(lambda: self._store.load_event(event_id))
         if loaded is None:
             return None
-        setup, state = loaded  # type: ignore[misc]
+        setup, state = loaded
         return EventInventory.restore(setup, state)
 
-    def _store_call(self, call: Callable[[], object]) -> object:
+    def _store_call(self, call: Callable[[], T]) -> T:
         delay = 0.05
         while True:
             try:

@@ -15,6 +15,11 @@ RQ_JOB_PREFIX = "rq:job:"
 RQ_QUEUES_SET = "rq:queues"
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (our clients answer bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def rq_finished_registry(queue_name: str) -> str:
     return f"rq:finished:{queue_name}"
 

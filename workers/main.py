@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from redis import Redis
 
 from workers.consumer import ConsumerConfig
-from workers.keys import Keys
+from workers.keys import Keys, text
 from workers.partitions import partition_for
 from workers.supervisor import PartitionSupervisor
 
@@ -84,7 +84,7 @@ def run_payments(settings: Settings) -> None:
     engine = make_engine(settings.database_url or "")
 
     def partition_of(event_id: int) -> str:
-        pins = {int(k): v.decode() for k, v in redis.hgetall(keys.partition_pins()).items()}
+        pins = {int(k): text(v) for k, v in redis.hgetall(keys.partition_pins()).items()}
         return partition_for(event_id, settings.partitions, pins)
 
     payments.configure(payments.PaymentsContext(

@@ -48,7 +48,8 @@ def _use_host_and_pid_as_process_identity() -> None:
     """
     if getattr(values.ValueClass, "_multiprocess", False):
         host = socket.gethostname().replace("_", "-")
-        values.ValueClass = values.MultiProcessValue(lambda: f"{host}-{os.getpid()}")
+        values.ValueClass = values.MultiProcessValue(  # type: ignore[no-untyped-call]
+            lambda: f"{host}-{os.getpid()}")
 
 
 _use_host_and_pid_as_process_identity()

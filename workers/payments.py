@@ -24,7 +24,7 @@ from redis import Redis
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
-from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys, text
 from workers.metrics import record_payment_decline
 from workers.rqjob import rq_job_hash
 
@@ -112,8 +112,8 @@ def followups(outcomes: Sequence[Outcome], keys: Keys) -> list[Followup]:
 
 def _set_order(ctx: PaymentsContext, order_id: str, **fields: Any) -> dict[str, str]:
     key = ctx.keys.order(order_id)
-    encoded = {k: json.dumps(v) if isinstance(v, dict | list) else str(v)
-               for k, v in fields.items()}
+    encoded: dict[Any, str] = {k: json.dumps(v) if isinstance(v, dict | list) else str(v)
+                               for k, v in fields.items()}
     with ctx.redis.pipeline(transaction=True) as pipe:
         pipe.hset(key, mapping=encoded)
         pipe.expire(key, ORDER_TTL_SECONDS)
@@ -145,7 +145,7 @@ def public_order(order: dict[str, str]) -> dict[str, Any]:
 
 def _load_order(ctx: PaymentsContext, order_id: str) -> dict[str, str]:
     raw = ctx.redis.hgetall(ctx.keys.order(order_id))
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return {text(k): text(v) for k, v in raw.items()}
 
 
 def authorize_order(order_id: str, attempt: int) -> str:

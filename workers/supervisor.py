@@ -9,6 +9,7 @@ threads take over within a lease TTL plus a poll interval.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from redis import Redis
 
 from workers.consumer import BatchHook, ConsumerConfig, PartitionConsumer
-from workers.keys import Keys
+from workers.keys import Keys, text
 from workers.partitions import all_partitions, partition_for
 from workers.ports import BookingStore
 
@@ -47,7 +48,7 @@ class PartitionSupervisor:
 
     def pins(self) -> dict[int, str]:
         raw = self._redis.hgetall(self._keys.partition_pins())
-        self._pins = {int(k): v.decode() for k, v in raw.items()}
+        self._pins = {int(k): text(v) for k, v in raw.items()}
         return self._pins
 
     def _owns(self, event_id: int, partition: str) -> bool:
@@ -99,7 +100,7 @@ class PartitionSupervisor:
             consumer = PartitionConsumer(
                 self._redis, self._keys, partition, self.owner, self._store_factory(),
                 self._config, on_batch=self._on_batch,
-                owns_event=lambda event_id, p=partition: self._owns(event_id, p))
+                owns_event=functools.partial(self._owns, partition=partition))
             self._consumers[partition] = consumer
             thread = threading.Thread(target=self._serve, args=(consumer, stop),
                                       name=f"partition-{partition}", daemon=True)

@@ -289,13 +289,13 @@ def _wait_gone(pid: int, timeout_seconds: float) -> bool:
     """Polls: the servers are daemons, not our children, so there is no waitpid."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
         time.sleep(0.05)
-    return not _alive(pid)
+    return not process_alive(pid)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """A zombie counts as gone: in a container whose init does not reap, it stays forever."""
     try:
         os.kill(pid, 0)

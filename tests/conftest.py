@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from api.embedded import process_alive
 from tests.support import servers
 
 _SESSION = re.compile(r"onsaletest-(\d+)-")
@@ -54,16 +55,6 @@ def redis_client(redis_url: str, redis_prefix: str) -> Iterator[object]:
     client.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _delete_matching(client: Any, patterns: list[str]) -> None:
     for pattern in patterns:
         keys = list(client.scan_iter(match=pattern, count=1000))
@@ -93,7 +84,7 @@ def _sweep_abandoned(client: Any) -> None:
             if (m := _SESSION.match(key.decode()))}
     pids |= {int(m.group(1)) for origin in _job_origins(client).values()
              if (m := _SESSION.search(origin))}
-    dead = {pid for pid in pids if not _alive(pid)}
+    dead = {pid for pid in pids if not process_alive(pid)}
     if not dead:
         return
     _delete_matching(client, [pattern for pid in dead

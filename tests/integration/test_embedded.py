@@ -50,8 +50,8 @@ def test_data_survives_a_restart_and_attachers_never_stop_the_owner(tmp_path: Pa
         owner.stop()
 
     assert owner.postgres_pid is not None and owner.redis_pid is not None
-    assert not embedded._alive(owner.postgres_pid)
-    assert not embedded._alive(owner.redis_pid)
+    assert not embedded.process_alive(owner.postgres_pid)
+    assert not embedded.process_alive(owner.redis_pid)
 
     again = embedded.start(settings)
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from api.embedded import process_alive
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -49,13 +50,6 @@ def _wait_until(
             pytest.fail(f"onsale up exited ({up.returncode}) before {what}:\n{log.read_text()}")
         time.sleep(0.2)
     pytest.fail(f"not {what} within {timeout:.0f}s:\n{log.read_text()}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _api_child(up: subprocess.Popen[bytes]) -> psutil.Process | None:
@@ -91,7 +85,7 @@ def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
         print(f"onsale up ready in {time.monotonic() - started:.1f}s")
         state = json.loads((data_dir / "embedded.json").read_text())
         server_pids = [state["postgres_pid"], state["redis_pid"]]
-        assert all(_alive(pid) for pid in server_pids)
+        assert all(process_alive(pid) for pid in server_pids)
 
         first_api = _api_child(up)
         assert first_api is not None
@@ -118,12 +112,12 @@ def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
     output_text = log.read_text()
     assert up.returncode == 0, output_text
     assert "restarting in" in output_text
-    left = [pid for pid in server_pids + [child.pid for child in children] if _alive(pid)]
+    left = [pid for pid in server_pids + [child.pid for child in children] if process_alive(pid)]
     assert left == [], f"processes left running: {left}\n{output_text}"
     strays = [
         process.pid
         for process in psutil.process_iter(["cmdline"])
-        if str(data_dir) in " ".join(process.info["cmdline"] or ()) and _alive(process.pid)
+        if str(data_dir) in " ".join(process.info["cmdline"] or ()) and process_alive(process.pid)
     ]
     assert strays == [], f"processes still using {data_dir}: {strays}"
     assert not (data_dir / "embedded.json").exists()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 from sqlalchemy import Engine, create_engine, text
 
+from api.embedded import process_alive
 from tests.support.servers import with_database
 
 TEST_DATABASE_PREFIX = "onsale_test_"
@@ -44,16 +44,6 @@ def drop_database(pg_admin_url: str, name: str) -> None:
         admin.dispose()
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def drop_abandoned_databases(pg_admin_url: str) -> list[str]:
     """Drop test databases whose test process is gone (a run that was killed before its
     teardown). Names carry the creating pid: `onsale_test_[e2e_]<pid>_<hex>`; a database
@@ -66,7 +56,7 @@ def drop_abandoned_databases(pg_admin_url: str) -> list[str]:
                                  {"p": TEST_DATABASE_PREFIX + "%"}).scalars().all()
             for name in names:
                 match = _PID_IN_NAME.match(name)
-                if match is None or _process_alive(int(match.group(1))):
+                if match is None or process_alive(int(match.group(1))):
                     continue
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{_checked(name)}" WITH (FORCE)'))
                 dropped.append(name)

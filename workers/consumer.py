@@ -50,7 +50,9 @@ STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
 _POP_BATCH = """
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local ids = {}
+-- ARGV[1] ids at most (LRANGE 0 -1 would be the whole queue).
+if tonumber(ARGV[1]) > 0 then ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1) end
 if #ids > 0 then
   redis.call('LTRIM', KEYS[1], #ids, -1)
   redis.call('RPUSH', KEYS[2], unpack(ids))

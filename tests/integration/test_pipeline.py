@@ -208,6 +208,34 @@ def test_crash_after_taking_a_batch_loses_nothing(redis_client: Redis, keys: Key
     assert decided == 5, "every request decided exactly once"
 
 
+def test_a_wait_for_the_first_request_takes_no_more_than_batch_max(
+        redis_client: Redis, keys: Keys, db_engine: Engine, redis_url: str) -> None:
+    """An idle consumer blocks for the first id, then takes the rest up to `batch_max`: with a
+    batch of one, nothing more (the pop asked for zero more used to mean the whole queue)."""
+    event_id = make_event(db_engine)
+    worker = consumer(redis_client, keys, db_engine, batch_max=1)
+    assert worker.try_take_over()
+    taken: list[dict[str, bytes]] = []
+    waiting = threading.Thread(target=lambda: taken.append(worker._take_batch(wait=True)))  # noqa: SLF001
+    waiting.start()
+
+    async def three_at_once() -> None:  # one script call: all three land together
+        client = redis.asyncio.Redis.from_url(redis_url)
+        grouped = RequestQueue(client, keys, max_queue_depth=100)
+        try:
+            await asyncio.gather(*(grouped.enqueue(
+                event_id=event_id, buyer_id=buyer, kind="hold", params={"quantity": 1},
+                partition=PARTITION) for buyer in (1, 2, 3)))
+        finally:
+            await client.aclose()
+
+    asyncio.run(three_at_once())
+    waiting.join(timeout=5)
+    assert [len(batch) for batch in taken] == [1]
+    assert redis_client.llen(keys.queue(PARTITION)) == 2
+    assert redis_client.llen(keys.inflight(PARTITION)) == 1
+
+
 def test_crash_after_commit_does_not_decide_twice(redis_client: Redis, keys: Keys,
                                                   queue: SyncRequestQueue,
                                                   db_engine: Engine) -> None:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -203,7 +202,7 @@ class OnsaleContender:
                 "SELECT s.name, s.id FROM sections s JOIN events e ON e.venue_id = s.venue_id"
                 " WHERE e.id = :e"), {"e": self._event_id}).all())
         engine.dispose()
-        self._id_tag = re.sub(r"[^A-Za-z0-9]", "", redis_prefix)
+        self._id_tag = redisclean.run_tag(redis_prefix)
 
     def _params(self, request: BookingRequest) -> dict[str, Any]:
         params: dict[str, Any] = {"quantity": request.quantity}

@@ -21,7 +21,7 @@ from loadtests.booking.onsale_contender import OnsaleContender
 from loadtests.booking.pg_optimistic import PgOptimisticContender
 from loadtests.booking.pg_pessimistic import PgPessimisticContender
 from loadtests.booking.redis_lock import RedisLockContender
-from loadtests.booking.redisclean import delete_run_keys
+from loadtests.booking.redisclean import delete_run_keys, run_tag
 from loadtests.booking.vanilla_rq import VanillaRqContender
 from loadtests.booking.workload import WorkloadSpec, build_workload
 from tests.support.servers import with_database
@@ -115,3 +115,25 @@ def test_fifo_share_counts_requests_overtaken_by_a_later_arrival() -> None:
     flags = fifo_flags([record(1, 1.0), record(2, 3.0), record(3, 2.0), record(4, 3.0)])
 
     assert flags == {1: True, 2: False, 3: True, 4: True}
+
+
+def test_run_cleanup_deletes_job_keys_named_by_the_prefix_tag(redis_url: str,
+                                                             bench_redis_prefix: str) -> None:
+    """Job ids carry the prefix as letters and digits only; a prefix with other characters
+    must not leave the run's RQ jobs behind (they live for an hour)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    tag = run_tag(bench_redis_prefix)
+    assert tag != bench_redis_prefix, "the fixture's prefix has characters a tag drops"
+    ours = [f"{bench_redis_prefix}:queue", f"rq:job:1-{tag}-00ff", f"rq:queue:{bench_redis_prefix}"]
+    theirs = f"rq:job:1-other{tag[::-1]}-00ff"
+    try:
+        for key in [*ours, theirs]:
+            client.set(key, "x", ex=60)
+        assert delete_run_keys(redis_url, bench_redis_prefix) == len(ours)
+        assert [client.exists(key) for key in ours] == [0, 0, 0]
+        assert client.exists(theirs) == 1
+    finally:
+        client.delete(theirs)
+        client.close()

@@ -46,6 +46,8 @@ BatchHook = Callable[[str, BatchDecision, float, Commands], None]
 Redis writes it records on `writes` run in the publish script."""
 
 IDLE_WAIT_SECONDS = 0.2
+SALE_CHECK_SECONDS = 1.0
+"""How often the events in memory are checked for a sale that ended (a cancellation)."""
 STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
@@ -111,6 +113,7 @@ class PartitionConsumer:
         self._publisher = Publisher(redis, keys)
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
+        self._last_sale_check = 0.0
         self._publish_error: BaseException | None = None
         self.yielded = False
 
@@ -158,6 +161,7 @@ class PartitionConsumer:
         """One round, all stages in sequence: renew, take a batch (or wait briefly), decide,
         persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
+        self._close_ended_sales_if_due()
         taken = self._take_batch(wait=True)
         if not taken and not self._expiry_due():
             return 0
@@ -179,6 +183,7 @@ class PartitionConsumer:
             published: Future[None] | None = None
             while True:
                 self._renew_if_due()
+                self._close_ended_sales_if_due()
                 if published is not None and published.done():
                     published.result()  # a lost lease or a Redis error surfaces here
                     published = None
@@ -322,12 +327,14 @@ class PartitionConsumer:
         """Held outcomes are stored compactly; the fan sees each seat's section, row and label."""
         if outcome.status != "held" or "seat_ids" not in outcome.result:
             return outcome
-        inventory = self._decider.inventory(outcome.event_id)
-        if inventory is None:
+        venue = self._decider.venue(outcome.event_id)
+        if venue is None:  # a re-run answered from Postgres: the event may not be loaded yet
+            inventory = self._decider.inventory(outcome.event_id)
+            venue = inventory.setup.venue if inventory is not None else None
+        if venue is None:
             return outcome
         return Outcome(outcome.request_id, outcome.event_id, outcome.buyer_id, outcome.kind,
-                       outcome.status, expand_held(outcome.result, inventory.setup.venue),
-                       outcome.decided_at)
+                       outcome.status, expand_held(outcome.result, venue), outcome.decided_at)
 
     def _read_requests(self, ids: list[str], blobs: list[bytes] | None = None,
                        ) -> tuple[list[BookingRequest], dict[str, str]]:
@@ -410,6 +417,23 @@ class PartitionConsumer:
         for event_id in self._store_call(self._store.events_with_live_holds):
             if self._owns_event(event_id):
                 self._decider.inventory(event_id)
+
+    def _close_ended_sales_if_due(self) -> None:
+        """Refuse the requests of events cancelled since they were loaded, from the next batch
+        on (the API refuses new ones at once; this covers those already queued and the sales
+        of payments authorized meanwhile, which are then voided)."""
+        now = self._clock()
+        if now - self._last_sale_check < SALE_CHECK_SECONDS or not self._decider.inventories:
+            return
+        self._last_sale_check = now
+        try:
+            ended = self._store.ended_sales(sorted(self._decider.inventories))
+        except StoreUnavailable:
+            return  # asked again at the next check; commits have their own retries
+        for event_id in ended:
+            log.warning("partition %s: event %s is no longer on sale; refusing its requests",
+                        self.partition, event_id)
+            self._decider.close(event_id)
 
     def _renew_if_due(self) -> None:
         now = self._clock()

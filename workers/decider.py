@@ -62,8 +62,13 @@ class BatchDecider:
     def __init__(self, load_inventory: InventoryLoader):
         self._load = load_inventory
         self.inventories: dict[int, EventInventory] = {}
+        self.closed: dict[int, Venue | None] = {}
+        """Events whose sale ended while they were in memory, with their venue (for the fan's
+        view of a hold decided just before): their requests are refused without a load."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
+        if event_id in self.closed:
+            return None
         inventory = self.inventories.get(event_id)
         if inventory is None:
             inventory = self._load(event_id)
@@ -74,6 +79,18 @@ class BatchDecider:
     def forget(self) -> None:
         """Drop every cached inventory (after a failed commit or a lost lease)."""
         self.inventories.clear()
+        self.closed.clear()
+
+    def close(self, event_id: int) -> None:
+        """The event stopped selling (it was cancelled): refuse its requests from now on,
+        in queue order with everything decided before."""
+        inventory = self.inventories.pop(event_id, None)
+        self.closed[event_id] = inventory.setup.venue if inventory is not None else None
+
+    def venue(self, event_id: int) -> Venue | None:
+        """The venue of an event in memory, or of one closed while it was."""
+        inventory = self.inventories.get(event_id)
+        return inventory.setup.venue if inventory is not None else self.closed.get(event_id)
 
     def next_expiry(self) -> float | None:
         times = [t for inv in self.inventories.values() if (t := inv.next_expiry()) is not None]

@@ -122,3 +122,15 @@ class PostgresBookingStore:
                     "SELECT DISTINCT event_id FROM holds WHERE status = 'active'")).scalars()]
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
+
+    def ended_sales(self, event_ids: Sequence[int]) -> list[int]:
+        if not event_ids:
+            return []
+        try:
+            with self._engine.connect() as conn:
+                selling = set(conn.execute(text(
+                    "SELECT id FROM events WHERE id = ANY(CAST(:ids AS bigint[]))"
+                    " AND status = 'published'"), {"ids": list(event_ids)}).scalars())
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+        return [event_id for event_id in event_ids if event_id not in selling]

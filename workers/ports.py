@@ -55,3 +55,6 @@ class BookingStore(Protocol):
 
     def events_with_live_holds(self) -> list[int]:
         """Events that have holds which may need expiring."""
+
+    def ended_sales(self, event_ids: Sequence[int]) -> list[int]:
+        """Of these events, those no longer on sale (cancelled, unpublished or gone)."""

@@ -640,3 +640,34 @@ def test_paid_after_expiry_is_refused_when_the_seats_were_taken(
         assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 0, "sold twice"
     jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
     assert [j.decode() for j in jobs] == [f"void-{first}-o"], "the authorization is voided"
+
+
+def test_a_cancelled_event_refuses_queued_requests_and_voids_late_payments(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Cancelling stops the API at once; the consumer, which keeps the event in memory, must
+    also stop: requests queued before the cancel, and the sale of a payment authorized
+    meanwhile, are refused from the next check on, and that payment is voided."""
+    event_id = make_event(db_engine)
+    clock = Clock()
+    worker = consumer(redis_client, keys, db_engine, clock=clock)
+    worker._renew_if_due = lambda: None  # type: ignore[method-assign]
+    assert worker.try_take_over()
+    first = hold_best(queue, event_id, 1)
+    drain(worker, redis_client, keys)
+    held = status(redis_client, keys, first)
+    assert held["status"] == "held"
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
+                     {"e": event_id})
+    queued = hold_best(queue, event_id, 2)
+    sale = sell(queue, event_id, 1, held, f"{first}-o")
+    clock.now += 2  # past the next sale check
+    drain(worker, redis_client, keys)
+    refused = [status(redis_client, keys, r) for r in (queued, sale)]
+    assert [r["status"] for r in refused] == ["rejected", "rejected"]
+    assert refused[0]["result"]["error"]["code"] == "invalid_request"
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM holds")).scalar() == 1
+    jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
+    assert [j.decode() for j in jobs] == [f"void-{first}-o"], "the authorization is voided"

@@ -1,0 +1,51 @@
+"""The decider after an event's sale ended: refusals without reloading, seat labels kept."""
+
+from __future__ import annotations
+
+from engine.inventory import EventInventory
+from tests.support.venues import grid_venue, setup_for
+from workers.booking_requests import BookingRequest
+from workers.decider import BatchDecider
+
+
+class CountingLoader:
+    """A fake of the consumer's inventory loader that counts its loads."""
+
+    def __init__(self, inventory: EventInventory) -> None:
+        self.inventory = inventory
+        self.loads = 0
+
+    def __call__(self, event_id: int) -> EventInventory | None:
+        self.loads += 1
+        return self.inventory if event_id == self.inventory.setup.event_id else None
+
+
+def hold(request_id: str, event_id: int, quantity: int = 2) -> BookingRequest:
+    return BookingRequest(request_id, event_id, buyer_id=1, kind="hold",
+                          params={"quantity": quantity}, enqueued_at=0.0)
+
+
+def test_a_closed_event_refuses_its_requests_without_loading_it_again() -> None:
+    inventory = EventInventory(setup_for(grid_venue()))
+    event_id = inventory.setup.event_id
+    loader = CountingLoader(inventory)
+    decider = BatchDecider(loader)
+    assert [o.status for o in decider.decide([hold("a", event_id)], now=1.0).outcomes] == ["held"]
+
+    decider.close(event_id)
+    later = decider.decide([hold("b", event_id), hold("c", event_id)], now=2.0)
+
+    assert [o.status for o in later.outcomes] == ["rejected", "rejected"]
+    assert {o.result["error"]["code"] for o in later.outcomes} == {"invalid_request"}
+    assert later.events_by_event == {}, "nothing is held, nothing is logged for the store"
+    assert loader.loads == 1
+    assert decider.venue(event_id) is inventory.setup.venue, \
+        "a hold decided just before still gets its seat labels"
+
+
+def test_forgetting_memory_forgets_closed_events_too() -> None:
+    inventory = EventInventory(setup_for(grid_venue()))
+    decider = BatchDecider(CountingLoader(inventory))
+    decider.close(inventory.setup.event_id)
+    decider.forget()
+    assert decider.closed == {} and decider.inventory(inventory.setup.event_id) is inventory

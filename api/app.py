@@ -15,6 +15,7 @@ import redis.asyncio
 import sqlalchemy
 from aiohttp import web
 
+from api.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
 from api.cors import cors_middleware
 from api.errors import error_middleware
 from api.fast_path import fast_path_middleware
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS_KEY] = settings
+    app[TRUSTED_PROXIES_KEY] = TrustedProxies(settings.trusted_proxies)
     app[READINESS_KEY] = Readiness()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)

@@ -61,6 +61,9 @@ class Settings:
     log_level: str = field(default="INFO", metadata={"choices": LOG_LEVELS, "upper": True})
     log_json: bool = False
     cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = field(default=(), metadata={"networks": True})
+    """Networks our own proxies send from: their X-Forwarded-For names the client for the
+    per-IP limits (api/client_address.py). Empty: the header is ignored."""
     max_body_bytes: int = field(default=65536, metadata=_at_least(1))
     demo_data: bool = True
     ticket_signing_key: str | None = field(default=None, repr=False, metadata={"min_length": 32})
@@ -159,6 +162,13 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
     choices = rules.get("choices")
     if choices is not None and value not in choices:
         raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
+    if rules.get("networks"):
+        from api.client_address import parse_networks
+
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from None
     min_length = rules.get("min_length")
     if min_length is not None and len(value) < min_length:
         raise SettingsError(f"{name}: must be at least {min_length} characters long")

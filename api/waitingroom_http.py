@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from api import fan_pages
+from api.client_address import client_address
 from api.errors import ApiError, read_json
 from api.fast_path import fast_route
 from api.identity import require_principal
@@ -167,7 +168,7 @@ async def join_queue(request: web.Request) -> web.Response:
     solution = await _pow_solution(request)
     room = request.app[WAITING_ROOM_KEY]
     joined = await room.join(
-        event_id, principal.user_id, time.time(), ip=request.remote, pow_solution=solution
+        event_id, principal.user_id, time.time(), ip=client_address(request), pow_solution=solution
     )
     urls = _urls(event_id, joined.ticket)
     body = {**joined.to_json(), **urls}

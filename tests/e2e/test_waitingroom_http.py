@@ -307,6 +307,30 @@ async def test_join_rate_limits_answer_429_with_retry_after(
     assert int(from_ip.headers["Retry-After"]) >= 1
 
 
+async def test_behind_a_trusted_proxy_the_ip_limit_counts_forwarded_clients(
+    room_settings: Settings, aiohttp_client: AiohttpClient, redis_client: object, event_id: int
+) -> None:
+    """Behind a load balancer every peer is the balancer: the per-IP limit must count the
+    client it names in X-Forwarded-For, and only when the peer is a proxy we trust."""
+    api = await aiohttp_client(create_app(room_settings.replace(trusted_proxies=("127.0.0.1",))))
+    await open_room(
+        api, event_id, join_limit_per_account_per_minute=100, join_limit_per_ip_per_minute=2
+    )
+    await clear_of_a_minute_boundary()
+    fans = [await fan(api, f"crowd{i}") for i in range(4)]
+
+    async def join_from(headers: dict[str, str], address: str) -> int:
+        response = await join(api, event_id, {**headers, "X-Forwarded-For": address})
+        return response.status
+
+    assert [await join_from(fans[i], f"198.51.100.{i + 1}") for i in range(3)] == [201] * 3
+    assert await join_from(fans[3], "198.51.100.1") == 201, "a second join from that client"
+    third = await fan(api, "third-from-one-client")
+    error = await refusal(await join(api, event_id, {**third, "X-Forwarded-For":
+                                                    "198.51.100.1"}), 429)
+    assert error["details"]["scope"] == "ip", "a third counted join from one client"
+
+
 async def test_proof_of_work_challenge_on_join(api: TestClient[Any, Any], event_id: int) -> None:
     await open_room(api, event_id, pow_difficulty_bits=8)
     alice = await fan(api, "alice")

@@ -76,6 +76,7 @@ def test_empty_value_means_default() -> None:
         ("ONSALE_LOG_LEVEL", "LOUD", "must be one of"),
         ("ONSALE_LOG_JSON", "maybe", "not a boolean"),
         ("ONSALE_MAX_BODY_BYTES", "1.5", "not a whole number"),
+        ("ONSALE_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local", "'proxy.local' is not an IP"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str, complaint: str) -> None:

@@ -244,7 +244,7 @@ async def search_events(request: web.Request) -> web.Response:
 
     def read() -> list[dict[str, Any]]:
         with engine.connect() as conn:
-            return listings.search(conn, terms, flt, limit=limit, offset=offset)
+            return listings.search(conn, query, flt, limit=limit, offset=offset)
 
     rows = await asyncio.to_thread(read) if terms else []
     results = []

@@ -5,7 +5,10 @@ a page is one indexed query. Browse pages by keyset (the sort key and the
 event id of the last row), never by offset, so page 500 costs what page 1 does.
 Search ranks with `ts_rank` over a weighted document (name and performers
 weigh more than venue and city) and matches every word as a prefix, so results
-follow a fan's typing.
+follow a fan's typing. The query is cut into words by Postgres' own text parser,
+the one that built the document: `AC/DC`, `2.0` and `-182` are single lexemes to
+it, so a query split any other way would miss them (migration 0005 also indexes
+each field with its punctuation turned into spaces, for fans who type `ac dc`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ SORTS = {
     "-price": ("min_price_cents", True),
 }
 _WORD = re.compile(r"[^\W_]+")
+_LEXEME = re.compile(r"[^\s'\\\x00-\x1f]+")
+"""What a lexeme may hold to be written into the SQL text: no quote, backslash, space or
+control character (the parser makes such lexemes only out of odd input; they are dropped)."""
 
 LISTING_COLUMNS = (
     "event_id, name, category, status, starts_at, onsale_at, currency, venue_id, venue_name,"
@@ -121,42 +127,52 @@ def search_terms(query: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(query)][:MAX_SEARCH_TERMS]
 
 
-def prefix_tsquery(terms: list[str]) -> str:
-    """Every term as a prefix (`word:*`), all required.
+def prefix_tsquery(lexemes: list[str]) -> str:
+    """Every lexeme as a quoted prefix (`'ac/dc':*`), all required.
 
-    Terms hold only letters and digits (`search_terms`), checked again here
-    because the query is written into the SQL text as a literal: the planner
-    then sees the real query and picks the GIN index for rare words and the
-    date order for common ones.
+    Lexemes are checked against `_LEXEME` here because the query is written into
+    the SQL text as a literal: the planner then sees the real query and picks the
+    GIN index for rare words and the date order for common ones.
     """
-    for term in terms:
-        if not _WORD.fullmatch(term):
-            raise ValueError(f"not a search term: {term!r}")
-    return " & ".join(f"{term}:*" for term in terms)
+    for lexeme in lexemes:
+        if not _LEXEME.fullmatch(lexeme):
+            raise ValueError(f"not a search term: {lexeme!r}")
+    return " & ".join(f"'{lexeme}':*" for lexeme in lexemes)
 
 
-def search(conn: Connection, terms: list[str], flt: BrowseFilter, *, limit: int = 20,
+def query_lexemes(conn: Connection, query: str) -> list[str]:
+    """The query's words as the document's parser cuts them, in order, at most
+    MAX_SEARCH_TERMS of them; lexemes that cannot be written into SQL are dropped."""
+    lexemes = conn.execute(text(
+        f"SELECT lexeme FROM unnest(to_tsvector('{SEARCH_CONFIG}', :query))"
+        " ORDER BY positions[1]"), {"query": query}).scalars()
+    return [lexeme for lexeme in lexemes if _LEXEME.fullmatch(lexeme)][:MAX_SEARCH_TERMS]
+
+
+def search(conn: Connection, query: str, flt: BrowseFilter, *, limit: int = 20,
            offset: int = 0) -> list[dict[str, Any]]:
-    """Listings matching every term (as a prefix), best ranked first.
+    """Listings matching every word of `query` (as a prefix), best ranked first.
 
     Ranking covers the SEARCH_CANDIDATES soonest matches: a two-letter prefix
     can match half the catalog, and ranking 50,000 rows to show 20 would cost
     more than the whole time budget of a keystroke. Within them, a match in
     the name or a performer outranks one in the venue or city.
     """
-    if not terms:
+    lexemes = query_lexemes(conn, query)
+    if not lexemes:
         return []
     params: dict[str, Any] = {"limit": limit, "offset": offset,
                               "candidates": SEARCH_CANDIDATES}
     clauses = _where(flt, params)
-    query = f"CAST('{prefix_tsquery(terms)}' AS tsquery)"
-    clauses.append(f"search @@ {query}")
+    literal = prefix_tsquery(lexemes).replace("'", "''")
+    tsquery = f"CAST('{literal}' AS tsquery)"
+    clauses.append(f"search @@ {tsquery}")
     return [dict(row._mapping) for row in conn.execute(text(
         f"WITH candidates AS MATERIALIZED ("
         f" SELECT {LISTING_COLUMNS}, search FROM event_listings"
         f" WHERE {' AND '.join(clauses)}"
         f" ORDER BY starts_at, event_id LIMIT :candidates)"
-        f" SELECT *, ts_rank(search, {query}) AS rank FROM candidates"
+        f" SELECT *, ts_rank(search, {tsquery}) AS rank FROM candidates"
         " ORDER BY rank DESC, starts_at, event_id LIMIT :limit OFFSET :offset"), params)]
 
 

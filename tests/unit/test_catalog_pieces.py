@@ -27,9 +27,10 @@ def test_search_terms_keep_letters_and_digits_only() -> None:
     assert search_terms("  Aurora SKIES; DROP--'x' ") == ["aurora", "skies", "drop", "x"]
     assert search_terms("Björk 2025 café") == ["björk", "2025", "café"]
     assert search_terms("'\";--") == []
-    assert prefix_tsquery(["aur", "man"]) == "aur:* & man:*"
-    with pytest.raises(ValueError):
-        prefix_tsquery(["a'b"])
+    assert prefix_tsquery(["aur", "ac/dc", "-182"]) == "'aur':* & 'ac/dc':* & '-182':*"
+    for unsafe in ("a'b", "a b", "a\\b"):
+        with pytest.raises(ValueError):
+            prefix_tsquery([unsafe])
 
 
 def test_highlight_marks_word_starts_and_escapes() -> None:

@@ -592,16 +592,24 @@ def sell(queue: SyncRequestQueue, event_id: int, buyer: int, held: dict[str, Any
                                  "seat_ids": result["seat_ids"]}).request_id
 
 
-def test_paid_after_expiry_reholds_the_same_seats_when_still_free(
-        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
-    event_id = make_event(db_engine, hold_ttl_seconds=30)
+def one_hold_decided(redis: Redis, keys: Keys, queue: SyncRequestQueue, engine: Engine,
+                     **event: Any) -> tuple[int, Clock, PartitionConsumer, str, dict[str, Any]]:
+    """A serial consumer on a clock of ours (no lease renewals) that has decided buyer 1's
+    hold: (event id, clock, consumer, request id, its status)."""
+    event_id = make_event(engine, **event)
     clock = Clock()
-    worker = consumer(redis_client, keys, db_engine, clock=clock)
+    worker = consumer(redis, keys, engine, clock=clock)
     worker._renew_if_due = lambda: None  # type: ignore[method-assign]
     assert worker.try_take_over()
     first = hold_best(queue, event_id, 1)
-    drain(worker, redis_client, keys)
-    held = status(redis_client, keys, first)
+    drain(worker, redis, keys)
+    return event_id, clock, worker, first, status(redis, keys, first)
+
+
+def test_paid_after_expiry_reholds_the_same_seats_when_still_free(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    event_id, clock, worker, first, held = one_hold_decided(
+        redis_client, keys, queue, db_engine, hold_ttl_seconds=30)
     clock.now = held["result"]["expires_at"] + 5  # payment came back after the hold expired
     sale = sell(queue, event_id, 1, held, f"{first}-o")
     drain(worker, redis_client, keys)
@@ -620,14 +628,8 @@ def test_paid_after_expiry_reholds_the_same_seats_when_still_free(
 def test_paid_after_expiry_is_refused_when_the_seats_were_taken(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """The hold expired and another fan took its seats: no sale, and the payment is voided."""
-    event_id = make_event(db_engine, rows=1, seats_per_row=2, hold_ttl_seconds=30)
-    clock = Clock()
-    worker = consumer(redis_client, keys, db_engine, clock=clock)
-    worker._renew_if_due = lambda: None  # type: ignore[method-assign]
-    assert worker.try_take_over()
-    first = hold_best(queue, event_id, 1)
-    drain(worker, redis_client, keys)
-    held = status(redis_client, keys, first)
+    event_id, clock, worker, first, held = one_hold_decided(
+        redis_client, keys, queue, db_engine, rows=1, seats_per_row=2, hold_ttl_seconds=30)
     clock.now = held["result"]["expires_at"] + 5
     other = hold_best(queue, event_id, 2)  # decided before the late payment: takes the seats
     sale = sell(queue, event_id, 1, held, f"{first}-o")
@@ -647,14 +649,8 @@ def test_a_cancelled_event_refuses_queued_requests_and_voids_late_payments(
     """Cancelling stops the API at once; the consumer, which keeps the event in memory, must
     also stop: requests queued before the cancel, and the sale of a payment authorized
     meanwhile, are refused from the next check on, and that payment is voided."""
-    event_id = make_event(db_engine)
-    clock = Clock()
-    worker = consumer(redis_client, keys, db_engine, clock=clock)
-    worker._renew_if_due = lambda: None  # type: ignore[method-assign]
-    assert worker.try_take_over()
-    first = hold_best(queue, event_id, 1)
-    drain(worker, redis_client, keys)
-    held = status(redis_client, keys, first)
+    event_id, clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
+                                                            db_engine)
     assert held["status"] == "held"
     with db_engine.begin() as conn:
         conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),

@@ -162,8 +162,8 @@ class PartitionConsumer:
         persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
         self._close_ended_sales_if_due()
-        taken = self._take_batch(wait=True)
-        if not taken and not self._expiry_due():
+        taken = self._take_batch(wait=not self._decider.closing)
+        if not taken and not self._work_due():
             return 0
         self._process(list(taken), blobs=list(taken.values()))
         return len(taken)
@@ -189,8 +189,8 @@ class PartitionConsumer:
                     published = None
                 batch: Batch | None = None
                 if not stop.is_set():
-                    taken = self._take_batch(wait=pending is None)
-                    if taken or self._expiry_due():
+                    taken = self._take_batch(wait=pending is None and not self._decider.closing)
+                    if taken or self._work_due():
                         batch = self._prepare(list(taken), blobs=list(taken.values()))
                         self._decide(batch)
                 if pending is not None:
@@ -363,7 +363,7 @@ class PartitionConsumer:
         """Per event: (inventory version, seat id -> new state) for live seat maps."""
         deltas: dict[int, tuple[int, dict[str, str]]] = {}
         for event_id, events in decision.events_by_event.items():
-            inventory = self._decider.inventories.get(event_id)
+            inventory = self._decider.known(event_id)
             if inventory is None:
                 continue
             changes: dict[str, str] = {}
@@ -399,7 +399,11 @@ class PartitionConsumer:
             return {}
         return _pairs(self._pop(keys=pop_keys, args=[batch - 1, 1, first, RQ_JOB_PREFIX]))
 
-    def _expiry_due(self) -> bool:
+    def _work_due(self) -> bool:
+        """Something to decide without a request: a hold's expiry, or an ended sale's holds
+        to release."""
+        if self._decider.closing:
+            return True
         expiry = self._decider.next_expiry()
         return expiry is not None and expiry <= self._clock()
 
@@ -412,16 +416,17 @@ class PartitionConsumer:
             self._process(ids, rerun=True)
 
     def _rebuild_memory(self) -> None:
-        """Forget every inventory and reload those with holds that may need expiring."""
+        """Forget every inventory and reload those with holds that may need expiring; an
+        event with live holds whose sale ended is loaded to release them."""
         self._decider.forget()
         for event_id in self._store_call(self._store.events_with_live_holds):
-            if self._owns_event(event_id):
-                self._decider.inventory(event_id)
+            if self._owns_event(event_id) and self._decider.inventory(event_id) is None:
+                self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True))
 
     def _close_ended_sales_if_due(self) -> None:
-        """Refuse the requests of events cancelled since they were loaded, from the next batch
-        on (the API refuses new ones at once; this covers those already queued and the sales
-        of payments authorized meanwhile, which are then voided)."""
+        """Release the holds of events cancelled since they were loaded and refuse their
+        requests, from the next batch on (the API refuses new ones at once; this covers those
+        already queued and the sales of payments authorized meanwhile, which are voided)."""
         now = self._clock()
         if now - self._last_sale_check < SALE_CHECK_SECONDS or not self._decider.inventories:
             return
@@ -431,9 +436,12 @@ class PartitionConsumer:
         except StoreUnavailable:
             return  # asked again at the next check; commits have their own retries
         for event_id in ended:
-            log.warning("partition %s: event %s is no longer on sale; refusing its requests",
-                        self.partition, event_id)
-            self._decider.close(event_id)
+            self._close_ended_sale(event_id)
+
+    def _close_ended_sale(self, event_id: int, inventory: EventInventory | None = None) -> None:
+        log.warning("partition %s: event %s is no longer on sale; releasing its holds and "
+                    "refusing its requests", self.partition, event_id)
+        self._decider.close(event_id, inventory)
 
     def _renew_if_due(self) -> None:
         now = self._clock()
@@ -446,8 +454,9 @@ class PartitionConsumer:
             raise LeaseLost(self.partition)
         return self.lease.token
 
-    def _load_inventory(self, event_id: int) -> EventInventory | None:
-        loaded = self._store_call(lambda: self._store.load_event(event_id))
+    def _load_inventory(self, event_id: int, ended: bool = False) -> EventInventory | None:
+        load = self._store.load_ended_event if ended else self._store.load_event
+        loaded = self._store_call(lambda: load(event_id))
         if loaded is None:
             return None
         setup, state = loaded

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.commands import ExpireHolds, HoldGeneralAdmission, HoldSeats, SellHold
+from engine.commands import ExpireHolds, HoldGeneralAdmission, HoldSeats, ReleaseHold, SellHold
 from engine.errors import BookingError, ErrorCode
 from engine.events import (
     Event,
@@ -62,12 +62,15 @@ class BatchDecider:
     def __init__(self, load_inventory: InventoryLoader):
         self._load = load_inventory
         self.inventories: dict[int, EventInventory] = {}
-        self.closed: dict[int, Venue | None] = {}
-        """Events whose sale ended while they were in memory, with their venue (for the fan's
-        view of a hold decided just before): their requests are refused without a load."""
+        self.closing: dict[int, EventInventory] = {}
+        """Events whose sale ended (cancelled), with their inventory: the next `decide`
+        releases their live holds, first, in queue order with everything decided before."""
+        self.closed: dict[int, EventInventory | None] = {}
+        """Closed events, with their last inventory if it was in memory (for seat labels and
+        availability deltas): their requests are refused without a load."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
-        if event_id in self.closed:
+        if event_id in self.closed or event_id in self.closing:
             return None
         inventory = self.inventories.get(event_id)
         if inventory is None:
@@ -79,18 +82,36 @@ class BatchDecider:
     def forget(self) -> None:
         """Drop every cached inventory (after a failed commit or a lost lease)."""
         self.inventories.clear()
+        self.closing.clear()
         self.closed.clear()
 
-    def close(self, event_id: int) -> None:
-        """The event stopped selling (it was cancelled): refuse its requests from now on,
-        in queue order with everything decided before."""
-        inventory = self.inventories.pop(event_id, None)
-        self.closed[event_id] = inventory.setup.venue if inventory is not None else None
+    def close(self, event_id: int, inventory: EventInventory | None = None) -> None:
+        """The event stopped selling (it was cancelled): the next `decide` releases its live
+        holds and refuses its requests, and so does every one after it. `inventory`: the
+        event's, loaded whatever its status, when it is not in memory."""
+        inventory = self.inventories.pop(event_id, None) or inventory
+        if inventory is None:
+            self.closed[event_id] = None
+        else:
+            self.closing[event_id] = inventory
+
+    def known(self, event_id: int) -> EventInventory | None:
+        """The event's inventory in memory, closed or not, without loading it."""
+        return (self.inventories.get(event_id) or self.closing.get(event_id)
+                or self.closed.get(event_id))
 
     def venue(self, event_id: int) -> Venue | None:
         """The venue of an event in memory, or of one closed while it was."""
-        inventory = self.inventories.get(event_id)
-        return inventory.setup.venue if inventory is not None else self.closed.get(event_id)
+        inventory = self.known(event_id)
+        return inventory.setup.venue if inventory is not None else None
+
+    def _release_closing(self, now: float, decision: BatchDecision) -> None:
+        for event_id, inventory in self.closing.items():
+            for hold in inventory.state().holds:
+                decision.add_events(event_id, inventory.decide(
+                    ReleaseHold(hold.hold_id, hold.buyer_id), now))
+            self.closed[event_id] = inventory
+        self.closing.clear()
 
     def next_expiry(self) -> float | None:
         times = [t for inv in self.inventories.values() if (t := inv.next_expiry()) is not None]
@@ -103,6 +124,7 @@ class BatchDecider:
     def decide(self, requests: list[BookingRequest], now: float) -> BatchDecision:
         decision = BatchDecision()
         self.expire(now, decision)
+        self._release_closing(now, decision)
         for request in requests:
             fresh = request.event_id not in self.inventories
             inventory = self.inventory(request.event_id)

@@ -29,11 +29,17 @@ class PostgresBookingStore:
         and no pre-ping round trip per batch. Dropped when Postgres fails under it."""
 
     def load_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
+        return self._load(event_id, on_sale=True)
+
+    def load_ended_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
+        return self._load(event_id, on_sale=False)
+
+    def _load(self, event_id: int, on_sale: bool) -> tuple[EventSetup, InventoryState] | None:
         try:
             with self._engine.connect() as conn:
                 status = conn.execute(text("SELECT status FROM events WHERE id = :id"),
                                       {"id": event_id}).scalar()
-            if status != "published":
+            if status is None or (on_sale and status != "published"):
                 return None
             return self._repository.load(event_id)
         except NotFoundError:

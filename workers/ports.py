@@ -32,6 +32,10 @@ class BookingStore(Protocol):
     def load_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
         """The event's setup and current inventory, or None if it is not on sale."""
 
+    def load_ended_event(self, event_id: int) -> tuple[EventSetup, InventoryState] | None:
+        """The same for an event whose sale ended (to release its holds); None if it does
+        not exist."""
+
     def fence_floor(self, partition: str) -> int:
         """The newest fencing token Postgres has accepted for the partition (0 if none)."""
 

@@ -664,6 +664,26 @@ def test_a_cancelled_event_refuses_queued_requests_and_voids_late_payments(
     assert refused[0]["result"]["error"]["code"] == "invalid_request"
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM holds")).scalar() == 1
+        assert conn.execute(text("SELECT status FROM holds")).scalars().all() == ["released"]
+        assert live_claims(db_engine, event_id) == [], "the held seats are released"
     jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
     assert [j.decode() for j in jobs] == [f"void-{first}-o"], "the authorization is voided"
+
+
+def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Cancelled while no consumer had it in memory (or before a failover): the next lease
+    holder finds live holds of an event no longer on sale and releases them."""
+    event_id, _clock, worker, _first, held = one_hold_decided(redis_client, keys, queue,
+                                                              db_engine)
+    assert held["status"] == "held"
+    worker.lease.release()
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
+                     {"e": event_id})
+    standby = consumer(redis_client, keys, db_engine, owner="standby")
+    assert standby.try_take_over()
+    standby.step()
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM holds")).scalars().all() == ["released"]
+    assert live_claims(db_engine, event_id) == []

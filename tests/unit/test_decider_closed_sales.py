@@ -1,7 +1,9 @@
-"""The decider after an event's sale ended: refusals without reloading, seat labels kept."""
+"""The decider after an event's sale ended: its holds released first, then refusals without
+reloading, seat labels kept."""
 
 from __future__ import annotations
 
+from engine.events import HoldReleased
 from engine.inventory import EventInventory
 from tests.support.venues import grid_venue, setup_for
 from workers.booking_requests import BookingRequest
@@ -37,7 +39,10 @@ def test_a_closed_event_refuses_its_requests_without_loading_it_again() -> None:
 
     assert [o.status for o in later.outcomes] == ["rejected", "rejected"]
     assert {o.result["error"]["code"] for o in later.outcomes} == {"invalid_request"}
-    assert later.events_by_event == {}, "nothing is held, nothing is logged for the store"
+    released = later.events_by_event[event_id]
+    assert [(type(e), e.hold_id) for e in released] == [(HoldReleased, "a")], \
+        "the live hold is released, before the requests, and nothing else is written"
+    assert decider.decide([hold("d", event_id)], now=3.0).events_by_event == {}, "once"
     assert loader.loads == 1
     assert decider.venue(event_id) is inventory.setup.venue, \
         "a hold decided just before still gets its seat labels"
@@ -49,3 +54,16 @@ def test_forgetting_memory_forgets_closed_events_too() -> None:
     decider.close(inventory.setup.event_id)
     decider.forget()
     assert decider.closed == {} and decider.inventory(inventory.setup.event_id) is inventory
+
+
+def test_an_ended_event_loaded_for_closing_releases_its_holds() -> None:
+    """After a restart the event is not in memory: the consumer loads it whatever its status
+    and hands it over to be closed."""
+    inventory = EventInventory(setup_for(grid_venue()))
+    event_id = inventory.setup.event_id
+    BatchDecider(CountingLoader(inventory)).decide([hold("a", event_id)], now=1.0)
+    decider = BatchDecider(CountingLoader(inventory))
+    decider.close(event_id, inventory)
+    decision = decider.decide([], now=2.0)
+    assert [type(e) for e in decision.events_by_event[event_id]] == [HoldReleased]
+    assert decider.inventory(event_id) is None

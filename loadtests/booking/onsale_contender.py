@@ -37,6 +37,7 @@ from loadtests.booking.workload import Workload
 from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
 from workers.publish import results_message_lines
+from workers.supervisor import WORKER_STALE_SECONDS
 
 PARTITION = "bench"
 WORKER_READY_TIMEOUT_SECONDS = 60.0
@@ -81,6 +82,15 @@ def _sqlalchemy_url(pg_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _refuse_stray_workers(client: redis.Redis, keys: Keys) -> None:
+    """A worker left running on the bench's prefix (an earlier run killed hard) would take
+    the partition and decide the run's requests: its figures would be measured, not ours."""
+    alive = client.zrangebyscore(keys.workers(), time.time() - WORKER_STALE_SECONDS, "+inf")
+    if alive:
+        raise RuntimeError("an onsale worker is already running on the bench's Redis prefix "
+                           f"({', '.join(a.decode() for a in alive)}); stop it first")
+
+
 class OnsaleContender:
     name = "onsale"
 
@@ -92,6 +102,11 @@ class OnsaleContender:
     # ------------------------------------------------------------------ harness process
 
     def setup(self, workload: Workload, pg_url: str, redis_url: str, redis_prefix: str) -> None:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            _refuse_stray_workers(client, Keys(redis_prefix))
+        finally:
+            client.close()
         self._db_url = _sqlalchemy_url(onsale_database_url(pg_url))
         self._redis_url, self._prefix = redis_url, redis_prefix
         self._capacity = workload.capacity
@@ -132,11 +147,13 @@ class OnsaleContender:
              "run(Settings.from_env())"], env=env)
         client = redis.Redis.from_url(self._redis_url)
         lease = Keys(self._prefix).lease(PARTITION)
+        ours = f":{self._worker.pid}:"  # the lease value starts with the owner host:pid:tag
         deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
         try:
-            while not client.get(lease):
+            while ours not in (holder := (client.get(lease) or b"").decode()):
                 if time.monotonic() > deadline or self._worker.poll() is not None:
-                    raise RuntimeError("onsale worker did not take the bench partition")
+                    raise RuntimeError("onsale worker did not take the bench partition"
+                                       + (f" (held by {holder})" if holder else ""))
                 time.sleep(0.05)
         finally:
             client.close()

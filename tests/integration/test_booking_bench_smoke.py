@@ -137,3 +137,23 @@ def test_run_cleanup_deletes_job_keys_named_by_the_prefix_tag(redis_url: str,
     finally:
         client.delete(theirs)
         client.close()
+
+
+def test_onsale_refuses_to_run_beside_a_stray_worker(bench_pg_url: str, redis_url: str,
+                                                     bench_redis_prefix: str) -> None:
+    """A worker left running on the bench's prefix would take the partition and decide the
+    run's requests, so the figures would be its own: the run stops before it starts."""
+    import time
+
+    import redis
+
+    from workers.keys import Keys
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.zadd(Keys(bench_redis_prefix).workers(), {"elsewhere:4242:abcdef": time.time()})
+        with pytest.raises(RuntimeError, match="elsewhere:4242:abcdef"):
+            OnsaleContender().setup(build_workload(SMALL_ARENA), bench_pg_url, redis_url,
+                                    bench_redis_prefix)
+    finally:
+        client.close()

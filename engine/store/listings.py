@@ -31,9 +31,11 @@ SORTS = {
     "-price": ("min_price_cents", True),
 }
 _WORD = re.compile(r"[^\W_]+")
-_LEXEME = re.compile(r"[^\s'\\\x00-\x1f]+")
+_LEXEME = re.compile(r"[^\s'\\:%\x00-\x1f]+")
 """What a lexeme may hold to be written into the SQL text: no quote, backslash, space or
-control character (the parser makes such lexemes only out of odd input; they are dropped)."""
+control character, and no `:` or `%` (bind-parameter syntax to SQLAlchemy and psycopg).
+The parser makes such lexemes only out of URLs and odd input; they are left out of the
+query, which then matches more, never less."""
 
 LISTING_COLUMNS = (
     "event_id, name, category, status, starts_at, onsale_at, currency, venue_id, venue_name,"

@@ -149,3 +149,12 @@ def test_search_finds_names_with_punctuation_and_numbers(db_engine: Engine, name
         for query in queries:
             found = [r["event_id"] for r in listings.search(conn, query, EVERYTHING)]
             assert event_id in found, query
+
+
+def test_odd_queries_are_answered_not_failed(db_engine: Engine) -> None:
+    """Lexemes that cannot be written into the SQL text (quotes, `:` and `%` of bind syntax,
+    backslashes) are left out of the query instead of breaking it."""
+    with db_engine.connect() as conn:
+        for query in ["http://x.com:80/a", "O'Brien", "a%s %(x)s", "\\\\", "x:*", "'; --",
+                      "AT&T", "c++ 100%"]:
+            assert isinstance(listings.search(conn, query, EVERYTHING), list), query

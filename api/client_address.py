@@ -17,18 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
-    """Each item a network (`10.0.0.0/8`) or an address; ValueError names a bad one."""
-    networks = []
-    for item in items:
-        try:
-            networks.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or network") from None
-    return tuple(networks)
+from api.settings import parse_networks
 
 
 class TrustedProxies:

@@ -11,11 +11,12 @@ parent decided (embedded server URLs, `--port`, `--no-demo`).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,8 +164,6 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
     if choices is not None and value not in choices:
         raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
     if rules.get("networks"):
-        from api.client_address import parse_networks
-
         try:
             parse_networks(value)
         except ValueError as exc:
@@ -178,6 +177,20 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
     if maximum is not None and value > maximum:
         raise SettingsError(f"{name}={raw!r}: must be at most {maximum}")
     return value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
+    """Each item a network (`10.0.0.0/8`) or an address; ValueError names a bad one."""
+    networks = []
+    for item in items:
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def _without_none(annotation: Any) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.client_address import TrustedProxies, parse_networks
+from api.client_address import TrustedProxies
+from api.settings import parse_networks
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "192.0.2.7"])
 

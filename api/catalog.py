@@ -424,7 +424,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/search": {"get": operation(
         "Search events", who="anyone", tags=["Catalog"], errors=(400, 503),
         description="Postgres full-text search over event name, performers, venue and city. "
-                    "Every word matches as a prefix, so results follow typing. Results are "
+                    "Every word matches as a prefix, so results follow typing; names with "
+                    "punctuation (`AC/DC`, `blink-182`) are found as written or with spaces "
+                    "(`ac dc`). Results are "
                     f"ranked among the {listings.SEARCH_CANDIDATES} soonest matches; "
                     "`highlights` holds HTML with `<mark>` around matched words.",
         parameters=[

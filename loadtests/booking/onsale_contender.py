@@ -37,6 +37,7 @@ from loadtests.booking.workload import Workload
 from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
 from workers.publish import results_message_lines
+from workers.redis_packing import with_hiredis_packing
 from workers.supervisor import WORKER_STALE_SECONDS
 
 PARTITION = "bench"
@@ -236,9 +237,9 @@ class OnsaleContender:
                    redis_prefix: str) -> None:
         self._keys = Keys(redis_prefix)
         self._load_event(_sqlalchemy_url(onsale_database_url(pg_url)), redis_prefix)
-        self._redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
-                                          .from_url(redis_url, max_connections=CLIENT_CONNECTIONS,
-                                                    timeout=DECISION_TIMEOUT_SECONDS))
+        self._redis = with_hiredis_packing(redis.asyncio.Redis(
+            connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+                redis_url, max_connections=CLIENT_CONNECTIONS, timeout=DECISION_TIMEOUT_SECONDS)))
         self._queue = RequestQueue(self._redis, self._keys, MAX_QUEUE_DEPTH)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)

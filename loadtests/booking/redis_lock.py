@@ -31,6 +31,7 @@ from loadtests.booking import pgseats, redisclean
 from loadtests.booking.contender import CONTENTION, SOLD_OUT, BookingRequest, Decision
 from loadtests.booking.pgpool import PooledSeatTableContender
 from loadtests.booking.workload import EVENT_ID, Workload
+from workers.redis_packing import with_hiredis_packing
 
 TABLE = "rlk"
 POOL_SIZE = 8
@@ -111,7 +112,8 @@ class RedisLockContender(PooledSeatTableContender):
                    redis_prefix: str) -> None:
         self._prefix = redis_prefix
         await super().open(workload, pg_url, redis_url, redis_prefix)
-        self._redis = aioredis.Redis.from_url(redis_url)
+        # Packed in C like onsale's own client: the same Redis client quality for both.
+        self._redis = with_hiredis_packing(aioredis.Redis.from_url(redis_url))
         self._lock_first_free = self._redis.register_script(_LOCK_FIRST_FREE)
         self._settle = self._redis.register_script(_SETTLE)
 

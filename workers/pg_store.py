@@ -11,7 +11,14 @@ from engine.events import Event
 from engine.pricing import EventSetup
 from engine.state import InventoryState
 from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
-from engine.store.repository import Fence, InventoryRepository, RequestOutcome
+from engine.store.repository import (
+    Fence,
+    InventoryRepository,
+    PreparedBatch,
+    RequestOutcome,
+    prepare_batch,
+    write_prepared,
+)
 from workers.booking_requests import BookingRequest
 from workers.decider import Outcome, rejected
 from workers.ports import StaleFence, StoreConflict, StoreUnavailable
@@ -64,8 +71,8 @@ class PostgresBookingStore:
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
 
-    def commit_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
-                     outcomes: Sequence[Outcome]) -> None:
+    def prepare_batch(self, partition: str, token: int, events_by_event: dict[int, list[Event]],
+                      outcomes: Sequence[Outcome]) -> PreparedBatch | None:
         # Rejections are not stored as outcomes (they change nothing); their record is the
         # inventory log row and the status published in Redis. A crash before that
         # publication re-runs them, and `decided` answers them from the log.
@@ -76,12 +83,17 @@ class PostgresBookingStore:
         if not records and not any(events_by_event.values()):
             # Nothing to write (no engine event, not even a logged rejection; no outcome):
             # no transaction. The publish that follows runs only while our lease holds.
+            return None
+        return prepare_batch(events_by_event, fence=Fence(partition, token),
+                             request_outcomes=records)
+
+    def commit_prepared(self, prepared: PreparedBatch | None) -> None:
+        if prepared is None:
             return
         try:
             if self._writer is None:
                 self._writer = self._engine.connect()
-            self._repository.persist_many(events_by_event, fence=Fence(partition, token),
-                                          request_outcomes=records, connection=self._writer)
+            write_prepared(self._writer, prepared)
         except StaleFenceError as error:
             raise StaleFence(str(error)) from error
         except (InventoryConflictError, sqlalchemy.exc.IntegrityError) as error:

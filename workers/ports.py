@@ -7,7 +7,7 @@ unit tests use fakes of these ports, never mocks of Redis or SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.events import Event
 from engine.pricing import EventSetup
@@ -44,14 +44,18 @@ class BookingStore(Protocol):
 
         Raises StaleFence if Postgres already accepted a newer token."""
 
-    def commit_batch(self, partition: str, token: int,
-                     events_by_event: dict[int, list[Event]],
-                     outcomes: Sequence[Outcome]) -> None:
-        """Persist a decided batch in ONE transaction, after checking the fencing token.
+    def prepare_batch(self, partition: str, token: int,
+                      events_by_event: dict[int, list[Event]],
+                      outcomes: Sequence[Outcome]) -> object:
+        """The writes of a decided batch, built without touching the store, so the consumer
+        builds a batch's writes while the batch before it commits. None (or any value
+        `commit_prepared` accepts) for a batch with nothing to write (no event, no outcome):
+        it may skip the transaction, the publish step's lease check fences it."""
 
-        A batch with nothing to write (no event, no outcome) may skip the transaction:
-        the publish step's lease check fences it. Raises StaleFence (nothing written) or
-        StoreUnavailable (nothing written)."""
+    def commit_prepared(self, prepared: Any) -> None:
+        """Persist a prepared batch in ONE transaction, after checking the fencing token.
+
+        Raises StaleFence (nothing written) or StoreUnavailable (nothing written)."""
 
     def decided(self, requests: Sequence[BookingRequest]) -> dict[str, Outcome]:
         """Outcomes already persisted for any of these requests (re-run after a crash): stored

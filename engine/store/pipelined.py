@@ -16,10 +16,14 @@ from typing import Any
 import psycopg
 import sqlalchemy.exc
 from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from engine.store.errors import InventoryConflictError, StoreError
 
 _COMPILED: dict[int, str] = {}
+_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+"""Statements are compiled once for psycopg, without a connection: a batch's writes can be
+built in one thread and sent from another."""
 
 
 @dataclass
@@ -41,14 +45,16 @@ class _Write:
 
 @dataclass
 class Writes:
-    conn: Connection
+    """The statements of one transaction with their parameters, built before it starts and
+    sent once (`flush`)."""
+
     _items: list[_Write] = field(default_factory=list)
 
     def _sql(self, statement: Any) -> str:
         key = id(statement)
         sql = _COMPILED.get(key)
         if sql is None:
-            sql = str(statement.compile(dialect=self.conn.dialect))
+            sql = str(statement.compile(dialect=_DIALECT))
             _COMPILED[key] = sql
         return sql
 
@@ -65,12 +71,13 @@ class Writes:
         self._items.append(_Write(self._sql(statement), params, slot=slot))
         return slot
 
-    def flush(self) -> None:
-        """Send everything queued, then check what each statement did."""
-        items, self._items = self._items, []
+    def flush(self, conn: Connection) -> None:
+        """Send everything queued on `conn` (inside its transaction), then check what each
+        statement did."""
+        items = self._items
         if not items:
             return
-        raw: psycopg.Connection[Any] = self.conn.connection.driver_connection  # type: ignore[assignment]
+        raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
         cursors = []
         current = items[0]
         try:

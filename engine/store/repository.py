@@ -24,7 +24,7 @@ from engine.pricing import EventSetup, PriceTier
 from engine.state import HoldRecord, InventoryState, SaleRecord
 from engine.store.batch import BatchPlan, Step, plan_batch
 from engine.store.errors import NotFoundError, StaleFenceError, StoreError
-from engine.store.pipelined import Writes
+from engine.store.pipelined import Slot, Writes
 from engine.venue import GaZone, Row, Seat, Section, Venue
 
 
@@ -268,26 +268,43 @@ class InventoryRepository:
 
         `connection`: a connection the caller keeps for its writes (no pool checkout, no
         pre-ping round trip per batch); it must not be inside a transaction."""
-        plans = {event_id: plan_batch(list(events))
-                 for event_id, events in events_by_event.items()}
+        prepared = prepare_batch(events_by_event, fence=fence, request_outcomes=request_outcomes)
         if connection is None:
             with self._engine.connect() as conn:
-                _persist(conn, plans, fence, request_outcomes)
+                write_prepared(conn, prepared)
         else:
-            _persist(connection, plans, fence, request_outcomes)
+            write_prepared(connection, prepared)
 
 
-def _persist(conn: Connection, plans: Mapping[int, BatchPlan], fence: Fence | None,
-             request_outcomes: Sequence[RequestOutcome]) -> None:
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch's statements and parameters, built without Postgres (`prepare_batch`) so the
+    consumer can build one while the previous one is being written; written once."""
+
+    writes: Writes
+    fence: Fence | None
+    accepted: Slot | None
+
+
+def prepare_batch(events_by_event: Mapping[int, Sequence[Event]], *, fence: Fence | None = None,
+                  request_outcomes: Sequence[RequestOutcome] = ()) -> PreparedBatch:
+    """Everything `write_prepared` sends, in order: the fence first, then the events in
+    event-id order (one lock order for every writer), then the request outcomes."""
+    writes = Writes()
+    accepted = writes.returning(_ADVANCE_FENCE, {"partition": fence.partition,
+                                                 "token": fence.token}) if fence else None
+    for event_id in sorted(events_by_event):
+        _write_plan(writes, event_id, plan_batch(list(events_by_event[event_id])))
+    _record_outcomes(writes, request_outcomes)
+    return PreparedBatch(writes, fence, accepted)
+
+
+def write_prepared(conn: Connection, prepared: PreparedBatch) -> None:
+    """One transaction on `conn`: all of the batch or, on any error, none of it."""
     with conn.begin():
-        writes = Writes(conn)
-        accepted = writes.returning(_ADVANCE_FENCE, {"partition": fence.partition,
-                                                     "token": fence.token}) if fence else None
-        for event_id in sorted(plans):  # one lock order for every writer
-            _write_plan(writes, event_id, plans[event_id])
-        _record_outcomes(writes, request_outcomes)
-        writes.flush()
-        if fence is not None and accepted is not None and accepted.value is None:
+        prepared.writes.flush(conn)
+        fence = prepared.fence
+        if fence is not None and prepared.accepted is not None and prepared.accepted.value is None:
             newest = conn.execute(_NEWEST_FENCE, {"partition": fence.partition}).scalar()
             raise StaleFenceError(fence.partition, fence.token, newest)
 

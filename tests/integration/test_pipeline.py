@@ -450,13 +450,13 @@ class FlakyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def commit_batch(self, *args: Any, **kwargs: Any) -> None:
+    def commit_prepared(self, *args: Any, **kwargs: Any) -> None:
         self.commits += 1
         if self.commits in self._fail:
             from workers.ports import StoreUnavailable
 
             raise StoreUnavailable("injected outage")
-        self._inner.commit_batch(*args, **kwargs)
+        self._inner.commit_prepared(*args, **kwargs)
 
 
 def run_until_decided(worker: PartitionConsumer, redis: Redis, keys: Keys,

@@ -142,12 +142,30 @@ def test_a_batch_that_disagrees_with_the_store_is_refused_whole(db_engine: Engin
     repository = InventoryRepository(db_engine)
     setup, _ = repository.load(event_id)
     seat = _seat_ids(setup.venue)[0]
-    with pytest.raises(InventoryConflictError):
+    with pytest.raises(InventoryConflictError, match="expected 1 rows, touched 0"):
         repository.persist_batch(event_id, [
             SeatsHeld("r1", "h1", 1, (seat,), (9000,), 9000, EXPIRES_AT, quantity=1),
             HoldExpired("h-unknown", 2, (seat + 1,), quantity=1),
         ])
     assert repository.load(event_id)[1] == InventoryState()
+
+
+def test_a_kept_connection_writes_again_after_a_refused_batch(db_engine: Engine) -> None:
+    """The consumer keeps one connection for its commits: a refused batch (a row count that
+    disagrees with memory) must leave it clean for the next one."""
+    _, event_id = make_event(db_engine)
+    repository = InventoryRepository(db_engine)
+    setup, _ = repository.load(event_id)
+    seat = _seat_ids(setup.venue)[0]
+    held = SeatsHeld("r1", "h1", 1, (seat,), (9000,), 9000, EXPIRES_AT, quantity=1)
+    with db_engine.connect() as kept:
+        with pytest.raises(InventoryConflictError):
+            repository.persist_many({event_id: [held, HoldExpired("h-unknown", 2, (seat + 1,),
+                                                                  quantity=1)]},
+                                    fence=Fence("p", 1), connection=kept)
+        repository.persist_many({event_id: [held]}, fence=Fence("p", 1), connection=kept)
+    _, state = repository.load(event_id)
+    assert state.version == 1 and len(state.holds) == 1
 
 
 def test_a_rerun_batch_can_skip_decided_requests(db_engine: Engine) -> None:

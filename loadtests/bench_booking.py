@@ -307,6 +307,7 @@ def _detail_fields(result: RunResult) -> dict[str, Any]:
         "seats_held": f.seats_held,
         "rejected": f.rejected,
         "no_decision": _undecided(result),
+        "cpu": None if result.cpu is None else result.cpu.entry(),
     }
 
 
@@ -324,6 +325,8 @@ def _details(result: RunResult, label: str | None = None) -> str:
         text += f"; NO DECISION (whole run): {undecided}"
     if result.not_issued:
         text += f"; not issued (harness in-flight cap): {result.not_issued}"
+    if result.cpu is not None:
+        text += f"\n    {result.cpu.line()}"
     return text
 
 

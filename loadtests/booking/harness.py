@@ -33,6 +33,7 @@ from multiprocessing.context import SpawnContext
 from typing import Any
 
 from loadtests.booking.contender import Audit, Contender
+from loadtests.booking.cpu import CpuFigures, CpuSampler, window_figures
 from loadtests.booking.metrics import ERROR, SOLD_OUT_SHARE, TIMEOUT, Figures, Record, summarize
 from loadtests.booking.workload import WorkloadSpec, build_workload
 
@@ -70,6 +71,8 @@ class RunResult:
     """Open loop only: requests the harness could not issue (in-flight cap reached)."""
     records: list[Record] = field(repr=False)
     """Every request of the run, warm-up included."""
+    cpu: CpuFigures | None = None
+    """CPU per process group over the measured window (None off Linux)."""
 
     @property
     def seats_told(self) -> int:
@@ -99,21 +102,26 @@ def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: 
     workload = build_workload(spec)
     contender = contender_class()
     contender.setup(workload, pg_url, redis_url, redis_prefix)
+    client_pids: set[int] = set()
     try:
         contender.start()
-        records, not_issued, run_start = _drive(contender_class, spec, pg_url, redis_url,
-                                                redis_prefix, config)
+        with CpuSampler(lambda: client_pids) as sampler:
+            records, not_issued, run_start = _drive(contender_class, spec, pg_url, redis_url,
+                                                    redis_prefix, config, client_pids)
     finally:
         contender.stop()
     audit = contender.audit()
     window_start = run_start + config.warmup_s
     figures = summarize(records, run_start, window_start, window_start + config.duration_s,
                         workload.capacity)
-    return RunResult(contender.name, config, figures, audit, not_issued, records)
+    cpu = window_figures(sampler.snapshots, window_start, window_start + figures.window_s,
+                      figures.decisions_per_s)
+    return RunResult(contender.name, config, figures, audit, not_issued, records, cpu)
 
 
 def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, redis_url: str,
-           redis_prefix: str, config: RunConfig) -> tuple[list[Record], int, float]:
+           redis_prefix: str, config: RunConfig,
+           client_pids: set[int]) -> tuple[list[Record], int, float]:
     context: SpawnContext = multiprocessing.get_context("spawn")
     shared = context.Array("q", 2)
     run_start = context.Value("d", 0.0)
@@ -131,6 +139,7 @@ def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, re
     ]
     for process in processes:
         process.start()
+        client_pids.add(process.pid or 0)
     try:
         _wait_ready(processes, ready, results, config.start_timeout_s)
         run_start.value = time.monotonic() + START_DELAY_SECONDS

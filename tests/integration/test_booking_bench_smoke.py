@@ -106,6 +106,9 @@ def test_paced_mode_issues_on_schedule_and_decides_everything(
     assert all(record.decided for record in result.records)
     assert result.audit.oversold == 0
     assert result.audit.sold == result.seats_told
+    if os.path.isdir("/proc"):  # CPU per process group over the window (Linux)
+        assert result.cpu is not None and result.cpu.cores["postgres"] > 0
+        assert set(result.cpu.us_per_decision) == {"clients", "server", "postgres", "redis"}
 
 
 def test_fifo_share_counts_requests_overtaken_by_a_later_arrival() -> None:

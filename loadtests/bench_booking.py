@@ -263,7 +263,7 @@ class Rounds:
             "decisions_per_s": round(self.decisions_per_s, 1),
             "p50_ms": None if p50 is None else round(p50, 2),
             "p99_ms": None if p99 is None else round(p99, 2),
-            "sold": round(self._mean(lambda r: r.audit.sold) or 0),
+            "sold": round(self._mean(lambda r: r.sold_per_sale) or 0),
             "oversold": max(r.audit.oversold for r in self.runs),
             "retries": round(self._mean(lambda r: r.figures.retries) or 0),
             "fifo_share": None if fifo is None else round(fifo, 4),
@@ -301,6 +301,7 @@ def _detail_fields(result: RunResult) -> dict[str, Any]:
     f = result.figures
     return {
         "window_s": round(f.window_s, 2),
+        "sales": f.sales,
         "sold_out_at_s": None if f.sold_out_at_s is None else round(f.sold_out_at_s, 2),
         "requests": f.issued,
         "held": f.held,
@@ -315,6 +316,8 @@ def _details(result: RunResult, label: str | None = None) -> str:
     f = result.figures
     rejected = ", ".join(f"{code} {count}" for code, count in sorted(f.rejected.items()))
     sold_out = "" if f.sold_out_at_s is None else f", sold out at {f.sold_out_at_s:.1f} s"
+    if f.sales > 1:
+        sold_out = f" over {f.sales} sales (the first{sold_out})"
     text = (f"  {label or result.name}: {f.window_s:.1f} s window{sold_out}; "
             f"{f.issued:,} requests, {f.held:,} held ({f.seats_held:,} seats), "
             f"rejected: {rejected or 'none'}")

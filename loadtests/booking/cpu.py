@@ -140,6 +140,17 @@ def window_figures(snapshots: list[Snapshot], start: float, end: float,
     return CpuFigures(seconds, cores, {g: c / decisions_per_s * 1e6 for g, c in cores.items()})
 
 
+def combine_cpu(parts: list[tuple[CpuFigures, float]]) -> CpuFigures | None:
+    """Several windows' figures as one: (figures, decisions/s of that window) each."""
+    if not parts:
+        return None
+    seconds = sum(cpu.seconds for cpu, _ in parts)
+    decisions = sum(cpu.seconds * rate for cpu, rate in parts)
+    used = {g: sum(cpu.cores.get(g, 0.0) * cpu.seconds for cpu, _ in parts) for g in GROUPS}
+    return CpuFigures(seconds, {g: used[g] / seconds for g in GROUPS},
+                      {g: used[g] / decisions * 1e6 for g in GROUPS})
+
+
 class CpuSampler:
     """Snapshots in a daemon thread while a run is under way (`with CpuSampler(...)`)."""
 

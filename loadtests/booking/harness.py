@@ -28,15 +28,25 @@ import queue
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.context import SpawnContext
 from typing import Any
 
 from loadtests.booking.contender import Audit, Contender
-from loadtests.booking.cpu import CpuFigures, CpuSampler, window_figures
-from loadtests.booking.metrics import ERROR, SOLD_OUT_SHARE, TIMEOUT, Figures, Record, summarize
+from loadtests.booking.cpu import CpuFigures, CpuSampler, combine_cpu, window_figures
+from loadtests.booking.metrics import (
+    ERROR,
+    SOLD_OUT_SHARE,
+    TIMEOUT,
+    Figures,
+    Record,
+    Sale,
+    summarize_sales,
+)
 from loadtests.booking.workload import WorkloadSpec, build_workload
 
+MIN_SALE_WINDOW_SECONDS = 1.0
+"""A fresh sale is started only when at least this much measured time is missing."""
 START_DELAY_SECONDS = 0.5
 """Between releasing the client processes and the first request, so all start together."""
 ERRORS_SHOWN_PER_CLIENT = 3
@@ -47,7 +57,10 @@ _SEQ, _SEATS_HELD = 0, 1
 @dataclass(frozen=True)
 class RunConfig:
     duration_s: float = 14.0
-    """Measured window after the warm-up; it ends early if the event sells out."""
+    """Measured seconds wanted, after each sale's warm-up. A sale's window ends early when
+    its event sells out; the run then starts a fresh sale (fresh store, fresh arena) for
+    the seconds still missing, up to `max_sales`."""
+    max_sales: int = 8
     warmup_s: float = 1.0
     clients: int = 2
     """Client processes; the same for every contender."""
@@ -70,9 +83,18 @@ class RunResult:
     not_issued: int
     """Open loop only: requests the harness could not issue (in-flight cap reached)."""
     records: list[Record] = field(repr=False)
-    """Every request of the run, warm-up included."""
+    """Every request of the run, warm-up included, every sale's (arrival numbers restart
+    with each sale)."""
     cpu: CpuFigures | None = None
-    """CPU per process group over the measured window (None off Linux)."""
+    """CPU per process group over the measured windows (None off Linux)."""
+
+    @property
+    def sales(self) -> int:
+        return self.figures.sales
+
+    @property
+    def sold_per_sale(self) -> float:
+        return self.audit.sold / self.sales
 
     @property
     def seats_told(self) -> int:
@@ -97,26 +119,49 @@ class RunResult:
 
 def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str,
                   redis_url: str, redis_prefix: str, config: RunConfig) -> RunResult:
-    """Set up a fresh store, run the clients, stop, audit. `contender_class()` must build
-    an instance (in this process and in each client process)."""
+    """Sales one after the other until `config.duration_s` seconds are measured: each sets
+    up a fresh store, runs the clients, stops and is audited. `contender_class()` must
+    build an instance (in this process and in each client process). The audit adds up
+    the sales' seats sold and oversold."""
     workload = build_workload(spec)
     contender = contender_class()
-    contender.setup(workload, pg_url, redis_url, redis_prefix)
+    sales: list[Sale] = []
+    records: list[Record] = []
+    cpu_parts: list[tuple[CpuFigures, float]] = []
+    sold = oversold = not_issued = 0
+    missing = config.duration_s
     client_pids: set[int] = set()
-    try:
-        contender.start()
-        with CpuSampler(lambda: client_pids) as sampler:
-            records, not_issued, run_start = _drive(contender_class, spec, pg_url, redis_url,
-                                                    redis_prefix, config, client_pids)
-    finally:
-        contender.stop()
-    audit = contender.audit()
-    window_start = run_start + config.warmup_s
-    figures = summarize(records, run_start, window_start, window_start + config.duration_s,
-                        workload.capacity)
-    cpu = window_figures(sampler.snapshots, window_start, window_start + figures.window_s,
-                      figures.decisions_per_s)
-    return RunResult(contender.name, config, figures, audit, not_issued, records, cpu)
+    while True:
+        sale_config = replace(config, duration_s=missing)
+        contender.setup(workload, pg_url, redis_url, redis_prefix)
+        client_pids.clear()
+        try:
+            contender.start()
+            with CpuSampler(lambda: client_pids) as sampler:
+                sale_records, skipped, run_start = _drive(
+                    contender_class, spec, pg_url, redis_url, redis_prefix, sale_config,
+                    client_pids)
+        finally:
+            contender.stop()
+        audit = contender.audit()
+        sold, oversold, not_issued = sold + audit.sold, oversold + audit.oversold, \
+            not_issued + skipped
+        window_start = run_start + config.warmup_s
+        sale = Sale(sale_records, run_start, window_start, window_start + missing)
+        one = summarize_sales([sale], workload.capacity)
+        sales.append(sale)
+        records.extend(sale_records)
+        cpu = window_figures(sampler.snapshots, window_start, window_start + one.window_s,
+                             one.decisions_per_s)
+        if cpu is not None:
+            cpu_parts.append((cpu, one.decisions_per_s))
+        missing -= one.window_s
+        if (one.sold_out_at_s is None or missing < MIN_SALE_WINDOW_SECONDS
+                or len(sales) >= config.max_sales):
+            break
+    figures = summarize_sales(sales, workload.capacity)
+    return RunResult(contender.name, config, figures, Audit(sold=sold, oversold=oversold),
+                     not_issued, records, combine_cpu(cpu_parts))
 
 
 def _drive(contender_class: type[Contender], spec: WorkloadSpec, pg_url: str, redis_url: str,

@@ -51,7 +51,10 @@ class Figures:
     retries: int
     fifo_share: float | None
     timeline: list[float]
-    """Decisions per second in consecutive buckets from the start of the run (warm-up included)."""
+    """Decisions per second in consecutive buckets from the start of the (first) sale's run,
+    warm-up included."""
+    sales: int = 1
+    """Sales the figures are over: a run that sells out starts a fresh one (harness)."""
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
@@ -85,6 +88,17 @@ def sold_out_at(records: Iterable[Record], capacity: int) -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class Sale:
+    """One sale of a run: its records and its clock marks (`time.monotonic()` seconds)."""
+
+    records: Sequence[Record]
+    run_start: float
+    window_start: float
+    window_end: float
+    """Where the window would end; it ends earlier if the event sells out."""
+
+
 def summarize(records: Sequence[Record], run_start: float, window_start: float,
               window_end: float, capacity: int,
               bucket_s: float = TIMELINE_BUCKET_SECONDS) -> Figures:
@@ -96,38 +110,64 @@ def summarize(records: Sequence[Record], run_start: float, window_start: float,
     harness receiving the decision; FIFO order is judged over all requests of the
     run, then shared over those of the window.
     """
-    sold_out = sold_out_at(records, capacity)
-    if sold_out is not None and sold_out < window_end:
-        window_end = max(window_start, sold_out)
-    measured = [r for r in records if window_start <= r.issued_at < window_end]
-    decided = [r for r in measured if r.decided]
-    latencies = sorted(r.received_at - r.issued_at for r in decided)
-    in_window = sum(1 for r in records if r.decided and window_start <= r.received_at < window_end)
-    flags = fifo_flags(records)
+    return summarize_sales([Sale(records, run_start, window_start, window_end)], capacity,
+                           bucket_s)
+
+
+def summarize_sales(sales: Sequence[Sale], capacity: int,
+                    bucket_s: float = TIMELINE_BUCKET_SECONDS) -> Figures:
+    """`summarize` over several sales of the same event, one after the other, as if their
+    windows were one: decisions and seconds add up, latencies pool, FIFO order is judged
+    within each sale (arrival numbers restart with each)."""
+    issued = decided_count = in_window = held = seats_held = retries = in_order = 0
+    window_s = 0.0
+    latencies: list[float] = []
     rejected: dict[str, int] = {}
     failed: dict[str, int] = {}
-    for record in measured:
-        if record.code is not None:
-            bucket = rejected if record.decided else failed
-            bucket[record.code] = bucket.get(record.code, 0) + 1
-    held = [r for r in decided if r.code is None]
+    for sale in sales:
+        records = sale.records
+        sold_out = sold_out_at(records, capacity)
+        window_end = sale.window_end
+        if sold_out is not None and sold_out < window_end:
+            window_end = max(sale.window_start, sold_out)
+        measured = [r for r in records if sale.window_start <= r.issued_at < window_end]
+        decided = [r for r in measured if r.decided]
+        latencies.extend(r.received_at - r.issued_at for r in decided)
+        in_window += sum(1 for r in records
+                         if r.decided and sale.window_start <= r.received_at < window_end)
+        flags = fifo_flags(records)
+        in_order += sum(1 for r in decided if flags[r.seq])
+        for record in measured:
+            if record.code is not None:
+                bucket = rejected if record.decided else failed
+                bucket[record.code] = bucket.get(record.code, 0) + 1
+        held_records = [r for r in decided if r.code is None]
+        issued += len(measured)
+        decided_count += len(decided)
+        held += len(held_records)
+        seats_held += sum(r.seats for r in held_records)
+        retries += sum(r.retries for r in measured)
+        window_s += window_end - sale.window_start
+    latencies.sort()
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    first = sales[0]
+    first_sold_out = sold_out_at(first.records, capacity)
     return Figures(
-        issued=len(measured),
-        decided=len(decided),
-        held=len(held),
-        seats_held=sum(r.seats for r in held),
+        issued=issued,
+        decided=decided_count,
+        held=held,
+        seats_held=seats_held,
         rejected=rejected,
         failed=failed,
-        window_s=window_end - window_start,
-        sold_out_at_s=None if sold_out is None else sold_out - run_start,
-        decisions_per_s=in_window / (window_end - window_start) if window_end > window_start
-        else 0.0,
+        window_s=window_s,
+        sold_out_at_s=None if first_sold_out is None else first_sold_out - first.run_start,
+        decisions_per_s=in_window / window_s if window_s > 0 else 0.0,
         p50_ms=None if p50 is None else p50 * 1000.0,
         p99_ms=None if p99 is None else p99 * 1000.0,
-        retries=sum(r.retries for r in measured),
-        fifo_share=(sum(1 for r in decided if flags[r.seq]) / len(decided)) if decided else None,
-        timeline=_timeline(records, run_start, bucket_s),
+        retries=retries,
+        fifo_share=in_order / decided_count if decided_count else None,
+        timeline=_timeline(first.records, first.run_start, bucket_s),
+        sales=len(sales),
     )
 
 

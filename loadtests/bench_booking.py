@@ -82,8 +82,8 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: 
     print(f"booking bench: {workload.capacity:,} seats, {len(workload.hot_section_ids)} hot "
           f"sections ({workload.hot_seats:,} seats) get {plan.spec.hot_share:.0%} of requests; "
           f"{plan.closed.clients} client processes x {plan.closed.buyers_per_client} buyers, "
-          f"{plan.closed.warmup_s:g} s warm-up + up to {plan.closed.duration_s:g} s per contender "
-          "(less if the event sells out)")
+          f"{plan.closed.duration_s:g} s measured per contender after a {plan.closed.warmup_s:g} s "
+          f"warm-up (a fresh sale, up to {plan.closed.max_sales}, each time the event sells out)")
 
     classes: dict[str, type[Contender]] = {}
     for name, module_name, class_name in CONTENDERS:

@@ -93,8 +93,8 @@ class Batch:
     published, and its changes (and version) must not leak into this one's delta."""
     now: float = 0.0
     writes: object = None
-    """The store's writes for `decision`, built by the deciding thread (`prepare_batch`): the
-    commit stage, the partition's bottleneck under load, only sends them."""
+    """The store's writes for `decision`, built by the deciding thread (`prepare_batch`) while
+    the batch before commits, so the commit stage only sends them."""
 
 
 class PartitionConsumer:

@@ -11,12 +11,14 @@ Arrival order is one counter shared by all client processes: a request's
 workload stream. The client processes also share a count of seats they were
 told are held, and stop issuing once the event is sold out (`SOLD_OUT_SHARE`
 of its seats): after that every request is a cheap rejection that a real sale
-would turn away at the door, so it measures nothing of interest.
+would turn away at the door, so it measures nothing of interest. The run then
+holds a fresh sale (the contender's `setup` again, with its own warm-up and
+arrival counter) for the measured seconds still missing, up to `max_sales`.
 
-The run is bounded: issuing stops at sell-out or after warm-up + duration,
-every request in flight gets at most `decision_timeout_s`, and the harness
-kills its client processes if they overrun. State is reset by the contender's
-`setup` at the start of every run.
+Each sale is bounded: issuing stops at sell-out or after warm-up + the seconds
+still missing, every request in flight gets at most `decision_timeout_s`, and
+the harness kills its client processes if they overrun. State is reset by the
+contender's `setup` at the start of every sale.
 """
 
 from __future__ import annotations

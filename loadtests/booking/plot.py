@@ -44,7 +44,7 @@ def write_plot(results: Sequence[RunResult], path: Path, title: str) -> Path:
     if results:
         warmup = results[0].config.warmup_s
         timeline.axvline(warmup, color="grey", linestyle=":", label="end of warm-up")
-    timeline.set_title("decisions / s over the run")
+    timeline.set_title("decisions / s over the (first) sale")
     timeline.set_xlabel("seconds since start")
     if any(value > 0 for result in results for value in result.figures.timeline):
         timeline.set_yscale("log")

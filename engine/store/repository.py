@@ -150,13 +150,15 @@ _BUYERS_LOSE = text(f"""
     UPDATE buyer_tickets b SET tickets = b.tickets + r.tickets
     FROM {_recordset("buyer_id bigint, tickets integer")}
     WHERE b.event_id = :event_id AND b.buyer_id = r.buyer_id""")
+# Joined to its event (not a scalar subquery): for an event that does not exist it writes
+# nothing, and the version bump's row count reports the missing event (NotFoundError)
+# instead of a NULL version failing the insert.
 _APPEND_LOG = text(f"""
     INSERT INTO inventory_events (event_id, inventory_version, type, payload)
-    SELECT :event_id,
-           (SELECT inventory_version FROM events WHERE id = :event_id) - :changes
-               + r.version_offset,
-           r.type, r.payload
-    FROM {_recordset("position integer, version_offset bigint, type text, payload jsonb")}
+    SELECT e.id, e.inventory_version - :changes + r.version_offset, r.type, r.payload
+    FROM events e,
+         {_recordset("position integer, version_offset bigint, type text, payload jsonb")}
+    WHERE e.id = :event_id
     ORDER BY r.position""")
 _RECORD_OUTCOMES = text(f"""
     INSERT INTO booking_requests (request_id, event_id, buyer_id, kind, status, outcome,

@@ -21,7 +21,7 @@ from engine.events import (
     SeatsUnblocked,
 )
 from engine.state import HoldRecord, InventoryState, SaleRecord
-from engine.store.errors import InventoryConflictError, StaleFenceError
+from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
 from engine.store.repository import Fence, InventoryRepository, RequestOutcome
 from tests.support.catalogs import grid_doc, make_event
 
@@ -152,7 +152,7 @@ def test_a_batch_that_disagrees_with_the_store_is_refused_whole(db_engine: Engin
 
 def test_a_kept_connection_writes_again_after_a_refused_batch(db_engine: Engine) -> None:
     """The consumer keeps one connection for its commits: a refused batch (a row count that
-    disagrees with memory) must leave it clean for the next one."""
+    disagrees with memory, an event that does not exist) must leave it clean for the next."""
     _, event_id = make_event(db_engine)
     repository = InventoryRepository(db_engine)
     setup, _ = repository.load(event_id)
@@ -163,6 +163,9 @@ def test_a_kept_connection_writes_again_after_a_refused_batch(db_engine: Engine)
             repository.persist_many({event_id: [held, HoldExpired("h-unknown", 2, (seat + 1,),
                                                                   quantity=1)]},
                                     fence=Fence("p", 1), connection=kept)
+        with pytest.raises(NotFoundError):
+            repository.persist_many({event_id + 999: [HoldRejected("r9", "h9", 7, "sold_out",
+                                                                   "none")]}, connection=kept)
         repository.persist_many({event_id: [held]}, fence=Fence("p", 1), connection=kept)
     _, state = repository.load(event_id)
     assert state.version == 1 and len(state.holds) == 1

@@ -73,6 +73,17 @@ class CpuFigures:
                 f"{self.total_cores:.2f} of {os.cpu_count() or '?'} cores busy")
 
 
+def _parse_stat(pid: int, stat: str, ticks: int) -> ProcessCpu:
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    return ProcessCpu(pid, int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks)
+
+
+def process_cpu(pid: int) -> ProcessCpu:
+    """One process's CPU so far (Linux); OSError if it is gone."""
+    return _parse_stat(pid, (_PROC / str(pid) / "stat").read_text(), os.sysconf("SC_CLK_TCK"))
+
+
 def read_processes() -> list[ProcessCpu]:
     """Every process's CPU so far (Linux); processes that end meanwhile are skipped."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -84,10 +95,7 @@ def read_processes() -> list[ProcessCpu]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        found.append(ProcessCpu(int(entry.name), int(fields[1]), name,
-                                (int(fields[11]) + int(fields[12])) / ticks))
+        found.append(_parse_stat(int(entry.name), stat, ticks))
     return found
 
 
@@ -122,7 +130,7 @@ def _descends_from(pid: int, ancestor: int, parents: dict[int, int]) -> bool:
 
 
 def window_figures(snapshots: list[Snapshot], start: float, end: float,
-            decisions_per_s: float) -> CpuFigures | None:
+                   decisions_per_s: float) -> CpuFigures | None:
     """CPU between the first and last snapshot inside [start, end]. A process seen only in
     the later snapshot (started meanwhile) counts from zero."""
     inside = [s for s in snapshots if start <= s[0] <= end]

@@ -146,8 +146,9 @@ def run_contender(contender_class: type[Contender], spec: WorkloadSpec, pg_url: 
         finally:
             contender.stop()
         audit = contender.audit()
-        sold, oversold, not_issued = sold + audit.sold, oversold + audit.oversold, \
-            not_issued + skipped
+        sold += audit.sold
+        oversold += audit.oversold
+        not_issued += skipped
         window_start = run_start + config.warmup_s
         sale = Sale(sale_records, run_start, window_start, window_start + missing)
         one = summarize_sales([sale], workload.capacity)

@@ -33,6 +33,7 @@ from engine.store.catalog import create_event, create_organizer, create_venue
 from engine.store.migrate import upgrade_to_head
 from loadtests.booking import redisclean
 from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
+from loadtests.booking.cpu import process_cpu
 from loadtests.booking.workload import Workload
 from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
@@ -62,13 +63,6 @@ class Drain:
     @property
     def decisions_per_s(self) -> float:
         return self.requests / self.seconds
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def onsale_database_url(pg_url: str) -> str:
@@ -198,14 +192,14 @@ class OnsaleContender:
                               request_id=self._new_request_id())
             self.start()
             assert self._worker is not None
-            started, cpu_started = time.perf_counter(), _cpu_seconds(self._worker.pid)
+            started, cpu_started = time.perf_counter(), process_cpu(self._worker.pid).cpu_seconds
             deadline = time.monotonic() + DECISION_TIMEOUT_SECONDS
             while client.llen(keys.queue(PARTITION)) or client.llen(keys.inflight(PARTITION)):
                 if time.monotonic() > deadline or self._worker.poll() is not None:
                     raise RuntimeError("the onsale worker did not drain its queue")
                 time.sleep(0.005)
             took = time.perf_counter() - started
-            cpu = _cpu_seconds(self._worker.pid) - cpu_started
+            cpu = process_cpu(self._worker.pid).cpu_seconds - cpu_started
             batches = int(client.hget(keys.partition_stats(PARTITION), "batches") or 0)
         finally:
             client.close()

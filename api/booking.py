@@ -162,7 +162,20 @@ async def _request_state(
     else:
         state.update(json.loads(record.get("result") or "{}"))
         state["decided_at"] = float(record.get("decided_at") or 0)
+        if record["kind"] == "hold" and record["status"] == "held":
+            state["hold_status"] = _hold_status(record.get("hold_status"), state.get("expires_at"))
     return state
+
+
+def _hold_status(recorded: str | None, expires_at: Any) -> str:
+    """active, or how the hold ended: released, expired, sold or cancelled (its event's sale
+    ended), as the partition recorded it; a hold past its expiry the partition has not yet
+    expired (it does within a second) is already expired for the fan."""
+    if recorded:
+        return recorded
+    if isinstance(expires_at, int | float) and expires_at <= time.time():
+        return "expired"
+    return "active"
 
 
 def _request_id(request: web.Request) -> str:
@@ -237,6 +250,11 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
     if state["kind"] != "hold" or state["status"] != "held":
         raise ApiError(
             404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        )
+    if state["hold_status"] in ("released", "cancelled"):
+        raise ApiError(
+            404, "hold_not_found", f"This hold was {state['hold_status']}; reserve again.",
+            {"hold_id": hold_id, "hold_status": state["hold_status"]},
         )
     return state
 
@@ -393,6 +411,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/requests/{request_id}": {"get": operation(
         "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
+        description="A held hold request also says what became of the hold since: "
+                    "`hold_status` is active, released, expired, sold or cancelled.",
         responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(

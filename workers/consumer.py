@@ -324,6 +324,7 @@ class PartitionConsumer:
             now=batch.now,
             committed_at=self._clock(),
             lease_value=self.lease.value,
+            hold_endings=batch.decision.hold_endings,
             extra=extra,
         )
 

@@ -48,14 +48,26 @@ class Outcome:
     request-to-decision latency the ops dashboard and the autopilot watch."""
 
 
+HOLD_ENDINGS: dict[type, str] = {HoldReleased: "released", HoldExpired: "expired",
+                                  SeatsSold: "sold"}
+"""What became of a hold, by the event that ended it; `cancelled` when its event's sale
+ended (the release is the consumer's, not the fan's)."""
+
+
 @dataclass
 class BatchDecision:
     events_by_event: dict[int, list[Event]] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    hold_endings: dict[str, str] = field(default_factory=dict)
+    """Hold id -> how it ended in this batch (released, expired, sold, cancelled), so the
+    hold request's status record can say it."""
 
-    def add_events(self, event_id: int, events: list[Event]) -> None:
+    def add_events(self, event_id: int, events: list[Event], ending: str | None = None) -> None:
         if events:
             self.events_by_event.setdefault(event_id, []).extend(events)
+            for event in events:
+                if isinstance(event, (HoldReleased, HoldExpired, SeatsSold)):
+                    self.hold_endings[event.hold_id] = ending or HOLD_ENDINGS[type(event)]
 
 
 class BatchDecider:
@@ -109,7 +121,7 @@ class BatchDecider:
         for event_id, inventory in self.closing.items():
             for hold in inventory.state().holds:
                 decision.add_events(event_id, inventory.decide(
-                    ReleaseHold(hold.hold_id, hold.buyer_id), now))
+                    ReleaseHold(hold.hold_id, hold.buyer_id), now), ending="cancelled")
             self.closed[event_id] = inventory
         self.closing.clear()
 

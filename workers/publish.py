@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,10 +79,18 @@ local k = {_FIXED_KEYS} + 2 * jobs
 local a = {_FIXED_ARGS} + jobs * {_ARGS_PER_JOB} + 1
 for _ = 1, tonumber(ARGV[9]) do
   local name, nkeys, nargs = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local call = {{name}}
-  for j = 1, nkeys do call[#call + 1] = KEYS[k + j] end
-  for j = 1, nargs do call[#call + 1] = ARGV[a + 2 + j] end
-  redis.call(unpack(call))
+  if name == 'HOLDENDED' then
+    -- A hold request's record says how its hold ended, if the record is still there
+    -- (a hold re-made by a paid-after-expiry sale has a sell request's id: left alone).
+    if redis.call('HGET', KEYS[k + 1], 'kind') == 'hold' then
+      redis.call('HSET', KEYS[k + 1], 'hold_status', ARGV[a + 3])
+    end
+  else
+    local call = {{name}}
+    for j = 1, nkeys do call[#call + 1] = KEYS[k + j] end
+    for j = 1, nargs do call[#call + 1] = ARGV[a + 2 + j] end
+    redis.call(unpack(call))
+  end
   k = k + nkeys
   a = a + 3 + nargs
 end
@@ -129,6 +137,11 @@ class Commands:
     def expire(self, key: str, seconds: int) -> None:
         self._add("EXPIRE", [key], [seconds])
 
+    def hold_ended(self, request_key: str, how: str) -> None:
+        """Record `hold_status` on a hold request's status record, only if it exists and
+        is a hold's (the publish script checks)."""
+        self._add("HOLDENDED", [request_key], [how])
+
     def then(self, other: Commands) -> None:
         """Append `other`'s writes after these."""
         self.keys.extend(other.keys)
@@ -170,14 +183,17 @@ class Publisher:
                       outcomes: Sequence[Outcome], broken: dict[str, str],
                       deltas: dict[int, tuple[int, dict[str, str]]], now: float,
                       committed_at: float | None = None, lease_value: str = "",
+                      hold_endings: Mapping[str, str] | None = None,
                       extra: Commands | None = None) -> None:
         """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
 
         `committed_at` is when the batch became durable; the channel message carries it so a
         listener can tell when (and, from the message order, in which order) it was decided.
         With `lease_value`, nothing is published unless the partition's lease still holds
-        it; LeaseLost is raised instead. `extra`: the caller's own writes (the dashboard's
-        counters), run in the same script after the batch's own writes."""
+        it; LeaseLost is raised instead. `hold_endings`: hold id -> how the hold ended
+        (released, expired, sold, cancelled), recorded on the hold request's status record.
+        `extra`: the caller's own writes (the dashboard's counters), run in the same script
+        after the batch's own writes."""
         committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
@@ -212,6 +228,8 @@ class Publisher:
             writes.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
                         maxlen=AVAILABILITY_STREAM_MAX)
             writes.publish(keys.availability_channel(event_id), body)
+        for hold_id, how in (hold_endings or {}).items():
+            writes.hold_ended(keys.request(hold_id), how)
         for followup in payments.followups(outcomes, keys):
             followup.push(writes)
         if extra is not None:

@@ -154,6 +154,27 @@ async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend:
     assert decided["error"]["code"] == "limit_exceeded"
 
 
+async def test_a_released_hold_says_so_and_cannot_be_bought(
+        client: TestClient[Any, Any], backend: Redis, event_id: int) -> None:
+    fan = await signed_in(client, "released@example.com")
+    accepted = await (await client.post(f"/events/{event_id}/reservations",
+                                        json={"best_available": {"quantity": 1}},
+                                        headers=fan)).json()
+    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    assert held["status"] == "held" and held["hold_status"] == "active"
+    release = await client.delete(f"/holds/{held['hold_id']}", headers=fan)
+    assert release.status == 202
+    await wait_for(client, (await release.json())["status_url"], fan, {"released"})
+    after = await (await client.get(accepted["status_url"], headers=fan)).json()
+    assert after["status"] == "held", "the request's decision stays what it was"
+    assert after["hold_status"] == "released"
+    buy = await client.post(f"/holds/{held['hold_id']}/purchase", headers=fan,
+                            json={"payment_method": {"card_number": GOOD_CARD}})
+    assert buy.status == 404
+    error = (await buy.json())["error"]
+    assert error["code"] == "hold_not_found" and error["details"]["hold_status"] == "released"
+
+
 @pytest.fixture()
 async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
     from api.app import create_app

@@ -387,6 +387,7 @@ def test_holds_expire_in_order_with_bookings(redis_client: Redis, keys: Keys,
     worker.step()
     assert status(redis_client, keys, second)["status"] == "held", \
         "expired seats must be free for the next request in the queue"
+    assert status(redis_client, keys, first)["hold_status"] == "expired"
     with db_engine.connect() as conn:
         assert sorted(conn.execute(text("SELECT status FROM holds")).scalars()) == \
             ["active", "expired"]
@@ -615,6 +616,8 @@ def test_paid_after_expiry_reholds_the_same_seats_when_still_free(
     drain(worker, redis_client, keys)
     sold = status(redis_client, keys, sale)
     assert sold["status"] == "sold" and sold["result"]["reheld"] is True
+    assert status(redis_client, keys, first)["hold_status"] == "expired"
+    assert "hold_status" not in sold, "the re-made hold's id is the sell request's: untouched"
     assert sorted(sold["result"]["seat_ids"]) == sorted(held["result"]["seat_ids"])
     with db_engine.connect() as conn:
         states = conn.execute(text("SELECT state FROM seat_claims WHERE event_id = :e"),
@@ -666,16 +669,38 @@ def test_a_cancelled_event_refuses_queued_requests_and_voids_late_payments(
         assert conn.execute(text("SELECT count(*) FROM orders")).scalar() == 0
         assert conn.execute(text("SELECT status FROM holds")).scalars().all() == ["released"]
         assert live_claims(db_engine, event_id) == [], "the held seats are released"
+    assert status(redis_client, keys, first)["hold_status"] == "cancelled"
     jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
     assert [j.decode() for j in jobs] == [f"void-{first}-o"], "the authorization is voided"
+
+
+def test_a_hold_request_says_how_its_hold_ended(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """The hold request's status stays `held` (its decision); `hold_status` tells what became
+    of the hold since, so a fan polling it is not shown a hold that is gone."""
+    event_id, _clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
+                                                            db_engine)
+    assert "hold_status" not in held, "a live hold has no ending recorded"
+    second = hold_best(queue, event_id, 2)
+    drain(worker, redis_client, keys)
+    release = queue.enqueue(event_id=event_id, buyer_id=1, kind="release", partition=PARTITION,
+                            params={"hold_id": first}).request_id
+    sale = sell(queue, event_id, 2, status(redis_client, keys, second), f"{second}-o")
+    drain(worker, redis_client, keys)
+    assert status(redis_client, keys, release)["status"] == "released"
+    assert status(redis_client, keys, sale)["status"] == "sold"
+    assert status(redis_client, keys, first)["hold_status"] == "released"
+    assert status(redis_client, keys, second)["hold_status"] == "sold"
+    assert "hold_status" not in status(redis_client, keys, release), "only hold requests"
+    assert "hold_status" not in status(redis_client, keys, sale), "only hold requests"
 
 
 def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Cancelled while no consumer had it in memory (or before a failover): the next lease
     holder finds live holds of an event no longer on sale and releases them."""
-    event_id, _clock, worker, _first, held = one_hold_decided(redis_client, keys, queue,
-                                                              db_engine)
+    event_id, _clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
+                                                             db_engine)
     assert held["status"] == "held"
     worker.lease.release()
     with db_engine.begin() as conn:
@@ -687,3 +712,4 @@ def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM holds")).scalars().all() == ["released"]
     assert live_claims(db_engine, event_id) == []
+    assert status(redis_client, keys, first)["hold_status"] == "cancelled"

@@ -31,7 +31,7 @@ routes = web.RouteTableDef()
 FINAL_REQUEST_STATES = frozenset(
     {"held", "rejected", "failed", "released", "sold", "refunded", "done"}
 )
-FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
+FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided", "refunded"})
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_MAX_SECONDS = 300.0
 ORDER_POLL_SECONDS = 1.0
@@ -435,7 +435,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/orders/{order_id}": {"get": operation(
         "An order", who="the order's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
-        responses={200: ok({"type": "object"}, "authorizing, paid (with tickets), declined...")},
+        responses={200: ok({"type": "object"}, "authorizing, authorized, paid (with "
+                               "tickets), declined, voided, or refunded (event cancelled).")},
         **_BOOKING)},
     "/orders/{order_id}/events": {"get": operation(
         "An order's states (SSE)", who="the order's owner (or ops)", errors=(401, 404, 503),

@@ -48,6 +48,9 @@ Redis writes it records on `writes` run in the publish script."""
 IDLE_WAIT_SECONDS = 0.2
 SALE_CHECK_SECONDS = 1.0
 """How often the events in memory are checked for a sale that ended (a cancellation)."""
+REFUND_SWEEP_SECONDS = 10.0
+"""How often Postgres is asked for cancelled events of ours that still have paid orders (one
+cancelled when its sale was over is not in memory); also right after taking the lease."""
 STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
@@ -117,6 +120,7 @@ class PartitionConsumer:
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
         self._last_sale_check = 0.0
+        self._last_refund_sweep = 0.0
         self._publish_error: BaseException | None = None
         self.yielded = False
 
@@ -325,6 +329,7 @@ class PartitionConsumer:
             committed_at=self._clock(),
             lease_value=self.lease.value,
             hold_endings=batch.decision.hold_endings,
+            refunded_orders=batch.decision.refunded_orders,
             extra=extra,
         )
 
@@ -422,31 +427,51 @@ class PartitionConsumer:
 
     def _rebuild_memory(self) -> None:
         """Forget every inventory and reload those with holds that may need expiring; an
-        event with live holds whose sale ended is loaded to release them."""
+        event with live holds whose sale ended is loaded to release them (and, if it was
+        cancelled, to refund its sales). Cancelled events without live holds are swept at
+        the next sale check."""
         self._decider.forget()
-        for event_id in self._store_call(self._store.events_with_live_holds):
-            if self._owns_event(event_id) and self._decider.inventory(event_id) is None:
-                self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True))
+        ended = [event_id for event_id in self._store_call(self._store.events_with_live_holds)
+                 if self._owns_event(event_id) and self._decider.inventory(event_id) is None]
+        statuses = self._store_call(lambda: self._store.ended_sales(ended))
+        for event_id in ended:
+            self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True),
+                                   cancelled=statuses.get(event_id) == "cancelled")
+        self._last_refund_sweep = 0.0
 
     def _close_ended_sales_if_due(self) -> None:
         """Release the holds of events cancelled since they were loaded and refuse their
         requests, from the next batch on (the API refuses new ones at once; this covers those
         already queued and the sales of payments authorized meanwhile, which are voided)."""
         now = self._clock()
-        if now - self._last_sale_check < SALE_CHECK_SECONDS or not self._decider.inventories:
+        if now - self._last_sale_check < SALE_CHECK_SECONDS:
             return
         self._last_sale_check = now
+        sweep = now - self._last_refund_sweep >= REFUND_SWEEP_SECONDS
         try:
             ended = self._store.ended_sales(sorted(self._decider.inventories))
+            to_refund = self._store.cancelled_with_sales() if sweep else []
         except StoreUnavailable:
             return  # asked again at the next check; commits have their own retries
-        for event_id in ended:
-            self._close_ended_sale(event_id)
+        if sweep:
+            self._last_refund_sweep = now
+        for event_id, status in ended.items():
+            self._close_ended_sale(event_id, cancelled=status == "cancelled")
+        decider = self._decider
+        for event_id in to_refund:
+            # Closed or closing already (its refunds decided, maybe not yet committed): skip.
+            if (not self._owns_event(event_id) or event_id in ended
+                    or event_id in decider.closed or event_id in decider.closing):
+                continue
+            self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True),
+                                   cancelled=True)
 
-    def _close_ended_sale(self, event_id: int, inventory: EventInventory | None = None) -> None:
-        log.warning("partition %s: event %s is no longer on sale; releasing its holds and "
-                    "refusing its requests", self.partition, event_id)
-        self._decider.close(event_id, inventory)
+    def _close_ended_sale(self, event_id: int, inventory: EventInventory | None = None,
+                          cancelled: bool = False) -> None:
+        log.warning("partition %s: event %s is no longer on sale; releasing its holds%s and "
+                    "refusing its requests", self.partition, event_id,
+                    ", refunding its sales" if cancelled else "")
+        self._decider.close(event_id, inventory, refund=cancelled)
 
     def _renew_if_due(self) -> None:
         now = self._clock()

@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.commands import ExpireHolds, HoldGeneralAdmission, HoldSeats, ReleaseHold, SellHold
+from engine.commands import (
+    ExpireHolds,
+    HoldGeneralAdmission,
+    HoldSeats,
+    RefundOrder,
+    ReleaseHold,
+    SellHold,
+)
 from engine.errors import BookingError, ErrorCode
 from engine.events import (
     Event,
@@ -61,6 +68,9 @@ class BatchDecision:
     hold_endings: dict[str, str] = field(default_factory=dict)
     """Hold id -> how it ended in this batch (released, expired, sold, cancelled), so the
     hold request's status record can say it."""
+    refunded_orders: list[str] = field(default_factory=list)
+    """Orders refunded in this batch (a cancelled event's sales): once committed, each gets
+    a refund job on the payments queue."""
 
     def add_events(self, event_id: int, events: list[Event], ending: str | None = None) -> None:
         if events:
@@ -68,6 +78,8 @@ class BatchDecision:
             for event in events:
                 if isinstance(event, (HoldReleased, HoldExpired, SeatsSold)):
                     self.hold_endings[event.hold_id] = ending or HOLD_ENDINGS[type(event)]
+                elif isinstance(event, OrderRefunded):
+                    self.refunded_orders.append(event.order_id)
 
 
 class BatchDecider:
@@ -80,6 +92,8 @@ class BatchDecider:
         self.closed: dict[int, EventInventory | None] = {}
         """Closed events, with their last inventory if it was in memory (for seat labels and
         availability deltas): their requests are refused without a load."""
+        self.refunding: set[int] = set()
+        """Closing events that were cancelled: their sales are refunded too."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
         if event_id in self.closed or event_id in self.closing:
@@ -96,16 +110,21 @@ class BatchDecider:
         self.inventories.clear()
         self.closing.clear()
         self.closed.clear()
+        self.refunding.clear()
 
-    def close(self, event_id: int, inventory: EventInventory | None = None) -> None:
-        """The event stopped selling (it was cancelled): the next `decide` releases its live
-        holds and refuses its requests, and so does every one after it. `inventory`: the
-        event's, loaded whatever its status, when it is not in memory."""
+    def close(self, event_id: int, inventory: EventInventory | None = None,
+              refund: bool = False) -> None:
+        """The event stopped selling: the next `decide` releases its live holds (and, with
+        `refund`, for a cancelled event, refunds its sales) and refuses its requests, and so
+        does every one after it. `inventory`: the event's, loaded whatever its status, when
+        it is not in memory."""
         inventory = self.inventories.pop(event_id, None) or inventory
         if inventory is None:
             self.closed[event_id] = None
         else:
             self.closing[event_id] = inventory
+            if refund:
+                self.refunding.add(event_id)
 
     def known(self, event_id: int) -> EventInventory | None:
         """The event's inventory in memory, closed or not, without loading it."""
@@ -118,12 +137,20 @@ class BatchDecider:
         return inventory.setup.venue if inventory is not None else None
 
     def _release_closing(self, now: float, decision: BatchDecision) -> None:
+        """A closing event's live holds are released and, if it was cancelled, its sales
+        refunded, in this batch, before any request of it."""
         for event_id, inventory in self.closing.items():
-            for hold in inventory.state().holds:
+            state = inventory.state()
+            for hold in state.holds:
                 decision.add_events(event_id, inventory.decide(
                     ReleaseHold(hold.hold_id, hold.buyer_id), now), ending="cancelled")
+            if event_id in self.refunding:
+                for sale in state.sales:
+                    decision.add_events(event_id,
+                                        inventory.decide(RefundOrder(sale.order_id), now))
             self.closed[event_id] = inventory
         self.closing.clear()
+        self.refunding.clear()
 
     def next_expiry(self) -> float | None:
         times = [t for inv in self.inventories.values() if (t := inv.next_expiry()) is not None]

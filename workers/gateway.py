@@ -18,6 +18,7 @@ class PaymentStatus(str, Enum):
     DECLINED = "declined"
     CAPTURED = "captured"
     VOIDED = "voided"
+    REFUNDED = "refunded"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class PaymentGateway(Protocol):
     def void(self, reference: str, idempotency_key: str) -> PaymentResult:
         ...
 
+    def refund(self, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
+        """Give back `amount_cents` of a captured payment."""
+        ...
+
 
 TEST_CARDS = {
     "4242424242424242": ("authorized", None, None),
@@ -59,6 +64,8 @@ class TestGateway:
     def __init__(self) -> None:
         self._answers: dict[str, PaymentResult] = {}
         self._lock = threading.Lock()
+        self.refunds: list[tuple[str, int]] = []
+        """(reference, amount) of every refund made, once per idempotency key."""
 
     def authorize(self, amount_cents: int, card_number: str, idempotency_key: str) -> PaymentResult:
         digits = "".join(ch for ch in card_number if ch.isdigit())
@@ -80,3 +87,12 @@ class TestGateway:
 
     def void(self, reference: str, idempotency_key: str) -> PaymentResult:
         return PaymentResult(PaymentStatus.VOIDED, reference)
+
+    def refund(self, reference: str, amount_cents: int, idempotency_key: str) -> PaymentResult:
+        with self._lock:
+            if idempotency_key in self._answers:
+                return self._answers[idempotency_key]
+            result = PaymentResult(PaymentStatus.REFUNDED, reference)
+            self._answers[idempotency_key] = result
+            self.refunds.append((reference, amount_cents))
+        return result

@@ -74,6 +74,7 @@ def run_payments(settings: Settings) -> None:
     from rq import Queue, SimpleWorker
 
     from engine.store.db import make_engine
+    from engine.store.order_payments import order_payment, record_payment_ref
     from engine.store.tickets import issue_tickets
     from workers import payments
     from workers.enqueue import SyncRequestQueue
@@ -93,6 +94,8 @@ def run_payments(settings: Settings) -> None:
         partition_of=partition_of,
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
         end_admission=_admission_ender(redis, settings.redis_prefix),
+        record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
+        order_payment=lambda order_id: order_payment(engine, order_id),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)

@@ -8,6 +8,9 @@
 3. The partition decides the sale in queue order. Its publisher enqueues
    `capture_order` when the seats were sold (also after a re-hold of an expired
    hold), or `void_order` when the hold expired and its seats were taken.
+4. When an event is cancelled, its partition refunds its sales in one batch (orders
+   `refunded`, tickets void, in Postgres) and its publisher enqueues `refund_order`
+   for each: the gateway gives the money back (idempotency key = order id).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from redis import Redis
 
+from engine.store.order_payments import OrderPayment
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
@@ -60,6 +64,10 @@ class PaymentsContext:
     issue_tickets: Callable[[str], list[dict[str, Any]]]
     end_admission: Callable[[int, int], None] = lambda event_id, buyer_id: None
     """Close the buyer's admitted waiting-room session once the order is paid."""
+    record_payment_ref: Callable[[str, str], None] = lambda order_id, payment_ref: None
+    """Keep the captured payment's gateway reference with the order in Postgres."""
+    order_payment: Callable[[str], OrderPayment | None] = lambda order_id: None
+    """The order's payment as Postgres has it (reference, amount), for refunds."""
 
 
 _context: PaymentsContext | None = None
@@ -91,9 +99,16 @@ def authorize_job(keys: Keys, order_id: str, attempt: int) -> Followup:
                 "workers.payments.authorize_order", order_id, attempt)
 
 
-def followups(outcomes: Sequence[Outcome], keys: Keys) -> list[Followup]:
-    """Capture or void for every decided sale, as RQ jobs on the payments queue."""
-    jobs: list[Followup] = []
+def refund_job(keys: Keys, order_id: str) -> Followup:
+    return _job(keys.payments_queue_name(), f"refund-{order_id}",
+                "workers.payments.refund_order", order_id)
+
+
+def followups(outcomes: Sequence[Outcome], keys: Keys,
+              refunded_orders: Sequence[str] = ()) -> list[Followup]:
+    """Capture or void for every decided sale, and a refund for every refunded order, as RQ
+    jobs on the payments queue."""
+    jobs: list[Followup] = [refund_job(keys, order_id) for order_id in refunded_orders]
     for outcome in outcomes:
         if outcome.kind != "sell":
             continue
@@ -194,6 +209,8 @@ def capture_order(order_id: str) -> str:
     if order.get("status") == "paid":
         return "already paid"
     ctx.gateway.capture(order.get("payment_ref", ""), idempotency_key=f"capture:{order_id}")
+    if order.get("payment_ref"):
+        ctx.record_payment_ref(order_id, order["payment_ref"])
     tickets = ctx.issue_tickets(order_id)
     _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
     # The fan is done: free their place under max_active_users. (Not at purchase start: a
@@ -212,3 +229,25 @@ def void_order(order_id: str, code: str) -> str:
         "code": code, "message": "The hold expired before payment completed and its seats "
         "were taken; the payment was voided.", "details": {}})
     return "voided"
+
+
+def refund_order(order_id: str) -> str:
+    """Give a refunded order's money back (its event was cancelled). The partition has
+    already marked it refunded and voided its tickets in Postgres; this is the gateway's
+    part, then the fan's order record. A failure leaves the job in RQ's failed registry,
+    to be requeued (the gateway call is idempotent)."""
+    ctx = _ctx()
+    order = _load_order(ctx, order_id)
+    if order.get("status") == "refunded":
+        return "already refunded"
+    stored = ctx.order_payment(order_id)
+    reference = order.get("payment_ref") or (stored.payment_ref if stored else None)
+    amount = stored.total_cents if stored else int(order.get("amount_cents") or 0)
+    if not reference:
+        raise RuntimeError(f"order {order_id}: no payment reference to refund")
+    ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
+    if order:  # the fan's record may have expired; Postgres says refunded either way
+        _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
+                   error={"code": "event_cancelled", "message": "The event was cancelled; "
+                          "the payment was refunded.", "details": {}})
+    return f"refunded {amount} cents"

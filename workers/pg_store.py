@@ -141,14 +141,25 @@ class PostgresBookingStore:
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
 
-    def ended_sales(self, event_ids: Sequence[int]) -> list[int]:
+    def ended_sales(self, event_ids: Sequence[int]) -> dict[int, str]:
         if not event_ids:
-            return []
+            return {}
         try:
             with self._engine.connect() as conn:
-                selling = set(conn.execute(text(
-                    "SELECT id FROM events WHERE id = ANY(CAST(:ids AS bigint[]))"
-                    " AND status = 'published'"), {"ids": list(event_ids)}).scalars())
+                statuses: dict[int, str] = {int(e): s for e, s in conn.execute(text(
+                    "SELECT id, status FROM events WHERE id = ANY(CAST(:ids AS bigint[]))"),
+                    {"ids": list(event_ids)}).all()}
         except _UNAVAILABLE as error:
             raise StoreUnavailable(str(error)) from error
-        return [event_id for event_id in event_ids if event_id not in selling]
+        return {event_id: statuses.get(event_id, "gone") for event_id in event_ids
+                if statuses.get(event_id) != "published"}
+
+    def cancelled_with_sales(self) -> list[int]:
+        try:
+            with self._engine.connect() as conn:
+                return [int(e) for e in conn.execute(text(
+                    "SELECT e.id FROM events e WHERE e.status = 'cancelled' AND EXISTS"
+                    " (SELECT 1 FROM orders o WHERE o.event_id = e.id AND o.status = 'paid')"
+                    " ORDER BY e.id")).scalars()]
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error

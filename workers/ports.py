@@ -64,5 +64,9 @@ class BookingStore(Protocol):
     def events_with_live_holds(self) -> list[int]:
         """Events that have holds which may need expiring."""
 
-    def ended_sales(self, event_ids: Sequence[int]) -> list[int]:
-        """Of these events, those no longer on sale (cancelled, unpublished or gone)."""
+    def ended_sales(self, event_ids: Sequence[int]) -> dict[int, str]:
+        """Of these events, those no longer on sale, with their status (`cancelled`,
+        `draft`, or `gone` when the event no longer exists)."""
+
+    def cancelled_with_sales(self) -> list[int]:
+        """Cancelled events that still have paid orders: sales to refund."""

@@ -184,6 +184,7 @@ class Publisher:
                       deltas: dict[int, tuple[int, dict[str, str]]], now: float,
                       committed_at: float | None = None, lease_value: str = "",
                       hold_endings: Mapping[str, str] | None = None,
+                      refunded_orders: Sequence[str] = (),
                       extra: Commands | None = None) -> None:
         """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
 
@@ -192,6 +193,7 @@ class Publisher:
         With `lease_value`, nothing is published unless the partition's lease still holds
         it; LeaseLost is raised instead. `hold_endings`: hold id -> how the hold ended
         (released, expired, sold, cancelled), recorded on the hold request's status record.
+        `refunded_orders`: orders refunded in the batch, each followed by a refund job.
         `extra`: the caller's own writes (the dashboard's counters), run in the same script
         after the batch's own writes."""
         committed = repr(now if committed_at is None else committed_at)
@@ -230,7 +232,7 @@ class Publisher:
             writes.publish(keys.availability_channel(event_id), body)
         for hold_id, how in (hold_endings or {}).items():
             writes.hold_ended(keys.request(hold_id), how)
-        for followup in payments.followups(outcomes, keys):
+        for followup in payments.followups(outcomes, keys, refunded_orders):
             followup.push(writes)
         if extra is not None:
             writes.then(extra)

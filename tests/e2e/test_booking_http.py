@@ -13,11 +13,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis import Redis
 from rq import Queue, SimpleWorker
+from sqlalchemy import text
 
 from api.settings import Settings
 from engine.store.db import make_engine
+from engine.store.order_payments import order_payment, record_payment_ref
 from engine.store.tickets import issue_tickets
 from tests.support.booking import consumers_running, make_event
+from tests.support.catalog_http import account
 from workers import payments
 from workers.enqueue import SyncRequestQueue
 from workers.gateway import TestGateway
@@ -43,15 +46,22 @@ def event_id(engine: Any) -> int:
 
 
 @pytest.fixture()
-def backend(settings: Settings, engine: Any, event_id: int,
-            redis_client: Redis) -> Iterator[Redis]:
+def gateway() -> TestGateway:
+    return TestGateway()
+
+
+@pytest.fixture()
+def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
+            gateway: TestGateway) -> Iterator[Redis]:
     """The partition consumer for the event, in a thread, and the payments context."""
     keys = Keys(settings.redis_prefix)
     payments.configure(payments.PaymentsContext(
-        redis=redis_client, keys=keys, gateway=TestGateway(),
+        redis=redis_client, keys=keys, gateway=gateway,
         requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
-        issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32)))
+        issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32),
+        record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
+        order_payment=lambda order_id: order_payment(engine, order_id)))
     with consumers_running(redis_client, keys, engine,
                            [partition_for(event_id, settings.partitions, {})], "e2e-worker"):
         yield redis_client
@@ -123,6 +133,60 @@ async def test_reserve_follow_by_sse_pay_and_get_tickets(
     assert order["status"] == "paid", order
     assert len(order["tickets"]) == 2
     assert all(t["qr_payload"] for t in order["tickets"])
+
+
+async def pay(client: TestClient[Any, Any], backend: Redis, settings: Settings,
+              fan: dict[str, str], hold_id: str) -> dict[str, Any]:
+    """Buy a hold with the good test card; the paid order."""
+    response = await client.post(f"/holds/{hold_id}/purchase", headers=fan,
+                                 json={"payment_method": {"card_number": GOOD_CARD}})
+    assert response.status == 202
+    order_url = (await response.json())["status_url"]
+    for _ in range(200):  # authorize -> sell on the partition -> capture
+        await run_payment_jobs(backend, settings)
+        order = await (await client.get(order_url, headers=fan)).json()
+        if order["status"] == "paid":
+            return dict(order)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never paid: {order}")
+
+
+async def test_cancelling_an_event_refunds_its_paid_orders(
+        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
+        engine: Any, gateway: TestGateway) -> None:
+    fan = await signed_in(client, "refunded@example.com")
+    accepted = await (await client.post(f"/events/{event_id}/reservations",
+                                        json={"best_available": {"quantity": 2}},
+                                        headers=fan)).json()
+    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    order = await pay(client, backend, settings, fan, held["hold_id"])
+    assert len(order["tickets"]) == 2
+
+    ops = await account(client, engine, "ops")
+    cancelled = await client.post(f"/events/{event_id}/cancel", headers=ops)
+    assert cancelled.status == 200, await cancelled.text()
+    for _ in range(200):  # the partition notices within a second, then the refund job runs
+        await run_payment_jobs(backend, settings)
+        order = await (await client.get(f"/orders/{order['order_id']}", headers=fan)).json()
+        if order["status"] == "refunded":
+            break
+        await asyncio.sleep(0.05)
+    assert order["status"] == "refunded", order
+    assert order["tickets"] == [] and order["error"]["code"] == "event_cancelled"
+    assert [amount for _, amount in gateway.refunds] == [order["amount_cents"]]
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT status, refunded_at, payment_ref FROM orders"
+                                   " WHERE order_id = :o"), {"o": order["order_id"]}).one()
+        tickets = conn.execute(text("SELECT status FROM tickets WHERE order_id = :o"),
+                               {"o": order["order_id"]}).scalars().all()
+        claims = conn.execute(text("SELECT count(*) FROM seat_claims WHERE event_id = :e"),
+                              {"e": event_id}).scalar()
+    assert stored.status == "refunded" and stored.refunded_at is not None
+    assert (stored.payment_ref, order["amount_cents"]) == gateway.refunds[0], \
+        "refunded at the gateway under the captured payment's reference"
+    assert tickets == ["void", "void"] and claims == 0
+    await run_payment_jobs(backend, settings)
+    assert len(gateway.refunds) == 1, "refunded once"
 
 
 async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend: Redis,

@@ -695,6 +695,52 @@ def test_a_hold_request_says_how_its_hold_ended(
     assert "hold_status" not in status(redis_client, keys, sale), "only hold requests"
 
 
+def test_a_cancelled_event_has_its_sales_refunded_even_when_not_in_memory(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Cancelled after its sale was over, while no consumer had it in memory (no live hold
+    brings it back at a takeover): the sweep finds its paid orders, refunds them in one batch
+    (orders refunded, tickets void, seats freed) and queues one refund job per order."""
+    event_id, _clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
+                                                             db_engine)
+    sell(queue, event_id, 1, held, f"{first}-o")
+    drain(worker, redis_client, keys)
+    worker.lease.release()
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
+                     {"e": event_id})
+    standby = consumer(redis_client, keys, db_engine, owner="standby")
+    assert standby.try_take_over()
+    standby.step()
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM orders")).scalars().all() == ["refunded"]
+    assert live_claims(db_engine, event_id) == [], "the sold seats are freed"
+    jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
+    assert [j.decode() for j in jobs] == [f"capture-{first}-o", f"refund-{first}-o"]
+    standby._last_sale_check = standby._last_refund_sweep = 0.0  # the next sweep is due
+    standby.step()
+    assert redis_client.llen(RQ_QUEUE_PREFIX + keys.payments_queue_name()) == 2, "refunded once"
+
+
+def test_an_event_that_stopped_selling_without_a_cancel_keeps_its_sales(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Only a cancellation refunds: an event no longer published for another reason (back to
+    draft, by hand) has its holds released and its requests refused, its sales kept."""
+    event_id, clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
+                                                            db_engine)
+    sell(queue, event_id, 1, held, f"{first}-o")
+    second = hold_best(queue, event_id, 2)
+    drain(worker, redis_client, keys)
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'draft' WHERE id = :e"), {"e": event_id})
+    clock.now += 2  # past the next sale check
+    worker.step()
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM orders")).scalars().all() == ["paid"]
+    assert status(redis_client, keys, second)["hold_status"] == "cancelled"
+    jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
+    assert [j.decode() for j in jobs] == [f"capture-{first}-o"]
+
+
 def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Cancelled while no consumer had it in memory (or before a failover): the next lease

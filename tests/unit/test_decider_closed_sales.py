@@ -3,7 +3,8 @@ reloading, seat labels kept."""
 
 from __future__ import annotations
 
-from engine.events import HoldReleased
+from engine.commands import SellHold
+from engine.events import HoldReleased, OrderRefunded
 from engine.inventory import EventInventory
 from tests.support.venues import grid_venue, setup_for
 from workers.booking_requests import BookingRequest
@@ -67,3 +68,34 @@ def test_an_ended_event_loaded_for_closing_releases_its_holds() -> None:
     decision = decider.decide([], now=2.0)
     assert [type(e) for e in decision.events_by_event[event_id]] == [HoldReleased]
     assert decider.inventory(event_id) is None
+
+
+def sold_and_held(event_id: int) -> tuple[EventInventory, BatchDecider]:
+    """Buyer 1's hold `a` sold as order `a-o`, buyer 1's hold `b` still live."""
+    inventory = EventInventory(setup_for(grid_venue()))
+    decider = BatchDecider(CountingLoader(inventory))
+    decider.decide([hold("a", event_id), hold("b", event_id, quantity=1)], now=1.0)
+    inventory.decide(SellHold("a", "a-o", buyer_id=1), now=1.5)
+    return inventory, decider
+
+
+def test_closing_a_cancelled_event_refunds_its_sales_after_releasing_its_holds() -> None:
+    event_id = EventInventory(setup_for(grid_venue())).setup.event_id
+    inventory, decider = sold_and_held(event_id)
+    decider.close(event_id, refund=True)
+    decision = decider.decide([], now=2.0)
+    assert [type(e) for e in decision.events_by_event[event_id]] == [HoldReleased, OrderRefunded]
+    assert decision.refunded_orders == ["a-o"]
+    assert decision.hold_endings == {"b": "cancelled"}
+    assert inventory.state().sales == () and inventory.state().holds == ()
+    assert decider.decide([], now=3.0).refunded_orders == [], "once"
+
+
+def test_closing_without_a_cancellation_keeps_the_sales() -> None:
+    event_id = EventInventory(setup_for(grid_venue())).setup.event_id
+    inventory, decider = sold_and_held(event_id)
+    decider.close(event_id)
+    decision = decider.decide([], now=2.0)
+    assert [type(e) for e in decision.events_by_event[event_id]] == [HoldReleased]
+    assert decision.refunded_orders == []
+    assert [sale.order_id for sale in inventory.state().sales] == ["a-o"]

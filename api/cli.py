@@ -76,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     payments = commands.add_parser("payments-worker", help="run the payments queue worker")
     payments.set_defaults(run=_payments_worker)
 
+    notifier = commands.add_parser(
+        "notifier", help="send fans' mail from the notifications outbox (tickets, refunds)")
+    notifier.set_defaults(run=_notifier)
     autopilot = commands.add_parser(
         "autopilot", help="run the ops autopilot (steers admission rates of opted-in events)")
     autopilot.set_defaults(run=_autopilot)
@@ -208,6 +211,13 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
         summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def _notifier(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.main import run_notifier
+
+    run_notifier(settings)
     return 0
 
 

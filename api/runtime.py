@@ -58,6 +58,7 @@ SERVICES: tuple[Service, ...] = (
     Service("api", ("api",)),
     Service("worker", ("worker",), replicas=lambda settings: settings.workers),
     Service("payments-worker", ("payments-worker",)),
+    Service("notifier", ("notifier",)),
     Service("admission-controller", ("admission-controller",)),
     Service("autopilot", ("autopilot",)),
 )

@@ -68,6 +68,9 @@ class Settings:
     max_body_bytes: int = field(default=65536, metadata=_at_least(1))
     demo_data: bool = True
     ticket_signing_key: str | None = field(default=None, repr=False, metadata={"min_length": 32})
+    mail_url: str = field(default="log", metadata={"mail_url": True})
+    """Where `onsale notifier` sends fans' mail: `log`, `file:<path>` or `smtp://host[:port]`."""
+    mail_from: str = "onsale <tickets@onsale.invalid>"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -166,6 +169,13 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
     if rules.get("networks"):
         try:
             parse_networks(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from None
+    if rules.get("mail_url"):
+        from workers.notifier import parse_mail_url
+
+        try:
+            parse_mail_url(value)
         except ValueError as exc:
             raise SettingsError(f"{name}={raw!r}: {exc}") from None
     min_length = rules.get("min_length")

@@ -1,4 +1,5 @@
-"""Entry points of the worker processes: `onsale worker` and `onsale payments-worker`."""
+"""Entry points of the worker processes: `onsale worker`, `onsale payments-worker` and
+`onsale notifier`."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def run_payments(settings: Settings) -> None:
     """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
     from rq import Queue, SimpleWorker
 
+    from engine.store import notifications
     from engine.store.db import make_engine
     from engine.store.order_payments import order_payment, record_payment_ref
     from engine.store.tickets import issue_tickets
@@ -96,6 +98,15 @@ def run_payments(settings: Settings) -> None:
         end_admission=_admission_ender(redis, settings.redis_prefix),
         record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
         order_payment=lambda order_id: order_payment(engine, order_id),
+        notify_refunded=lambda order_id, cents: notifications.order_refunded(engine, order_id,
+                                                                             cents),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)
+
+
+def run_notifier(settings: Settings) -> None:
+    """Send the notifications outbox until SIGTERM or SIGINT."""
+    from workers.notifier import serve
+
+    serve(settings, _stop_on_signals())

@@ -68,6 +68,8 @@ class PaymentsContext:
     """Keep the captured payment's gateway reference with the order in Postgres."""
     order_payment: Callable[[str], OrderPayment | None] = lambda order_id: None
     """The order's payment as Postgres has it (reference, amount), for refunds."""
+    notify_refunded: Callable[[str, int], None] = lambda order_id, amount_cents: None
+    """Write the fan's refund message to the notifications outbox."""
 
 
 _context: PaymentsContext | None = None
@@ -246,6 +248,7 @@ def refund_order(order_id: str) -> str:
     if not reference:
         raise RuntimeError(f"order {order_id}: no payment reference to refund")
     ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
+    ctx.notify_refunded(order_id, amount)  # once per order, however often this job runs
     if order:  # the fan's record may have expired; Postgres says refunded either way
         _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
                    error={"code": "event_cancelled", "message": "The event was cancelled; "

@@ -527,4 +527,37 @@ class OpsAuditEntry(Base):
     new_value: Mapped[Any | None] = mapped_column(JSONB)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
+
+# ---------------------------------------------------------------- notifications
+
+NOTIFICATION_KINDS = ("order_paid", "order_refunded")
+
+
+class Notification(Base):
+    """The outbox: a message to a fan, written in the transaction of the change it tells
+    of (tickets issued, an order refunded), sent later by `onsale notifier`.
+
+    One row per order and kind (a re-run writes nothing new); `sent_at` is set once it was
+    handed to the mail system; a failed attempt counts and waits before the next."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", NOTIFICATION_KINDS), name="kind"),
+        UniqueConstraint("kind", "order_id"),
+        Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    recipient: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    next_attempt_at: Mapped[datetime] = _created()
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
 TABLE_NAMES = tuple(Base.metadata.tables)

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from engine.store import notifications
+
 _LINES = text("""
     SELECT o.event_id, o.status, l.line_no, l.seat_id, l.zone_id, l.quantity
     FROM orders o JOIN order_lines l ON l.order_id = o.order_id
@@ -52,10 +54,11 @@ def issue_tickets(engine: Engine, order_id: str, signing_key: bytes) -> list[dic
                              "seat_id": line.seat_id, "zone_id": line.zone_id,
                              "secret": ticket_secret(signing_key, order_id, line.line_no, index)})
         conn.execute(_INSERT, rows)
-        tickets = conn.execute(_TICKETS, {"order_id": order_id}).all()
-    return [
-        {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
-         "section": t.name, "row": t.row_label, "seat": t.label,
-         "qr_payload": f"{t.id}.{t.secret}"}
-        for t in tickets
-    ]
+        tickets = [
+            {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
+             "section": t.name, "row": t.row_label, "seat": t.label,
+             "qr_payload": f"{t.id}.{t.secret}"}
+            for t in conn.execute(_TICKETS, {"order_id": order_id}).all()
+        ]
+        notifications.tickets_issued(conn, order_id, tickets)  # once per order (outbox)
+    return tickets

@@ -16,7 +16,9 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import text
 
 from api.settings import Settings
+from engine.store import notifications
 from engine.store.db import make_engine
+from engine.store.notifications import dispatch_due
 from engine.store.order_payments import order_payment, record_payment_ref
 from engine.store.tickets import issue_tickets
 from tests.support.booking import consumers_running, make_event
@@ -25,6 +27,7 @@ from workers import payments
 from workers.enqueue import SyncRequestQueue
 from workers.gateway import TestGateway
 from workers.keys import Keys
+from workers.notifier import make_mailer
 from workers.partitions import partition_for
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +64,9 @@ def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32),
         record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
-        order_payment=lambda order_id: order_payment(engine, order_id)))
+        order_payment=lambda order_id: order_payment(engine, order_id),
+        notify_refunded=lambda order_id, cents: notifications.order_refunded(engine, order_id,
+                                                                             cents)))
     with consumers_running(redis_client, keys, engine,
                            [partition_for(event_id, settings.partitions, {})], "e2e-worker"):
         yield redis_client
@@ -90,8 +95,16 @@ async def wait_for(client: TestClient[Any, Any], url: str, headers: dict[str, st
     raise AssertionError(f"{url} never reached {done}: {body}")
 
 
+def outbox(engine: Any, order_id: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT kind, recipient, subject, body FROM notifications WHERE order_id = :o"
+            " ORDER BY id"), {"o": order_id}).all())
+
+
 async def test_reserve_follow_by_sse_pay_and_get_tickets(
-        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int) -> None:
+        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
+        engine: Any, tmp_path: Any) -> None:
     fan = await signed_in(client, "fan1@example.com")
     response = await client.post(f"/events/{event_id}/reservations",
                                  json={"best_available": {"quantity": 2}},
@@ -133,6 +146,18 @@ async def test_reserve_follow_by_sse_pay_and_get_tickets(
     assert order["status"] == "paid", order
     assert len(order["tickets"]) == 2
     assert all(t["qr_payload"] for t in order["tickets"])
+
+    [mail] = outbox(engine, order["order_id"])  # written with the tickets (outbox)
+    assert (mail.kind, mail.recipient) == ("order_paid", "fan1@example.com")
+    assert all(t["qr_payload"] in mail.body for t in order["tickets"])
+    mailbox = tmp_path / "mailbox.jsonl"
+    mailer = make_mailer(f"file:{mailbox}", "onsale <tickets@onsale.invalid>")
+    while dispatch_due(engine, mailer.send)[0]:  # this database's other tests' mail too
+        pass
+    assert dispatch_due(engine, mailer.send) == (0, 0), "each sent once"
+    [sent] = [m for m in map(json.loads, mailbox.read_text().splitlines())
+              if m["order_id"] == order["order_id"]]
+    assert sent["to"] == "fan1@example.com" and sent["subject"].startswith("Your tickets")
 
 
 async def pay(client: TestClient[Any, Any], backend: Redis, settings: Settings,
@@ -187,6 +212,8 @@ async def test_cancelling_an_event_refunds_its_paid_orders(
     assert tickets == ["void", "void"] and claims == 0
     await run_payment_jobs(backend, settings)
     assert len(gateway.refunds) == 1, "refunded once"
+    assert [(m.kind, m.recipient) for m in outbox(engine, order["order_id"])] == [
+        ("order_paid", "refunded@example.com"), ("order_refunded", "refunded@example.com")]
 
 
 async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend: Redis,

@@ -695,6 +695,20 @@ def test_a_hold_request_says_how_its_hold_ended(
     assert "hold_status" not in status(redis_client, keys, sale), "only hold requests"
 
 
+def cancelled_while_away(redis: Redis, keys: Keys, engine: Engine, worker: PartitionConsumer,
+                         event_id: int) -> PartitionConsumer:
+    """`worker` lets go of the partition, the event is cancelled, a standby takes over and
+    serves one round: the standby."""
+    worker.lease.release()
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
+                     {"e": event_id})
+    standby = consumer(redis, keys, engine, owner="standby")
+    assert standby.try_take_over()
+    standby.step()
+    return standby
+
+
 def test_a_cancelled_event_has_its_sales_refunded_even_when_not_in_memory(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Cancelled after its sale was over, while no consumer had it in memory (no live hold
@@ -704,13 +718,7 @@ def test_a_cancelled_event_has_its_sales_refunded_even_when_not_in_memory(
                                                              db_engine)
     sell(queue, event_id, 1, held, f"{first}-o")
     drain(worker, redis_client, keys)
-    worker.lease.release()
-    with db_engine.begin() as conn:
-        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
-                     {"e": event_id})
-    standby = consumer(redis_client, keys, db_engine, owner="standby")
-    assert standby.try_take_over()
-    standby.step()
+    standby = cancelled_while_away(redis_client, keys, db_engine, worker, event_id)
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM orders")).scalars().all() == ["refunded"]
     assert live_claims(db_engine, event_id) == [], "the sold seats are freed"
@@ -748,13 +756,7 @@ def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(
     event_id, _clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
                                                              db_engine)
     assert held["status"] == "held"
-    worker.lease.release()
-    with db_engine.begin() as conn:
-        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
-                     {"e": event_id})
-    standby = consumer(redis_client, keys, db_engine, owner="standby")
-    assert standby.try_take_over()
-    standby.step()
+    cancelled_while_away(redis_client, keys, db_engine, worker, event_id)
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM holds")).scalars().all() == ["released"]
     assert live_claims(db_engine, event_id) == []

@@ -17,9 +17,10 @@ from aiohttp import web
 from api.admission import require_admission
 from api.errors import ApiError, read_json
 from api.identity import Principal, require_principal
-from api.keys import REDIS_KEY, SETTINGS_KEY
+from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.live import HUB_KEY, sse_response, sse_send
 from api.sale_status import ensure_on_sale
+from engine.store.order_payments import order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.keys import Keys
@@ -330,6 +331,27 @@ async def _order_state(request: web.Request, order_id: str, principal: Principal
     return public_order(order)
 
 
+@routes.post("/orders/{order_id}/refund")
+async def refund_order(request: web.Request) -> web.Response:
+    """Ops (customer service): refund a paid order. The event's partition decides it in queue
+    order (order refunded, tickets void, seats back on sale), then the payments worker gives
+    the money back and the fan is told by mail. 202, then poll the request."""
+    principal = await require_principal(request, "ops")
+    order_id = request.match_info["order_id"]
+    engine = request.app[DB_ENGINE_KEY]
+    payment = await asyncio.to_thread(order_payment, engine, order_id)
+    if payment is None:
+        raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
+    if payment.status != "paid" or payment.event_status == "cancelled":
+        reason = ("its event was cancelled: its refund is automatic"
+                  if payment.status == "paid" else f"it is {payment.status}")
+        raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
+                       {"order_id": order_id, "status": payment.status,
+                        "event_status": payment.event_status})
+    return await _enqueue(request, principal, payment.event_id, "refund",
+                          {"order_id": order_id})
+
+
 @routes.get("/orders/{order_id}")
 async def get_order(request: web.Request) -> web.Response:
     """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided."""
@@ -438,6 +460,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={200: ok({"type": "object"}, "authorizing, authorized, paid (with "
                                "tickets), declined, voided, or refunded (event cancelled).")},
         **_BOOKING)},
+    "/orders/{order_id}/refund": {"post": operation(
+        "Refund a paid order", who="ops", errors=(401, 403, 404, 409, 429, 503),
+        description="Decided in queue order on the event's partition (order refunded, "
+                    "tickets void, seats back on sale); the money goes back through the "
+                    "payment gateway and the fan is told by mail. Poll `status_url` for "
+                    "refunded or rejected. A cancelled event's orders are refunded "
+                    "automatically (409).",
+        parameters=[param("order_id", "path", {"type": "string"}, "The order."), _IDEMPOTENCY],
+        responses={202: ok(_ACCEPTED, "Accepted, pending.")}, tags=["Booking"],
+        signed_in=True)},
     "/orders/{order_id}/events": {"get": operation(
         "An order's states (SSE)", who="the order's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],

@@ -234,10 +234,10 @@ def void_order(order_id: str, code: str) -> str:
 
 
 def refund_order(order_id: str) -> str:
-    """Give a refunded order's money back (its event was cancelled). The partition has
-    already marked it refunded and voided its tickets in Postgres; this is the gateway's
-    part, then the fan's order record. A failure leaves the job in RQ's failed registry,
-    to be requeued (the gateway call is idempotent)."""
+    """Give a refunded order's money back (its event was cancelled, or ops refunded it).
+    The partition has already marked it refunded and voided its tickets in Postgres; this is
+    the gateway's part, then the fan's order record and message. A failure leaves the job
+    in RQ's failed registry, to be requeued (the gateway call is idempotent)."""
     ctx = _ctx()
     order = _load_order(ctx, order_id)
     if order.get("status") == "refunded":
@@ -250,7 +250,10 @@ def refund_order(order_id: str) -> str:
     ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
     ctx.notify_refunded(order_id, amount)  # once per order, however often this job runs
     if order:  # the fan's record may have expired; Postgres says refunded either way
+        cancelled = stored is not None and stored.event_status == "cancelled"
+        why = ({"code": "event_cancelled", "message": "The event was cancelled; the payment "
+                "was refunded.", "details": {}} if cancelled else
+               {"code": "order_refunded", "message": "The order was refunded.", "details": {}})
         _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
-                   error={"code": "event_cancelled", "message": "The event was cancelled; "
-                          "the payment was refunded.", "details": {}})
+                   error=why)
     return f"refunded {amount} cents"

@@ -33,7 +33,7 @@ class Message:
 
 _ORDER = text("""
     SELECT o.order_id, o.buyer_id, o.total_cents, u.email, u.display_name,
-           e.name AS event_name, e.starts_at, e.currency
+           e.name AS event_name, e.starts_at, e.currency, e.status AS event_status
     FROM orders o
     JOIN users u ON u.id = o.buyer_id
     JOIN events e ON e.id = o.event_id
@@ -86,20 +86,23 @@ def tickets_issued(conn: Connection, order_id: str, tickets: Sequence[dict[str, 
 
 
 def order_refunded(engine: Engine, order_id: str, amount_cents: int) -> None:
-    """Write the message of a refund (the event was cancelled), once the gateway gave the
-    money back."""
+    """Write the message of a refund (the event was cancelled, or ops refunded the order),
+    once the gateway gave the money back."""
     with engine.begin() as conn:
         order = _order(conn, order_id)
         if order is None:
             return
+        cancelled = order.event_status == "cancelled"
+        why = f"{order.event_name} was cancelled. " if cancelled else ""
         body = (f"Hello {order.display_name},\n\n"
-                f"{order.event_name} was cancelled. Your order {order_id} was refunded: "
+                f"{why}Your order {order_id} for {order.event_name} was refunded: "
                 f"{_money(amount_cents, order.currency)} back to the card you paid with. "
                 "Its tickets are no longer valid.\n")
+        subject = (f"{order.event_name} was cancelled: refund" if cancelled
+                   else f"Refund of your order for {order.event_name}")
         conn.execute(_INSERT, {"kind": "order_refunded", "order_id": order_id,
                                "user_id": order.buyer_id, "recipient": order.email,
-                               "subject": f"{order.event_name} was cancelled: refund",
-                               "body": body})
+                               "subject": subject, "body": body})
 
 
 def retry_delay(attempts: int) -> float:

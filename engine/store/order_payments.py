@@ -17,10 +17,13 @@ class OrderPayment:
     payment_ref: str | None
     total_cents: int
     status: str
+    event_id: int
+    event_status: str
 
 
 _ORDER_PAYMENT = text(
-    "SELECT payment_ref, total_cents, status FROM orders WHERE order_id = :order_id")
+    "SELECT o.payment_ref, o.total_cents, o.status, o.event_id, e.status AS event_status"
+    " FROM orders o JOIN events e ON e.id = o.event_id WHERE o.order_id = :order_id")
 
 
 def record_payment_ref(engine: Engine, order_id: str, payment_ref: str) -> None:
@@ -36,4 +39,5 @@ def order_payment(engine: Engine, order_id: str) -> OrderPayment | None:
         row = conn.execute(_ORDER_PAYMENT, {"order_id": order_id}).one_or_none()
     if row is None:
         return None
-    return OrderPayment(row.payment_ref, int(row.total_cents), row.status)
+    return OrderPayment(row.payment_ref, int(row.total_cents), row.status, int(row.event_id),
+                        row.event_status)

@@ -216,6 +216,45 @@ async def test_cancelling_an_event_refunds_its_paid_orders(
         ("order_paid", "refunded@example.com"), ("order_refunded", "refunded@example.com")]
 
 
+async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(
+        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
+        engine: Any, gateway: TestGateway) -> None:
+    fan = await signed_in(client, "customer-service@example.com")
+    accepted = await (await client.post(f"/events/{event_id}/reservations",
+                                        json={"best_available": {"quantity": 2}},
+                                        headers=fan)).json()
+    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    order = await pay(client, backend, settings, fan, held["hold_id"])
+    url = f"/orders/{order['order_id']}/refund"
+
+    assert (await client.post(url, headers=fan)).status == 403, "ops only"
+    ops = await account(client, engine, "ops")
+    missing = await client.post("/orders/no-such-order/refund", headers=ops)
+    assert missing.status == 404 and (await missing.json())["error"]["code"] == "order_not_found"
+    response = await client.post(url, headers=ops)
+    assert response.status == 202, await response.text()
+    decided = await wait_for(client, (await response.json())["status_url"], ops,
+                             {"refunded", "rejected"})
+    assert decided["status"] == "refunded" and decided["order_id"] == order["order_id"]
+    for _ in range(100):
+        await run_payment_jobs(backend, settings)
+        order = await (await client.get(f"/orders/{order['order_id']}", headers=fan)).json()
+        if order["status"] == "refunded":
+            break
+        await asyncio.sleep(0.05)
+    assert order["status"] == "refunded" and order["error"]["code"] == "order_refunded"
+    assert [amount for _, amount in gateway.refunds] == [order["amount_cents"]]
+    [_, refund_mail] = outbox(engine, order["order_id"])
+    assert refund_mail.kind == "order_refunded" and refund_mail.subject.startswith("Refund")
+    with engine.connect() as conn:
+        claims = conn.execute(text("SELECT count(*) FROM seat_claims WHERE event_id = :e"),
+                              {"e": event_id}).scalar()
+    assert claims == 0, "the refunded seats are back on sale"
+    again = await client.post(url, headers=ops)
+    assert again.status == 409
+    assert (await again.json())["error"]["details"]["status"] == "refunded"
+
+
 async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend: Redis,
                                           event_id: int) -> None:
     url = f"/events/{event_id}/reservations"

@@ -354,7 +354,8 @@ async def refund_order(request: web.Request) -> web.Response:
 
 @routes.get("/orders/{order_id}")
 async def get_order(request: web.Request) -> web.Response:
-    """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided."""
+    """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided
+    or refunded."""
     principal = await require_principal(request)
     return web.json_response(await _order_state(request, request.match_info["order_id"], principal))
 
@@ -458,7 +459,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "An order", who="the order's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
         responses={200: ok({"type": "object"}, "authorizing, authorized, paid (with "
-                               "tickets), declined, voided, or refunded (event cancelled).")},
+                               "tickets), declined, voided, or refunded.")},
         **_BOOKING)},
     "/orders/{order_id}/refund": {"post": operation(
         "Refund a paid order", who="ops", errors=(401, 403, 404, 409, 429, 503),

@@ -9,8 +9,9 @@
    `capture_order` when the seats were sold (also after a re-hold of an expired
    hold), or `void_order` when the hold expired and its seats were taken.
 4. When an event is cancelled, its partition refunds its sales in one batch (orders
-   `refunded`, tickets void, in Postgres) and its publisher enqueues `refund_order`
-   for each: the gateway gives the money back (idempotency key = order id).
+   `refunded`, tickets void, in Postgres), and so it does for an order ops refund
+   (`POST /orders/{id}/refund`); its publisher enqueues `refund_order` for each: the
+   gateway gives the money back (idempotency key = order id) and the fan is told by mail.
 """
 
 from __future__ import annotations

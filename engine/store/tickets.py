@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -62,3 +64,46 @@ def issue_tickets(engine: Engine, order_id: str, signing_key: bytes) -> list[dic
         ]
         notifications.tickets_issued(conn, order_id, tickets)  # once per order (outbox)
     return tickets
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the gate is told about one scanned ticket."""
+
+    outcome: str
+    """`admitted` (first scan of a valid ticket), `used` (scanned before), `void` (its order
+    was refunded or voided), or `unknown` (no such ticket at this event: forged, mistyped,
+    or another event's)."""
+    ticket: dict[str, Any] | None = None
+    used_at: datetime | None = None
+
+
+_ADMIT = text("""
+    UPDATE tickets SET status = 'used', used_at = now()
+    WHERE id = :id AND event_id = :event_id AND secret = :secret AND status = 'valid'
+    RETURNING id""")
+_SCANNED = text("""
+    SELECT t.id, t.order_id, t.status, t.used_at, t.seat_id, t.zone_id,
+           s.label, s.row_label, sec.name AS section, z.name AS zone
+    FROM tickets t
+    LEFT JOIN seats s ON s.id = t.seat_id
+    LEFT JOIN sections sec ON sec.id = s.section_id
+    LEFT JOIN ga_zones z ON z.id = t.zone_id
+    WHERE t.id = :id AND t.event_id = :event_id AND t.secret = :secret""")
+
+
+def scan_ticket(engine: Engine, event_id: int, ticket_id: int, secret: str) -> Scan:
+    """Admit a ticket at the gate, once: the first scan of a valid ticket marks it used
+    (atomically, so two gates scanning the same code admit one fan)."""
+    params = {"id": ticket_id, "event_id": event_id, "secret": secret}
+    with engine.begin() as conn:
+        admitted = conn.execute(_ADMIT, params).first() is not None
+        row = conn.execute(_SCANNED, params).first()
+    if row is None:
+        return Scan("unknown")
+    ticket = {"ticket_id": row.id, "order_id": row.order_id,
+              **({"section": row.section, "row": row.row_label, "seat": row.label}
+                 if row.seat_id is not None else {"zone": row.zone})}
+    if admitted:
+        return Scan("admitted", ticket, row.used_at)
+    return Scan("used" if row.status == "used" else "void", ticket, row.used_at)

@@ -156,6 +156,8 @@ CASES = {
     "cancel event": Case("POST", lambda w: f"/events/{w.fresh_event('published')}/cancel",
                          organizers(200, 403)),
     "organizer's events": Case("GET", lambda w: "/organizer/events", organizers(200, 200)),
+    "scan a ticket": Case("POST", lambda w: f"/events/{w.ids['published']}/scans",
+                          organizers(404, 403), body=lambda w: {"qr": "1." + "0" * 32}),
     "ops events": Case("GET", lambda w: "/ops/events", OPS_ONLY),
     "ops partitions": Case("GET", lambda w: "/ops/partitions", OPS_ONLY),
     "ops audit log": Case("GET", lambda w: "/ops/audit", OPS_ONLY),

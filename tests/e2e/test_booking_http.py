@@ -229,6 +229,20 @@ async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(
 
     assert (await client.post(url, headers=fan)).status == 403, "ops only"
     ops = await account(client, engine, "ops")
+    gate = f"/events/{event_id}/scans"
+    first, second = (t["qr_payload"] for t in order["tickets"])
+    assert (await client.post(gate, json={"qr": first}, headers=fan)).status == 403
+    admitted = await client.post(gate, json={"qr": first}, headers=ops)
+    assert admitted.status == 200, await admitted.text()
+    assert (await admitted.json())["ticket"]["seat"], "the gate is told the seat"
+    twice = await client.post(gate, json={"qr": first}, headers=ops)
+    assert twice.status == 409
+    assert (await twice.json())["error"]["code"] == "ticket_already_used"
+    forged = await client.post(gate, json={"qr": first.split(".")[0] + "." + "0" * 32},
+                               headers=ops)
+    assert forged.status == 404 and (await forged.json())["error"]["code"] == "ticket_not_found"
+    garbled = await client.post(gate, json={"qr": "not a ticket"}, headers=ops)
+    assert garbled.status == 400 and (await garbled.json())["error"]["details"]["field"] == "qr"
     missing = await client.post("/orders/no-such-order/refund", headers=ops)
     assert missing.status == 404 and (await missing.json())["error"]["code"] == "order_not_found"
     response = await client.post(url, headers=ops)
@@ -253,6 +267,9 @@ async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(
     again = await client.post(url, headers=ops)
     assert again.status == 409
     assert (await again.json())["error"]["details"]["status"] == "refunded"
+    void = await client.post(gate, json={"qr": second}, headers=ops)
+    assert void.status == 409 and (await void.json())["error"]["code"] == "ticket_void", \
+        "a refunded order's tickets no longer let anyone in"
 
 
 async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend: Redis,

@@ -9,7 +9,8 @@ Reads Postgres and Redis, never writes. Checks, each named in the output:
     capacity        sold (and sold + held) <= seats per section and capacity per GA zone;
                     GA counters agree with holds and orders
     orders_tickets  every paid order has one live ticket per seat/person, every live ticket
-                    a paid order; no order shown paid to a fan that Postgres does not have
+                    a paid order; no order shown paid to a fan that Postgres does not have;
+                    a refunded order keeps no seat
     requests_final  every request that got a 202 was decided (none pending) and recorded;
                     every checkout ended paid, declined or voided
     holds_returned  expired/released holds keep no seat; active holds have theirs and are

@@ -167,8 +167,8 @@ def capacity(conn: Connection, event_id: int) -> CheckResult:
 
 
 def orders_tickets(conn: Connection, event_id: int, orders: Sequence[OrderRecord]) -> CheckResult:
-    check = CheckResult("orders_tickets",
-                        "every paid order has its tickets, every ticket a paid order")
+    check = CheckResult("orders_tickets", "every paid order has its tickets, every ticket a "
+                        "paid order, a refunded order no seat")
     short = _rows(conn, """
         SELECT o.order_id, o.quantity, count(t.id) FILTER (WHERE t.status <> 'void')
         FROM orders o LEFT JOIN tickets t ON t.order_id = o.order_id
@@ -191,6 +191,12 @@ def orders_tickets(conn: Connection, event_id: int, orders: Sequence[OrderRecord
     told_paid = [o.order_id for o in orders if o.status == "paid" and o.order_id not in paid_in_db]
     check.violate(len(told_paid), [f"order {o} shown paid to the fan, not paid in Postgres"
                                    for o in told_paid])
+    kept = _rows(conn, """
+        SELECT c.seat_id, c.order_id FROM seat_claims c
+        JOIN orders o ON o.order_id = c.order_id
+        WHERE c.event_id = :event_id AND o.status = 'refunded'""", event_id)
+    check.violate(len(kept), [f"seat {seat} still sold to refunded order {order}"
+                              for seat, order in kept])
     tickets = _rows(conn, """
         SELECT count(*) FROM tickets WHERE event_id = :event_id AND status <> 'void'""",
                     event_id)[0][0]

@@ -19,7 +19,7 @@ from workers.keys import Keys
 
 SCAN_COUNT = 1000
 PIPELINE_CHUNK = 500
-FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
+FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided", "refunded"})
 
 
 @dataclass(frozen=True, slots=True)

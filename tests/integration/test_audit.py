@@ -162,6 +162,17 @@ def test_a_ticket_without_a_paid_order_is_caught(sale: Sale) -> None:
     assert "orders_tickets" in failed and "capacity" in failed, failed
 
 
+def test_a_refunded_order_that_kept_its_seats_is_caught(sale: Sale) -> None:
+    order = sale.paid_orders[0]
+    sale.sql("UPDATE orders SET status = 'refunded' WHERE order_id = :o", o=order)
+    sale.sql("UPDATE tickets SET status = 'void' WHERE order_id = :o", o=order)
+    result = sale.audit()
+    assert "orders_tickets" in _failed(result), result.table()
+    assert any(f"still sold to refunded order {order}" in e
+               for e in result.check("orders_tickets").examples), \
+        result.check("orders_tickets").examples
+
+
 def test_a_paid_order_missing_tickets_is_caught(sale: Sale) -> None:
     sale.sql("DELETE FROM tickets WHERE order_id = :o", o=sale.paid_orders[0])
     assert _failed(sale.audit()) == {"orders_tickets"}

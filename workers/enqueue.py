@@ -5,7 +5,9 @@ answer a repeated Idempotency-Key with the first request, refuse when the
 partition is at its maximum depth, else write the RQ job, push it, and create
 the request's status record. The async `RequestQueue` sends the requests that
 arrive in the same event-loop turn as one group (one round trip, one script
-call), the way a database groups commits; alone, a request is a group of one.
+call), and while a call is out it holds new requests back and sends them as one
+group when it answers, the way a database groups commits; alone, a request is a
+group of one and goes at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 STATUS_TTL_SECONDS = 24 * 3600
 MAX_GROUP = 128
 """Requests per script call at most: bounds how long one call keeps Redis busy."""
+CALLS_IN_FLIGHT = 1
+"""Script calls one queue keeps in flight before it holds requests back: what arrives while
+a call is out goes as one group when it answers (group commit). A group that reaches
+MAX_GROUP is sent at once."""
 
 _KEYS_PER_REQUEST = 5
 _ARGS_PER_REQUEST = 12
@@ -165,14 +171,18 @@ def _interpret(outcome: Any, detail: Any, prepared: _Prepared) -> Enqueued:
 class RequestQueue:
     """Enqueues booking requests for the API (async) and the benchmark (same code path).
 
-    Requests enqueued in the same event-loop turn go to Redis as one group; each
-    caller still gets its own answer (or error) and the group keeps their order."""
+    Requests enqueued in the same event-loop turn, or while `max_in_flight` calls are out,
+    go to Redis as one group; each caller still gets its own answer (or error) and the
+    group keeps their order. `max_in_flight=None`: every turn's group goes at once."""
 
-    def __init__(self, redis: AsyncRedis, keys: Keys, max_queue_depth: int):
+    def __init__(self, redis: AsyncRedis, keys: Keys, max_queue_depth: int,
+                 max_in_flight: int | None = CALLS_IN_FLIGHT):
         self._keys = keys
         self._max_depth = max_queue_depth
         self._script = redis.register_script(_ENQUEUE)
         self._waiting: list[tuple[_Prepared, asyncio.Future[Enqueued]]] = []
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
 
     async def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                       partition: str, idempotency_key: str | None = None,
@@ -190,10 +200,20 @@ class RequestQueue:
         return await answer
 
     def _send_waiting(self) -> None:
+        if (self._max_in_flight is not None and self._in_flight >= self._max_in_flight
+                and len(self._waiting) < MAX_GROUP):
+            return  # sent when a call in flight answers
         group, self._waiting = self._waiting, []
         if group:
+            self._in_flight += 1
             task = asyncio.get_running_loop().create_task(self._send(group))
-            task.add_done_callback(_retrieve)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight -= 1
+        _retrieve(task)
+        if self._waiting:
+            self._send_waiting()
 
     async def _send(self, group: list[tuple[_Prepared, asyncio.Future[Enqueued]]]) -> None:
         script_keys, argv = _group_call([prepared for prepared, _ in group], self._max_depth)

@@ -189,6 +189,47 @@ async def test_requests_of_one_loop_turn_go_as_one_group_with_answers_of_their_o
     assert redis_client.hget(keys.request(first.request_id), "status") == b"pending"
 
 
+class CountingQueue(RequestQueue):
+    """The async queue, noting the size of every group it sends."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups: list[int] = []
+
+    async def _send(self, group: list[Any]) -> None:
+        self.groups.append(len(group))
+        await super()._send(group)
+
+
+async def test_requests_arriving_while_a_call_is_out_wait_and_go_as_one_group(
+        redis_url: str, keys: Keys, db_engine: Engine) -> None:
+    """Group commit: one request per loop turn, as an API process gets them from separate
+    fans; while the first call is out, the next ones are held and go together."""
+    event_id = make_event(db_engine)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    grouped = CountingQueue(client, keys, max_queue_depth=1000)
+    unlimited = CountingQueue(client, keys, max_queue_depth=1000, max_in_flight=None)
+
+    async def trickle(queue: CountingQueue) -> list[Enqueued]:
+        tasks = []
+        for buyer in range(1, 13):
+            tasks.append(asyncio.create_task(queue.enqueue(
+                event_id=event_id, buyer_id=buyer, kind="hold", params={"quantity": 1},
+                partition=PARTITION)))
+            await asyncio.sleep(0)  # the next fan's request comes a loop turn later
+        return list(await asyncio.gather(*tasks))
+
+    try:
+        answers = await trickle(grouped)
+        await trickle(unlimited)
+    finally:
+        await client.aclose()
+    assert sum(grouped.groups) == 12 and len(grouped.groups) < 12, grouped.groups
+    assert grouped.groups[0] == 1, "alone, a request goes at once"
+    assert len(unlimited.groups) > len(grouped.groups), (unlimited.groups, grouped.groups)
+    assert len({a.request_id for a in answers}) == 12, "each caller its own answer"
+
+
 def test_crash_after_taking_a_batch_loses_nothing(redis_client: Redis, keys: Keys,
                                                   queue: SyncRequestQueue,
                                                   db_engine: Engine) -> None:

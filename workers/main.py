@@ -76,7 +76,7 @@ def run_payments(settings: Settings) -> None:
 
     from engine.store import notifications
     from engine.store.db import make_engine
-    from engine.store.order_payments import order_payment, record_payment_ref
+    from engine.store.order_payments import locked_payment
     from engine.store.tickets import issue_tickets
     from workers import payments
     from workers.enqueue import SyncRequestQueue
@@ -96,8 +96,7 @@ def run_payments(settings: Settings) -> None:
         partition_of=partition_of,
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
         end_admission=_admission_ender(redis, settings.redis_prefix),
-        record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
-        order_payment=lambda order_id: order_payment(engine, order_id),
+        lock_payment=lambda order_id: locked_payment(engine, order_id),
         notify_refunded=lambda order_id, cents: notifications.order_refunded(engine, order_id,
                                                                              cents),
     ))

@@ -20,12 +20,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
 
-from engine.store.order_payments import OrderPayment
+from engine.store.order_payments import LockedPayment, unlocked
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
@@ -65,10 +66,9 @@ class PaymentsContext:
     issue_tickets: Callable[[str], list[dict[str, Any]]]
     end_admission: Callable[[int, int], None] = lambda event_id, buyer_id: None
     """Close the buyer's admitted waiting-room session once the order is paid."""
-    record_payment_ref: Callable[[str, str], None] = lambda order_id, payment_ref: None
-    """Keep the captured payment's gateway reference with the order in Postgres."""
-    order_payment: Callable[[str], OrderPayment | None] = lambda order_id: None
-    """The order's payment as Postgres has it (reference, amount), for refunds."""
+    lock_payment: Callable[[str], AbstractContextManager[LockedPayment]] = unlocked
+    """The order's payment in Postgres under a per-order lock: capture and refund of one
+    order never run at once (`engine.store.order_payments.locked_payment`)."""
     notify_refunded: Callable[[str, int], None] = lambda order_id, amount_cents: None
     """Write the fan's refund message to the notifications outbox."""
 
@@ -208,14 +208,19 @@ def authorize_order(order_id: str, attempt: int) -> str:
 
 def capture_order(order_id: str) -> str:
     ctx = _ctx()
-    order = _load_order(ctx, order_id)
-    if order.get("status") == "paid":
-        return "already paid"
-    ctx.gateway.capture(order.get("payment_ref", ""), idempotency_key=f"capture:{order_id}")
-    if order.get("payment_ref"):
-        ctx.record_payment_ref(order_id, order["payment_ref"])
-    tickets = ctx.issue_tickets(order_id)
-    _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
+    with ctx.lock_payment(order_id) as locked:
+        order = _load_order(ctx, order_id)
+        if order.get("status") == "paid":
+            return "already paid"
+        if locked.payment is not None and locked.payment.status == "refunded":
+            # Refunded (its event cancelled) before this capture: take nothing; the refund
+            # job voids the authorization.
+            return "skipped: refunded before the capture"
+        ctx.gateway.capture(order.get("payment_ref", ""), idempotency_key=f"capture:{order_id}")
+        if order.get("payment_ref"):
+            locked.record_capture(order["payment_ref"])
+        tickets = ctx.issue_tickets(order_id)
+        _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
     # The fan is done: free their place under max_active_users. (Not at purchase start: a
     # declined card must be retryable under the same admission.)
     ctx.end_admission(int(order["event_id"]), int(order["buyer_id"]))
@@ -240,21 +245,28 @@ def refund_order(order_id: str) -> str:
     the gateway's part, then the fan's order record and message. A failure leaves the job
     in RQ's failed registry, to be requeued (the gateway call is idempotent)."""
     ctx = _ctx()
-    order = _load_order(ctx, order_id)
-    if order.get("status") == "refunded":
-        return "already refunded"
-    stored = ctx.order_payment(order_id)
-    reference = order.get("payment_ref") or (stored.payment_ref if stored else None)
-    amount = stored.total_cents if stored else int(order.get("amount_cents") or 0)
-    if not reference:
-        raise RuntimeError(f"order {order_id}: no payment reference to refund")
-    ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
-    ctx.notify_refunded(order_id, amount)  # once per order, however often this job runs
-    if order:  # the fan's record may have expired; Postgres says refunded either way
-        cancelled = stored is not None and stored.event_status == "cancelled"
-        why = ({"code": "event_cancelled", "message": "The event was cancelled; the payment "
-                "was refunded.", "details": {}} if cancelled else
-               {"code": "order_refunded", "message": "The order was refunded.", "details": {}})
-        _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
-                   error=why)
-    return f"refunded {amount} cents"
+    with ctx.lock_payment(order_id) as locked:
+        order = _load_order(ctx, order_id)
+        if order.get("status") == "refunded":
+            return "already refunded"
+        stored = locked.payment
+        reference = order.get("payment_ref") or (stored.payment_ref if stored else None)
+        amount = stored.total_cents if stored else int(order.get("amount_cents") or 0)
+        if not reference:
+            raise RuntimeError(f"order {order_id}: no payment reference to refund")
+        captured = ((stored is not None and stored.payment_ref is not None)
+                    or order.get("status") == "paid")
+        if captured:
+            ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
+        else:  # not captured yet, and now never will be: release the authorization
+            ctx.gateway.void(reference, idempotency_key=f"void:{order_id}")
+        ctx.notify_refunded(order_id, amount)  # once per order, however often this job runs
+        if order:  # the fan's record may have expired; Postgres says refunded either way
+            cancelled = stored is not None and stored.event_status == "cancelled"
+            why = ({"code": "event_cancelled", "message": "The event was cancelled; the "
+                    "payment was refunded.", "details": {}} if cancelled else
+                   {"code": "order_refunded", "message": "The order was refunded.",
+                    "details": {}})
+            _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
+                       error=why)
+    return f"refunded {amount} cents" if captured else "authorization voided"

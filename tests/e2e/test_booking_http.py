@@ -19,13 +19,13 @@ from api.settings import Settings
 from engine.store import notifications
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
-from engine.store.order_payments import order_payment, record_payment_ref
+from engine.store.order_payments import locked_payment
 from engine.store.tickets import issue_tickets
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import TestGateway
+from workers.gateway import PaymentResult, TestGateway
 from workers.keys import Keys
 from workers.notifier import make_mailer
 from workers.partitions import partition_for
@@ -48,9 +48,26 @@ def event_id(engine: Any) -> int:
     return make_event(engine, rows=2, seats_per_row=6, buyer_limit=4)
 
 
+class RecordingGateway(TestGateway):
+    """The test gateway, noting every capture and void."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.captures: list[str] = []
+        self.voids: list[str] = []
+
+    def capture(self, reference: str, idempotency_key: str) -> PaymentResult:
+        self.captures.append(reference)
+        return super().capture(reference, idempotency_key)
+
+    def void(self, reference: str, idempotency_key: str) -> PaymentResult:
+        self.voids.append(reference)
+        return super().void(reference, idempotency_key)
+
+
 @pytest.fixture()
-def gateway() -> TestGateway:
-    return TestGateway()
+def gateway() -> RecordingGateway:
+    return RecordingGateway()
 
 
 @pytest.fixture()
@@ -63,8 +80,7 @@ def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
         requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32),
-        record_payment_ref=lambda order_id, ref: record_payment_ref(engine, order_id, ref),
-        order_payment=lambda order_id: order_payment(engine, order_id),
+        lock_payment=lambda order_id: locked_payment(engine, order_id),
         notify_refunded=lambda order_id, cents: notifications.order_refunded(engine, order_id,
                                                                              cents)))
     with consumers_running(redis_client, keys, engine,
@@ -214,6 +230,45 @@ async def test_cancelling_an_event_refunds_its_paid_orders(
     assert len(gateway.refunds) == 1, "refunded once"
     assert [(m.kind, m.recipient) for m in outbox(engine, order["order_id"])] == [
         ("order_paid", "refunded@example.com"), ("order_refunded", "refunded@example.com")]
+
+
+async def test_a_refund_that_overtakes_its_capture_takes_no_money(
+        client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
+        engine: Any, gateway: RecordingGateway) -> None:
+    """The event is cancelled between the sale and its capture, and the refund job runs
+    first (another payments worker): it voids the authorization, and the capture that
+    comes after takes nothing. Capture and refund of one order hold one lock."""
+    fan = await signed_in(client, "overtaken@example.com")
+    accepted = await (await client.post(f"/events/{event_id}/reservations",
+                                        json={"best_available": {"quantity": 1}},
+                                        headers=fan)).json()
+    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    buy = await client.post(f"/holds/{held['hold_id']}/purchase", headers=fan,
+                            json={"payment_method": {"card_number": GOOD_CARD}})
+    order_id = (await buy.json())["order_id"]
+
+    async def order_in_postgres(status: str) -> None:
+        for _ in range(200):
+            with engine.connect() as conn:
+                if conn.execute(text("SELECT status FROM orders WHERE order_id = :o"),
+                                {"o": order_id}).scalar() == status:
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"order {order_id} never {status}")
+
+    queue = Queue(Keys(settings.redis_prefix).payments_queue_name(), connection=backend)
+    authorize = queue.jobs[0]
+    authorize.perform()  # authorized: the sale goes to the partition
+    await order_in_postgres("paid")  # sold; its capture job waits on the payments queue
+    ops = await account(client, engine, "ops")
+    assert (await client.post(f"/events/{event_id}/cancel", headers=ops)).status == 200
+    await order_in_postgres("refunded")  # the partition refunded it; a refund job waits too
+    assert payments.refund_order(order_id) == "authorization voided"  # overtakes the capture
+    await run_payment_jobs(backend, settings)  # the capture, then the refund (already done)
+    assert gateway.captures == [] and gateway.refunds == [] and len(gateway.voids) == 1
+    order = await (await client.get(f"/orders/{order_id}", headers=fan)).json()
+    assert order["status"] == "refunded" and order["tickets"] == []
+    assert [m.kind for m in outbox(engine, order_id)] == ["order_refunded"]
 
 
 async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(

@@ -97,8 +97,8 @@ def run_payments(settings: Settings) -> None:
         issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
         end_admission=_admission_ender(redis, settings.redis_prefix),
         lock_payment=lambda order_id: locked_payment(engine, order_id),
-        notify_refunded=lambda order_id, cents: notifications.order_refunded(engine, order_id,
-                                                                             cents),
+        notify_refunded=lambda order_id, cents, captured: notifications.order_refunded(
+            engine, order_id, cents, captured),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)

@@ -69,7 +69,7 @@ class PaymentsContext:
     lock_payment: Callable[[str], AbstractContextManager[LockedPayment]] = unlocked
     """The order's payment in Postgres under a per-order lock: capture and refund of one
     order never run at once (`engine.store.order_payments.locked_payment`)."""
-    notify_refunded: Callable[[str, int], None] = lambda order_id, amount_cents: None
+    notify_refunded: Callable[[str, int, bool], None] = lambda order_id, cents, captured: None
     """Write the fan's refund message to the notifications outbox."""
 
 
@@ -260,13 +260,15 @@ def refund_order(order_id: str) -> str:
             ctx.gateway.refund(reference, amount, idempotency_key=f"refund:{order_id}")
         else:  # not captured yet, and now never will be: release the authorization
             ctx.gateway.void(reference, idempotency_key=f"void:{order_id}")
-        ctx.notify_refunded(order_id, amount)  # once per order, however often this job runs
+        ctx.notify_refunded(order_id, amount, captured)  # once per order, however often
         if order:  # the fan's record may have expired; Postgres says refunded either way
             cancelled = stored is not None and stored.event_status == "cancelled"
-            why = ({"code": "event_cancelled", "message": "The event was cancelled; the "
-                    "payment was refunded.", "details": {}} if cancelled else
-                   {"code": "order_refunded", "message": "The order was refunded.",
-                    "details": {}})
+            money = ("the payment was refunded" if captured
+                     else "nothing was charged (the payment was not taken)")
+            why = {"code": "event_cancelled" if cancelled else "order_refunded",
+                   "message": ("The event was cancelled; " if cancelled
+                               else "The order was refunded; ") + money + ".",
+                   "details": {}}
             _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
                        error=why)
     return f"refunded {amount} cents" if captured else "authorization voided"

@@ -85,18 +85,21 @@ def tickets_issued(conn: Connection, order_id: str, tickets: Sequence[dict[str, 
                            "subject": f"Your tickets for {order.event_name}", "body": body})
 
 
-def order_refunded(engine: Engine, order_id: str, amount_cents: int) -> None:
+def order_refunded(engine: Engine, order_id: str, amount_cents: int,
+                   captured: bool = True) -> None:
     """Write the message of a refund (the event was cancelled, or ops refunded the order),
-    once the gateway gave the money back."""
+    once the gateway gave the money back, or released an authorization it never took."""
     with engine.begin() as conn:
         order = _order(conn, order_id)
         if order is None:
             return
         cancelled = order.event_status == "cancelled"
         why = f"{order.event_name} was cancelled. " if cancelled else ""
+        money = (f"was refunded: {_money(amount_cents, order.currency)} back to the card you "
+                 "paid with" if captured else
+                 "was cancelled before the payment was taken: nothing was charged to your card")
         body = (f"Hello {order.display_name},\n\n"
-                f"{why}Your order {order_id} for {order.event_name} was refunded: "
-                f"{_money(amount_cents, order.currency)} back to the card you paid with. "
+                f"{why}Your order {order_id} for {order.event_name} {money}. "
                 "Its tickets are no longer valid.\n")
         subject = (f"{order.event_name} was cancelled: refund" if cancelled
                    else f"Refund of your order for {order.event_name}")

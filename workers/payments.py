@@ -265,7 +265,7 @@ def refund_order(order_id: str) -> str:
             cancelled = stored is not None and stored.event_status == "cancelled"
             money = ("the payment was refunded" if captured
                      else "nothing was charged (the payment was not taken)")
-            why = {"code": "event_cancelled" if cancelled else "order_refunded",
+            why: dict[str, Any] = {"code": "event_cancelled" if cancelled else "order_refunded",
                    "message": ("The event was cancelled; " if cancelled
                                else "The order was refunded; ") + money + ".",
                    "details": {}}

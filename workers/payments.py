@@ -265,10 +265,10 @@ def refund_order(order_id: str) -> str:
             cancelled = stored is not None and stored.event_status == "cancelled"
             money = ("the payment was refunded" if captured
                      else "nothing was charged (the payment was not taken)")
-            why: dict[str, Any] = {"code": "event_cancelled" if cancelled else "order_refunded",
-                   "message": ("The event was cancelled; " if cancelled
-                               else "The order was refunded; ") + money + ".",
-                   "details": {}}
+            reason = "The event was cancelled" if cancelled else "The order was refunded"
+            why: dict[str, Any] = {
+                "code": "event_cancelled" if cancelled else "order_refunded",
+                "message": f"{reason}; {money}.", "details": {}}
             _set_order(ctx, order_id, status="refunded", refunded_at=time.time(), tickets=[],
                        error=why)
     return f"refunded {amount} cents" if captured else "authorization voided"

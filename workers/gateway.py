@@ -34,7 +34,13 @@ class GatewayTimeout(Exception):
 
 
 class PaymentGateway(Protocol):
-    def authorize(self, amount_cents: int, card_number: str, idempotency_key: str) -> PaymentResult:
+    def tokenize(self, card_number: str) -> str:
+        """A token standing for the card at the gateway, taken by the API when the fan pays:
+        the card number itself is never stored or queued, only the token."""
+        ...
+
+    def authorize(self, amount_cents: int, payment_token: str,
+                  idempotency_key: str) -> PaymentResult:
         ...
 
     def capture(self, reference: str, idempotency_key: str) -> PaymentResult:
@@ -56,8 +62,16 @@ TEST_CARDS = {
 }
 
 
+TEST_TOKEN_PREFIX = "tok_test_"
+_TEST_TOKENS = {TEST_TOKEN_PREFIX + card[-4:]: answer for card, answer in TEST_CARDS.items()}
+
+
 class TestGateway:
-    """Sandbox behaviour by card number; repeated idempotency keys return the first answer."""
+    """Sandbox behaviour by card number; repeated idempotency keys return the first answer.
+
+    Like public sandboxes' test tokens, a token names which test card it stands for (its
+    last four digits, which tell the test cards apart) and nothing more, so the API and the
+    payments worker need no shared state; any other card's token is declined."""
 
     __test__ = False  # not a pytest class
 
@@ -67,13 +81,20 @@ class TestGateway:
         self.refunds: list[tuple[str, int]] = []
         """(reference, amount) of every refund made, once per idempotency key."""
 
-    def authorize(self, amount_cents: int, card_number: str, idempotency_key: str) -> PaymentResult:
+    def tokenize(self, card_number: str) -> str:
         digits = "".join(ch for ch in card_number if ch.isdigit())
+        if digits in TEST_CARDS:
+            return TEST_TOKEN_PREFIX + digits[-4:]
+        return TEST_TOKEN_PREFIX + "unknown_" + hashlib.sha256(digits.encode()).hexdigest()[:12]
+
+    def authorize(self, amount_cents: int, payment_token: str,
+                  idempotency_key: str) -> PaymentResult:
         with self._lock:
             if idempotency_key in self._answers:
                 return self._answers[idempotency_key]
-        outcome, code, message = TEST_CARDS.get(
-            digits, ("declined", "card_declined", "Unknown test card: use 4242 4242 4242 4242."))
+        outcome, code, message = _TEST_TOKENS.get(
+            payment_token,
+            ("declined", "card_declined", "Unknown test card: use 4242 4242 4242 4242."))
         if outcome == "timeout":
             raise GatewayTimeout(message or "gateway timeout")
         reference = "auth_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]

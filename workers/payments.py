@@ -158,6 +158,8 @@ def public_order(order: dict[str, str]) -> dict[str, Any]:
         shown["tickets"] = json.loads(order["tickets"])
     if order.get("reheld"):
         shown["reheld"] = order["reheld"] == "True"
+    if order.get("card_last4"):
+        shown["card_last4"] = order["card_last4"]
     return shown
 
 
@@ -173,7 +175,10 @@ def authorize_order(order_id: str, attempt: int) -> str:
         return f"skipped: order is {order.get('status')}"
     hold_id = order["hold_id"]
     try:
-        result = ctx.gateway.authorize(int(order["amount_cents"]), order.get("card", ""),
+        # A record written before cards were tokenized at the API carries the card: tokenize
+        # it here (and the writes below blank it).
+        token = order.get("payment_token") or ctx.gateway.tokenize(order.get("card", ""))
+        result = ctx.gateway.authorize(int(order["amount_cents"]), token,
                                        idempotency_key=f"{hold_id}:{attempt}")
     except GatewayTimeout as error:
         _set_order(ctx, order_id, status="declined", card="",

@@ -144,6 +144,10 @@ async def test_reserve_follow_by_sse_pay_and_get_tickets(
                                  json={"payment_method": {"card_number": DECLINED_CARD}})
     assert declined.status == 202
     order_url = (await declined.json())["status_url"]
+    assert (await declined.json())["card_last4"] == "0002"
+    record = backend.hgetall(Keys(settings.redis_prefix).order((await declined.json())["order_id"]))
+    assert not any(DECLINED_CARD.replace(" ", "") in v.decode() for v in record.values()), \
+        "the card number is tokenized at the API, never stored or queued"
     await run_payment_jobs(backend, settings)
     order = await wait_for(client, order_url, fan, {"declined"})
     assert order["error"]["code"] == "card_declined"

@@ -180,6 +180,17 @@ async def test_reserve_follow_by_sse_pay_and_get_tickets(
     assert sent["to"] == "fan1@example.com" and sent["subject"].startswith("Your tickets")
 
 
+async def fan_holding(client: TestClient[Any, Any], event_id: int, email: str,
+                      quantity: int) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+    """A new fan's headers, the 202 of their best-available reservation, and its decision."""
+    fan = await signed_in(client, email)
+    accepted = await (await client.post(f"/events/{event_id}/reservations",
+                                        json={"best_available": {"quantity": quantity}},
+                                        headers=fan)).json()
+    return fan, accepted, await wait_for(client, accepted["status_url"], fan,
+                                         {"held", "rejected"})
+
+
 async def pay(client: TestClient[Any, Any], backend: Redis, settings: Settings,
               fan: dict[str, str], hold_id: str) -> dict[str, Any]:
     """Buy a hold with the good test card; the paid order."""
@@ -199,11 +210,7 @@ async def pay(client: TestClient[Any, Any], backend: Redis, settings: Settings,
 async def test_cancelling_an_event_refunds_its_paid_orders(
         client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
         engine: Any, gateway: TestGateway) -> None:
-    fan = await signed_in(client, "refunded@example.com")
-    accepted = await (await client.post(f"/events/{event_id}/reservations",
-                                        json={"best_available": {"quantity": 2}},
-                                        headers=fan)).json()
-    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    fan, _accepted, held = await fan_holding(client, event_id, "refunded@example.com", 2)
     order = await pay(client, backend, settings, fan, held["hold_id"])
     assert len(order["tickets"]) == 2
 
@@ -242,11 +249,7 @@ async def test_a_refund_that_overtakes_its_capture_takes_no_money(
     """The event is cancelled between the sale and its capture, and the refund job runs
     first (another payments worker): it voids the authorization, and the capture that
     comes after takes nothing. Capture and refund of one order hold one lock."""
-    fan = await signed_in(client, "overtaken@example.com")
-    accepted = await (await client.post(f"/events/{event_id}/reservations",
-                                        json={"best_available": {"quantity": 1}},
-                                        headers=fan)).json()
-    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    fan, _accepted, held = await fan_holding(client, event_id, "overtaken@example.com", 1)
     buy = await client.post(f"/holds/{held['hold_id']}/purchase", headers=fan,
                             json={"payment_method": {"card_number": GOOD_CARD}})
     order_id = (await buy.json())["order_id"]
@@ -279,11 +282,7 @@ async def test_a_refund_that_overtakes_its_capture_takes_no_money(
 async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(
         client: TestClient[Any, Any], backend: Redis, settings: Settings, event_id: int,
         engine: Any, gateway: TestGateway) -> None:
-    fan = await signed_in(client, "customer-service@example.com")
-    accepted = await (await client.post(f"/events/{event_id}/reservations",
-                                        json={"best_available": {"quantity": 2}},
-                                        headers=fan)).json()
-    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    fan, _accepted, held = await fan_holding(client, event_id, "customer-service@example.com", 2)
     order = await pay(client, backend, settings, fan, held["hold_id"])
     url = f"/orders/{order['order_id']}/refund"
 
@@ -363,11 +362,7 @@ async def test_refusals_have_stable_codes(client: TestClient[Any, Any], backend:
 
 async def test_a_released_hold_says_so_and_cannot_be_bought(
         client: TestClient[Any, Any], backend: Redis, event_id: int) -> None:
-    fan = await signed_in(client, "released@example.com")
-    accepted = await (await client.post(f"/events/{event_id}/reservations",
-                                        json={"best_available": {"quantity": 1}},
-                                        headers=fan)).json()
-    held = await wait_for(client, accepted["status_url"], fan, {"held", "rejected"})
+    fan, accepted, held = await fan_holding(client, event_id, "released@example.com", 1)
     assert held["status"] == "held" and held["hold_status"] == "active"
     release = await client.delete(f"/holds/{held['hold_id']}", headers=fan)
     assert release.status == 202

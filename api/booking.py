@@ -238,10 +238,14 @@ async def release_hold(request: web.Request) -> web.Response:
     principal = await require_principal(request)
     hold_id = request.match_info["hold_id"]
     try:
-        event_id = event_of(hold_id)
+        event_of(hold_id)
     except Exception:
         raise ApiError(404, "hold_not_found", "No such hold.", {"hold_id": hold_id}) from None
-    return await _enqueue(request, principal, event_id, "release", {"hold_id": hold_id})
+    hold = await _owned_hold(request, hold_id, principal)  # not theirs, or gone: 404 now
+    if hold["hold_status"] != "active":
+        raise ApiError(404, "hold_not_found", f"This hold was {hold['hold_status']} already.",
+                       {"hold_id": hold_id, "hold_status": hold["hold_status"]})
+    return await _enqueue(request, principal, hold["event_id"], "release", {"hold_id": hold_id})
 
 
 async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) -> dict[str, Any]:

@@ -74,10 +74,7 @@ def run_payments(settings: Settings) -> None:
     """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
     from rq import Queue, SimpleWorker
 
-    from engine.store import notifications
     from engine.store.db import make_engine
-    from engine.store.order_payments import locked_payment
-    from engine.store.tickets import issue_tickets
     from workers import payments
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
@@ -94,11 +91,8 @@ def run_payments(settings: Settings) -> None:
         redis=redis, keys=keys, gateway=TestGateway(),
         requests=SyncRequestQueue(redis, keys, settings.max_queue_depth),
         partition_of=partition_of,
-        issue_tickets=lambda order_id: issue_tickets(engine, order_id, settings.signing_key()),
         end_admission=_admission_ender(redis, settings.redis_prefix),
-        lock_payment=lambda order_id: locked_payment(engine, order_id),
-        notify_refunded=lambda order_id, cents, captured: notifications.order_refunded(
-            engine, order_id, cents, captured),
+        **payments.postgres_parts(engine, settings.signing_key()),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)

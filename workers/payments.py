@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
+from sqlalchemy import Engine
 
-from engine.store.order_payments import LockedPayment, unlocked
+from engine.store import notifications
+from engine.store.order_payments import LockedPayment, locked_payment, unlocked
+from engine.store.tickets import issue_tickets
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
@@ -71,6 +74,17 @@ class PaymentsContext:
     order never run at once (`engine.store.order_payments.locked_payment`)."""
     notify_refunded: Callable[[str, int, bool], None] = lambda order_id, cents, captured: None
     """Write the fan's refund message to the notifications outbox."""
+
+
+def postgres_parts(engine: Engine, signing_key: bytes) -> dict[str, Any]:
+    """The context's Postgres-backed hooks (e-tickets, the per-order payment lock, refund
+    mail), for `PaymentsContext(**...)`: the payments worker and the tests wire the same."""
+    return {
+        "issue_tickets": lambda order_id: issue_tickets(engine, order_id, signing_key),
+        "lock_payment": lambda order_id: locked_payment(engine, order_id),
+        "notify_refunded": lambda order_id, cents, captured: notifications.order_refunded(
+            engine, order_id, cents, captured),
+    }
 
 
 _context: PaymentsContext | None = None

@@ -11,7 +11,6 @@ import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
 
-from engine.store.tickets import issue_tickets
 from tests.browser.conftest import LiveServer
 from tests.support.booking import make_event
 from workers import payments
@@ -49,7 +48,7 @@ def payments_backend(server: LiveServer, redis_client: Redis) -> Queue:
         redis=redis_client, keys=keys, gateway=TestGateway(),
         requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
-        issue_tickets=lambda order_id: issue_tickets(server.db_engine, order_id, b"k" * 32)))
+        **payments.postgres_parts(server.db_engine, b"k" * 32)))
     return Queue(keys.payments_queue_name(), connection=redis_client)
 
 

@@ -16,11 +16,8 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import text
 
 from api.settings import Settings
-from engine.store import notifications
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
-from engine.store.order_payments import locked_payment
-from engine.store.tickets import issue_tickets
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
 from workers import payments
@@ -79,10 +76,7 @@ def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
         redis=redis_client, keys=keys, gateway=gateway,
         requests=SyncRequestQueue(redis_client, keys, settings.max_queue_depth),
         partition_of=lambda e: partition_for(e, settings.partitions, {}),
-        issue_tickets=lambda order_id: issue_tickets(engine, order_id, b"k" * 32),
-        lock_payment=lambda order_id: locked_payment(engine, order_id),
-        notify_refunded=lambda order_id, cents, captured: notifications.order_refunded(
-            engine, order_id, cents, captured)))
+        **payments.postgres_parts(engine, b"k" * 32)))
     with consumers_running(redis_client, keys, engine,
                            [partition_for(event_id, settings.partitions, {})], "e2e-worker"):
         yield redis_client

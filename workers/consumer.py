@@ -459,9 +459,10 @@ class PartitionConsumer:
             self._close_ended_sale(event_id, cancelled=status == "cancelled")
         decider = self._decider
         for event_id in to_refund:
-            # Closed or closing already (its refunds decided, maybe not yet committed): skip.
-            if (not self._owns_event(event_id) or event_id in ended
-                    or event_id in decider.closed or event_id in decider.closing):
+            # Closed or closing already (just above, or its refunds decided and maybe not yet
+            # committed): skip.
+            if (not self._owns_event(event_id) or event_id in decider.closed
+                    or event_id in decider.closing):
                 continue
             self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True),
                                    cancelled=True)

@@ -459,10 +459,11 @@ class PartitionConsumer:
             self._close_ended_sale(event_id, cancelled=status == "cancelled")
         decider = self._decider
         for event_id in to_refund:
-            # Closed or closing already (just above, or its refunds decided and maybe not yet
-            # committed): skip.
-            if (not self._owns_event(event_id) or event_id in decider.closed
-                    or event_id in decider.closing):
+            # Closing already (just above) or its refunds decided and maybe not yet committed:
+            # skip. One closed without its refunds (it stopped selling before it was
+            # cancelled) is closed again, to refund them.
+            if (not self._owns_event(event_id) or event_id in decider.closing
+                    or event_id in decider.refunded):
                 continue
             self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True),
                                    cancelled=True)

@@ -94,6 +94,9 @@ class BatchDecider:
         availability deltas): their requests are refused without a load."""
         self.refunding: set[int] = set()
         """Closing events that were cancelled: their sales are refunded too."""
+        self.refunded: set[int] = set()
+        """Closed events whose sales were refunded (decided, maybe not yet committed). A
+        closed event not in it stopped selling without a cancel and kept its sales."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
         if event_id in self.closed or event_id in self.closing:
@@ -111,6 +114,7 @@ class BatchDecider:
         self.closing.clear()
         self.closed.clear()
         self.refunding.clear()
+        self.refunded.clear()
 
     def close(self, event_id: int, inventory: EventInventory | None = None,
               refund: bool = False) -> None:
@@ -145,6 +149,7 @@ class BatchDecider:
                 decision.add_events(event_id, inventory.decide(
                     ReleaseHold(hold.hold_id, hold.buyer_id), now), ending="cancelled")
             if event_id in self.refunding:
+                self.refunded.add(event_id)
                 for sale in state.sales:
                     decision.add_events(event_id,
                                         inventory.decide(RefundOrder(sale.order_id), now))

@@ -15,7 +15,7 @@ from redis import Redis
 from sqlalchemy import Engine, text
 
 from tests.support.booking import make_event
-from workers.consumer import ConsumerConfig, PartitionConsumer
+from workers.consumer import REFUND_SWEEP_SECONDS, ConsumerConfig, PartitionConsumer
 from workers.enqueue import (
     Enqueued,
     IdempotencyConflict,
@@ -770,10 +770,11 @@ def test_a_cancelled_event_has_its_sales_refunded_even_when_not_in_memory(
     assert redis_client.llen(RQ_QUEUE_PREFIX + keys.payments_queue_name()) == 2, "refunded once"
 
 
-def test_an_event_that_stopped_selling_without_a_cancel_keeps_its_sales(
+def test_an_event_that_stopped_selling_without_a_cancel_keeps_its_sales_until_cancelled(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """Only a cancellation refunds: an event no longer published for another reason (back to
-    draft, by hand) has its holds released and its requests refused, its sales kept."""
+    draft, by hand) has its holds released and its requests refused, its sales kept. If it
+    is cancelled later, its sales are refunded then."""
     event_id, clock, worker, first, held = one_hold_decided(redis_client, keys, queue,
                                                             db_engine)
     sell(queue, event_id, 1, held, f"{first}-o")
@@ -788,6 +789,19 @@ def test_an_event_that_stopped_selling_without_a_cancel_keeps_its_sales(
     assert status(redis_client, keys, second)["hold_status"] == "cancelled"
     jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
     assert [j.decode() for j in jobs] == [f"capture-{first}-o"]
+
+    # Cancelled later, while its consumer still has it closed in memory: the next sweep
+    # refunds its sales, once.
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE events SET status = 'cancelled' WHERE id = :e"),
+                     {"e": event_id})
+    for _ in range(2):
+        clock.now += REFUND_SWEEP_SECONDS
+        worker.step()
+    with db_engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM orders")).scalars().all() == ["refunded"]
+    jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
+    assert [j.decode() for j in jobs] == [f"capture-{first}-o", f"refund-{first}-o"]
 
 
 def test_a_new_holder_releases_the_holds_of_an_event_cancelled_meanwhile(

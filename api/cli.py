@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
     from api.runtime import Supervisor
+    from engine.store.migrate import DatabaseUnavailableError
 
     if args.port is not None:
         settings = _with_port(settings, args.port)
@@ -148,7 +149,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         log.info("interrupted during start-up; stopped")
         return 130
-    except embedded.EmbeddedServerError as exc:
+    except (embedded.EmbeddedServerError, DatabaseUnavailableError) as exc:
         log.error("%s", exc)
         return 1
 
@@ -191,24 +192,44 @@ def _payments_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
-    from engine.store.migrate import upgrade_to_head
+    from engine.store.migrate import DatabaseUnavailableError
 
-    with embedded.servers_for(settings) as resolved:
-        assert resolved.database_url is not None
-        upgrade_to_head(resolved.database_url)
+    try:
+        with embedded.servers_for(settings) as resolved:
+            _migrate_database(resolved)
+    except DatabaseUnavailableError as exc:
+        log.error("%s", exc)
+        return 1
     print("database schema is at the newest migration")
     return 0
+
+
+def _migrate_database(settings: Settings) -> None:
+    """Create the configured database if it is new, then bring its schema to the newest
+    migration."""
+    from sqlalchemy.engine import make_url
+
+    from engine.store.migrate import create_database_if_missing, upgrade_to_head
+
+    assert settings.database_url is not None
+    if create_database_if_missing(settings.database_url):
+        log.info("created database %s", make_url(settings.database_url).database)
+    upgrade_to_head(settings.database_url)
 
 
 def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
     from engine.store.demo import load_demo_catalog
-    from engine.store.migrate import upgrade_to_head
+    from engine.store.migrate import DatabaseUnavailableError
 
-    with embedded.servers_for(settings) as resolved:
-        assert resolved.database_url is not None
-        upgrade_to_head(resolved.database_url)
-        summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
+    try:
+        with embedded.servers_for(settings) as resolved:
+            assert resolved.database_url is not None
+            _migrate_database(resolved)
+            summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
+    except DatabaseUnavailableError as exc:
+        log.error("%s", exc)
+        return 1
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -236,7 +257,7 @@ def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
-    from engine.store.migrate import upgrade_to_head
+    from engine.store.migrate import DatabaseUnavailableError
 
     known = benchmark_names()
     if args.list:
@@ -249,10 +270,13 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     module = importlib.import_module(f"loadtests.bench_{args.name}")
-    with embedded.servers_for(settings) as resolved:
-        assert resolved.database_url is not None
-        upgrade_to_head(resolved.database_url)
-        outcome = module.main(args.quick, resolved)
+    try:
+        with embedded.servers_for(settings) as resolved:
+            _migrate_database(resolved)
+            outcome = module.main(args.quick, resolved)
+    except DatabaseUnavailableError as exc:
+        log.error("%s", exc)
+        return 1
     return outcome if isinstance(outcome, int) else 0
 
 
@@ -268,11 +292,9 @@ def benchmark_names() -> list[str]:
 
 
 def _prepare_database(settings: Settings) -> None:
-    from engine.store.migrate import upgrade_to_head
-
     assert settings.database_url is not None
     started = time.monotonic()
-    upgrade_to_head(settings.database_url)
+    _migrate_database(settings)
     log.info("migrations applied in %.1fs", time.monotonic() - started)
     if settings.demo_data:
         from engine.store.demo import load_demo_catalog

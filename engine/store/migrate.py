@@ -12,7 +12,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, exc, pool, text
+from sqlalchemy.engine import make_url
 
 ALEMBIC_INI = Path(__file__).resolve().with_name("alembic.ini")
 
@@ -27,6 +28,41 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The configured Postgres server cannot be reached, or its database cannot be created."""
+
+
+def create_database_if_missing(database_url: str) -> bool:
+    """Create the URL's database on its server unless it exists (asking the server's
+    `postgres` database); True if it was created here."""
+    url = make_url(database_url)
+    name = url.database
+    if not name:
+        raise DatabaseUnavailableError("the database URL names no database")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=pool.NullPool)
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                            {"name": name}).first():
+                return False
+            quoted = name.replace('"', '""')
+            conn.execute(text(f'CREATE DATABASE "{quoted}"'))
+            return True
+    except exc.ProgrammingError as error:
+        if "already exists" in str(error.orig):  # created meanwhile by another process
+            return False
+        raise DatabaseUnavailableError(
+            f"database {name!r} does not exist on {where} and could not be created: "
+            f"{error.orig}") from error
+    except exc.OperationalError as error:
+        raise DatabaseUnavailableError(
+            f"cannot reach Postgres at {where}: {error.orig}") from error
+    finally:
+        admin.dispose()
 
 
 def downgrade_to(database_url: str, revision: str = "base") -> None:

@@ -9,11 +9,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from api import cli
 from engine.store import migrate
 from engine.store.models import TABLE_NAMES, Base
 from tests.support.databases import create_database, drop_database
+from tests.support.servers import free_port, with_database
 
 pytestmark = pytest.mark.integration
+
+UNUSED_REDIS_URL = "redis://127.0.0.1:1/0"
+"""Configured so the CLI starts no embedded Redis; migrating never connects to it."""
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +70,33 @@ def test_migrations_match_the_models(database_url: str) -> None:
 def test_upgrade_is_idempotent(database_url: str) -> None:
     migrate.upgrade_to_head(database_url)
     assert migrate.is_current(database_url)
+
+
+def test_migrate_creates_a_missing_database(pg_admin_url: str, test_database_name: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`onsale migrate` (and `up`, `demo-data`, `bench`) on a server without the configured
+    database creates it first, instead of failing with a driver traceback."""
+    name = f"{test_database_name}_new"
+    drop_database(pg_admin_url, name)
+    url = with_database(pg_admin_url, name)
+    monkeypatch.setenv("ONSALE_DATABASE_URL", url)
+    monkeypatch.setenv("ONSALE_REDIS_URL", UNUSED_REDIS_URL)
+    try:
+        assert cli.main(["migrate"]) == 0
+        assert migrate.is_current(url)
+        assert migrate.create_database_if_missing(url) is False, "it exists now"
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_an_unreachable_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/onsale"
+    with pytest.raises(migrate.DatabaseUnavailableError, match="cannot reach Postgres at"):
+        migrate.create_database_if_missing(url)
+    monkeypatch.setenv("ONSALE_DATABASE_URL", url)
+    monkeypatch.setenv("ONSALE_REDIS_URL", UNUSED_REDIS_URL)
+    assert cli.main(["migrate"]) == 1
+    err = capfd.readouterr().err
+    assert "cannot reach Postgres at 127.0.0.1" in err
+    assert "Traceback" not in err

@@ -31,7 +31,8 @@ def upgrade_to_head(database_url: str) -> None:
 
 
 class DatabaseUnavailableError(RuntimeError):
-    """The configured Postgres server cannot be reached, or its database cannot be created."""
+    """The configured Postgres server refuses us (down, unknown role), or its database cannot
+    be created."""
 
 
 def create_database_if_missing(database_url: str) -> bool:
@@ -60,7 +61,7 @@ def create_database_if_missing(database_url: str) -> bool:
             f"{error.orig}") from error
     except exc.OperationalError as error:
         raise DatabaseUnavailableError(
-            f"cannot reach Postgres at {where}: {error.orig}") from error
+            f"cannot connect to Postgres at {where}: {error.orig}") from error
     finally:
         admin.dispose()
 

@@ -92,11 +92,11 @@ def test_migrate_creates_a_missing_database(pg_admin_url: str, test_database_nam
 def test_an_unreachable_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
                                                 capfd: pytest.CaptureFixture[str]) -> None:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/onsale"
-    with pytest.raises(migrate.DatabaseUnavailableError, match="cannot reach Postgres at"):
+    with pytest.raises(migrate.DatabaseUnavailableError, match="cannot connect to Postgres at"):
         migrate.create_database_if_missing(url)
     monkeypatch.setenv("ONSALE_DATABASE_URL", url)
     monkeypatch.setenv("ONSALE_REDIS_URL", UNUSED_REDIS_URL)
     assert cli.main(["migrate"]) == 1
     err = capfd.readouterr().err
-    assert "cannot reach Postgres at 127.0.0.1" in err
+    assert "cannot connect to Postgres at 127.0.0.1" in err
     assert "Traceback" not in err

@@ -54,8 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings, component=args.command)
     for name in unknown_variables():
         log.warning("ignoring %s: no setting of that name (see README, Configuration)", name)
+    from engine.store.migrate import DatabaseUnavailableError
+
     command: Command = args.run
-    return command(args, settings)
+    try:
+        return command(args, settings)
+    except DatabaseUnavailableError as exc:  # one line, not a driver traceback
+        log.error("%s", exc)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,7 +123,6 @@ def _parser() -> argparse.ArgumentParser:
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
     from api.runtime import Supervisor
-    from engine.store.migrate import DatabaseUnavailableError
 
     if args.port is not None:
         settings = _with_port(settings, args.port)
@@ -149,7 +154,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         log.info("interrupted during start-up; stopped")
         return 130
-    except (embedded.EmbeddedServerError, DatabaseUnavailableError) as exc:
+    except embedded.EmbeddedServerError as exc:
         log.error("%s", exc)
         return 1
 
@@ -192,14 +197,9 @@ def _payments_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
-    from engine.store.migrate import DatabaseUnavailableError
 
-    try:
-        with embedded.servers_for(settings) as resolved:
-            _migrate_database(resolved)
-    except DatabaseUnavailableError as exc:
-        log.error("%s", exc)
-        return 1
+    with embedded.servers_for(settings) as resolved:
+        _migrate_database(resolved)
     print("database schema is at the newest migration")
     return 0
 
@@ -220,16 +220,11 @@ def _migrate_database(settings: Settings) -> None:
 def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
     from engine.store.demo import load_demo_catalog
-    from engine.store.migrate import DatabaseUnavailableError
 
-    try:
-        with embedded.servers_for(settings) as resolved:
-            assert resolved.database_url is not None
-            _migrate_database(resolved)
-            summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
-    except DatabaseUnavailableError as exc:
-        log.error("%s", exc)
-        return 1
+    with embedded.servers_for(settings) as resolved:
+        assert resolved.database_url is not None
+        _migrate_database(resolved)
+        summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
     return 0
@@ -257,7 +252,6 @@ def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
-    from engine.store.migrate import DatabaseUnavailableError
 
     known = benchmark_names()
     if args.list:
@@ -270,13 +264,9 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     module = importlib.import_module(f"loadtests.bench_{args.name}")
-    try:
-        with embedded.servers_for(settings) as resolved:
-            _migrate_database(resolved)
-            outcome = module.main(args.quick, resolved)
-    except DatabaseUnavailableError as exc:
-        log.error("%s", exc)
-        return 1
+    with embedded.servers_for(settings) as resolved:
+        _migrate_database(resolved)
+        outcome = module.main(args.quick, resolved)
     return outcome if isinstance(outcome, int) else 0
 
 

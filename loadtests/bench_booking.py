@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+from loadtests.booking import calibration
+from loadtests.booking.calibration import MachineSpeed
 from loadtests.booking.contender import DEFAULT_REDIS_PREFIX, Contender
 from loadtests.booking.harness import RunConfig, RunResult, run_contender
 from loadtests.booking.workload import WorkloadSpec, build_workload
@@ -97,6 +99,7 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: 
             print(f"-- {name}: skipped, {module_name}.{class_name} is not importable yet ({exc})")
 
     failures: list[str] = []
+    speed_before = machine_speed(pg_url, redis_url)
 
     def run(name: str, config: RunConfig, label: str) -> RunResult | None:
         print(f"-- {name}: {label}", flush=True)
@@ -133,7 +136,11 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: 
         except Exception as exc:  # noqa: BLE001 - reported with the others
             failures.append(f"{ONSALE} drain: {exc}")
 
+    speed_after = machine_speed(pg_url, redis_url)
     print()
+    for when, speed in (("before", speed_before), ("after", speed_after)):
+        if speed is not None:
+            print(f"{speed.line()} ({when} the runs)")
     _print_table([rounds.table_row() for rounds in results], COLUMNS)
     for rounds in results:
         for result in rounds.runs:
@@ -169,6 +176,8 @@ def main(quick: bool, settings: Settings, only: tuple[str, ...] = (), n_rounds: 
             "contenders": [rounds.entry() for rounds in rush],
             "details": {rounds.name: rounds.details() for rounds in rush},
         },
+        "machine_speed": {"before": None if speed_before is None else speed_before.entry(),
+                          "after": None if speed_after is None else speed_after.entry()},
         "workload": {**asdict(plan.spec), "seats": workload.capacity,
                      "hot_seats": workload.hot_seats},
         "config": asdict(plan.closed),
@@ -217,6 +226,16 @@ def bench_database_url(database_url: str | None) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
     return server.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def machine_speed(pg_url: str, redis_url: str) -> MachineSpeed | None:
+    """This machine's yardsticks now (see `loadtests.booking.calibration`); None if they
+    could not be taken, which must not cost the run its figures."""
+    try:
+        return calibration.measure(pg_url, redis_url)
+    except Exception as exc:  # noqa: BLE001 - the figures matter more than the yardstick
+        print(f"-- machine speed not measured: {exc}", file=sys.stderr)
+        return None
 
 
 def ratio_lines(results: list[Rounds]) -> list[str]:

@@ -165,3 +165,17 @@ def test_onsale_refuses_to_run_beside_a_stray_worker(bench_pg_url: str, redis_ur
                                     bench_redis_prefix)
     finally:
         client.close()
+
+
+def test_machine_yardsticks_are_measured_and_leave_nothing_behind(bench_pg_url: str,
+                                                                  redis_url: str) -> None:
+    """The bench prints how fast this machine is with its figures; the commit yardstick
+    writes a table of its own in the bench's database and drops it."""
+    from loadtests.booking.calibration import TABLE, measure
+
+    speed = measure(bench_pg_url, redis_url)
+
+    assert min(speed.entry().values()) > 0
+    assert "Postgres round trip" in speed.line()
+    with psycopg.connect(bench_pg_url) as conn:
+        assert conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone() == (None,)

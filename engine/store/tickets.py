@@ -78,32 +78,39 @@ class Scan:
     used_at: datetime | None = None
 
 
-_ADMIT = text("""
-    UPDATE tickets SET status = 'used', used_at = now()
-    WHERE id = :id AND event_id = :event_id AND secret = :secret AND status = 'valid'
-    RETURNING id""")
 _SCANNED = text("""
-    SELECT t.id, t.order_id, t.status, t.used_at, t.seat_id, t.zone_id,
+    SELECT t.id, t.order_id, t.secret, t.status, t.used_at, t.seat_id, t.zone_id,
            s.label, s.row_label, sec.name AS section, z.name AS zone
     FROM tickets t
     LEFT JOIN seats s ON s.id = t.seat_id
     LEFT JOIN sections sec ON sec.id = s.section_id
     LEFT JOIN ga_zones z ON z.id = t.zone_id
-    WHERE t.id = :id AND t.event_id = :event_id AND t.secret = :secret""")
+    WHERE t.id = :id AND t.event_id = :event_id
+    FOR UPDATE OF t""")
+_ADMIT = text("""
+    UPDATE tickets SET status = 'used', used_at = now()
+    WHERE id = :id AND status = 'valid'
+    RETURNING used_at""")
 
 
 def scan_ticket(engine: Engine, event_id: int, ticket_id: int, secret: str) -> Scan:
-    """Admit a ticket at the gate, once: the first scan of a valid ticket marks it used
-    (atomically, so two gates scanning the same code admit one fan)."""
-    params = {"id": ticket_id, "event_id": event_id, "secret": secret}
+    """Admit a ticket at the gate, once: the first scan of a valid ticket marks it used.
+
+    The ticket row is locked while it is checked, so two gates scanning the same code admit
+    one fan. The secret is compared here in constant time, not in SQL, where a comparison
+    that stops at the first differing character would tell a forger how much was right."""
     with engine.begin() as conn:
-        admitted = conn.execute(_ADMIT, params).first() is not None
-        row = conn.execute(_SCANNED, params).first()
-    if row is None:
-        return Scan("unknown")
+        row = conn.execute(_SCANNED, {"id": ticket_id, "event_id": event_id}).first()
+        if row is None or not hmac.compare_digest(row.secret.encode(), secret.encode()):
+            return Scan("unknown")
+        used_at = row.used_at
+        admitted = False
+        if row.status == "valid":
+            used_at = conn.execute(_ADMIT, {"id": ticket_id}).scalar_one()
+            admitted = True
     ticket = {"ticket_id": row.id, "order_id": row.order_id,
               **({"section": row.section, "row": row.row_label, "seat": row.label}
                  if row.seat_id is not None else {"zone": row.zone})}
     if admitted:
-        return Scan("admitted", ticket, row.used_at)
-    return Scan("used" if row.status == "used" else "void", ticket, row.used_at)
+        return Scan("admitted", ticket, used_at)
+    return Scan("used" if row.status == "used" else "void", ticket, used_at)

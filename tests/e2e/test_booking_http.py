@@ -285,10 +285,12 @@ async def test_ops_refund_a_paid_order_and_its_seats_go_back_on_sale(
     gate = f"/events/{event_id}/scans"
     first, second = (t["qr_payload"] for t in order["tickets"])
     assert (await client.post(gate, json={"qr": first}, headers=fan)).status == 403
-    admitted = await client.post(gate, json={"qr": first}, headers=ops)
+    # Two gates scan the same code at once: one fan gets in.
+    admitted, twice = sorted(await asyncio.gather(
+        *(client.post(gate, json={"qr": first}, headers=ops) for _ in range(2))),
+        key=lambda response: response.status)
     assert admitted.status == 200, await admitted.text()
     assert (await admitted.json())["ticket"]["seat"], "the gate is told the seat"
-    twice = await client.post(gate, json={"qr": first}, headers=ops)
     assert twice.status == 409
     assert (await twice.json())["error"]["code"] == "ticket_already_used"
     forged = await client.post(gate, json={"qr": first.split(".")[0] + "." + "0" * 32},

@@ -172,8 +172,8 @@ async def _request_state(
 
 
 def _hold_status(recorded: str | None, expires_at: Any) -> str:
-    """active, or how the hold ended: released, expired, sold or cancelled (its event's sale
-    ended), as the partition recorded it; a hold past its expiry the partition has not yet
+    """active, or how the hold ended: released, expired, sold, cancelled (its event's sale
+    ended) or refunded (its order, after the sale), as the partition recorded it; a hold past its expiry the partition has not yet
     expired (it does within a second) is already expired for the fan."""
     if recorded:
         return recorded
@@ -440,7 +440,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
-                    "`hold_status` is active, released, expired, sold or cancelled.",
+                    "`hold_status` is active, released, expired, sold, cancelled or refunded.",
         responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(

@@ -70,6 +70,8 @@ class OrderRefunded:
     seat_ids: tuple[int, ...]
     zone_id: int | None = None
     quantity: int = 0
+    hold_id: str = ""
+    """The hold the order was sold from ('' in log records written before it was kept)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ class EventInventory:
                 raise BookingError(ErrorCode.ORDER_NOT_FOUND, "No sale with this order id.",
                                    {"order_id": command.order_id})
             return [OrderRefunded(sale.order_id, sale.buyer_id, sale.seat_ids, sale.zone_id,
-                                  sale.quantity)]
+                                  sale.quantity, sale.hold_id)]
         if isinstance(command, BlockSeats):
             return [self._block(command.seat_ids)]
         if isinstance(command, UnblockSeats):

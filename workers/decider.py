@@ -58,7 +58,8 @@ class Outcome:
 HOLD_ENDINGS: dict[type, str] = {HoldReleased: "released", HoldExpired: "expired",
                                   SeatsSold: "sold"}
 """What became of a hold, by the event that ended it; `cancelled` when its event's sale
-ended (the release is the consumer's, not the fan's)."""
+ended (the release is the consumer's, not the fan's); `refunded` when the order sold from
+it was refunded later (by ops, or because the event was cancelled)."""
 
 
 @dataclass
@@ -66,8 +67,8 @@ class BatchDecision:
     events_by_event: dict[int, list[Event]] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     hold_endings: dict[str, str] = field(default_factory=dict)
-    """Hold id -> how it ended in this batch (released, expired, sold, cancelled), so the
-    hold request's status record can say it."""
+    """Hold id -> how it ended in this batch (released, expired, sold, cancelled, or
+    refunded: its order), so the hold request's status record can say it."""
     refunded_orders: list[str] = field(default_factory=list)
     """Orders refunded in this batch (a cancelled event's sales): once committed, each gets
     a refund job on the payments queue."""
@@ -80,6 +81,8 @@ class BatchDecision:
                     self.hold_endings[event.hold_id] = ending or HOLD_ENDINGS[type(event)]
                 elif isinstance(event, OrderRefunded):
                     self.refunded_orders.append(event.order_id)
+                    if event.hold_id:
+                        self.hold_endings[event.hold_id] = "refunded"
 
 
 class BatchDecider:

@@ -192,7 +192,8 @@ class Publisher:
         listener can tell when (and, from the message order, in which order) it was decided.
         With `lease_value`, nothing is published unless the partition's lease still holds
         it; LeaseLost is raised instead. `hold_endings`: hold id -> how the hold ended
-        (released, expired, sold, cancelled), recorded on the hold request's status record.
+        (released, expired, sold, cancelled, refunded), recorded on the hold request's status
+        record.
         `refunded_orders`: orders refunded in the batch, each followed by a refund job.
         `extra`: the caller's own writes (the dashboard's counters), run in the same script
         after the batch's own writes."""

@@ -759,10 +759,13 @@ def test_a_cancelled_event_has_its_sales_refunded_even_when_not_in_memory(
                                                              db_engine)
     sell(queue, event_id, 1, held, f"{first}-o")
     drain(worker, redis_client, keys)
+    assert status(redis_client, keys, first)["hold_status"] == "sold"
     standby = cancelled_while_away(redis_client, keys, db_engine, worker, event_id)
     with db_engine.connect() as conn:
         assert conn.execute(text("SELECT status FROM orders")).scalars().all() == ["refunded"]
     assert live_claims(db_engine, event_id) == [], "the sold seats are freed"
+    assert status(redis_client, keys, first)["hold_status"] == "refunded", \
+        "the hold request no longer reads as a sale"
     jobs = redis_client.lrange(RQ_QUEUE_PREFIX + keys.payments_queue_name(), 0, -1)
     assert [j.decode() for j in jobs] == [f"capture-{first}-o", f"refund-{first}-o"]
     standby._last_sale_check = standby._last_refund_sweep = 0.0  # the next sweep is due

@@ -86,7 +86,8 @@ def test_closing_a_cancelled_event_refunds_its_sales_after_releasing_its_holds()
     decision = decider.decide([], now=2.0)
     assert [type(e) for e in decision.events_by_event[event_id]] == [HoldReleased, OrderRefunded]
     assert decision.refunded_orders == ["a-o"]
-    assert decision.hold_endings == {"b": "cancelled"}
+    assert decision.hold_endings == {"b": "cancelled", "a": "refunded"}, \
+        "the sold hold's request says its order was refunded"
     assert inventory.state().sales == () and inventory.state().holds == ()
     assert decider.decide([], now=3.0).refunded_orders == [], "once"
 

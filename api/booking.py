@@ -173,8 +173,9 @@ async def _request_state(
 
 def _hold_status(recorded: str | None, expires_at: Any) -> str:
     """active, or how the hold ended: released, expired, sold, cancelled (its event's sale
-    ended) or refunded (its order, after the sale), as the partition recorded it; a hold past its expiry the partition has not yet
-    expired (it does within a second) is already expired for the fan."""
+    ended) or refunded (its order, after the sale), as the partition recorded it; a hold
+    past its expiry the partition has not yet expired (it does within a second) is already
+    expired for the fan."""
     if recorded:
         return recorded
     if isinstance(expires_at, int | float) and expires_at <= time.time():

@@ -579,6 +579,7 @@ def test_enqueued_requests_are_real_rq_jobs(redis_client: Redis, keys: Keys,
     """RQ's own API reads what the enqueue script writes (rq info / rq-dashboard tell the truth)."""
     from rq import Queue
     from rq.job import Job, JobStatus
+    from rq.registry import FinishedJobRegistry
 
     event_id = make_event(db_engine)
     request_id = hold_best(queue, event_id, 7, quantity=3)
@@ -596,6 +597,8 @@ def test_enqueued_requests_are_real_rq_jobs(redis_client: Redis, keys: Keys,
     assert worker.try_take_over()
     drain(worker, redis_client, keys)
     assert Job.fetch(request_id, connection=redis_client).get_status() == JobStatus.FINISHED
+    assert FinishedJobRegistry(queue=rq_queue).get_job_ids() == [request_id], \
+        "rq info counts it among the finished"
 
 
 def test_general_admission_holds_through_the_pipeline(redis_client: Redis, keys: Keys,

@@ -104,13 +104,11 @@ def scan_ticket(engine: Engine, event_id: int, ticket_id: int, secret: str) -> S
         if row is None or not hmac.compare_digest(row.secret.encode(), secret.encode()):
             return Scan("unknown")
         used_at = row.used_at
-        admitted = False
         if row.status == "valid":
             used_at = conn.execute(_ADMIT, {"id": ticket_id}).scalar_one()
-            admitted = True
     ticket = {"ticket_id": row.id, "order_id": row.order_id,
               **({"section": row.section, "row": row.row_label, "seat": row.label}
                  if row.seat_id is not None else {"zone": row.zone})}
-    if admitted:
+    if row.status == "valid":  # as read under the lock, before this scan marked it used
         return Scan("admitted", ticket, used_at)
     return Scan("used" if row.status == "used" else "void", ticket, used_at)

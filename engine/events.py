@@ -8,7 +8,8 @@ order to a fresh inventory rebuilds the same state (`EventInventory.apply`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,25 @@ Event = (
     | SeatsBlocked | SeatsUnblocked
 )
 
-_EVENT_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (SeatsHeld, HoldRejected, HoldReleased, HoldExpired, SeatsSold, OrderRefunded,
-                SeatsBlocked, SeatsUnblocked)
-}
+_EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
+
+
+class EventType(StrEnum):
+    """The `type` of an event's record: its class name, one member per class of `Event`.
+
+    For code that reads the log without building events (the invariant audit), so that
+    its dispatch over the names can end in `assert_never` too. A unit test keeps the
+    members and `Event` the same.
+    """
+
+    SEATS_HELD = "SeatsHeld"
+    HOLD_REJECTED = "HoldRejected"
+    HOLD_RELEASED = "HoldReleased"
+    HOLD_EXPIRED = "HoldExpired"
+    SEATS_SOLD = "SeatsSold"
+    ORDER_REFUNDED = "OrderRefunded"
+    SEATS_BLOCKED = "SeatsBlocked"
+    SEATS_UNBLOCKED = "SeatsUnblocked"
 
 
 def to_record(event: Event) -> dict[str, Any]:

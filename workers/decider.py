@@ -34,7 +34,7 @@ from engine.events import (
 )
 from engine.inventory import EventInventory
 from engine.venue import Venue
-from workers.booking_requests import BookingRequest
+from workers.booking_requests import BookingRequest, RequestKind
 
 InventoryLoader = Callable[[int], EventInventory | None]
 
@@ -249,7 +249,7 @@ class BatchDecider:
 
 def _outcome(request: BookingRequest, status: str, now: float,
              error: BookingError | None = None, **result: Any) -> Outcome:
-    if request.kind == "sell" and "order_id" in request.params:
+    if request.kind == RequestKind.SELL and "order_id" in request.params:
         # A refused sale must say which order to void; a sold one names it too.
         result.setdefault("order_id", str(request.params["order_id"]))
     if error is not None:

@@ -8,7 +8,7 @@ order to a fresh inventory rebuilds the same state (`EventInventory.apply`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from enum import StrEnum
+from enum import Enum
 from typing import Any, get_args
 
 
@@ -93,7 +93,7 @@ Event = (
 _EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
 
 
-class EventType(StrEnum):
+class EventType(str, Enum):
     """The `type` of an event's record: its class name, one member per class of `Event`.
 
     For code that reads the log without building events (the invariant audit), so that

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from typing import Any, assert_never
 
 from engine.commands import (
@@ -28,7 +28,7 @@ from engine.errors import BookingError, ErrorCode
 from engine.inventory import MAX_SEATS_PER_HOLD
 
 
-class RequestKind(StrEnum):
+class RequestKind(str, Enum):
     """What a booking request asks for; the `kind` of its payload, one engine command each."""
 
     HOLD = "hold"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from enum import Enum
-from typing import Any, get_args
+from typing import Any, assert_never, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,19 @@ class EventType(str, Enum):
     ORDER_REFUNDED = "OrderRefunded"
     SEATS_BLOCKED = "SeatsBlocked"
     SEATS_UNBLOCKED = "SeatsUnblocked"
+
+
+def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
+    """The seats an event changes the state of, and its general-admission zone (or None)."""
+    match event:
+        case SeatsHeld() | HoldReleased() | HoldExpired() | SeatsSold() | OrderRefunded():
+            return event.seat_ids, event.zone_id
+        case SeatsBlocked() | SeatsUnblocked():
+            return event.seat_ids, None
+        case HoldRejected():
+            return (), None
+        case _:
+            assert_never(event)
 
 
 def to_record(event: Event) -> dict[str, Any]:

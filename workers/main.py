@@ -71,13 +71,15 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
 
 
 def run_payments(settings: Settings) -> None:
-    """A plain RQ SimpleWorker on the payments queue, with the payment context configured."""
-    from rq import Queue, SimpleWorker
+    """An RQ SimpleWorker (without RQ's command channel: workers/rqworker.py) on the payments
+    queue, with the payment context configured. SIGTERM or SIGINT stops it."""
+    from rq import Queue
 
     from engine.store.db import make_engine
     from workers import payments
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
+    from workers.rqworker import SimpleWorkerWithoutCommands
 
     redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
@@ -95,7 +97,7 @@ def run_payments(settings: Settings) -> None:
         **payments.postgres_parts(engine, settings.signing_key()),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
-    SimpleWorker([queue], connection=redis).work(with_scheduler=False)
+    SimpleWorkerWithoutCommands([queue], connection=redis).work(with_scheduler=False)
 
 
 def run_notifier(settings: Settings) -> None:

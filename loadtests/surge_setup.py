@@ -104,7 +104,7 @@ def create_accounts(engine: Engine, count: int, run_name: str, path: Path) -> in
     tokens = [secrets.token_urlsafe(32) for _ in range(count)]
     expires_at = datetime.now(UTC) + SESSION_TTL
     with engine.begin() as conn:
-        ids = dict(conn.execute(text(
+        ids: dict[str, int] = dict(conn.execute(text(
             "INSERT INTO users (email, password_hash, role, display_name)"
             " SELECT e, :hash, 'fan', split_part(e, '@', 1) FROM unnest(CAST(:emails AS text[])) e"
             " RETURNING email, id"), {"hash": password_hash, "emails": emails}).all())

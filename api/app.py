@@ -20,10 +20,10 @@ from api.cors import cors_middleware
 from api.errors import error_middleware
 from api.fast_path import fast_path_middleware
 from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
+from api.launcher.settings import Settings
 from api.metrics import http_metrics_middleware
 from api.request_context import body_limit_middleware, request_context_middleware
 from api.routes import add_feature_contexts, add_routes
-from api.settings import Settings
 from workers.redis_packing import with_hiredis_packing
 
 log = logging.getLogger(__name__)

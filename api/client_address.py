@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
-from api.settings import parse_networks
+from api.launcher.settings import parse_networks
 
 
 class TrustedProxies:

@@ -10,7 +10,7 @@ import redis.asyncio
 import sqlalchemy
 from aiohttp import web
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 DB_ENGINE_KEY = web.AppKey("db_engine", sqlalchemy.Engine)

@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from loadtests.benchio import print_table, write_results
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 BATCH = 256
 EVENTS = 20

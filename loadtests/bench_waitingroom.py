@@ -44,7 +44,7 @@ from waitingroom.keys import RoomKeys
 from waitingroom.tickets import QueueTicket, encode_ticket
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 EVENT_ID = 1
 SERVER_PROCESSES = max(2, os.cpu_count() or 2)
@@ -293,8 +293,8 @@ def wait_listening(port: int, children: list[subprocess.Popen[bytes]]) -> None:
 
 def serve(kind: str, port: int) -> None:
     """Child process entry: the real app, or the bare one-Redis-read handler."""
+    from api.launcher.settings import Settings
     from api.logging import configure_logging
-    from api.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings, component=f"bench-{kind}")

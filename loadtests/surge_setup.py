@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import secrets as _secrets
 
-    from api.settings import Settings
+    from api.launcher.settings import Settings
     from engine.store.db import make_engine
 
     parser = argparse.ArgumentParser(prog="python -m loadtests.surge_setup",

@@ -23,7 +23,7 @@ from waitingroom.keys import events_registry
 from waitingroom.wire import text
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 log = logging.getLogger("onsale.admission")
 

@@ -20,7 +20,7 @@ from workers.partitions import partition_for
 from workers.supervisor import PartitionSupervisor
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 log = logging.getLogger("onsale.worker")
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from engine.store.notifications import Message, dispatch_due
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 log = logging.getLogger("onsale.mail")
 

@@ -36,7 +36,7 @@ from api.ops.sampler import LiveState
 from waitingroom.autopilot import AutopilotTargets, ControllerState, Measurement, step
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 log = logging.getLogger("onsale.autopilot")
 

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.errors import ApiError
 from api.identity import Principal, require_principal
+from api.launcher.settings import Settings
 from api.ops.sampler import Sampler
-from api.settings import Settings
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom
 from waitingroom.tokens import AdmissionSigner

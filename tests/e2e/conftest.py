@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from api.launcher.settings import Settings
 from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import text
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
 from tests.support.booking import consumers_running, make_event

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from api.app import create_app
 from api.errors import ApiError, read_json
 from api.keys import DB_ENGINE_KEY, REDIS_KEY
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.errors import BookingError, ErrorCode
 from tests.e2e.conftest import AiohttpClient
 from tests.support.servers import unreachable_servers

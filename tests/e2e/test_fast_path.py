@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from api.errors import ApiError
 from api.fast_path import fast_route
-from api.settings import Settings
+from api.launcher.settings import Settings
 from tests.e2e.conftest import AiohttpClient
 from tests.support.servers import unreachable_servers
 from waitingroom.errors import ErrorCode, WaitingRoomError

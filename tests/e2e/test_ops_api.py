@@ -19,10 +19,10 @@ from redis import Redis
 
 from api.app import create_app
 from api.identity import open_session
+from api.launcher.settings import Settings
 from api.metrics import http_metrics_middleware
 from api.ops.autopilot_runner import AutopilotRunner
 from api.ops.common import OPS_KEY
-from api.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
 from tests.support.booking import consumers_running, make_event

@@ -25,7 +25,7 @@ from api.admission import ADMISSION_HEADER, end_admission
 from api.app import create_app
 from api.identity import Principal
 from api.keys import REDIS_KEY, SETTINGS_KEY
-from api.settings import Settings
+from api.launcher.settings import Settings
 from api.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
@@ -397,7 +397,7 @@ async def test_controller_process_admits_then_stops_on_sigterm(
     ticket = (await (await join(api, event_id, alice)).json())["ticket"]
     env = {**os.environ, **room_settings.to_env()}
     child = subprocess.Popen(
-        [sys.executable, "-c", "from api.settings import Settings; "
+        [sys.executable, "-c", "from api.launcher.settings import Settings; "
          "from waitingroom.main import run; raise SystemExit(run(Settings.from_env()))"],
         env=env,
     )

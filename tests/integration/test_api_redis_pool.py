@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from api.app import make_redis
-from api.settings import Settings
+from api.launcher.settings import Settings
 
 pytestmark = pytest.mark.integration
 

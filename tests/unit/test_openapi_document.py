@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from api.app import create_app
+from api.launcher.settings import Settings
 from api.openapi import build_document, render_docs
-from api.settings import Settings
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 
 log = logging.getLogger(__name__)
 # pgserver logs every command line it runs at INFO; its warnings are what matter here.

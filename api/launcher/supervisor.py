@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from api.settings import Settings, child_environment
+from api.launcher.settings import Settings, child_environment
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Service:
 
 
 # Everything `onsale up` runs. A new long-running process (e.g. the admission
-# controller) is one more line here plus its subcommand in api/cli.py.
+# controller) is one more line here plus its subcommand in api/launcher/cli.py.
 SERVICES: tuple[Service, ...] = (
     Service("api", ("api",)),
     Service("worker", ("worker",), replicas=lambda settings: settings.workers),
@@ -188,7 +188,7 @@ class Supervisor:
         child.restart_at = now + delay
 
     def _spawn(self, child: Child) -> None:
-        command = [sys.executable, "-m", "api.cli", *child.service.command]
+        command = [sys.executable, "-m", "api.launcher.cli", *child.service.command]
         child.process = subprocess.Popen(
             command,
             env=self._environment,

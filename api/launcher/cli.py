@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
-from api.settings import Settings, SettingsError, unknown_variables
+from api.launcher.settings import Settings, SettingsError, unknown_variables
 
 log = logging.getLogger("onsale")
 
@@ -121,8 +121,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from api import embedded
-    from api.runtime import Supervisor
+    from api.launcher import embedded
+    from api.launcher.supervisor import Supervisor
 
     if args.port is not None:
         settings = _with_port(settings, args.port)
@@ -196,7 +196,7 @@ def _payments_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from api import embedded
+    from api.launcher import embedded
 
     with embedded.servers_for(settings) as resolved:
         _migrate_database(resolved)
@@ -218,7 +218,7 @@ def _migrate_database(settings: Settings) -> None:
 
 
 def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
-    from api import embedded
+    from api.launcher import embedded
     from engine.store.demo import load_demo_catalog
 
     with embedded.servers_for(settings) as resolved:
@@ -251,7 +251,7 @@ def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from api import embedded
+    from api.launcher import embedded
 
     known = benchmark_names()
     if args.list:

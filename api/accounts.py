@@ -15,9 +15,9 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from api.errors import ApiError, read_json
+from api.http.appkeys import DB_ENGINE_KEY
+from api.http.errors import ApiError, read_json
 from api.identity import bearer_token, close_session, open_session, require_principal
-from api.keys import DB_ENGINE_KEY
 from engine.store.models import User
 
 routes = web.RouteTableDef()
@@ -142,7 +142,7 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-from api.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
+from api.http.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
 
 _CREDENTIALS = {
     "type": "object", "required": ["email", "password"],

@@ -18,8 +18,8 @@ import time
 
 from aiohttp import web
 
+from api.http.appkeys import REDIS_KEY
 from api.identity import Principal
-from api.keys import REDIS_KEY
 from api.waitingroom_http import WAITING_ROOM_KEY
 from waitingroom.errors import not_admitted
 

@@ -15,9 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from api.admission import require_admission
-from api.errors import ApiError, read_json
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.errors import ApiError, read_json
 from api.identity import Principal, require_principal
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.live import HUB_KEY, sse_response, sse_send
 from api.sale_status import ensure_on_sale
 from engine.store.order_payments import order_payment
@@ -398,7 +398,7 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         await pubsub.aclose()
 
 
-from api.openapi_spec import ID_SCHEMA, json_body, ok, operation, param  # noqa: E402
+from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param  # noqa: E402
 
 _ACCEPTED = {"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},

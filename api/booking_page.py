@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.keys import DB_ENGINE_KEY
-from api.openapi_spec import ID_SCHEMA, ok, operation, param
+from api.http.appkeys import DB_ENGINE_KEY
+from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 
 routes = web.RouteTableDef()
 

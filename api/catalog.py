@@ -19,12 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
-from api.identity import optional_principal
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
-from api.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
-from api.ownership import may_see_drafts
-from api.params import (
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.errors import ApiError
+from api.http.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
+from api.http.params import (
     decode_cursor,
     encode_cursor,
     invalid,
@@ -35,6 +33,8 @@ from api.params import (
     query_int,
     query_text,
 )
+from api.identity import optional_principal
+from api.ownership import may_see_drafts
 from api.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
 from api.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from engine.store import listings

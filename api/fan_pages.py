@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.keys import DB_ENGINE_KEY
+from api.http.appkeys import DB_ENGINE_KEY
 from engine.store.models import EventRow, VenueRow
 
 STATIC_DIR = Path(__file__).parent / "static" / "waitingroom"

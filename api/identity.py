@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.errors import ApiError
 from engine.store.models import User, UserSession
 
 SESSION_TTL = timedelta(days=7)

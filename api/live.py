@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio
 from aiohttp import web
 
-from api.keys import REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from workers.keys import Keys
 from workers.publish import results_message_lines
 

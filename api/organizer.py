@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.catalog import read_details
-from api.errors import ApiError, read_json
+from api.http.appkeys import DB_ENGINE_KEY, SETTINGS_KEY
+from api.http.errors import ApiError, read_json
+from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
+from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
 from api.identity import Principal, require_principal
-from api.keys import DB_ENGINE_KEY, SETTINGS_KEY
-from api.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.organizer_fields import (
     EVENT_FIELDS,
     FIELD_SCHEMAS,
@@ -32,7 +33,6 @@ from api.organizer_fields import (
     store_error,
 )
 from api.ownership import acting_organizer, ensure_manages, organizer_of
-from api.params import decode_cursor, encode_cursor, invalid, path_id, query_int
 from api.sale_status import SALE_STATUS_KEY
 from api.seatmap_cache import SEATMAP_CACHE_KEY
 from engine.errors import BookingError

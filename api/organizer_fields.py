@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from api.catalog import CATEGORIES_PATTERN
-from api.errors import ApiError
-from api.params import body_int, body_text, invalid, parse_datetime
+from api.http.errors import ApiError
+from api.http.params import body_int, body_text, invalid, parse_datetime
 from engine.errors import BookingError
 
 EVENT_FIELDS = ("name", "description", "category", "venue_id", "starts_at", "onsale_at",

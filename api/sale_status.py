@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
-from api.keys import DB_ENGINE_KEY
+from api.http.appkeys import DB_ENGINE_KEY
+from api.http.errors import ApiError
 
 SALE_STATUS_CACHE_SECONDS = 1.0
 

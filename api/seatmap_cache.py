@@ -36,7 +36,7 @@ import redis.asyncio
 import sqlalchemy
 from aiohttp import web
 
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from engine.store.seatmaps import (
     EventSeatState,
     VenueLayout,

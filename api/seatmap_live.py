@@ -19,12 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from api.errors import ApiError
+from api.http.errors import ApiError
+from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
+from api.http.params import path_id, query_int
 from api.identity import optional_principal
 from api.live import sse_response
-from api.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.ownership import may_see_drafts
-from api.params import path_id, query_int
 from api.seatmap_cache import SEAT_FIELDS, SEATMAP_CACHE_KEY, EventNotFound, LiveSeatMap, Subscriber
 
 routes = web.RouteTableDef()

@@ -23,11 +23,11 @@ from typing import Any
 from aiohttp import web
 
 from api import fan_pages
-from api.client_address import client_address
-from api.errors import ApiError, read_json
-from api.fast_path import fast_route
+from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
+from api.http.client_address import client_address
+from api.http.errors import ApiError, read_json
+from api.http.fast_path import fast_route
 from api.identity import require_principal
-from api.keys import REDIS_KEY, SETTINGS_KEY
 from api.queue_status_json import status_json
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
@@ -185,7 +185,7 @@ async def queue_status(request: web.Request) -> web.Response:
     once admitted, the admission token for the booking endpoints. Each poll
     also keeps the place: a fan who stops polling loses it.
 
-    The hottest route of an on-sale: served on the fast path (`api.fast_path`),
+    The hottest route of an on-sale: served on the fast path (`api.http.fast_path`),
     polls arriving together share one Lua script call (`waitingroom.polls`),
     and the JSON body is written directly (`api.queue_status_json`).
     """

@@ -176,7 +176,7 @@ def _serve(settings: Settings, port: int) -> None:
 
     from aiohttp import web
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     logging.basicConfig(level=logging.WARNING)
     web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None,

@@ -293,8 +293,8 @@ def wait_listening(port: int, children: list[subprocess.Popen[bytes]]) -> None:
 
 def serve(kind: str, port: int) -> None:
     """Child process entry: the real app, or the bare one-Redis-read handler."""
+    from api.http.log_format import configure_logging
     from api.launcher.settings import Settings
-    from api.logging import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings, component=f"bench-{kind}")
@@ -306,7 +306,7 @@ async def _serve(kind: str, port: int, settings: Settings) -> None:
     from aiohttp import web
 
     if kind == "app":
-        from api.app import create_app
+        from api.http.app import create_app
 
         app = create_app(settings)
     else:

@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"onsale: configuration error: {exc}", file=sys.stderr)
         return 2
-    from api.logging import configure_logging
+    from api.http.log_format import configure_logging
 
     configure_logging(settings, component=args.command)
     for name in unknown_variables():
@@ -144,7 +144,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with embedded.servers_for(settings) as resolved:
             _prepare_database(resolved)
-            from api.metrics import multiprocess_environment
+            from api.http.metrics import multiprocess_environment
 
             os.environ.update(multiprocess_environment(resolved.data_dir))
             log.info("database ready in %.1fs; starting services", time.monotonic() - started)
@@ -162,7 +162,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
-    from api.app import MissingServerError, create_app
+    from api.http.app import MissingServerError, create_app
 
     try:
         app = create_app(settings)

@@ -64,7 +64,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = field(default=(), metadata={"networks": True})
     """Networks our own proxies send from: their X-Forwarded-For names the client for the
-    per-IP limits (api/client_address.py). Empty: the header is ignored."""
+    per-IP limits (api/http/client_address.py). Empty: the header is ignored."""
     max_body_bytes: int = field(default=65536, metadata=_at_least(1))
     demo_data: bool = True
     ticket_signing_key: str | None = field(default=None, repr=False, metadata={"min_length": 32})

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.ops import audit, live, pages, rooms
 from api.ops.common import OPS_KEY, make_services, routes
 

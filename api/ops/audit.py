@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from api.ops.common import OPS_KEY, require_ops, routes
 from engine.store.models import OpsAuditEntry
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from api.identity import Principal, require_principal
 from api.launcher.settings import Settings
 from api.ops.sampler import Sampler

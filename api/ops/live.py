@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from api.identity import optional_principal
 from api.live import sse_response, sse_send
 from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, require_ops, routes

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 from api.ops.common import routes
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "ops"

@@ -21,7 +21,7 @@ import sqlalchemy.exc
 from aiohttp import web
 from redis.exceptions import WatchError
 
-from api.errors import ApiError, read_json
+from api.http.errors import ApiError, read_json
 from api.ops import audit
 from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, require_ops, routes
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state

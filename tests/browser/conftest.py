@@ -25,7 +25,7 @@ from aiohttp import web
 from redis import Redis
 from sqlalchemy import Engine
 
-from api.app import create_app
+from api.http.app import create_app
 from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import database_url  # noqa: F401  (the migrated throwaway database)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.app import create_app
+from api.http.app import create_app
 from api.launcher.settings import Settings
 from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 

@@ -376,7 +376,7 @@ async def test_a_released_hold_says_so_and_cannot_be_bought(
 
 @pytest.fixture()
 async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
-    from api.app import create_app
+    from api.http.app import create_app
 
     yield await aiohttp_client(create_app(settings.replace(max_queue_depth=1)))
 

@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.admission import ADMISSION_HEADER, end_admission
-from api.app import create_app
+from api.http.app import create_app
+from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.identity import Principal
-from api.keys import REDIS_KEY, SETTINGS_KEY
 from api.launcher.settings import Settings
 from api.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
 from engine.store.db import make_engine

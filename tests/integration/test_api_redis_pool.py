@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from api.app import make_redis
+from api.http.app import make_redis
 from api.launcher.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.app import create_app
+from api.http.app import create_app
+from api.http.openapi import build_document, render_docs
 from api.launcher.settings import Settings
-from api.openapi import build_document, render_docs
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -2,7 +2,7 @@
 
 Feature modules document their own routes next to them, in a dict named
 `OPENAPI_PATHS` (and, for schemas of their own, `OPENAPI_SCHEMAS`);
-`api.openapi` merges them. This module imports nothing of the API, so any
+`api.http.openapi` merges them. This module imports nothing of the API, so any
 feature module can use it without import cycles.
 """
 

@@ -2,7 +2,7 @@
 
 Each feature module documents its own routes in `OPENAPI_PATHS` (and its
 schemas in `OPENAPI_SCHEMAS`) next to the handlers; this module merges those
-of every module that serves a route in `api.routes.ROUTE_TABLES`. A test
+of every module that serves a route in `api.http.routes.ROUTE_TABLES`. A test
 checks that every route of the app appears in the document, so a new route
 without documentation fails the build.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.openapi_spec import ERROR_RESPONSES, ok, operation
+from api.http.openapi_spec import ERROR_RESPONSES, ok, operation
 
 routes = web.RouteTableDef()
 
@@ -54,7 +54,7 @@ _ERROR_TEXT = {
 
 def _feature_modules() -> list[Any]:
     """Every module serving a route, with its parent packages (a package may document them)."""
-    from api.routes import ROUTE_TABLES
+    from api.http.routes import ROUTE_TABLES
 
     names: dict[str, None] = {}
     for table in ROUTE_TABLES:
@@ -114,7 +114,7 @@ def _fill_who_may_call(paths: dict[str, dict[str, Any]]) -> None:
     Every handler's docstring starts with who may call it (STYLE: "Every endpoint
     states who may call it"), so the document and the code say the same.
     """
-    from api.routes import ROUTE_TABLES
+    from api.http.routes import ROUTE_TABLES
 
     for table in ROUTE_TABLES:
         for definition in table:

@@ -1,6 +1,6 @@
 """Typed keys for what the application object carries.
 
-Kept apart from `api.app` so handlers can import them without importing the
+Kept apart from `api.http.app` so handlers can import them without importing the
 app factory (which imports every route module).
 """
 

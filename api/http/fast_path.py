@@ -19,11 +19,11 @@ from typing import TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from api.cors import CorsPolicy
-from api.errors import from_http_exception, to_response
-from api.logging import request_id_var
-from api.metrics import record_response
-from api.request_context import REQUEST_ID_HEADER, log_access, request_id_for
+from api.http.cors import CorsPolicy
+from api.http.errors import from_http_exception, to_response
+from api.http.log_format import request_id_var
+from api.http.metrics import record_response
+from api.http.request_context import REQUEST_ID_HEADER, log_access, request_id_for
 
 FAST_ROUTE_ATTRIBUTE = "fast_route"
 

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
-from api.errors import ApiError
+from api.http.errors import ApiError
 
 MAX_TEXT_PARAM_CHARS = 200
 

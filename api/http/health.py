@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy
 from aiohttp import web
 
-from api.errors import ApiError
-from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.errors import ApiError
 
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -93,7 +93,7 @@ async def _check_migrations(app: web.Application) -> dict[str, Any]:
     return {"ok": True}
 
 
-from api.openapi_spec import ok, operation  # noqa: E402  (documentation, kept after the code)
+from api.http.openapi_spec import ok, operation  # noqa: E402  (documentation, kept after the code)
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/healthz": {"get": operation(

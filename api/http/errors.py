@@ -18,7 +18,7 @@ import sqlalchemy.exc
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from api.logging import request_id_var
+from api.http.log_format import request_id_var
 from engine.errors import BookingError, ErrorCode
 from waitingroom.errors import WaitingRoomError
 

@@ -42,7 +42,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 import workers.metrics  # noqa: F401  (sets the multiprocess identity before any metric exists)
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from waitingroom.keys import events_registry
 from workers.ops_counters import OpsKeys, add_counts
 

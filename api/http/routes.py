@@ -18,15 +18,13 @@ from api import (
     booking_page,
     catalog,
     fan_history,
-    health,
     live,
-    metrics,
-    openapi,
     ops,
     organizer,
     seatmap_live,
     waitingroom_http,
 )
+from api.http import health, metrics, openapi
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 

@@ -15,15 +15,15 @@ import redis.asyncio
 import sqlalchemy
 from aiohttp import web
 
-from api.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
-from api.cors import cors_middleware
-from api.errors import error_middleware
-from api.fast_path import fast_path_middleware
-from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
+from api.http.appkeys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
+from api.http.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
+from api.http.cors import cors_middleware
+from api.http.errors import error_middleware
+from api.http.fast_path import fast_path_middleware
+from api.http.metrics import http_metrics_middleware
+from api.http.request_context import body_limit_middleware, request_context_middleware
+from api.http.routes import add_feature_contexts, add_routes
 from api.launcher.settings import Settings
-from api.metrics import http_metrics_middleware
-from api.request_context import body_limit_middleware, request_context_middleware
-from api.routes import add_feature_contexts, add_routes
 from workers.redis_packing import with_hiredis_packing
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ event is created as a draft; publishing puts it in the catalog (and lets the
 partition consumer load it); once published, what the inventory depends on
 (venue, price tiers, buyer limit, currency, hold time) is fixed, because a
 loaded inventory and the holds already granted were priced by it. Cancelling
-stops sales at once: the booking endpoints ask `api.sale_status.ensure_on_sale`.
+stops sales at once: the booking endpoints ask `api.fan.sale_status.ensure_on_sale`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.catalog import read_details
+from api.fan.catalog import read_details
+from api.fan.identity import Principal, require_principal
+from api.fan.sale_status import SALE_STATUS_KEY
+from api.fan.seatmap_cache import SEATMAP_CACHE_KEY
 from api.http.appkeys import DB_ENGINE_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
-from api.identity import Principal, require_principal
 from api.organizer_fields import (
     EVENT_FIELDS,
     FIELD_SCHEMAS,
@@ -33,8 +35,6 @@ from api.organizer_fields import (
     store_error,
 )
 from api.ownership import acting_organizer, ensure_manages, organizer_of
-from api.sale_status import SALE_STATUS_KEY
-from api.seatmap_cache import SEATMAP_CACHE_KEY
 from engine.errors import BookingError
 from engine.pricing import PriceTier
 from engine.store import catalog, tickets
@@ -434,7 +434,7 @@ async def scan_ticket(request: web.Request) -> web.Response:
 @routes.get("/organizer/events")
 async def my_events(request: web.Request) -> web.Response:
     """Organizers (their own events, any status) and ops (everyone's): newest first."""
-    from api.catalog import listing_json
+    from api.fan.catalog import listing_json
     from engine.store.listings import LISTING_COLUMNS
 
     principal = await require_principal(request, "organizer", "ops")

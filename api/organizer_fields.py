@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.catalog import CATEGORIES_PATTERN
+from api.fan.catalog import CATEGORIES_PATTERN
 from api.http.errors import ApiError
 from api.http.params import body_int, body_text, invalid, parse_datetime
 from engine.errors import BookingError

@@ -11,9 +11,9 @@ import asyncio
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.fan.identity import Principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.errors import ApiError
-from api.identity import Principal
 from engine.store.catalog import create_organizer
 
 

@@ -100,7 +100,7 @@ def main(quick: bool, settings: Settings) -> int:
     if wrk is None:
         print("bench waitingroom: wrk is missing (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    from api.waitingroom_http import ADMISSION_KEY_FILE
+    from api.fan.waitingroom_http import ADMISSION_KEY_FILE
     from waitingroom.keyfile import load_or_create_signer
 
     plan = Plan.of(quick)

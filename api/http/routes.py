@@ -12,15 +12,14 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from api import (
+from api import ops, organizer
+from api.fan import (
     accounts,
     booking,
     booking_page,
     catalog,
     fan_history,
-    live,
-    ops,
-    organizer,
+    results_hub,
     seatmap_live,
     waitingroom_http,
 )
@@ -43,7 +42,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     openapi.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
-    live.results_hub_ctx,
+    results_hub.results_hub_ctx,
     booking.booking_ctx,
     waitingroom_http.waiting_room_ctx,
     metrics.metrics_ctx,

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from api.fan.identity import Principal, require_principal
 from api.http.errors import ApiError
-from api.identity import Principal, require_principal
 from api.launcher.settings import Settings
 from api.ops.sampler import Sampler
 from waitingroom.errors import WaitingRoomError

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.fan.identity import optional_principal
+from api.fan.results_hub import sse_response, sse_send
 from api.http.errors import ApiError
-from api.identity import optional_principal
-from api.live import sse_response, sse_send
 from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, require_ops, routes
 from api.ops.sampler import sale_state
 from waitingroom.config import RoomConfig

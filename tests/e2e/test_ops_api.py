@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from redis import Redis
 
+from api.fan.identity import open_session
 from api.http.app import create_app
 from api.http.metrics import http_metrics_middleware
-from api.identity import open_session
 from api.launcher.settings import Settings
 from api.ops.autopilot_runner import AutopilotRunner
 from api.ops.common import OPS_KEY

@@ -21,12 +21,12 @@ import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.admission import ADMISSION_HEADER, end_admission
+from api.fan.admission import ADMISSION_HEADER, end_admission
+from api.fan.identity import Principal
+from api.fan.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
 from api.http.app import create_app
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
-from api.identity import Principal
 from api.launcher.settings import Settings
-from api.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
 from tests.support.booking import make_event

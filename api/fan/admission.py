@@ -18,9 +18,9 @@ import time
 
 from aiohttp import web
 
+from api.fan.identity import Principal
+from api.fan.waitingroom_http import WAITING_ROOM_KEY
 from api.http.appkeys import REDIS_KEY
-from api.identity import Principal
-from api.waitingroom_http import WAITING_ROOM_KEY
 from waitingroom.errors import not_admitted
 
 ADMISSION_HEADER = "X-Admission-Token"

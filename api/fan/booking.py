@@ -14,12 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
-from api.admission import require_admission
+from api.fan.admission import require_admission
+from api.fan.identity import Principal, require_principal
+from api.fan.results_hub import HUB_KEY, sse_response, sse_send
+from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
-from api.identity import Principal, require_principal
-from api.live import HUB_KEY, sse_response, sse_send
-from api.sale_status import ensure_on_sale
 from engine.store.order_payments import order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue

@@ -1,7 +1,7 @@
 """Live seat maps over HTTP: the map with each seat's state and price, and a stream of deltas.
 
 `GET /events/{id}/seats` is served from the per-process seat-map cache
-(`api.seatmap_cache`), never by querying Postgres per request; its ETag names
+(`api.fan.seatmap_cache`), never by querying Postgres per request; its ETag names
 the inventory version, so a client that has the current map gets a 304.
 `GET /events/{id}/availability/stream` sends the deltas after a version as
 Server-Sent Events (id = version, so EventSource resumes by itself); a client
@@ -19,13 +19,19 @@ from typing import Any
 
 from aiohttp import web
 
+from api.fan.identity import optional_principal
+from api.fan.results_hub import sse_response
+from api.fan.seatmap_cache import (
+    SEAT_FIELDS,
+    SEATMAP_CACHE_KEY,
+    EventNotFound,
+    LiveSeatMap,
+    Subscriber,
+)
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import path_id, query_int
-from api.identity import optional_principal
-from api.live import sse_response
 from api.ownership import may_see_drafts
-from api.seatmap_cache import SEAT_FIELDS, SEATMAP_CACHE_KEY, EventNotFound, LiveSeatMap, Subscriber
 
 routes = web.RouteTableDef()
 

@@ -22,13 +22,13 @@ from typing import Any
 
 from aiohttp import web
 
-from api import fan_pages
+from api.fan import fan_pages
+from api.fan.identity import require_principal
+from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
-from api.identity import require_principal
-from api.queue_status_json import status_json
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
@@ -187,7 +187,7 @@ async def queue_status(request: web.Request) -> web.Response:
 
     The hottest route of an on-sale: served on the fast path (`api.http.fast_path`),
     polls arriving together share one Lua script call (`waitingroom.polls`),
-    and the JSON body is written directly (`api.queue_status_json`).
+    and the JSON body is written directly (`api.fan.queue_status_json`).
     """
     event_id = event_id_of(request)
     status = await request.app[WAITING_ROOM_KEY].status(

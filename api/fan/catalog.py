@@ -19,6 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.fan.identity import optional_principal
+from api.fan.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
+from api.fan.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError
 from api.http.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
@@ -33,10 +36,7 @@ from api.http.params import (
     query_int,
     query_text,
 )
-from api.identity import optional_principal
 from api.ownership import may_see_drafts
-from api.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
-from api.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from engine.store import listings
 from workers.keys import Keys
 
@@ -323,7 +323,7 @@ async def event_details(request: web.Request) -> web.StreamResponse:
     event_id = path_id(request, "event_id", "event_not_found", "event")
     if prefers_html(request):
         try:
-            from api import fan_pages
+            from api.fan import fan_pages
         except ModuleNotFoundError:
             pass
         else:

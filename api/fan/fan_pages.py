@@ -11,7 +11,7 @@ to sign in first.
 
 `GET /events/{event_id}` (the catalog's route) answers browsers with
 `waiting_page`; `/events/{event_id}/waiting-room` is the same page at a URL
-that never depends on content negotiation. `api.waitingroom_http` registers
+that never depends on content negotiation. `api.fan.waitingroom_http` registers
 the routes of this module with its own.
 """
 

@@ -15,9 +15,9 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
+from api.fan.identity import bearer_token, close_session, open_session, require_principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.errors import ApiError, read_json
-from api.identity import bearer_token, close_session, open_session, require_principal
 from engine.store.models import User
 
 routes = web.RouteTableDef()

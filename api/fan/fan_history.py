@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.openapi_spec import ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, query_int
-from api.identity import require_principal
 
 routes = web.RouteTableDef()
 

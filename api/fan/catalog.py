@@ -36,7 +36,7 @@ from api.http.params import (
     query_int,
     query_text,
 )
-from api.ownership import may_see_drafts
+from api.organizer.ownership import may_see_drafts
 from engine.store import listings
 from workers.keys import Keys
 

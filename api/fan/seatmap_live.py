@@ -31,7 +31,7 @@ from api.fan.seatmap_cache import (
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import path_id, query_int
-from api.ownership import may_see_drafts
+from api.organizer.ownership import may_see_drafts
 
 routes = web.RouteTableDef()
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from api import ops, organizer
+from api import ops
 from api.fan import (
     accounts,
     booking,
@@ -24,6 +24,7 @@ from api.fan import (
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
+from api.organizer import events, scans, venues
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -36,7 +37,9 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     ops.routes,
     catalog.routes,
     seatmap_live.routes,
-    organizer.routes,
+    venues.routes,
+    events.routes,
+    scans.routes,
     fan_history.routes,
     booking_page.routes,
     openapi.routes,

@@ -1,17 +1,16 @@
-"""Organizers: venues from seat-map documents, and events from draft to published or cancelled.
+"""Organizers' events: created as drafts, then published or cancelled; their own list.
 
-An organizer manages only their own venues and events; ops manage all. An
-event is created as a draft; publishing puts it in the catalog (and lets the
-partition consumer load it); once published, what the inventory depends on
-(venue, price tiers, buyer limit, currency, hold time) is fixed, because a
-loaded inventory and the holds already granted were priced by it. Cancelling
-stops sales at once: the booking endpoints ask `api.fan.sale_status.ensure_on_sale`.
+An organizer manages only their own events; ops manage all. Publishing puts an
+event in the catalog (and lets the partition consumer load it); once published,
+what the inventory depends on (venue, price tiers, buyer limit, currency, hold
+time) is fixed, because a loaded inventory and the holds already granted were
+priced by it. Cancelling stops sales at once: the booking endpoints ask
+`api.fan.sale_status.ensure_on_sale`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,118 +25,21 @@ from api.http.appkeys import DB_ENGINE_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
-from api.organizer_fields import (
+from api.organizer.organizer_fields import (
     EVENT_FIELDS,
+    EVENT_ID_PARAM,
     FIELD_SCHEMAS,
     LOCKED_WHEN_PUBLISHED,
+    SIGNED_IN_ORGANIZERS,
     event_fields,
-    read_seatmap,
     store_error,
 )
-from api.ownership import acting_organizer, ensure_manages, organizer_of
+from api.organizer.ownership import acting_organizer, ensure_manages, organizer_of
 from engine.errors import BookingError
 from engine.pricing import PriceTier
-from engine.store import catalog, tickets
+from engine.store import catalog
 
 routes = web.RouteTableDef()
-
-MAX_SEATMAP_BYTES = 16 * 1024 * 1024
-"""An arena of 200,000 seats is about 15 MB of JSON; the API's usual limit is far lower."""
-
-
-# ---------------------------------------------------------------- venues
-
-
-def _venue_summary(row: Any) -> dict[str, Any]:
-    return {"venue_id": row.id, "name": row.name, "city": row.city, "country": row.country,
-            "capacity": row.capacity, "organizer_id": row.organizer_id,
-            "seats": row.seats, "sections": row.sections, "ga_zones": row.ga_zones}
-
-
-_VENUE_SUMMARY = """
-    SELECT v.id, v.name, v.city, v.country, v.capacity, v.organizer_id,
-           (SELECT count(*) FROM seats s WHERE s.venue_id = v.id) AS seats,
-           (SELECT count(*) FROM sections s WHERE s.venue_id = v.id) AS sections,
-           (SELECT count(*) FROM ga_zones z WHERE z.venue_id = v.id) AS ga_zones
-    FROM venues v"""
-
-
-@routes.post("/venues")
-async def create_venue(request: web.Request) -> web.Response:
-    """Organizers and ops: a venue from a seat-map document (errors point at the bad element)."""
-    principal = await require_principal(request, "organizer", "ops")
-    doc = await read_seatmap(request, MAX_SEATMAP_BYTES)
-    engine = request.app[DB_ENGINE_KEY]
-    if principal.role == "organizer":
-        organizer_id: int | None = await acting_organizer(request, principal)
-    else:
-        organizer_id = query_int(request, "organizer_id", low=1, high=2**62)
-
-    def create() -> Any:
-        with engine.begin() as conn:
-            if organizer_id is not None and conn.execute(sa.text(
-                    "SELECT 1 FROM organizers WHERE id = :id"), {"id": organizer_id}).first() \
-                    is None:
-                invalid("organizer_id", "no such organizer")
-            venue_id = catalog.create_venue(conn, doc, organizer_id)
-            return conn.execute(sa.text(_VENUE_SUMMARY + " WHERE v.id = :id"),
-                                {"id": venue_id}).one()
-
-    try:
-        row = await asyncio.to_thread(create)
-    except BookingError as error:
-        raise store_error(error, "Invalid seat map") from None
-    return web.json_response(_venue_summary(row), status=201,
-                             headers={"Location": f"/venues/{row.id}"})
-
-
-create_venue.max_body_bytes = MAX_SEATMAP_BYTES  # type: ignore[attr-defined]
-
-
-@routes.get("/venues")
-async def list_venues(request: web.Request) -> web.Response:
-    """Organizers (their own venues) and ops (all venues)."""
-    principal = await require_principal(request, "organizer", "ops")
-    organizer_id = await organizer_of(request, principal)
-    engine = request.app[DB_ENGINE_KEY]
-
-    def read() -> list[Any]:
-        with engine.connect() as conn:
-            if principal.role == "ops":
-                return conn.execute(sa.text(_VENUE_SUMMARY + " ORDER BY v.id")).all()
-            return conn.execute(sa.text(_VENUE_SUMMARY + " WHERE v.organizer_id = :o"
-                                        " ORDER BY v.id"), {"o": organizer_id}).all()
-
-    rows = await asyncio.to_thread(read) if principal.role == "ops" or organizer_id else []
-    return web.json_response({"venues": [_venue_summary(row) for row in rows]})
-
-
-@routes.get("/venues/{venue_id}")
-async def get_venue(request: web.Request) -> web.Response:
-    """The venue's organizer and ops: the venue with its seat-map document."""
-    principal = await require_principal(request, "organizer", "ops")
-    venue_id = path_id(request, "venue_id", "venue_not_found", "venue")
-    engine = request.app[DB_ENGINE_KEY]
-
-    def read() -> tuple[Any, Any]:
-        with engine.connect() as conn:
-            row = conn.execute(sa.text(_VENUE_SUMMARY + " WHERE v.id = :id"),
-                               {"id": venue_id}).first()
-            doc = conn.execute(sa.text("SELECT seatmap FROM venues WHERE id = :id"),
-                               {"id": venue_id}).scalar()
-            return row, doc
-
-    row, doc = await asyncio.to_thread(read)
-    if row is None:
-        raise ApiError(404, "venue_not_found", "No such venue.", {"venue_id": venue_id})
-    if row.organizer_id is None:
-        if principal.role != "ops":
-            raise ApiError(403, "forbidden", "Only ops manage venues without an organizer.",
-                           {"reason": "not_owner"})
-    else:
-        await ensure_manages(request, principal, row.organizer_id, "venue")
-    return web.json_response({**_venue_summary(row), "seatmap": doc})
-
 
 # ---------------------------------------------------------------- events
 
@@ -237,7 +139,7 @@ def _locked_event(conn: sa.Connection, event_id: int) -> Any:
     return row
 
 
-async def _managed_event(request: web.Request, principal: Principal, event_id: int) -> Any:
+async def managed_event(request: web.Request, principal: Principal, event_id: int) -> Any:
     engine = request.app[DB_ENGINE_KEY]
 
     def read() -> Any:
@@ -338,7 +240,7 @@ async def update_event(request: web.Request) -> web.Response:
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", "event_not_found", "event")
     fields = event_fields(await read_json(request), partial=True)
-    await _managed_event(request, principal, event_id)
+    await managed_event(request, principal, event_id)
     organizer_id = await organizer_of(request, principal)
     engine = request.app[DB_ENGINE_KEY]
 
@@ -359,7 +261,7 @@ async def publish_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: put a draft on the catalog (and on sale at onsale_at)."""
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", "event_not_found", "event")
-    await _managed_event(request, principal, event_id)
+    await managed_event(request, principal, event_id)
     engine = request.app[DB_ENGINE_KEY]
 
     def publish() -> None:
@@ -386,7 +288,7 @@ async def cancel_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: cancel the event; it stops selling at once."""
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", "event_not_found", "event")
-    await _managed_event(request, principal, event_id)
+    await managed_event(request, principal, event_id)
     engine = request.app[DB_ENGINE_KEY]
 
     def cancel() -> None:
@@ -399,36 +301,6 @@ async def cancel_event(request: web.Request) -> web.Response:
     _forget(request, event_id)
     return web.json_response(await _details(request, event_id))
 
-
-_QR = re.compile(r"(\d{1,18})\.([0-9a-f]{32})")
-
-
-@routes.post("/events/{event_id}/scans")
-async def scan_ticket(request: web.Request) -> web.Response:
-    """The event's organizer (gate staff) and ops: admit the holder of an e-ticket, once.
-    200 admitted; 409 `ticket_already_used` or `ticket_void`; 404 `ticket_not_found`."""
-    principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
-    await _managed_event(request, principal, event_id)
-    body = await read_json(request)
-    qr = body.get("qr") if isinstance(body, dict) else None
-    match = _QR.fullmatch(qr.strip()) if isinstance(qr, str) else None
-    if match is None:
-        raise ApiError(400, "invalid_request", "qr: the e-ticket's code, `<ticket id>.<secret>`",
-                       {"field": "qr"})
-    scan = await asyncio.to_thread(tickets.scan_ticket, request.app[DB_ENGINE_KEY], event_id,
-                                   int(match[1]), match[2])
-    used_at = scan.used_at.isoformat() if scan.used_at else None
-    if scan.outcome == "admitted":
-        return web.json_response({"admitted": True, "ticket": scan.ticket, "used_at": used_at})
-    if scan.outcome == "used":
-        raise ApiError(409, "ticket_already_used", "This ticket was already scanned in.",
-                       {"ticket": scan.ticket, "used_at": used_at})
-    if scan.outcome == "void":
-        raise ApiError(409, "ticket_void", "This ticket is void: its order was refunded.",
-                       {"ticket": scan.ticket})
-    raise ApiError(404, "ticket_not_found", "No such ticket for this event.",
-                   {"event_id": event_id})
 
 
 @routes.get("/organizer/events")
@@ -473,34 +345,11 @@ async def my_events(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- OpenAPI
 
 OPENAPI_SCHEMAS = FIELD_SCHEMAS
-_EVENT_ID = param("event_id", "path", ID_SCHEMA, "The event.")
-_SIGNED = {"signed_in": True, "tags": ["Organizers"]}
 
 OPENAPI_PATHS: dict[str, Any] = {
-    "/venues": {
-        "post": operation(
-            "Create a venue from a seat-map document", who="organizers and ops",
-            errors=(400, 401, 403, 413, 503), **_SIGNED,
-            description="The document is JSON: name, city, country?, stage?, sections "
-                        "(rows of seats with x/y in 0..1000 and a category) and ga_zones. "
-                        "A bad element is refused with `details.field` naming it, e.g. "
-                        "`sections[2].rows[0].seats[5].x`. Up to 16 MB.",
-            parameters=[param("organizer_id", "query", ID_SCHEMA,
-                              "Ops only: the organizer who will own the venue.")],
-            body=json_body({"$ref": "#/components/schemas/SeatMap"}, "The seat map."),
-            responses={201: ok({"type": "object"}, "The venue.")}),
-        "get": operation("List venues", who="organizers (their own) and ops (all)",
-                         errors=(401, 403, 503), **_SIGNED,
-                         responses={200: ok({"type": "object"})}),
-    },
-    "/venues/{venue_id}": {"get": operation(
-        "A venue with its seat-map document", who="the venue's organizer and ops",
-        errors=(401, 403, 404, 503), **_SIGNED,
-        parameters=[param("venue_id", "path", ID_SCHEMA, "The venue.")],
-        responses={200: ok({"type": "object"})})},
     "/events": {"post": operation(
         "Create a draft event", who="organizers (on their own or shared venues) and ops",
-        errors=(400, 401, 403, 503), **_SIGNED,
+        errors=(400, 401, 403, 503), **SIGNED_IN_ORGANIZERS,
         description="Shared venues are those ops created without an organizer.",
         parameters=[param("organizer_id", "query", ID_SCHEMA,
                           "Ops only: the organizer of an event on a shared venue.")],
@@ -508,34 +357,24 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={201: ok({"type": "object"}, "The event (draft).")})},
     "/events/{event_id}": {"patch": operation(
         "Update an event", who="the event's organizer and ops",
-        errors=(400, 401, 403, 404, 409, 503), **_SIGNED,
+        errors=(400, 401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS,
         description="A draft may change anything; a published event only "
                     f"{', '.join(sorted(set(EVENT_FIELDS) - set(LOCKED_WHEN_PUBLISHED)))} "
                     "(onsale_at only before the sale starts); a cancelled one nothing.",
-        parameters=[_EVENT_ID],
+        parameters=[EVENT_ID_PARAM],
         body=json_body({"$ref": "#/components/schemas/EventPatch"}),
         responses={200: ok({"type": "object"}, "The event.")})},
     "/events/{event_id}/publish": {"post": operation(
         "Publish a draft", who="the event's organizer and ops",
-        errors=(401, 403, 404, 409, 503), **_SIGNED, parameters=[_EVENT_ID],
+        errors=(401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         responses={200: ok({"type": "object"}, "The event.")})},
     "/events/{event_id}/cancel": {"post": operation(
         "Cancel an event (stops sales at once)", who="the event's organizer and ops",
-        errors=(401, 403, 404, 503), **_SIGNED, parameters=[_EVENT_ID],
+        errors=(401, 403, 404, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         responses={200: ok({"type": "object"}, "The event.")})},
-    "/events/{event_id}/scans": {"post": operation(
-        "Scan an e-ticket at the gate", who="the event's organizer and ops",
-        errors=(400, 401, 403, 404, 409, 503), **_SIGNED, parameters=[_EVENT_ID],
-        description="Admits the holder once: the first scan of a valid ticket marks it used "
-                    "(two gates scanning one code admit one fan). 409 `ticket_already_used` "
-                    "(with `used_at`) or `ticket_void` (its order was refunded); 404 "
-                    "`ticket_not_found` for a code that is not this event's.",
-        body=json_body({"type": "object", "required": ["qr"], "properties": {
-            "qr": {"type": "string", "description": "The QR payload, `<ticket id>.<secret>`"}}}),
-        responses={200: ok({"type": "object"}, "Admitted, with the ticket's place.")})},
     "/organizer/events": {"get": operation(
         "My events, any status", who="organizers (their own) and ops (all)",
-        errors=(400, 401, 403, 503), **_SIGNED,
+        errors=(400, 401, 403, 503), **SIGNED_IN_ORGANIZERS,
         parameters=[param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
                           "Page size (default 50)."),
                     param("cursor", "query", {"type": "string"}, "From the previous page.")],

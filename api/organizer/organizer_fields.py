@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.fan.catalog import CATEGORIES_PATTERN
 from api.http.errors import ApiError
+from api.http.openapi_spec import ID_SCHEMA, param
 from api.http.params import body_int, body_text, invalid, parse_datetime
 from engine.errors import BookingError
 
@@ -241,3 +242,8 @@ FIELD_SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+
+SIGNED_IN_ORGANIZERS: dict[str, Any] = {"signed_in": True, "tags": ["Organizers"]}
+"""What every organizer operation's OpenAPI entry says: sign-in needed, the Organizers tag."""
+EVENT_ID_PARAM = param("event_id", "path", ID_SCHEMA, "The event.")

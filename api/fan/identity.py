@@ -35,7 +35,7 @@ def token_hash(token: str) -> str:
 
 
 def _cache_key(request: web.Request, digest: str) -> str:
-    return f"{request.app[SETTINGS_KEY].redis_prefix}:session:{digest}"
+    return f"{request.config_dict[SETTINGS_KEY].redis_prefix}:session:{digest}"
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -51,12 +51,12 @@ async def optional_principal(request: web.Request) -> Principal | None:
     if token is None:
         return None
     digest = token_hash(token)
-    redis = request.app[REDIS_KEY]
+    redis = request.config_dict[REDIS_KEY]
     cached = await redis.get(_cache_key(request, digest))
     if cached:
         user_id, role, email = cached.decode().split("|", 2)
         return Principal(int(user_id), role, email)
-    principal = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], digest)
+    principal = await asyncio.to_thread(_lookup, request.config_dict[DB_ENGINE_KEY], digest)
     if principal is None:
         raise ApiError(401, "unauthorized", "The session token is unknown, expired or revoked.")
     await redis.set(
@@ -109,10 +109,10 @@ async def close_session(request: web.Request, token: str) -> None:
     digest = token_hash(token)
 
     def revoke() -> None:
-        with request.app[DB_ENGINE_KEY].begin() as conn:
+        with request.config_dict[DB_ENGINE_KEY].begin() as conn:
             conn.execute(
                 sa.update(UserSession).where(UserSession.token_hash == digest).values(revoked=True)
             )
 
     await asyncio.to_thread(revoke)
-    await request.app[REDIS_KEY].delete(_cache_key(request, digest))
+    await request.config_dict[REDIS_KEY].delete(_cache_key(request, digest))

@@ -23,6 +23,7 @@ from api.http.fast_path import fast_path_middleware
 from api.http.metrics import http_metrics_middleware
 from api.http.request_context import body_limit_middleware, request_context_middleware
 from api.http.routes import add_feature_contexts, add_routes
+from api.http.static_files import static_files_middleware
 from api.launcher.settings import Settings
 from workers.redis_packing import with_hiredis_packing
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
             cors_middleware(settings.cors_origins),
             error_middleware,
             body_limit_middleware(settings.max_body_bytes),
+            static_files_middleware,
         ],
         client_max_size=settings.max_body_bytes,
     )

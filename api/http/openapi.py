@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 document of the whole API, and a human-readable page made from it.
 
 Each feature module documents its own routes in `OPENAPI_PATHS` (and its
-schemas in `OPENAPI_SCHEMAS`) next to the handlers; this module merges those
-of every module that serves a route in `api.http.routes.ROUTE_TABLES`. A test
-checks that every route of the app appears in the document, so a new route
-without documentation fails the build.
+schemas in `OPENAPI_SCHEMAS`) next to the handlers; `build_document(app)` merges
+those of every module that serves a route of the app (sub-apps included), so this
+module needs no list of features. A test checks that every route of the app
+appears in the document, so a new route without documentation fails the build.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import importlib
 import json
 import re
 import sys
-from functools import cache
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
@@ -52,31 +52,30 @@ _ERROR_TEXT = {
 }
 
 
-def _feature_modules() -> list[Any]:
-    """Every module serving a route, with its parent packages (a package may document them)."""
-    from api.http.routes import ROUTE_TABLES
+def _served_routes(app: web.Application) -> list[web.AbstractRoute]:
+    """The app's routes with a handler of this project (sub-apps' included, static files not)."""
+    return [route for route in app.router.routes()
+            if getattr(route.handler, "__module__", "").startswith("api.")]
 
+
+def _feature_modules(app: web.Application) -> list[Any]:
+    """Every module serving a route, with its parent packages (a package may document them)."""
     names: dict[str, None] = {}
-    for table in ROUTE_TABLES:
-        for definition in table:
-            handler = getattr(definition, "handler", None)
-            module = getattr(handler, "__module__", None)
-            if not module:
-                continue
-            parts = module.split(".")
-            for end in range(2, len(parts) + 1):
-                names.setdefault(".".join(parts[:end]), None)
+    for route in _served_routes(app):
+        parts = route.handler.__module__.split(".")
+        for end in range(2, len(parts) + 1):
+            names.setdefault(".".join(parts[:end]), None)
     return [sys.modules.get(name) or importlib.import_module(name) for name in names]
 
 
-def build_document() -> dict[str, Any]:
+def build_document(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
-    for module in _feature_modules():
+    for module in _feature_modules(app):
         for path, item in getattr(module, "OPENAPI_PATHS", {}).items():
             paths.setdefault(path, {}).update(item)
         schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
-    _fill_who_may_call(paths)
+    _fill_who_may_call(paths, app)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -108,36 +107,52 @@ def build_document() -> dict[str, Any]:
     }
 
 
-def _fill_who_may_call(paths: dict[str, dict[str, Any]]) -> None:
+def _fill_who_may_call(paths: dict[str, dict[str, Any]], app: web.Application) -> None:
     """Take `x-who-may-call` from the handler's docstring where a module did not state it.
 
     Every handler's docstring starts with who may call it (STYLE: "Every endpoint
     states who may call it"), so the document and the code say the same.
     """
-    from api.http.routes import ROUTE_TABLES
-
-    for table in ROUTE_TABLES:
-        for definition in table:
-            method = str(getattr(definition, "method", "")).lower()
-            handler = getattr(definition, "handler", None)
-            path = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", str(getattr(definition, "path", "")))
-            operation = paths.get(path, {}).get(method)
-            if operation is None or operation.get("x-who-may-call"):
-                continue
-            first_line = (getattr(handler, "__doc__", None) or "").strip().split("\n")[0]
-            who = first_line.split(":", 1)[0] if ":" in first_line else first_line
-            operation["x-who-may-call"] = who.strip() or "unstated"
+    for route in _served_routes(app):
+        path = route.resource.canonical if route.resource is not None else ""
+        operation = paths.get(path, {}).get(route.method.lower())
+        if operation is None or operation.get("x-who-may-call"):
+            continue
+        first_line = (route.handler.__doc__ or "").strip().split("\n")[0]
+        who = first_line.split(":", 1)[0] if ":" in first_line else first_line
+        operation["x-who-may-call"] = who.strip() or "unstated"
 
 
-@cache
-def document_bytes() -> bytes:
-    return json.dumps(build_document(), separators=(",", ":")).encode()
+class ApiReference:
+    """The app's document and docs page, made once, on first request (the routes are
+    all added by then)."""
+
+    def __init__(self, app: web.Application):
+        self._app = app
+
+    @cached_property
+    def document_bytes(self) -> bytes:
+        return json.dumps(build_document(self._app), separators=(",", ":")).encode()
+
+    @cached_property
+    def docs_html(self) -> str:
+        return render_docs(build_document(self._app))
+
+
+API_REFERENCE_KEY = web.AppKey("api_reference", ApiReference)
+
+
+def add_api_reference(app: web.Application) -> None:
+    """Serve `/openapi.json` and `/docs` for `app`, documenting every route it has."""
+    app[API_REFERENCE_KEY] = ApiReference(app)
+    app.add_routes(routes)
 
 
 @routes.get("/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
     """Anyone: this API's OpenAPI 3.1 document."""
-    return web.Response(body=document_bytes(), content_type="application/json",
+    return web.Response(body=request.app[API_REFERENCE_KEY].document_bytes,
+                        content_type="application/json",
                         headers={"Cache-Control": "public, max-age=60"})
 
 
@@ -239,15 +254,10 @@ td, th {{ border: 1px solid #dde2ec; padding: 2px 6px; text-align: left;
 </body></html>"""
 
 
-@cache
-def docs_html() -> str:
-    return render_docs(build_document())
-
-
 @routes.get("/docs")
 async def docs_page(request: web.Request) -> web.Response:
     """Anyone: the API reference as a web page, made from the OpenAPI document."""
-    return web.Response(text=docs_html(), content_type="text/html")
+    return web.Response(text=request.app[API_REFERENCE_KEY].docs_html, content_type="text/html")
 
 
 OPENAPI_PATHS: dict[str, Any] = {

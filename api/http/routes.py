@@ -1,8 +1,10 @@
-"""Every route table of the API, and the per-feature start-up contexts, in one place.
+"""Every route table of the API, the ops sub-app, and the per-feature start-up contexts.
 
 A feature module exposes a `web.RouteTableDef` named `routes` (add it to
 `ROUTE_TABLES`) and, if it holds something for the app's lifetime, a cleanup
-context (add it to `FEATURE_CONTEXTS`). Feature contexts start after the
+context (add it to `FEATURE_CONTEXTS`). Ops routes go on `api.ops.routes`: they are
+served by the ops sub-app at `/ops`, behind its guard. `/openapi.json` and `/docs`
+are added last and document whatever the app serves. Feature contexts start after the
 shared clients (database engine, Redis) are open and stop before they close.
 """
 
@@ -34,7 +36,6 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     booking.routes,
     waitingroom_http.routes,
     metrics.routes,
-    ops.routes,
     catalog.routes,
     seatmap_live.routes,
     venues.routes,
@@ -42,7 +43,6 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     scans.routes,
     fan_history.routes,
     booking_page.routes,
-    openapi.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     results_hub.results_hub_ctx,
@@ -57,6 +57,8 @@ FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
 def add_routes(app: web.Application) -> None:
     for table in ROUTE_TABLES:
         app.add_routes(table)
+    app.add_subapp(ops.OPS_PREFIX, ops.create_ops_app())
+    openapi.add_api_reference(app)
 
 
 def add_feature_contexts(app: web.Application) -> None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from api.ops import audit, figures
+from api.ops import change_log, figures
 from api.ops.common import OpsServices, make_services
 from api.ops.rooms import change_room
 from api.ops.sampler import LiveState
@@ -157,18 +157,18 @@ class AutopilotRunner:
         since = now - float(stored.get("audited_at") or 0.0)
         if rate == audited_rate or since < AUDIT_EVERY_SECONDS:
             return
-        record = audit.AuditRecord(
-            audit.Actor(audit.AUTOPILOT_ACTOR),
+        record = change_log.AuditRecord(
+            change_log.Actor(change_log.AUTOPILOT_ACTOR),
             event_id,
             "autopilot.adjust",
-            (audit.Change("new_users_per_minute", audited_rate, rate),),
+            (change_log.Change("new_users_per_minute", audited_rate, rate),),
             {
                 "driver": driver,
                 "queue_depth": measurement.queue_depth,
                 "p99_seconds": measurement.p99_seconds,
             },
         )
-        await audit.record_async(self._services.db, [record])
+        await change_log.record_async(self._services.db, [record])
         await self._services.redis.hset(
             key, mapping={"audited_rate": repr(rate), "audited_at": repr(now)}
         )

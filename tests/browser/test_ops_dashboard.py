@@ -28,8 +28,8 @@ from argon2 import PasswordHasher
 from redis import Redis
 
 from api.launcher.settings import Settings
-from api.ops.audit import Actor
 from api.ops.autopilot_runner import AutopilotRunner
+from api.ops.change_log import Actor
 from api.ops.common import OPS_KEY
 from api.ops.rooms import audited_room_change
 from engine.store.db import make_engine

@@ -1,4 +1,4 @@
-"""The ops audit log (Postgres `ops_audit`, append-only) and `GET /ops/audit`.
+"""The ops change log (Postgres `ops_audit`, append-only) and `GET /ops/audit`.
 
 A change is recorded as one row per field that changed, in one transaction,
 so the log reads `new_users_per_minute 600 -> 900 by ops@... at ...`.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.http.errors import ApiError
-from api.ops.common import OPS_KEY, require_ops, routes
+from api.ops.common import OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
 
 DEFAULT_LIMIT = 100
@@ -127,14 +127,14 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
     return int(raw)
 
 
-@routes.get("/ops/audit")
+@routes.get("/audit")
 async def list_audit(request: web.Request) -> web.Response:
     """Ops only. The audit log, newest first; `event_id`, `limit` (<= 500), `before_id` filter."""
-    await require_ops(request)
     event_id = _int_param(request, "event_id", None)
     limit = min(_int_param(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT, MAX_LIMIT)
     before_id = _int_param(request, "before_id", None)
-    entries = await asyncio.to_thread(recent, request.app[OPS_KEY].db, event_id, limit, before_id)
+    entries = await asyncio.to_thread(recent, request.config_dict[OPS_KEY].db, event_id, limit,
+                                      before_id)
     return web.json_response({"entries": entries})
 
 

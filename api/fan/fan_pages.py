@@ -1,4 +1,4 @@
-"""The fan's waiting page: plain HTML, CSS and JS served by the API, no build step.
+"""The fan's waiting page: a template, CSS and JS served by the API, no build step.
 
 The page is a thin client of the queue endpoints (the same JSON a mobile app
 uses): it joins, polls at the interval the server suggests (only a keep-alive
@@ -12,26 +12,27 @@ to sign in first.
 `GET /events/{event_id}` (the catalog's route) answers browsers with
 `waiting_page`; `/events/{event_id}/waiting-room` is the same page at a URL
 that never depends on content negotiation. `api.fan.waitingroom_http` registers
-the routes of this module with its own.
+the routes of this module with its own. The HTML is `templates/waiting_room.html`
+(Jinja2, autoescaped); its script and stylesheet are static files under
+`static/waitingroom/`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import mimetypes
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
 from engine.store.models import EventRow, VenueRow
 
 STATIC_DIR = Path(__file__).parent / "static" / "waitingroom"
+"""Served at `/static/waitingroom/` (`api.http.routes.STATIC_FOLDERS`)."""
 STATIC_FILES = ("waiting.js", "waiting.css")
-STATIC_MAX_AGE_SECONDS = 300
 SESSION_STORAGE_KEY = "onsale.sessionToken"
 ADMISSION_STORAGE_PREFIX = "onsale.admission."
 
@@ -63,12 +64,12 @@ async def waiting_page(request: web.Request) -> web.Response:
     if event_id is None or event is None:
         return web.Response(
             status=404,
-            text=_not_found_html(),
+            text=render_string("fan/waiting_room_not_found.html", request, {}),
             content_type="text/html",
             charset="utf-8",
         )
     return web.Response(
-        text=_page_html(event_id, event),
+        text=render_string("fan/waiting_room.html", request, _page_context(event_id, event)),
         content_type="text/html",
         charset="utf-8",
         headers={"Cache-Control": "no-cache"},
@@ -80,107 +81,12 @@ async def waiting_room_page(request: web.Request) -> web.Response:
     return await waiting_page(request)
 
 
-async def waiting_room_asset(request: web.Request) -> web.StreamResponse:
-    """Anyone: the waiting page's script and stylesheet."""
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise web.HTTPNotFound()
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return web.FileResponse(
-        STATIC_DIR / name,
-        headers={
-            "Cache-Control": f"public, max-age={STATIC_MAX_AGE_SECONDS}",
-            "Content-Type": f"{content_type}; charset=utf-8",
-        },
-    )
-
-
-def _page_html(event_id: int, event: dict[str, Any]) -> str:
-    name = html.escape(event["name"])
-    where = html.escape(f"{event['venue']}, {event['city']}")
-    when = event["starts_at"].isoformat()
-    when_text = html.escape(event["starts_at"].strftime("%Y-%m-%d %H:%M %Z").strip())
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Waiting room: {name}</title>
-<link rel="stylesheet" href="/static/waitingroom/waiting.css">
-<script src="/static/waitingroom/waiting.js" defer></script>
-</head>
-<body>
-<main id="waiting-room" data-event-id="{event_id}" data-book-url="/events/{event_id}/book"
-      data-session-key="{SESSION_STORAGE_KEY}" data-admission-prefix="{ADMISSION_STORAGE_PREFIX}">
-  <header>
-    <p class="kicker">Waiting room</p>
-    <h1>{name}</h1>
-    <p class="where">{where} &middot; <time datetime="{when}">{when_text}</time></p>
-  </header>
-
-  <noscript><p class="notice">This page needs JavaScript to hold your place in line.</p></noscript>
-
-  <section id="panel-signin" class="panel" hidden aria-labelledby="signin-title">
-    <h2 id="signin-title" tabindex="-1">Sign in to join the line</h2>
-    <form id="signin-form" novalidate>
-      <label for="signin-email">Email</label>
-      <input id="signin-email" name="email" type="email" autocomplete="email" required>
-      <label for="signin-password">Password</label>
-      <input id="signin-password" name="password" type="password"
-             autocomplete="current-password" required minlength="8">
-      <div class="actions">
-        <button type="submit" name="mode" value="login">Sign in</button>
-        <button type="submit" name="mode" value="register" class="secondary">
-          Create an account</button>
-      </div>
-      <p id="signin-error" class="error" role="alert"></p>
-    </form>
-  </section>
-
-  <section id="panel-line" class="panel" hidden aria-labelledby="line-title">
-    <h2 id="line-title" tabindex="-1">You are in line</h2>
-    <p id="line-note" class="note"></p>
-    <dl class="figures">
-      <div><dt>Your place</dt><dd id="fig-position">&ndash;</dd></div>
-      <div><dt>People ahead of you</dt><dd id="fig-ahead">&ndash;</dd></div>
-      <div><dt>Estimated wait</dt><dd id="fig-eta">&ndash;</dd></div>
-    </dl>
-    <label for="progress" class="progress-label">Progress through the line</label>
-    <progress id="progress" max="100" value="0">0%</progress>
-    <p class="hint">Keep this page open: we move you on to seat selection automatically.
-      It updates by itself; you do not need to refresh.</p>
-    <button type="button" id="leave" class="secondary">Leave the line</button>
-  </section>
-
-  <section id="panel-admitted" class="panel" hidden aria-labelledby="admitted-title">
-    <h2 id="admitted-title" tabindex="-1">It is your turn</h2>
-    <p>Taking you to seat selection&hellip;
-      <a id="book-link" href="/events/{event_id}/book">Continue to seat selection</a></p>
-  </section>
-
-  <section id="panel-ended" class="panel" hidden aria-labelledby="ended-title">
-    <h2 id="ended-title" tabindex="-1">You are no longer in line</h2>
-    <p id="ended-note"></p>
-    <button type="button" id="rejoin">Join the line again</button>
-  </section>
-
-  <p id="problem" class="notice" role="alert" hidden></p>
-  <div id="announcer" class="visually-hidden" aria-live="polite" aria-atomic="true"></div>
-</main>
-</body>
-</html>
-"""
-
-
-def _not_found_html() -> str:
-    return """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Event not found</title>
-<link rel="stylesheet" href="/static/waitingroom/waiting.css"></head>
-<body><main><h1>Event not found</h1>
-<p>There is no event on sale at this address.</p></main></body>
-</html>
-"""
+def _page_context(event_id: int, event: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": event_id, "name": event["name"],
+            "where": f"{event['venue']}, {event['city']}",
+            "when": event["starts_at"].isoformat(),
+            "when_text": event["starts_at"].strftime("%Y-%m-%d %H:%M %Z").strip(),
+            "session_key": SESSION_STORAGE_KEY, "admission_prefix": ADMISSION_STORAGE_PREFIX}
 
 
 def _html_page(description: str) -> dict[str, Any]:
@@ -206,6 +112,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["fan pages"],
             "summary": "The waiting page's script and stylesheet",
+            "x-who-may-call": "Anyone",
             "parameters": [
                 {
                     "name": "name",

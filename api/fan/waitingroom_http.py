@@ -41,7 +41,6 @@ MAX_CACHED_EVENTS = 4096
 
 routes = web.RouteTableDef()
 routes.get("/events/{event_id}/waiting-room")(fan_pages.waiting_room_page)
-routes.get("/static/waitingroom/{name}")(fan_pages.waiting_room_asset)
 
 
 @dataclass(slots=True)

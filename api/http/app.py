@@ -24,6 +24,7 @@ from api.http.metrics import http_metrics_middleware
 from api.http.request_context import body_limit_middleware, request_context_middleware
 from api.http.routes import add_feature_contexts, add_routes
 from api.http.static_files import static_files_middleware
+from api.http.templates import setup_templates
 from api.launcher.settings import Settings
 from workers.redis_packing import with_hiredis_packing
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis)
     add_feature_contexts(app)
+    setup_templates(app)
     add_routes(app)
     return app
 

@@ -11,6 +11,7 @@ shared clients (database engine, Redis) are open and stop before they close.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -21,11 +22,13 @@ from api.fan import (
     booking_page,
     catalog,
     fan_history,
+    fan_pages,
     results_hub,
     seatmap_live,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
+from api.http.static_files import add_static_folder
 from api.organizer import events, scans, venues
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -44,6 +47,11 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     fan_history.routes,
     booking_page.routes,
 )
+STATIC_FOLDERS: tuple[tuple[str, Path], ...] = (
+    ("/static/booking", booking_page.STATIC_DIR),
+    ("/static/waitingroom", fan_pages.STATIC_DIR),
+)
+"""The fan pages' scripts and styles (the ops sub-app serves its own)."""
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     results_hub.results_hub_ctx,
     booking.booking_ctx,
@@ -57,6 +65,8 @@ FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
 def add_routes(app: web.Application) -> None:
     for table in ROUTE_TABLES:
         app.add_routes(table)
+    for prefix, directory in STATIC_FOLDERS:
+        add_static_folder(app.router, prefix, directory)
     app.add_subapp(ops.OPS_PREFIX, ops.create_ops_app())
     openapi.add_api_reference(app)
 

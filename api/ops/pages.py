@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp_jinja2 import render_string
 
 from api.ops.common import public, routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-DASHBOARD_PAGE = Path(__file__).resolve().parent / "templates" / "dashboard.html"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
 async def dashboard_page(request: web.Request) -> web.Response:
     """Anyone may load the page; every figure and control behind it is ops only."""
     return web.Response(
-        body=DASHBOARD_PAGE.read_bytes(),
+        text=render_string("ops/dashboard.html", request, {}),
         content_type="text/html",
         charset="utf-8",
         headers={"Cache-Control": "no-cache", **SECURITY_HEADERS},

@@ -41,7 +41,7 @@ import redis.asyncio as aioredis
 from waitingroom.config import QueueMode, RoomConfig
 from waitingroom.controller import AdmissionController
 from waitingroom.keys import RoomKeys
-from waitingroom.tickets import QueueTicket, encode_ticket
+from waitingroom.queue_tickets import QueueTicket, encode_ticket
 
 if TYPE_CHECKING:
     from api.launcher.settings import Settings

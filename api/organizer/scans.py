@@ -15,7 +15,7 @@ from api.http.openapi_spec import json_body, ok, operation
 from api.http.params import path_id
 from api.organizer.events import managed_event
 from api.organizer.organizer_fields import EVENT_ID_PARAM, SIGNED_IN_ORGANIZERS
-from engine.store import tickets
+from engine.store import etickets
 
 routes = web.RouteTableDef()
 
@@ -35,7 +35,7 @@ async def scan_ticket(request: web.Request) -> web.Response:
     if match is None:
         raise ApiError(400, "invalid_request", "qr: the e-ticket's code, `<ticket id>.<secret>`",
                        {"field": "qr"})
-    scan = await asyncio.to_thread(tickets.scan_ticket, request.app[DB_ENGINE_KEY], event_id,
+    scan = await asyncio.to_thread(etickets.scan_ticket, request.app[DB_ENGINE_KEY], event_id,
                                    int(match[1]), match[2])
     used_at = scan.used_at.isoformat() if scan.used_at else None
     if scan.outcome == "admitted":

@@ -18,12 +18,12 @@ from api.fan.admission import require_admission
 from api.fan.identity import Principal, require_principal
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
-from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
 from engine.store.order_payments import order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
-from workers.gateway import PaymentGateway, TestGateway
+from workers.gateway import PaymentGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
 from workers.payments import authorize_job, order_id_for, public_order
@@ -52,7 +52,7 @@ class Booking:
         self.keys = Keys(settings.redis_prefix)
         self.partitions = settings.partitions
         self.queue = RequestQueue(self.redis, self.keys, settings.max_queue_depth)
-        self.gateway: PaymentGateway = TestGateway()
+        self.gateway: PaymentGateway = app[GATEWAY_KEY]
         self._pins: dict[int, str] = {}
         self._pins_read_at = 0.0
 

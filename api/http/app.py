@@ -15,7 +15,14 @@ import redis.asyncio
 import sqlalchemy
 from aiohttp import web
 
-from api.http.appkeys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
+from api.http.appkeys import (
+    DB_ENGINE_KEY,
+    GATEWAY_KEY,
+    READINESS_KEY,
+    REDIS_KEY,
+    SETTINGS_KEY,
+    Readiness,
+)
 from api.http.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
 from api.http.cors import cors_middleware
 from api.http.errors import error_middleware
@@ -26,6 +33,8 @@ from api.http.routes import add_feature_contexts, add_routes
 from api.http.static_files import static_files_middleware
 from api.http.templates import setup_templates
 from api.launcher.settings import Settings
+from workers.gateway import PaymentGateway
+from workers.gateways import make_gateway
 from workers.redis_packing import with_hiredis_packing
 
 log = logging.getLogger(__name__)
@@ -38,7 +47,9 @@ class MissingServerError(RuntimeError):
     """The API was started without a Postgres or Redis URL to talk to."""
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, gateway: PaymentGateway | None = None) -> web.Application:
+    """The API for `settings`. The launcher's root passes the payment gateway it built;
+    without one, the one `ONSALE_PAYMENT_GATEWAY` names is made here (tests, benchmarks)."""
     if not settings.database_url or not settings.redis_url:
         raise MissingServerError(
             "ONSALE_DATABASE_URL and ONSALE_REDIS_URL must be set to run the API on its own; "
@@ -57,6 +68,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS_KEY] = settings
+    app[GATEWAY_KEY] = gateway if gateway is not None else make_gateway(settings.payment_gateway)
     app[TRUSTED_PROXIES_KEY] = TrustedProxies(settings.trusted_proxies)
     app[READINESS_KEY] = Readiness()
     app.cleanup_ctx.append(_database)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from api.launcher import roots
 from api.launcher.settings import Settings, SettingsError, unknown_variables
 
 log = logging.getLogger("onsale")
@@ -64,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _root(run: Callable[[Settings], int]) -> Command:
+    """A process's subcommand: its composition root in `api.launcher.roots`."""
+    return lambda args, settings: run(settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="onsale", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -74,24 +80,24 @@ def _parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
 
     api = commands.add_parser("api", help="serve the HTTP API (needs database and Redis URLs)")
-    api.set_defaults(run=_api)
+    api.set_defaults(run=_root(roots.serve_api))
 
     worker = commands.add_parser("worker", help="run one partition consumer process")
-    worker.set_defaults(run=_worker)
+    worker.set_defaults(run=_root(roots.run_worker))
 
     payments = commands.add_parser("payments-worker", help="run the payments queue worker")
-    payments.set_defaults(run=_payments_worker)
+    payments.set_defaults(run=_root(roots.run_payments_worker))
 
     notifier = commands.add_parser(
         "notifier", help="send fans' mail from the notifications outbox (tickets, refunds)")
-    notifier.set_defaults(run=_notifier)
+    notifier.set_defaults(run=_root(roots.run_notifier))
     autopilot = commands.add_parser(
         "autopilot", help="run the ops autopilot (steers admission rates of opted-in events)")
-    autopilot.set_defaults(run=_autopilot)
+    autopilot.set_defaults(run=_root(roots.run_autopilot))
 
     controller = commands.add_parser(
         "admission-controller", help="run the waiting rooms' admission controller")
-    controller.set_defaults(run=_admission_controller)
+    controller.set_defaults(run=_root(roots.run_admission_controller))
 
     # Listed for --help; main() hands their arguments to their own parsers.
     commands.add_parser(
@@ -159,42 +165,6 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
 
-def _api(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
-    from api.http.app import MissingServerError, create_app
-
-    try:
-        app = create_app(settings)
-    except MissingServerError as exc:
-        log.error("%s", exc)
-        return 2
-    log.info("API listening on http://%s:%d", settings.host, settings.port)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,  # one line per request comes from the request-context middleware
-        print=None,
-        shutdown_timeout=5.0,
-    )
-    return 0
-
-
-def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.main import run
-
-    run(settings)
-    return 0
-
-
-def _payments_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.main import run_payments
-
-    run_payments(settings)
-    return 0
-
-
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from api.launcher import embedded
 
@@ -227,26 +197,6 @@ def _demo_data(args: argparse.Namespace, settings: Settings) -> int:
         summary = load_demo_catalog(resolved.database_url, extra_events=args.events)
     print("demo catalog loaded:")
     print(json.dumps(summary, indent=2, default=str))
-    return 0
-
-
-def _notifier(args: argparse.Namespace, settings: Settings) -> int:
-    from workers.main import run_notifier
-
-    run_notifier(settings)
-    return 0
-
-
-def _autopilot(args: argparse.Namespace, settings: Settings) -> int:
-    from api.ops.autopilot_runner import run
-
-    return int(run(settings) or 0)
-
-
-def _admission_controller(args: argparse.Namespace, settings: Settings) -> int:
-    from waitingroom.main import run
-
-    run(settings)
     return 0
 
 

@@ -1,7 +1,10 @@
 """The one place onsale reads its configuration from the environment.
 
 Every process (`onsale up` and the children it starts) builds one frozen
-`Settings` at start-up and passes it down; nothing else reads `os.environ`.
+`Settings` at start-up; nothing else reads `os.environ`. Only the launcher reads
+`Settings` (its composition roots, `api.launcher.roots`, build each process's
+clients and adapters from it), and the HTTP app it creates, which carries it for
+its handlers (`api.http.appkeys.SETTINGS_KEY`).
 Each field maps to `ONSALE_<FIELD NAME IN CAPS>`, so adding a setting is one
 line here plus a row in the README table. The supervisor hands its resolved
 settings to its children through `to_env()`, so a child sees exactly what the
@@ -20,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from workers.gateways import GATEWAYS
 
 ENV_PREFIX = "ONSALE_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -71,6 +76,9 @@ class Settings:
     mail_url: str = field(default="log", metadata={"mail_url": True})
     """Where `onsale notifier` sends fans' mail: `log`, `file:<path>` or `smtp://host[:port]`."""
     mail_from: str = "onsale <tickets@onsale.invalid>"
+    payment_gateway: str = field(default="test", metadata={"choices": tuple(GATEWAYS)})
+    """Which payment gateway the API (card tokens) and the payments worker talk to, by its
+    name in `workers.gateways.GATEWAYS`."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -172,7 +180,7 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
         except ValueError as exc:
             raise SettingsError(f"{name}={raw!r}: {exc}") from None
     if rules.get("mail_url"):
-        from workers.notifier import parse_mail_url
+        from workers.mailers import parse_mail_url
 
         try:
             parse_mail_url(value)

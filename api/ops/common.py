@@ -16,8 +16,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.fan.identity import Principal, require_principal
+from api.http.appkeys import Settings
 from api.http.errors import ApiError
-from api.launcher.settings import Settings
 from api.ops.sampler import Sampler
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom

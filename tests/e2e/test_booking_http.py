@@ -22,9 +22,10 @@ from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import PaymentResult, TestGateway
+from workers.gateway import PaymentResult
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
-from workers.notifier import make_mailer
+from workers.mailers import make_mailer
 from workers.partitions import partition_for
 
 pytestmark = pytest.mark.e2e

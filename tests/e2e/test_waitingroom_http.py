@@ -398,7 +398,8 @@ async def test_controller_process_admits_then_stops_on_sigterm(
     env = {**os.environ, **room_settings.to_env()}
     child = subprocess.Popen(
         [sys.executable, "-c", "from api.launcher.settings import Settings; "
-         "from waitingroom.main import run; raise SystemExit(run(Settings.from_env()))"],
+         "from api.launcher.roots import run_admission_controller; "
+         "raise SystemExit(run_admission_controller(Settings.from_env()))"],
         env=env,
     )
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.store.notifications import Message
-from workers.notifier import FileMailer, LogMailer, SmtpMailer, make_mailer
+from workers.mailers import FileMailer, LogMailer, SmtpMailer, make_mailer
 
 MESSAGE = Message(7, "order_paid", "o-1", "fan@example.com", "Your tickets", "Row A, seat 3\n",
                   0)

@@ -6,7 +6,8 @@ below register on `routes`, the dashboard's static files, and one guard
 app-lifetime context (services and the stats hub); it runs on the main app, so
 the services are there for `/metrics` too, and ops handlers find them through
 `request.config_dict`. `OPENAPI_PATHS` documents the routes. The autopilot runs
-in its own process (`api.ops.autopilot_runner.run`).
+in its own process (`api.ops.autopilot_runner.serve`, started by the launcher's
+`run_autopilot`).
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from engine.store import notifications
+from engine.store.etickets import issue_tickets
 from engine.store.order_payments import LockedPayment, locked_payment, unlocked
-from engine.store.tickets import issue_tickets
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus

@@ -15,16 +15,17 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import PaymentResult, TestGateway
+from workers.gateway import PaymentResult
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
-from workers.notifier import make_mailer
+from workers.mailers import make_mailer
 from workers.partitions import partition_for
 from workers.rqworker import SimpleWorkerWithoutCommands
 
@@ -377,7 +378,7 @@ async def test_a_released_hold_says_so_and_cannot_be_bought(
 
 @pytest.fixture()
 async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
-    from api.app import create_app
+    from api.http.app import create_app
 
     yield await aiohttp_client(create_app(settings.replace(max_queue_depth=1)))
 

@@ -316,7 +316,9 @@ async def purchase(request: web.Request) -> web.Response:
         "payment_token": booking.gateway.tokenize(card),
         "card_last4": card.replace(" ", "")[-4:],
         "error": "",
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+        # A hold recovered from Postgres after a Redis loss lists seat ids, not seats.
+        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]
+                               or hold.get("seat_ids", [])),
     }
     if hold.get("zone_id") is not None:
         fields["zone_id"] = json.dumps(hold["zone_id"])

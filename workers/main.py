@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("onsale.worker")
 
 PAYMENTS_MAINTENANCE_SECONDS = 15
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
 
 
 def _stop_on_signals() -> threading.Event:
@@ -45,7 +47,11 @@ def run(settings: Settings) -> None:
     from workers.metrics import BatchMetrics
     from workers.pg_store import PostgresBookingStore
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    # Timeouts: an unreachable Redis (no reset ever comes) fails a call instead of hanging
+    # the consumer; its longest blocking command waits well under a second.
+    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30,
+                           socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+                           socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS)
     keys = Keys(settings.redis_prefix)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
     engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
@@ -83,7 +89,9 @@ def run_payments(settings: Settings) -> None:
     from workers.gateway import TestGateway
     from workers.processes import process_alive
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    # RQ sets the socket timeout itself, above its blocking dequeue's wait.
+    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30,
+                           socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS)
     keys = Keys(settings.redis_prefix)
     engine = make_engine(settings.database_url or "")
 

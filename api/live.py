@@ -19,6 +19,7 @@ from typing import Any
 import redis.asyncio
 from aiohttp import web
 
+from api.errors import SSE_STREAM
 from api.keys import REDIS_KEY, SETTINGS_KEY
 from workers.keys import Keys
 from workers.publish import results_message_lines
@@ -112,6 +113,7 @@ async def sse_response(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    request[SSE_STREAM] = response  # a later error ends the stream cleanly (api/errors.py)
     return response
 
 

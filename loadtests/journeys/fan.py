@@ -124,6 +124,9 @@ class Fan(SurgeUser):
         streamed = self.rng.random() < STREAM_SHARE
         if streamed:
             decision = self.stream_decision(headers, accepted["events_url"])
+            if decision is None:  # the stream ended early (a server restarting): poll
+                metrics.count("reserve.stream_fell_back_to_polling")
+                decision = self.poll_decision(headers, accepted["status_url"])
         else:
             decision = self.poll_decision(headers, accepted["status_url"])
         if decision is None:

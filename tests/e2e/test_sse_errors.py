@@ -15,8 +15,8 @@ import redis.exceptions
 from aiohttp import web
 from aiohttp.pytest_plugin import AiohttpClient
 
-from api.errors import error_middleware
-from api.live import sse_response, sse_send
+from api.fan.results_hub import sse_response, sse_send
+from api.http.errors import error_middleware
 
 pytestmark = pytest.mark.e2e
 

@@ -19,12 +19,15 @@ from api import (
     catalog,
     fan_history,
     health,
+    holdbacks,
     live,
     metrics,
     openapi,
     ops,
     organizer,
+    organizer_reports,
     seatmap_live,
+    ticket_qr,
     waitingroom_http,
 )
 
@@ -41,6 +44,9 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     seatmap_live.routes,
     organizer.routes,
     fan_history.routes,
+    ticket_qr.routes,
+    holdbacks.routes,
+    organizer_reports.routes,
     booking_page.routes,
     openapi.routes,
 )

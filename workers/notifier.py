@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from engine.store.notifications import Message, dispatch_due
+from workers.ticket_mail import build_mail
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -38,13 +39,14 @@ class Mailer(Protocol):
 
 class LogMailer:
     def send(self, message: Message) -> None:
-        log.info("mail to %s: %s (%s %s)", message.recipient, message.subject, message.kind,
-                 message.order_id)
+        log.info("mail to %s: %s (%s %s, %d QR image(s))", message.recipient,
+                 message.subject, message.kind, message.order_id, len(message.tickets))
         log.debug("mail body:\n%s", message.body)
 
 
 class FileMailer:
-    """A mailbox file: one JSON object per message and line."""
+    """A mailbox file: one JSON object per message and line; `attachments` lists the inline
+    QR images the SMTP message would carry (content id, file name, size)."""
 
     def __init__(self, path: Path, sender: str):
         self.path = path
@@ -55,9 +57,17 @@ class FileMailer:
         line = json.dumps({"from": self.sender, "to": message.recipient,
                            "subject": message.subject, "body": message.body,
                            "kind": message.kind, "order_id": message.order_id,
+                           "attachments": _attachments(build_mail(message, self.sender)),
                            "sent_at": time.time()})
         with self.path.open("a", encoding="utf-8") as mailbox:
             mailbox.write(line + "\n")
+
+
+def _attachments(mail: EmailMessage) -> list[dict[str, object]]:
+    return [{"content_id": part["Content-ID"], "filename": part.get_filename(),
+             "content_type": part.get_content_type(),
+             "size": len(part.get_payload(decode=True) or b"")}
+            for part in mail.walk() if part.get_content_maintype() == "image"]
 
 
 class SmtpMailer:
@@ -65,11 +75,7 @@ class SmtpMailer:
         self.host, self.port, self.sender = host, port, sender
 
     def send(self, message: Message) -> None:
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail.set_content(message.body)
+        mail = build_mail(message, self.sender)
         with smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
             smtp.send_message(mail)
 

@@ -147,8 +147,18 @@ def _keyset(request: web.Request, sort: str) -> tuple[Any, int] | None:
 
 
 @routes.get("/events")
-async def browse_events(request: web.Request) -> web.Response:
-    """Anyone: published events, filtered, sorted, one page at a time (cursor)."""
+async def browse_events(request: web.Request) -> web.StreamResponse:
+    """Anyone: published events, filtered, sorted, one page at a time (cursor). A browser
+    asking for HTML gets the browse page (`api.boxoffice.storefront`)."""
+    if prefers_html(request):
+        from api.boxoffice import storefront
+
+        return await storefront.browse_page(request)
+    return web.json_response(await browse_document(request))
+
+
+async def browse_document(request: web.Request) -> dict[str, Any]:
+    """The browse answer for the request's filters, sort and cursor."""
     sort = query_choice(request, "sort", tuple(listings.SORTS), "starts_at")
     limit = query_int(request, "limit", low=1, high=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
     assert limit is not None
@@ -175,8 +185,7 @@ async def browse_events(request: web.Request) -> web.Response:
         key, last_id = page.next_key
         next_cursor = encode_cursor([sort, key.isoformat() if isinstance(key, datetime) else key,
                                      last_id])
-    return web.json_response({"events": [listing_json(row) for row in page.rows],
-                              "next_cursor": next_cursor})
+    return {"events": [listing_json(row) for row in page.rows], "next_cursor": next_cursor}
 
 
 # ---------------------------------------------------------------- search
@@ -222,8 +231,18 @@ def _highlights(row: dict[str, Any], pattern: re.Pattern[str] | None) -> dict[st
 
 
 @routes.get("/search")
-async def search_events(request: web.Request) -> web.Response:
-    """Anyone: published events matching every word (as a prefix), ranked, with highlights."""
+async def search_events(request: web.Request) -> web.StreamResponse:
+    """Anyone: published events matching every word (as a prefix), ranked, with highlights.
+    A browser asking for HTML gets the results page."""
+    if prefers_html(request):
+        from api.boxoffice import storefront
+
+        return await storefront.search_page(request)
+    return web.json_response(await search_document(request))
+
+
+async def search_document(request: web.Request) -> dict[str, Any]:
+    """The search answer for the request's `q`, filters and cursor."""
     query = request.query.get("q")
     if query is None:
         invalid("q", "is required")
@@ -255,10 +274,8 @@ async def search_events(request: web.Request) -> web.Response:
         item["highlights"] = _highlights(row, pattern)
         results.append(item)
     more = len(rows) == limit and offset + limit < listings.SEARCH_CANDIDATES
-    return web.json_response({
-        "query": query, "terms": terms, "results": results,
-        "next_cursor": encode_cursor(["offset", offset + limit]) if more else None,
-    })
+    return {"query": query, "terms": terms, "results": results,
+            "next_cursor": encode_cursor(["offset", offset + limit]) if more else None}
 
 
 # ---------------------------------------------------------------- details
@@ -318,16 +335,20 @@ def read_details(engine: sa.Engine, event_id: int) -> dict[str, Any] | None:
 async def event_details(request: web.Request) -> web.StreamResponse:
     """Anyone (drafts: their organizer or ops): details with per-section availability.
 
-    A browser asking for HTML gets the event's fan page (the waiting room) instead.
+    A browser asking for HTML gets the event's page (`api.boxoffice.storefront`): details,
+    live availability and the next step (join the line, choose seats, sold out).
     """
     event_id = path_id(request, "event_id", "event_not_found", "event")
     if prefers_html(request):
-        try:
-            from api import fan_pages
-        except ModuleNotFoundError:
-            pass
-        else:
-            return await fan_pages.waiting_page(request)
+        from api.boxoffice import storefront
+
+        return await storefront.event_page(request, event_id)
+    return web.json_response(await event_document(request, event_id))
+
+
+async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
+    """The event's details with per-section availability; 404 `event_not_found` for an
+    event the caller may not see."""
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
@@ -355,7 +376,7 @@ async def event_details(request: web.Request) -> web.StreamResponse:
         "book": f"/events/{event_id}/book",
         "reservations": f"/events/{event_id}/reservations",
     }
-    return web.json_response(details)
+    return details
 
 
 # ---------------------------------------------------------------- OpenAPI

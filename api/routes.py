@@ -30,6 +30,8 @@ from api import (
     ticket_qr,
     waitingroom_http,
 )
+from api.boxoffice import assets as boxoffice_assets
+from api.boxoffice import storefront, templating
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -49,6 +51,8 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     organizer_reports.routes,
     booking_page.routes,
     openapi.routes,
+    storefront.routes,
+    boxoffice_assets.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     live.results_hub_ctx,
@@ -57,6 +61,7 @@ FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     metrics.metrics_ctx,
     ops.ops_ctx,
     catalog.catalog_ctx,
+    templating.templates_ctx,
 )
 
 

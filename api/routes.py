@@ -30,8 +30,8 @@ from api import (
     ticket_qr,
     waitingroom_http,
 )
+from api.boxoffice import account_pages, storefront, templating
 from api.boxoffice import assets as boxoffice_assets
-from api.boxoffice import storefront, templating
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -52,6 +52,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     booking_page.routes,
     openapi.routes,
     storefront.routes,
+    account_pages.routes,
     boxoffice_assets.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (

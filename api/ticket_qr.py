@@ -37,6 +37,15 @@ async def my_ticket(request: web.Request) -> dict[str, Any]:
     return ticket
 
 
+@routes.get("/me/tickets/{ticket_id}")
+async def ticket(request: web.Request) -> web.Response:
+    """The ticket's buyer: the ticket with its event, place, holder and QR payload."""
+    found = await my_ticket(request)
+    moments = {name: found[name].isoformat() if found[name] else None
+               for name in ("starts_at", "used_at")}
+    return web.json_response({**found, **moments}, headers=_PRIVATE)
+
+
 @routes.get("/me/tickets/{ticket_id}/qr.svg")
 async def ticket_qr_svg(request: web.Request) -> web.Response:
     """The ticket's buyer: its QR code as SVG."""
@@ -59,6 +68,8 @@ _QR = {"who": "the ticket's buyer", "errors": (400, 401, 404, 503), "signed_in":
        "tags": ["Fan history"], "parameters": _TICKET}
 
 OPENAPI_PATHS: dict[str, Any] = {
+    "/me/tickets/{ticket_id}": {"get": operation(
+        "One of my tickets", **_QR, responses={200: ok({"type": "object"})})},
     "/me/tickets/{ticket_id}/qr.svg": {"get": operation(
         "My ticket's QR code (SVG)", **_QR,
         responses={200: ok({"type": "string"}, "SVG.", content_type="image/svg+xml")})},

@@ -30,7 +30,7 @@ from api import (
     ticket_qr,
     waitingroom_http,
 )
-from api.boxoffice import account_pages, storefront, templating
+from api.boxoffice import account_pages, backoffice, storefront, templating
 from api.boxoffice import assets as boxoffice_assets
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
@@ -53,6 +53,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     openapi.routes,
     storefront.routes,
     account_pages.routes,
+    backoffice.routes,
     boxoffice_assets.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (

@@ -67,7 +67,19 @@
 
   function drawSeatMap(container, doc, seats, onSeat) {
     // `seats`: [{key, x, y, title, className}] in document coordinates (0..1000).
-    const svg = svgNode("svg", { viewBox: "0 0 1000 1000", role: "group", "aria-label": "Seat map" });
+    const xs = seats.map((s) => s.x);
+    const ys = seats.map((s) => s.y);
+    if (doc && doc.stage) {
+      xs.push(doc.stage.x, doc.stage.x + doc.stage.width);
+      ys.push(doc.stage.y, doc.stage.y + doc.stage.height);
+    }
+    const pad = 20;
+    const left = xs.length ? Math.min(...xs) - pad : 0;
+    const top = ys.length ? Math.min(...ys) - pad : 0;
+    const width = xs.length ? Math.max(...xs) + pad - left : 1000;
+    const height = ys.length ? Math.max(...ys) + pad - top : 1000;
+    const svg = svgNode("svg", { viewBox: `${left} ${top} ${width} ${height}`, role: "group",
+                                 "aria-label": "Seat map" });
     if (doc && doc.stage) {
       svg.append(svgNode("rect", { x: doc.stage.x, y: doc.stage.y, width: doc.stage.width,
                                    height: doc.stage.height, fill: "#3a4256", rx: 6 }));
@@ -463,6 +475,6 @@
     const page = document.querySelector("main").dataset.page;
     const run = { organizer: organizerHome, "venue-new": venueNew, "event-form": eventForm,
                   "event-dashboard": eventDashboard }[page];
-    if (run) run().catch((failure) => onsale.announce(failure.message));
+    if (run) Promise.resolve().then(run).catch((failure) => onsale.announce(failure.message));
   });
 })();

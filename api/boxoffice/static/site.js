@@ -141,10 +141,7 @@ const onsale = (() => {
     const list = document.getElementById(input.getAttribute("aria-controls"));
     let timer = null;
     let latest = 0;
-    const close = () => {
-      list.hidden = true;
-      input.setAttribute("aria-expanded", "false");
-    };
+    const close = () => { list.hidden = true; };
     const show = (results, query) => {
       list.replaceChildren();
       for (const [index, item] of results.entries()) {
@@ -153,11 +150,10 @@ const onsale = (() => {
           el("span", name ? { html: name } : { text: item.name }),
           el("br"),
           el("span", { class: "muted", text: `${when(item.starts_at)} · ${item.venue.name}, ${item.venue.city}` }));
-        list.append(el("li", { role: "option" }, link));
+        list.append(el("li", {}, link));
       }
-      if (!results.length) list.append(el("li", { role: "option", "aria-disabled": "true" }, el("span", { class: "muted", text: `No event matches “${query}”.` })));
+      if (!results.length) list.append(el("li", {}, el("span", { class: "muted", text: `No event matches “${query}”.` })));
       list.hidden = false;
-      input.setAttribute("aria-expanded", "true");
       announce(`${results.length} suggestion${results.length === 1 ? "" : "s"}`);
     };
     input.addEventListener("input", () => {

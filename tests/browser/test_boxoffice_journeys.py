@@ -248,3 +248,25 @@ async def test_holdbacks_block_seats_no_fan_can_hold_and_unblocking_returns_them
     await page.get_by_text("1 seat(s) on sale again.").wait_for()
     assert (await reserve(blocked_ids[0]))["status"] == "held"
     assert (await reserve(blocked_ids[1]))["status"] == "rejected"
+
+
+async def test_every_other_page_passes_axe(page: Any, live_server: LiveServer) -> None:
+    """The pages the journeys do not pass through, as a visitor sees them."""
+    email, _, organizer_id = await new_account(page, live_server, "organizer", "Page Checker")
+    name = f"{unique_word()} Matinee"
+    event_id = organizer_event(live_server.db_engine, organizer_id, name)
+    word = name.split()[0]
+    for path, label in (("/signup", "signup"), ("/signin", "signin"),
+                        ("/events?category=concert", "browse"),
+                        (f"/search?q={word}", "search"), ("/events/987654321", "not-found")):
+        await page.goto(live_server.url(path))
+        await page.locator("main h1").wait_for()
+        await check_page(page, label)
+    assert await page.locator("main h1").inner_text() == "Event not found"
+    await sign_in(page, live_server, email, f"/organizer/events/{event_id}/edit")
+    await page.wait_for_function("() => document.getElementById('ev-name').value !== ''")
+    assert await page.locator("#ev-venue").is_disabled(), "fixed once published"
+    await check_page(page, "event-edit")
+    await page.goto(live_server.url("/signout"))
+    await page.get_by_text("You are signed out.").wait_for()
+    await check_page(page, "signout")

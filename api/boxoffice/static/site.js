@@ -76,10 +76,13 @@ const onsale = (() => {
     return `${whole}.${String(Math.abs(cents % 100)).padStart(2, "0")} ${currency || ""}`.trim();
   }
 
+  const WHEN = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "UTC", weekday: "short", day: "2-digit", month: "short", year: "numeric",
+    hour: "2-digit", minute: "2-digit", hour12: false,
+  });
+
   function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    return d.toUTCString().replace(":00 GMT", " UTC");
+    return iso ? `${WHEN.format(new Date(iso)).replace(" at ", ", ")} UTC` : "";
   }
 
   function announce(text) {

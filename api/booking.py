@@ -20,7 +20,7 @@ from api.identity import Principal, require_principal
 from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.live import HUB_KEY, sse_response, sse_send
 from api.sale_status import ensure_on_sale
-from engine.store.order_payments import order_payment
+from engine.store.order_payments import OrderPayment, order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway, TestGateway
@@ -344,8 +344,15 @@ async def refund_order(request: web.Request) -> web.Response:
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
     order_id = request.match_info["order_id"]
-    engine = request.app[DB_ENGINE_KEY]
-    payment = await asyncio.to_thread(order_payment, engine, order_id)
+    payment = await refundable_payment(request, order_id)
+    return await _enqueue(request, principal, payment.event_id, "refund",
+                          {"order_id": order_id})
+
+
+async def refundable_payment(request: web.Request, order_id: str) -> OrderPayment:
+    """The order's payment if it can be refunded now: 404 `order_not_found`, or 409
+    `order_not_refundable` for an order that is not paid or whose event was cancelled."""
+    payment = await asyncio.to_thread(order_payment, request.app[DB_ENGINE_KEY], order_id)
     if payment is None:
         raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
@@ -354,8 +361,7 @@ async def refund_order(request: web.Request) -> web.Response:
         raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
-    return await _enqueue(request, principal, payment.event_id, "refund",
-                          {"order_id": order_id})
+    return payment
 
 
 @routes.get("/orders/{order_id}")

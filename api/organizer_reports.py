@@ -13,11 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
+from api.booking import _enqueue as enqueue_request
+from api.booking import refundable_payment
 from api.csv_export import csv_lines
-from api.errors import ApiError
+from api.errors import ApiError, read_json
 from api.identity import require_principal
 from api.keys import DB_ENGINE_KEY
-from api.openapi_spec import ID_SCHEMA, ok, operation, param
+from api.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.organizer import _managed_event as managed_event
 from api.params import decode_cursor, encode_cursor, invalid, path_id, query_int
 from engine.store import sales_reports
@@ -90,6 +92,24 @@ async def attendees_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@routes.post("/organizer/events/{event_id}/refunds")
+async def refund_order(request: web.Request) -> web.Response:
+    """The event's organizer and ops: refund one paid order of the event (`{"order_id"}`),
+    as ops' `POST /orders/{id}/refund` does: decided on the event's partition in queue order
+    (order refunded, tickets void, seats back on sale), then the money goes back. 202."""
+    principal = await require_principal(request, "organizer", "ops")
+    event_id = await _event_of_organizer(request)
+    body = await read_json(request)
+    order_id = body.get("order_id") if isinstance(body, dict) else None
+    if not isinstance(order_id, str) or not 0 < len(order_id) <= 200:
+        invalid("order_id", "must be an order id of this event")
+    payment = await refundable_payment(request, order_id)
+    if payment.event_id != event_id:
+        raise ApiError(404, "order_not_found", "No such order of this event.",
+                       {"order_id": order_id, "event_id": event_id})
+    return await enqueue_request(request, principal, event_id, "refund", {"order_id": order_id})
+
+
 @routes.get("/organizer/events/{event_id}/refunds")
 async def event_refunds(request: web.Request) -> web.Response:
     """The event's refunded orders (by ops, or all of them when it was cancelled)."""
@@ -122,6 +142,19 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "paid and used times. Cells a spreadsheet would run as a formula (starting "
                     "with = + - @) are prefixed with `'`.",
         responses={200: ok({"type": "string"}, "CSV.", content_type="text/csv")})},
-    "/organizer/events/{event_id}/refunds": {"get": operation(
-        "Refunded orders", **_REPORT, responses={200: ok({"type": "object"})})},
+    "/organizer/events/{event_id}/refunds": {
+        "get": operation("Refunded orders", **_REPORT, responses={200: ok({"type": "object"})}),
+        "post": operation(
+            "Refund a paid order of the event", who="the event's organizer and ops",
+            errors=(400, 401, 403, 404, 409, 429, 503), signed_in=True, tags=["Organizers"],
+            parameters=[_EVENT_ID],
+            description="Decided in queue order on the event's partition (order refunded, "
+                        "tickets void, seats back on sale); the payments worker gives the "
+                        "money back and the buyer gets a mail. Poll `status_url` for refunded "
+                        "or rejected. 409 `order_not_refundable` (not paid, or the event was "
+                        "cancelled: refunds are automatic then).",
+            body=json_body({"type": "object", "required": ["order_id"],
+                            "properties": {"order_id": {"type": "string"}}}),
+            responses={202: ok({"type": "object"}, "Accepted, pending.")}),
+    },
 }

@@ -202,10 +202,22 @@ async def test_sales_attendees_csv_refunds_and_my_ticket_qr_images(
     assert all(a["content_type"] == "image/png" and a["size"] > 100
                for a in sent["attachments"])
 
-    ops = await account(client, engine, "ops")
-    refund = await client.post(f"/orders/{order['order_id']}/refund", headers=ops)
-    assert (await wait_for(client, (await refund.json())["status_url"], ops,
+    url = f"/organizer/events/{event_id}/refunds"
+    assert (await client.post(url, json={"order_id": 5}, headers=organizer)).status == 400
+    elsewhere = make_event(engine, rows=1, seats_per_row=2)
+    stranger = await client.post(f"/organizer/events/{elsewhere}/refunds",
+                                 json={"order_id": order["order_id"]}, headers=await account(
+                                     client, engine, "ops"))
+    assert stranger.status == 404, "an order is refunded through its own event only"
+    assert (await client.post(url, json={"order_id": order["order_id"]},
+                              headers=fan)).status == 403
+    refund = await client.post(url, json={"order_id": order["order_id"]}, headers=organizer)
+    assert refund.status == 202, await refund.text()
+    assert (await wait_for(client, (await refund.json())["status_url"], organizer,
                            {"refunded", "rejected"}))["status"] == "refunded"
+    again = await client.post(url, json={"order_id": order["order_id"]}, headers=organizer)
+    assert again.status == 409
+    assert (await again.json())["error"]["code"] == "order_not_refundable"
     refunds = (await (await client.get(f"/organizer/events/{event_id}/refunds",
                                        headers=organizer)).json())["refunds"]
     assert [r["order_id"] for r in refunds] == [order["order_id"]]

@@ -439,15 +439,36 @@
     unblockButton.addEventListener("click", () => holdback(`/organizer/events/${eventId}/holdbacks/release`, "on sale again"));
     await drawHoldbacks().catch((failure) => setState("hb-state", failure.message, "error"));
 
-    // Attendees and the CSV export.
+    // Attendees, refunds of single orders, and the CSV export.
+    const refundButtons = new Map();
+    async function refund(orderId, button) {
+      if (!window.confirm(`Refund order ${orderId}? Its tickets stop scanning, its seats go back on sale and the buyer gets the money back.`)) return;
+      button.disabled = true;
+      try {
+        const accepted = await api(`/organizer/events/${eventId}/refunds`, { method: "POST", body: { order_id: orderId } });
+        const decided = await waitForDecision(accepted.status_url);
+        button.textContent = decided.status === "refunded" ? "Refunded" : `Refused: ${decided.error.message}`;
+        sales().catch(() => {});
+      } catch (failure) {
+        button.textContent = `Refused: ${failure.message}`;
+      }
+    }
     let cursor = null;
     const more = document.getElementById("attendees-more");
     async function attendees() {
       const page = await api(`/organizer/events/${eventId}/attendees${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ""}`);
       for (const a of page.attendees) {
+        const orderCell = el("td", { text: `${a.order_id} (${a.order_status})` });
+        if (a.order_status === "paid" && !refundButtons.has(a.order_id)) {
+          const button = el("button", { type: "button", class: "secondary", text: "Refund order",
+                                        "aria-label": `Refund order ${a.order_id}` });
+          button.addEventListener("click", () => refund(a.order_id, button));
+          refundButtons.set(a.order_id, button);
+          orderCell.append(el("br"), button);
+        }
         document.getElementById("attendees").tBodies[0].append(el("tr", {},
           el("td", { text: a.ticket_id }), el("td", {}, a.name, el("br"), el("span", { class: "muted", text: a.email })),
-          el("td", { text: a.place }), el("td", { text: `${a.order_id} (${a.order_status})` }), el("td", { text: a.ticket_status })));
+          el("td", { text: a.place }), orderCell, el("td", { text: a.ticket_status })));
       }
       cursor = page.next_cursor;
       more.hidden = !cursor;

@@ -50,7 +50,7 @@ async def templates_ctx(app: web.Application) -> AsyncIterator[None]:
     environment = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(("html",), default=True),
-        undefined=jinja2.StrictUndefined if app.get("strict_templates") else jinja2.Undefined)
+        undefined=jinja2.StrictUndefined)
     environment.filters.update(money=money, price_range=price_range, when=when)
     yield
 

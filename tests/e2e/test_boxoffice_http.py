@@ -15,13 +15,13 @@ from aiohttp.test_utils import TestClient
 from redis import Redis
 from sqlalchemy import text
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.store.notifications import dispatch_due
 from tests.e2e import test_booking_http as booking_http
 from tests.e2e.test_booking_http import pay, signed_in, wait_for
 from tests.support.booking import make_event
 from tests.support.catalog_http import account
-from workers.notifier import make_mailer
+from workers.mailers import make_mailer
 
 pytestmark = pytest.mark.e2e
 

@@ -70,10 +70,10 @@ async def test_browsers_get_pages_and_api_clients_json_at_the_same_urls(
 async def test_static_files_come_from_their_folder_only(client: TestClient[Any, Any]) -> None:
     script = await client.get("/static/boxoffice/site.js")
     assert script.status == 200 and "javascript" in script.content_type
-    assert (await client.get("/static/boxoffice/vendor/jsqr/jsQR.js")).status == 200
-    assert (await client.get("/static/boxoffice/vendor/jsqr/LICENSE")).status == 200
-    for path in ("/static/boxoffice/../templating.py", "/static/boxoffice/nothing.js",
-                 "/static/boxoffice/%2e%2e/templating.py"):
+    assert (await client.get("/static/backoffice/vendor/jsqr/jsQR.js")).status == 200
+    assert (await client.get("/static/backoffice/vendor/jsqr/LICENSE")).status == 200
+    for path in ("/static/boxoffice/../storefront.py", "/static/boxoffice/nothing.js",
+                 "/static/backoffice/%2e%2e/pages.py", "/static/backoffice/../../pages.py"):
         assert (await client.get(path)).status == 404, path
 
 

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.settings import Settings
+from api.http.app import create_app
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from tests.support.catalog_http import make_listed_event, quick_account, unique_city
 

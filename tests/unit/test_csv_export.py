@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from api.csv_export import csv_cell, csv_lines
+from api.organizer.csv_export import csv_cell, csv_lines
 
 
 def test_cells_a_spreadsheet_would_run_as_formulas_become_text() -> None:

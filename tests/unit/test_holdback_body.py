@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.errors import ApiError
-from api.holdbacks import MAX_HOLDBACK_SEATS, parse_seat_ids
+from api.http.errors import ApiError
+from api.organizer.holdbacks import MAX_HOLDBACK_SEATS, parse_seat_ids
 
 
 def test_holdback_bodies_name_the_bad_field() -> None:

@@ -21,7 +21,7 @@ from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
-from engine.store.order_payments import order_payment
+from engine.store.order_payments import OrderPayment, order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
@@ -92,7 +92,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-async def _enqueue(
+async def enqueue_request(
     request: web.Request, principal: Principal, event_id: int, kind: str, params: dict[str, Any]
 ) -> web.Response:
     booking = request.app[BOOKING_KEY]
@@ -141,7 +141,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     await ensure_on_sale(request, event_id)
     await require_admission(request, event_id, principal)
     params = parse_hold_body(await read_json(request))
-    return await _enqueue(request, principal, event_id, "hold", params)
+    return await enqueue_request(request, principal, event_id, "hold", params)
 
 
 async def _request_state(
@@ -253,7 +253,8 @@ async def release_hold(request: web.Request) -> web.Response:
     if hold["hold_status"] != "active":
         raise ApiError(404, "hold_not_found", f"This hold was {hold['hold_status']} already.",
                        {"hold_id": hold_id, "hold_status": hold["hold_status"]})
-    return await _enqueue(request, principal, hold["event_id"], "release", {"hold_id": hold_id})
+    return await enqueue_request(request, principal, hold["event_id"], "release",
+                                 {"hold_id": hold_id})
 
 
 async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) -> dict[str, Any]:
@@ -357,8 +358,15 @@ async def refund_order(request: web.Request) -> web.Response:
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
     order_id = request.match_info["order_id"]
-    engine = request.app[DB_ENGINE_KEY]
-    payment = await asyncio.to_thread(order_payment, engine, order_id)
+    payment = await refundable_payment(request, order_id)
+    return await enqueue_request(request, principal, payment.event_id, "refund",
+                          {"order_id": order_id})
+
+
+async def refundable_payment(request: web.Request, order_id: str) -> OrderPayment:
+    """The order's payment if it can be refunded now: 404 `order_not_found`, or 409
+    `order_not_refundable` for an order that is not paid or whose event was cancelled."""
+    payment = await asyncio.to_thread(order_payment, request.app[DB_ENGINE_KEY], order_id)
     if payment is None:
         raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
@@ -367,8 +375,7 @@ async def refund_order(request: web.Request) -> web.Response:
         raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
-    return await _enqueue(request, principal, payment.event_id, "refund",
-                          {"order_id": order_id})
+    return payment
 
 
 @routes.get("/orders/{order_id}")

@@ -89,8 +89,8 @@ def public_urls(settings: Settings) -> dict[str, str]:
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     base = f"http://{host}:{settings.port}"
     return {
-        "API": f"{base}/",
-        "Fan pages": f"{base}/events",
+        "Box office (home page)": f"{base}/",
+        "Organizer backoffice": f"{base}/organizer",
         "Ops dashboard": f"{base}/ops",
         "Metrics": f"{base}/metrics",
         "API docs": f"{base}/docs",

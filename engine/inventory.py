@@ -122,6 +122,12 @@ class EventInventory:
     def available_by_section(self) -> dict[int, int]:
         return dict(self._section_free)
 
+    def tickets_available(self) -> int:
+        """Tickets anyone could still hold now: free seats plus free general-admission places
+        (held ones are not counted; they come back if their holds expire)."""
+        return sum(self._section_free.values()) + sum(
+            self.ga_available(zone_id) for zone_id in self._zone_capacity)
+
     def ga_available(self, zone_id: int) -> int:
         return self._zone_capacity[zone_id] - self._zone_held[zone_id] - self._zone_sold[zone_id]
 

@@ -25,9 +25,10 @@ import redis.asyncio as aioredis
 
 from waitingroom.config import RoomConfig
 from waitingroom.keys import RoomKeys, check_prefix
-from waitingroom.rate import MAX_CARRY_ADMISSIONS, Limit, plan_admissions
+from waitingroom.rate import MAX_CARRY_ADMISSIONS, Limit, cap_by_stock, plan_admissions
 from waitingroom.scripts import RoomScripts
 from waitingroom.status import LineSnapshot
+from waitingroom.stock import admission_cap
 from waitingroom.wire import fresh_seed, pairs, text, time_text
 
 log = logging.getLogger(__name__)
@@ -78,18 +79,23 @@ class AdmissionController:
             return prepared
         line, active = prepared
         config = line.config
-        plan = plan_admissions(
-            config,
-            credit=line.credit,
-            credit_at=line.credit_at,
-            active_sessions=active,
-            now=now,
+        plan = cap_by_stock(
+            plan_admissions(
+                config,
+                credit=line.credit,
+                credit_at=line.credit_at,
+                active_sessions=active,
+                now=now,
+            ),
+            admission_cap(line.stock, active),
         )
         waiting_exists = line.serving_position < line.joined
         meter = line.rate.observe(
             line.serving_position,
             now,
-            demand=line.started and waiting_exists and plan.limited_by is not Limit.PAUSED,
+            demand=line.started
+            and waiting_exists
+            and plan.limited_by not in (Limit.PAUSED, Limit.SOLD_OUT),
         )
         serving = line.serving_position
         credit = plan.credit

@@ -36,6 +36,10 @@ class Limit(str, Enum):
     NOT_STARTED = "not_started"
     QUEUE_EMPTY = "queue_empty"
     """Set by the controller: budget left over because nobody live was waiting."""
+    STOCK = "stock"
+    """Capped by the tickets left (`waitingroom.stock.admission_cap`)."""
+    SOLD_OUT = "sold_out"
+    """No ticket is free: nobody is admitted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,13 @@ def plan_admissions(
     if room < by_rate:
         return AdmissionPlan(room, available, Limit.MAX_ACTIVE)
     return AdmissionPlan(by_rate, available, Limit.RATE)
+
+
+def cap_by_stock(plan: AdmissionPlan, cap: int | None) -> AdmissionPlan:
+    """The plan with its budget held to `cap` fans (None: the stock is not known)."""
+    if cap is None or plan.budget <= cap or plan.limited_by is Limit.PAUSED:
+        return plan
+    return AdmissionPlan(cap, plan.credit, Limit.SOLD_OUT if cap == 0 else Limit.STOCK)
 
 
 def carry_after(credit: float, admitted: int) -> float:

@@ -135,6 +135,7 @@ class WaitingRoom:
             sale_starts_at=config.sale_starts_at,
             admitted_total=line.admitted_total,
             skipped_total=line.skipped_total,
+            stock=line.stock,
         )
 
     # fans

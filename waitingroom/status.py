@@ -19,6 +19,13 @@ from waitingroom.config import QueueMode, RoomConfig
 from waitingroom.eta import estimated_wait_seconds, people_ahead, poll_interval_seconds
 from waitingroom.permutation import LineOrder
 from waitingroom.rate import RateMeter
+from waitingroom.stock import (
+    StockFigures,
+    StockForecast,
+    StockOutlook,
+    forecast,
+    tickets_per_admitted_fan,
+)
 
 
 class FanState(str, Enum):
@@ -26,6 +33,13 @@ class FanState(str, Enum):
     ADMITTED = "admitted"
     EXPIRED = "expired"
     """Lost the place: stopped polling, left, session over (purchase, token expiry), or skipped."""
+    SOLD_OUT = "sold_out"
+    """Still holding a place, but no ticket is free: nobody is admitted until seats come back
+    (expired or released holds); the waiting list is offered."""
+
+
+WAITING_LIST_AVAILABLE = "waiting_list_available"
+"""What a sold-out answer offers until the waiting list is built: a placeholder state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +52,22 @@ class LineProgress:
     """None until the sale starts."""
     measured_per_second: float | None
     """The measured serving rate (places per second); None until measured."""
+    stock: StockFigures | None = None
+    """None until the event's partition publishes its tickets left."""
 
-    STATE_FIELDS = ("serving", "started_at", "prequeue_size", "seed", "rate")
+    STATE_FIELDS = ("serving", "started_at", "prequeue_size", "seed", "rate",
+                    *StockFigures.STATE_FIELDS)
     """The state hash fields it is read from, in the order `from_state_fields` takes them."""
 
     @classmethod
     def from_state_fields(cls, values: Sequence[str | None]) -> LineProgress:
         """Parse the `STATE_FIELDS` values (None where the hash has no such field)."""
-        serving, started_at, prequeue_size, seed, rate = values
+        serving, started_at, prequeue_size, seed, rate = values[:5]
         order = None
         if started_at is not None:
             order = LineOrder(int(prequeue_size or "0"), int(seed) if seed else None)
-        return cls(int(serving or "0"), order, float(rate) if rate else None)
+        stock = StockFigures.from_state_fields(tuple(values[5:]))
+        return cls(int(serving or "0"), order, float(rate) if rate else None, stock)
 
     @property
     def started(self) -> bool:
@@ -76,6 +94,7 @@ class LineSnapshot:
     credit_at: float | None
     admitted_total: int
     skipped_total: int
+    stock: StockFigures | None = None
 
     @classmethod
     def parse(cls, config: RoomConfig, state: Mapping[str, str]) -> LineSnapshot:
@@ -99,6 +118,9 @@ class LineSnapshot:
             credit_at=float(state["credit_at"]) if "credit_at" in state else None,
             admitted_total=int(state.get("admitted_total", "0")),
             skipped_total=int(state.get("skipped_total", "0")),
+            stock=StockFigures.from_state_fields(
+                tuple(state.get(name) for name in StockFigures.STATE_FIELDS)
+            ),
         )
 
     @property
@@ -107,7 +129,7 @@ class LineSnapshot:
 
     @property
     def progress(self) -> LineProgress:
-        return LineProgress(self.serving_position, self.order, self.rate.per_second)
+        return LineProgress(self.serving_position, self.order, self.rate.per_second, self.stock)
 
     def place_of(self, seq: int) -> int | None:
         """The fan's place, or None while a shuffled pre-queue has no order yet."""
@@ -132,6 +154,9 @@ class QueueStatus:
     """A fan who does not poll for this long loses the place (clients of hidden tabs need it)."""
     admission_token: str | None = None
     admission_expires_at: float | None = None
+    stock: StockForecast = StockForecast(StockOutlook.UNKNOWN, None, None, None)
+    waiting_list: str | None = None
+    """`waiting_list_available` when sold out."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,6 +173,10 @@ class QueueStatus:
             "admission_token": self.admission_token,
             "admission_expires_at": self.admission_expires_at,
             "position_expiry_seconds": self.position_expiry_seconds,
+            "stock": self.stock.outlook.value,
+            "tickets_left": self.stock.tickets_left,
+            "tickets_wanted_ahead": self.stock.tickets_wanted_ahead,
+            "waiting_list": self.waiting_list,
         }
 
 
@@ -181,10 +210,17 @@ class QueueSummary:
     sale_starts_at: float
     admitted_total: int
     skipped_total: int
+    stock: StockFigures | None = None
 
     def to_json(self) -> dict[str, Any]:
+        sold_out = self.stock is not None and self.stock.sold_out
         return {
             "event_id": self.event_id,
+            "state": StockOutlook.SOLD_OUT.value if sold_out else "open",
+            "tickets_left": None if self.stock is None else self.stock.tickets_left,
+            "tickets_per_admitted_fan": None if self.stock is None else round(
+                tickets_per_admitted_fan(self.stock), 3),
+            "waiting_list": WAITING_LIST_AVAILABLE if sold_out else None,
             "serving_position": self.serving_position,
             "queue_length": self.waiting,
             "joined": self.joined,
@@ -216,7 +252,9 @@ def build_status(
     ahead: int | None = None
     wait: float | None = None
     poll: float | None = None
-    if state is FanState.WAITING:
+    if state is FanState.WAITING and line.stock is not None and line.stock.sold_out:
+        state = FanState.SOLD_OUT
+    if state is FanState.WAITING or state is FanState.SOLD_OUT:
         ahead = None if place is None else people_ahead(place, line.serving_position)
         wait = estimated_wait_seconds(
             ahead if ahead is not None else 0,
@@ -230,10 +268,11 @@ def build_status(
             position_expiry_seconds=config.position_expiry_seconds,
             jitter_seed=seq * 1_000_003 + int(now),
         )
-        if place is None:
-            wait = None
+        if place is None or state is FanState.SOLD_OUT:
+            wait = None  # nobody is admitted while nothing is free
     elif state is FanState.ADMITTED:
         ahead, wait = 0, 0.0
+    outlook = forecast(line.stock, ahead if state is not FanState.ADMITTED else 0)
     return QueueStatus(
         event_id=event_id,
         state=state,
@@ -248,4 +287,6 @@ def build_status(
         position_expiry_seconds=config.position_expiry_seconds,
         admission_token=admission_token,
         admission_expires_at=admission_expires_at,
+        stock=outlook,
+        waiting_list=WAITING_LIST_AVAILABLE if state is FanState.SOLD_OUT else None,
     )

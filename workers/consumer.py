@@ -30,6 +30,7 @@ from redis import Redis
 
 from engine.events import places_of
 from engine.inventory import EventInventory
+from waitingroom.keys import RoomKeys
 from workers.booking_requests import BookingRequest
 from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
 from workers.keys import RQ_JOB_PREFIX, Keys, text
@@ -37,6 +38,7 @@ from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
 from workers.publish import Commands, Publisher
 from workers.rqjob import payload_from_job_data
+from workers.stock_figures import stock_writes
 
 log = logging.getLogger("onsale.consumer")
 
@@ -95,6 +97,8 @@ class Batch:
     """Per event: the inventory version and the new state of each seat this batch changed,
     taken right after deciding it: the next batch may be decided before this one is
     published, and its changes (and version) must not leak into this one's delta."""
+    tickets_left: dict[int, int] = field(default_factory=dict)
+    """Per event the batch touched: tickets free right after deciding it (for the room)."""
     now: float = 0.0
     writes: object = None
     """The store's writes for `decision`, built by the deciding thread (`prepare_batch`) while
@@ -301,6 +305,7 @@ class PartitionConsumer:
         fresh = [r for r in batch.requests if r.request_id not in batch.already]
         batch.decision = self._decider.decide(fresh, batch.now)
         batch.deltas = self._deltas(batch.decision)
+        batch.tickets_left = self._tickets_left(batch.decision)
         batch.writes = self._store.prepare_batch(self.partition, self._token(),
                                                  batch.decision.events_by_event,
                                                  batch.decision.outcomes)
@@ -311,7 +316,7 @@ class PartitionConsumer:
     def _publish(self, batch: Batch) -> None:
         outcomes = [self._for_fan(o) for o in [*batch.already.values(),
                                                *batch.decision.outcomes]]
-        extra = Commands()
+        extra = stock_writes(self._keys.prefix, batch.decision, batch.tickets_left)
         if self._on_batch is not None:
             # Inline and cheap (in-process metrics; its Redis counters ride on the publish
             # script): a thread of its own cost more in GIL hand-offs than it saved.
@@ -387,6 +392,14 @@ class PartitionConsumer:
             if changes:
                 deltas[event_id] = (inventory.version, changes)
         return deltas
+
+    def _tickets_left(self, decision: BatchDecision) -> dict[int, int]:
+        left: dict[int, int] = {}
+        for event_id in decision.events_by_event:
+            inventory = self._decider.known(event_id)
+            if inventory is not None:
+                left[event_id] = inventory.tickets_available()
+        return left
 
     # ------------------------------------------------------------------ queue and lease
 
@@ -493,7 +506,12 @@ class PartitionConsumer:
         if loaded is None:
             return None
         setup, state = loaded
-        return EventInventory.restore(setup, state)
+        inventory = EventInventory.restore(setup, state)
+        if not ended:
+            # The room learns the stock as soon as the partition knows it, before any batch.
+            self._redis.hset(RoomKeys(self._keys.prefix, event_id).state, "tickets_left",
+                             inventory.tickets_available())
+        return inventory
 
     def _store_call(self, call: Callable[[], T]) -> T:
         delay = 0.05

@@ -16,6 +16,8 @@ from waitingroom.status import QueueStatus
 
 def status_json(status: QueueStatus) -> bytes:
     token = status.admission_token
+    stock = status.stock
+    waiting_list = status.waiting_list
     return (
         f'{{"event_id": {status.event_id}, "state": "{status.state.value}", '
         f'"position": {_number(status.position)}, '
@@ -28,7 +30,11 @@ def status_json(status: QueueStatus) -> bytes:
         f'"sale_starts_at": {_number(status.sale_starts_at)}, '
         f'"admission_token": {"null" if token is None else json.dumps(token)}, '
         f'"admission_expires_at": {_number(status.admission_expires_at)}, '
-        f'"position_expiry_seconds": {_number(status.position_expiry_seconds)}}}'
+        f'"position_expiry_seconds": {_number(status.position_expiry_seconds)}, '
+        f'"stock": "{stock.outlook.value}", '
+        f'"tickets_left": {_number(stock.tickets_left)}, '
+        f'"tickets_wanted_ahead": {_number(stock.tickets_wanted_ahead)}, '
+        f'"waiting_list": {"null" if waiting_list is None else json.dumps(waiting_list)}}}'
     ).encode()
 
 

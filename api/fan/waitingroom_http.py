@@ -259,7 +259,7 @@ _STATUS: dict[str, Any] = {
     "type": "object",
     "properties": {
         "event_id": {"type": "integer"},
-        "state": {"type": "string", "enum": ["waiting", "admitted", "expired"]},
+        "state": {"type": "string", "enum": ["waiting", "admitted", "expired", "sold_out"]},
         "position": {"type": ["integer", "null"]},
         "people_ahead": {"type": ["integer", "null"]},
         "serving_position": {"type": "integer"},
@@ -271,6 +271,13 @@ _STATUS: dict[str, Any] = {
         "admission_token": {"type": ["string", "null"]},
         "admission_expires_at": {"type": ["number", "null"]},
         "position_expiry_seconds": {"type": "number"},
+        "stock": {
+            "type": "string",
+            "enum": ["unknown", "available", "likely_sold_out", "sold_out"],
+        },
+        "tickets_left": {"type": ["integer", "null"]},
+        "tickets_wanted_ahead": {"type": ["number", "null"]},
+        "waiting_list": {"type": ["string", "null"], "enum": ["waiting_list_available", None]},
     },
 }
 _JOINED: dict[str, Any] = {
@@ -341,6 +348,10 @@ OPENAPI_PATHS: dict[str, Any] = {
                             "active_sessions": {"type": "integer"},
                             "paused": {"type": "boolean"},
                             "started": {"type": "boolean"},
+                            "state": {"type": "string", "enum": ["open", "sold_out"]},
+                            "tickets_left": {"type": ["integer", "null"]},
+                            "tickets_per_admitted_fan": {"type": ["number", "null"]},
+                            "waiting_list": {"type": ["string", "null"]},
                         },
                     },
                 ),

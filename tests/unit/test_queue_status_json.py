@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from api.fan.queue_status_json import status_json
-from waitingroom.status import FanState, QueueStatus
+from waitingroom.status import WAITING_LIST_AVAILABLE, FanState, QueueStatus
+from waitingroom.stock import StockForecast, StockOutlook
 
 places = st.none() | st.integers(min_value=0, max_value=10**12)
 seconds = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 10**6)
@@ -29,6 +30,14 @@ statuses = st.builds(
     position_expiry_seconds=st.floats(min_value=3, max_value=1e9) | st.integers(3, 10**6),
     admission_token=token,
     admission_expires_at=seconds,
+    stock=st.builds(
+        StockForecast,
+        outlook=st.sampled_from(StockOutlook),
+        tickets_left=st.none() | st.integers(min_value=0, max_value=10**9),
+        tickets_per_fan=st.none() | st.floats(min_value=0, max_value=100),
+        tickets_wanted_ahead=st.none() | st.floats(min_value=0, max_value=1e12),
+    ),
+    waiting_list=st.none() | st.just(WAITING_LIST_AVAILABLE),
 )
 
 

@@ -222,7 +222,8 @@
   }
 
   document.addEventListener("visibilitychange", () => {
-    if (finished || !ticket || !lastStatus || lastStatus.state !== "waiting") return;
+    if (finished || !ticket || !lastStatus) return;
+    if (lastStatus.state !== "waiting" && lastStatus.state !== "sold_out") return;
     if (document.hidden) scheduleNextPoll(lastStatus.poll_after_seconds || 1);
     else poll(); // back in view: fresh figures at once
   });
@@ -249,7 +250,7 @@
       return;
     }
     const wasHidden = $("panel-line").hidden;
-    $("line-title").textContent = "You are in line";
+    $("line-title").textContent = status.state === "sold_out" ? "Sold out" : "You are in line";
     show("line", joined && wasHidden);
     renderFigures(status);
     scheduleNextPoll(status.poll_after_seconds || 1);
@@ -273,6 +274,7 @@
           : "The sale starts at " + starts + ". You keep this place.";
     }
     $("line-note").textContent = note;
+    renderStock(status);
 
     const progress = $("progress");
     let percent = 0;
@@ -283,12 +285,35 @@
     progress.textContent = percent + "%";
     progress.setAttribute("aria-valuetext", percent + "% of the line ahead of you served");
 
-    if (status.paused) announce("Admissions are paused. You keep your place.");
+    if (status.state === "sold_out") announce("Sold out for now. You keep your place.");
+    else if (status.stock === "likely_sold_out")
+      announce("The fans ahead of you may take every ticket left before your turn.");
+    else if (status.paused) announce("Admissions are paused. You keep your place.");
     else if (status.people_ahead !== null)
       announce(
         "People ahead of you: " + bucket(status.people_ahead) + ". Estimated wait " +
         describeWait(status.estimated_wait_seconds) + ".",
       );
+  }
+
+  // Tickets left against the people ahead, and a warning when those ahead are expected to
+  // take them all (status.stock: unknown, available, likely_sold_out, sold_out).
+  function renderStock(status) {
+    const known = status.tickets_left !== null && status.tickets_left !== undefined;
+    $("stock-figure").hidden = !known;
+    if (known) $("fig-stock").textContent = numbers.format(status.tickets_left);
+    const warning = $("stock-warning");
+    if (status.stock === "likely_sold_out") {
+      warning.textContent =
+        "Likely to sell out before your turn: the " + numbers.format(status.people_ahead) +
+        " fans ahead of you are expected to take about " +
+        numbers.format(Math.round(status.tickets_wanted_ahead)) + " of the " +
+        numbers.format(status.tickets_left) + " tickets left. You keep your place.";
+      warning.hidden = false;
+    } else {
+      warning.hidden = true;
+    }
+    $("waiting-list").hidden = status.state !== "sold_out";
   }
 
   // Screen readers hear a change when the figure moves to a new order of magnitude, not

@@ -1,0 +1,51 @@
+"""The waiting page shows the stock: tickets left, a warning when the fans ahead are expected
+to take them all, and, when nothing is left, "Sold out" with the waiting list, within a poll."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from api.fan.waitingroom_http import WAITING_ROOM_KEY
+from api.http.appkeys import REDIS_KEY
+from tests.browser.conftest import LiveServer
+from tests.browser.test_waiting_page import open_room, sign_up, waiting_page_path
+from tests.support.booking import make_event
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.async_api", reason="the playwright package").expect
+
+
+async def test_the_page_shows_stock_a_sell_out_warning_and_the_sell_out(
+    page: Any, live_server: LiveServer
+) -> None:
+    event_id = make_event(live_server.db_engine)
+    # Nobody is admitted (max_active_users 0): the fan stays behind the two fans ahead.
+    await open_room(live_server, event_id, new_users_per_minute=6000, max_active_users=0)
+    room = live_server.app[WAITING_ROOM_KEY]
+    for early_fan in (900_001, 900_002):
+        await room.join(event_id, early_fan, time.time())
+    # The figures as the event's partition publishes them (workers.stock_figures): 3 tickets
+    # left and nothing measured yet, so each fan is expected to take 2 (the prior).
+    redis = live_server.app[REDIS_KEY]
+    state = room.keys(event_id).state
+    await redis.hset(state, "tickets_left", 3)
+
+    await page.goto(live_server.url(waiting_page_path(live_server, event_id)))
+    await sign_up(page)
+    await page.get_by_role("heading", name="You are in line").wait_for()
+    await expect(page.locator("#fig-ahead")).to_have_text("2")
+    await expect(page.locator("#fig-stock")).to_have_text("3")
+    warning = page.locator("#stock-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text("Likely to sell out before your turn")
+    await expect(page.locator("#waiting-list")).to_be_hidden()
+
+    await redis.hset(state, "tickets_left", 0)
+    await page.get_by_role("heading", name="Sold out").wait_for(timeout=10_000)
+    await expect(page.locator("#fig-stock")).to_have_text("0")
+    await expect(page.locator("#waiting-list")).to_be_visible()
+    await expect(page.locator("#waiting-list")).to_contain_text("waiting list")
+    await expect(warning).to_be_hidden()

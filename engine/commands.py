@@ -26,6 +26,8 @@ class HoldBestAvailable:
     section_id: int | None = None
     tier: str | None = None
     max_price_cents: int | None = None
+    allow_split: bool = True
+    """False: the seats must sit together in one row (no scattered fallback)."""
 
 
 @dataclass(frozen=True, slots=True)

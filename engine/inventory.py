@@ -294,6 +294,8 @@ class EventInventory:
         if fallback is not None:
             row, start = fallback
             return row.seat_ids[start:start + quantity]
+        if not command.allow_split:
+            raise _sold_out(quantity)
         return self._pick_scattered(command, allowed)
 
     def _pick_scattered(self, command: HoldBestAvailable,

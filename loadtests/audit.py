@@ -17,6 +17,8 @@ Reads Postgres and Redis, never writes. Checks, each named in the output:
                     not past expiry (plus a grace)
     buyer_limits    tickets held + owned per buyer <= the event's limit; counters agree
     queue_order     the partition decided hold requests in enqueue order
+    intent_holds    holds made at admission from fans' intents were decided in line order
+                    (share of pairs >= 0.99), with the admission-to-held time (p50, p95)
     fifo_share      how far the decision order follows the waiting-room order (see
                     docs/surge.md): informational unless --min-fifo-share is given
 
@@ -126,6 +128,7 @@ def run_audit(database_url: str, redis_url: str, prefix: str, event_id: int, *,
                 checks.queue_order(replay, requests),
                 checks.fifo_share(replay, merge_places(room, positions), room is not None,
                                   min_fifo_share),
+                checks.intent_holds(replay, requests, merge_places(room, positions)),
             ]
         result.took_seconds = time.monotonic() - started
         return result

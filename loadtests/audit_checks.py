@@ -9,6 +9,7 @@ primary key would hide a double claim by construction.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -348,3 +349,52 @@ def fifo_share(replay: Replay, places: dict[int, int], has_room: bool,
         if share < minimum:
             check.violate(1, [f"FIFO share {share:.3f} below the required {minimum:.3f}"])
     return check
+
+
+INTENT_HOLD_ID = re.compile(r"^\d+-t([0-9a-f]{12})q(\d+)$")
+"""Hold requests made at admission from a fan's intent (`waitingroom.intents`): the admitting
+step's time and the fan's join number are in the id."""
+MIN_INTENT_LINE_ORDER_SHARE = 0.99
+
+
+def intent_holds(replay: Replay, requests: Sequence[RequestRecord], places: dict[int, int],
+                 minimum: float = MIN_INTENT_LINE_ORDER_SHARE) -> CheckResult:
+    """Holds made from intents follow the line: the share of pairs of such holds decided in
+    the order of the fans' places (at least `minimum`), and the time from admission (the
+    admitting step, named in the request id) to the held decision."""
+    check = CheckResult("intent_holds", "holds from intents in line order")
+    decided_at = {r.request_id: r.decided_at for r in requests}
+    order: list[int] = []
+    waits: list[float] = []
+    for _, request_id, buyer in replay.hold_decisions:
+        match = INTENT_HOLD_ID.match(request_id)
+        if match is None:
+            continue
+        order.append(places.get(buyer, int(match.group(2))))
+        decided = decided_at.get(request_id)
+        if decided is not None:
+            waits.append(max(0.0, decided - int(match.group(1), 16) / 1000))
+    pairs = len(order) * (len(order) - 1) // 2
+    discordant = count_inversions(order)
+    share = None if pairs == 0 else 1 - discordant / pairs
+    waits.sort()
+    check.figures = {
+        "holds": len(order), "pairs": pairs, "discordant_pairs": discordant, "share": share,
+        "admission_to_held_p50_seconds": _quantile(waits, 0.5),
+        "admission_to_held_p95_seconds": _quantile(waits, 0.95),
+    }
+    if share is None:
+        check.status = INFO
+        check.detail = f"{len(order)} holds from intents: nothing to compare"
+        return check
+    check.detail = (f"{share:.3f} of {pairs} pairs in line order over {len(order)} holds; "
+                    f"admission to held p50 {check.figures['admission_to_held_p50_seconds']:.3f} s")
+    if share < minimum:
+        check.violate(1, [f"line-order share {share:.3f} below {minimum:.2f}"])
+    return check
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]

@@ -159,6 +159,9 @@ def write_report(report: Path, *, args: dict[str, Any], host: str, event_id: int
         f"got through {bots_through}",
         "time in queue p50/p95 " + _timing(journeys, "time_in_queue_ms")
         + ", request-to-decision p50/p95 " + _timing(journeys, "request_to_decision_ms"),
+        f"intents stated {counts.get('intent.stated', 0)}, held at admission "
+        f"{counts.get('intent.held', 0)}, admission-to-held p50/p95 "
+        + _timing(journeys, "admission_to_held_ms"),
     ]
     if last is not None:
         headline.append(f"sold {last.sold}, held {last.held}, decisions {last.decisions}")

@@ -20,10 +20,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from waitingroom.config import RoomConfig
+from waitingroom.intents import AdmittedIntent, FanIntent, hold_request_prefix
 from waitingroom.keys import RoomKeys, check_prefix
 from waitingroom.rate import MAX_CARRY_ADMISSIONS, Limit, cap_by_stock, plan_admissions
 from waitingroom.scripts import RoomScripts
@@ -41,6 +43,10 @@ MAX_PLACES_PER_STEP = 5000
 MAX_PLACES_PER_SCRIPT = 1000
 
 EventIdsProvider = Callable[[], Awaitable[Iterable[int]] | Iterable[int]]
+AdmissionHook = Callable[[int, list[AdmittedIntent]], Awaitable[None]]
+"""Called after each admitting script with the fans admitted with an intent, in line order:
+the composition root enqueues their hold requests on the event's partition. A failure is
+logged; those fans land on seat selection without a hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +71,13 @@ class AdmissionController:
         owner_id: str,
         *,
         lease_ms: int = LEASE_MILLISECONDS,
+        on_admitted: AdmissionHook | None = None,
     ):
         self._redis = redis
         self._prefix = check_prefix(prefix)
         self.owner_id = owner_id
         self._lease_ms = lease_ms
+        self._on_admitted = on_admitted
         self._scripts = RoomScripts.register(redis)
 
     async def step(self, event_id: int, now: float) -> StepResult:
@@ -107,7 +115,7 @@ class AdmissionController:
                 last = min(line.joined, serving + min(2 * remaining + 32, MAX_PLACES_PER_SCRIPT))
                 seqs = [line.order.seq_at(place) for place in range(serving + 1, last + 1)]
             reply = await self._scripts.controller_advance(
-                keys=[keys.controller_lease, keys.state, keys.seen, keys.sessions],
+                keys=[keys.controller_lease, keys.state, keys.seen, keys.sessions, keys.intents],
                 args=[
                     self.owner_id,
                     serving,
@@ -120,12 +128,18 @@ class AdmissionController:
                     "" if meter.per_second is None else repr(meter.per_second),
                     "" if meter.mark_at is None else repr(meter.mark_at),
                     meter.mark_serving,
+                    hold_request_prefix(event_id, now),
                     *seqs,
                 ],
             )
             verdict = text(reply[0])
             if verdict != "ok":
                 return StepResult(event_id, False, admitted, skipped, serving, active, verdict)
+            if reply[4] and self._on_admitted is not None:
+                try:
+                    await self._on_admitted(event_id, _admitted_intents(reply[4]))
+                except Exception:
+                    log.exception("holds from intents failed for event %s", event_id)
             step_admitted, step_skipped = int(reply[1]), int(reply[2])
             serving = int(reply[3])
             admitted += step_admitted
@@ -193,6 +207,18 @@ class AdmissionController:
             return StepResult(keys.event_id, False, limited_by=verdict)
         config = RoomConfig.from_fields(pairs(reply[3]))
         return LineSnapshot.parse(config, pairs(reply[2])), int(text(reply[1]))
+
+
+def _admitted_intents(flat: list[Any]) -> list[AdmittedIntent]:
+    """The advance script's (seq, request id, stored intent) triples, in line order."""
+    return [
+        AdmittedIntent(
+            int(text(flat[i])),
+            text(flat[i + 1]),
+            FanIntent.from_stored(text(flat[i + 2]), text(flat[i + 1])),
+        )
+        for i in range(0, len(flat), 3)
+    ]
 
 
 def new_owner_id() -> str:

@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     POW_INVALID = "pow_invalid"
     INVALID_CONFIG = "invalid_config"
     ROOM_NOT_FOUND = "room_not_found"
+    NOT_WAITING = "not_waiting"
 
 
 HTTP_STATUS: dict[ErrorCode, int] = {
@@ -32,6 +33,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.POW_INVALID: 400,
     ErrorCode.INVALID_CONFIG: 400,
     ErrorCode.ROOM_NOT_FOUND: 404,
+    ErrorCode.NOT_WAITING: 409,
 }
 
 

@@ -7,11 +7,15 @@ they live in one slot and each Lua script may touch several of them.
     {prefix}:{ev:42}:queue:state      hash  joined (join counter), serving (serving position),
                                             started_at, prequeue_size, seed (shuffle only),
                                             credit, credit_at, rate, rate_mark_at,
-                                            rate_mark_serving, admitted_total, skipped_total
+                                            rate_mark_serving, admitted_total, skipped_total;
+                                            written by the event's partition: tickets_left,
+                                            stock_holds, stock_held_tickets
     {prefix}:{ev:42}:queue:members    hash  account id -> join sequence number (one place each)
     {prefix}:{ev:42}:queue:seen       hash  seq -> last poll time, for fans still waiting
     {prefix}:{ev:42}:queue:sessions   zset  seq -> session expiry, for admitted fans
     {prefix}:{ev:42}:queue:controller string  owner id of the admission controller lease
+    {prefix}:{ev:42}:queue:intents    hash  seq -> a waiting fan's intent (JSON: buyer, hold);
+                                            "r:<seq>" -> the hold request made at admission
     {prefix}:{ev:42}:queue:joins:<minute>  hash  "a:<account>" / "i:<ip>" -> join attempts
     {prefix}:queue:events             set   event ids with a waiting room (not per event)
 """
@@ -60,6 +64,10 @@ class RoomKeys:
         return f"{self._base}:sessions"
 
     @property
+    def intents(self) -> str:
+        return f"{self._base}:intents"
+
+    @property
     def controller_lease(self) -> str:
         return f"{self._base}:controller"
 
@@ -75,6 +83,7 @@ class RoomKeys:
             self.seen,
             self.sessions,
             self.controller_lease,
+            self.intents,
         )
 
 

@@ -13,17 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from waitingroom.controller import STEP_INTERVAL_SECONDS, AdmissionController, new_owner_id
+from waitingroom.controller import (
+    STEP_INTERVAL_SECONDS,
+    AdmissionController,
+    AdmissionHook,
+    new_owner_id,
+)
 from waitingroom.keys import events_registry
 from waitingroom.wire import text
 
 log = logging.getLogger("onsale.admission")
 
+HookFactory = Callable[[aioredis.Redis], AdmissionHook]
 REDIS_TIMEOUT_SECONDS = 5.0
 
 
@@ -54,16 +60,28 @@ class ConfiguredEvents:
 
 
 async def serve(
-    redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS
+    redis_url: str,
+    prefix: str,
+    stop: asyncio.Event,
+    interval: float = STEP_INTERVAL_SECONDS,
+    admission_hook: HookFactory | None = None,
 ) -> None:
-    """Run one controller until `stop` is set (tests drive this directly)."""
+    """Run one controller until `stop` is set (tests drive this directly).
+
+    `admission_hook` builds, on the controller's Redis client, what to do with fans admitted
+    with an intent (the launcher passes the partitions' hold enqueuer)."""
     client = aioredis.Redis.from_url(
         redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
-    controller = AdmissionController(client, prefix, new_owner_id())
+    controller = AdmissionController(
+        client,
+        prefix,
+        new_owner_id(),
+        on_admitted=None if admission_hook is None else admission_hook(client),
+    )
     log.info("admission controller %s starting", controller.owner_id)
     try:
         await controller.run(ConfiguredEvents(client, prefix), stop, interval=interval)
@@ -72,15 +90,15 @@ async def serve(
         log.info("admission controller %s stopped", controller.owner_id)
 
 
-async def _main(redis_url: str, prefix: str) -> None:
+async def _main(redis_url: str, prefix: str, admission_hook: HookFactory | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(redis_url, prefix, stop)
+    await serve(redis_url, prefix, stop, admission_hook=admission_hook)
 
 
-def run(redis_url: str, prefix: str) -> int:
+def run(redis_url: str, prefix: str, admission_hook: HookFactory | None = None) -> int:
     """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
-    asyncio.run(_main(redis_url, prefix))
+    asyncio.run(_main(redis_url, prefix, admission_hook))
     return 0

@@ -27,10 +27,11 @@ from waitingroom.wire import fresh_seed, text
 MAX_POLLS_PER_SCRIPT = 128
 """Bounds one call's time in Redis (a few microseconds per poll)."""
 
-FanPoll = tuple[Any, Any, Sequence[Any], Sequence[Any]]
+FanPoll = tuple[Any, Any, Sequence[Any], Sequence[Any], Any]
 """One poll's answer as the script gives it: fan state word, session expiry (or ''), the
-line's progress (`LineProgress.STATE_FIELDS` values) and the room's config hash (flat); the
-last two are the same objects for every poll of a call."""
+line's progress (`LineProgress.STATE_FIELDS` values), the room's config hash (flat; these two
+are the same objects for every poll of a call) and the hold request made from the fan's
+intent at admission (or '')."""
 
 _Queued = tuple[int, str, "asyncio.Future[FanPoll | None]"]
 
@@ -108,4 +109,5 @@ class StatusPolls:
         self.polls_answered += len(batch)
         for index, (*_, answer) in enumerate(batch):
             if not answer.done():  # a poll whose client went away is just not answered
-                answer.set_result((fans[2 * index], fans[2 * index + 1], progress, config))
+                answer.set_result((fans[3 * index], fans[3 * index + 1], progress, config,
+                                   fans[3 * index + 2]))

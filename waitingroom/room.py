@@ -8,7 +8,7 @@ about what to tell the fan live in the pure modules. Time comes in as `now`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -16,6 +16,7 @@ from redis.asyncio.client import Pipeline
 
 from waitingroom.config import RoomConfig
 from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
+from waitingroom.intents import FanIntent
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
 from waitingroom.polls import StatusPolls
 from waitingroom.pow import PowSolution, issue_challenge, verify_solution
@@ -223,7 +224,7 @@ class WaitingRoom:
         )
         if polled is None:
             raise _room_not_found(event_id)
-        state, session_expiry, progress, config = polled
+        state, session_expiry, progress, config, hold_request = polled
         return self._answer(
             event_id,
             fan.user_id,
@@ -233,6 +234,7 @@ class WaitingRoom:
             _FAN_STATES[state],
             session_expiry,
             now,
+            text(hold_request) or None,
         )
 
     async def leave(self, event_id: int, ticket: str) -> bool:
@@ -243,6 +245,40 @@ class WaitingRoom:
             keys=[keys.members, keys.seen, keys.sessions], args=[str(fan.user_id), str(fan.seq)]
         )
         return int(removed) > 0
+
+    async def set_intent(
+        self, event_id: int, ticket: str, hold_params: Mapping[str, Any], now: float
+    ) -> FanIntent:
+        """Record what the ticket's holder wants held at their turn (`hold_params`: the
+        booking pipeline's best-available params, validated by the caller). Refused with
+        409 `not_waiting` once the fan is admitted or has lost the place."""
+        fan = decode_ticket(self._signer.mac_key, ticket, event_id)
+        intent = FanIntent(fan.user_id, dict(hold_params), None)
+        reply = await self._intent_script(event_id, fan.seq, intent.to_stored(), now)
+        return FanIntent.from_stored(reply[2], None) if reply[2] else intent
+
+    async def get_intent(self, event_id: int, ticket: str, now: float) -> FanIntent | None:
+        fan = decode_ticket(self._signer.mac_key, ticket, event_id)
+        reply = await self._intent_script(event_id, fan.seq, "", now)
+        stored, request = text(reply[2]), text(reply[3])
+        return FanIntent.from_stored(stored, request or None) if stored else None
+
+    async def _intent_script(self, event_id: int, seq: int, stored: str, now: float) -> Any:
+        keys = self.keys(event_id)
+        reply = await self._scripts.set_intent(
+            keys=[keys.config, keys.seen, keys.sessions, keys.intents],
+            args=[str(seq), stored, time_text(now)],
+        )
+        verdict = text(reply[0])
+        if verdict == "not_waiting":
+            raise WaitingRoomError(
+                ErrorCode.NOT_WAITING,
+                "an intent can be stated only while waiting in line",
+                {"state": text(reply[1])},
+            )
+        if verdict != "ok":
+            raise _room_not_found(event_id)
+        return reply
 
     async def end_session(self, event_id: int, user_id: int) -> bool:
         """Close the account's admitted session (purchase done): its token stops working."""
@@ -302,6 +338,7 @@ class WaitingRoom:
         state: FanState,
         session_expiry: Any,
         now: float,
+        hold_request_id: str | None = None,
     ) -> QueueStatus:
         token: str | None = None
         expires_at: float | None = None
@@ -320,6 +357,7 @@ class WaitingRoom:
             now=now,
             admission_token=token,
             admission_expires_at=expires_at,
+            hold_request_id=hold_request_id,
         )
 
     def _status_keys(self, event_id: int) -> list[str]:
@@ -328,7 +366,7 @@ class WaitingRoom:
             if len(self._status_key_lists) >= MAX_CACHED_EVENTS:
                 self._status_key_lists.clear()
             room = self.keys(event_id)
-            keys = [room.config, room.state, room.seen, room.sessions]
+            keys = [room.config, room.state, room.seen, room.sessions, room.intents]
             self._status_key_lists[event_id] = keys
         return keys
 

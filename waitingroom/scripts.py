@@ -85,10 +85,11 @@ return {'ok', 'waiting', seq, '', '1', redis.call('HGETALL', KEYS[2]),
 """
 )
 
-# KEYS: config state seen sessions
+# KEYS: config state seen sessions intents
 # ARGV: seed, then seq and now of each poll (see waitingroom.polls)
 # Replies {'ok', {the state hash's LineProgress.STATE_FIELDS}, the config hash (flat),
-# {fan state, session expiry or '', ... one pair per poll}}: the event-wide part once.
+# {fan state, session expiry or '', intent hold request id or '', ... per poll}}: the
+# event-wide part once.
 QUEUE_STATUS = (
     _START_IF_DUE
     + _FAN_STATE
@@ -104,6 +105,9 @@ for i = 2, #ARGV, 2 do
   local state, session = fan_state(KEYS[3], KEYS[4], ARGV[i], now, now_text, expiry)
   fans[#fans + 1] = state
   fans[#fans + 1] = session
+  local hold_request = false
+  if state == 'admitted' then hold_request = redis.call('HGET', KEYS[5], 'r:' .. ARGV[i]) end
+  fans[#fans + 1] = hold_request or ''
 end
 return {'ok', redis.call('HMGET', KEYS[2], """
     + ", ".join(f"'{name}'" for name in LineProgress.STATE_FIELDS)
@@ -119,6 +123,25 @@ local admitted = redis.call('ZREM', KEYS[3], ARGV[2])
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return waiting + admitted
 """
+
+# KEYS: config seen sessions intents
+# ARGV: seq, intent JSON ('' reads it), now
+# Only a fan still waiting may state or change an intent: at admission it is acted on.
+SET_INTENT = (
+    _FAN_STATE
+    + """
+local expiry = redis.call('HGET', KEYS[1], 'position_expiry_seconds')
+if not expiry then return {'room_not_found'} end
+local state = fan_state(KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[3]), ARGV[3], tonumber(expiry))
+if ARGV[2] == '' then
+  return {'ok', state, redis.call('HGET', KEYS[4], ARGV[1]) or '',
+    redis.call('HGET', KEYS[4], 'r:' .. ARGV[1]) or ''}
+end
+if state ~= 'waiting' then return {'not_waiting', state} end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
+return {'ok', state, ARGV[2], ''}
+"""
+)
 
 # KEYS: members sessions
 # ARGV: account
@@ -152,9 +175,10 @@ return {'ok', tostring(redis.call('ZCARD', KEYS[4])), redis.call('HGETALL', KEYS
 """
 )
 
-# KEYS: lease state seen sessions
+# KEYS: lease state seen sessions intents
 # ARGV: owner, expected serving, now, budget, session expiry, position expiry,
-#       credit, max carry, rate ('' unknown), rate mark at, rate mark serving, seq...
+#       credit, max carry, rate ('' unknown), rate mark at, rate mark serving,
+#       hold request id prefix, seq...
 # Walks the given seqs (the fans at places serving+1, serving+2, ...): a fan who
 # polled within the position expiry is admitted while budget lasts, any other
 # place is skipped for free. Stops at the first live fan beyond the budget.
@@ -166,7 +190,8 @@ local now = tonumber(ARGV[3])
 local budget = tonumber(ARGV[4])
 local expiry = tonumber(ARGV[6])
 local admitted, skipped = 0, 0
-for i = 12, #ARGV do
+local intents = {}
+for i = 13, #ARGV do
   local seq = ARGV[i]
   local seen = redis.call('HGET', KEYS[3], seq)
   if seen and now - tonumber(seen) <= expiry then
@@ -174,6 +199,15 @@ for i = 12, #ARGV do
     redis.call('HDEL', KEYS[3], seq)
     redis.call('ZADD', KEYS[4], ARGV[5], seq)
     admitted = admitted + 1
+    local intent = redis.call('HGET', KEYS[5], seq)
+    if intent then
+      -- the fan's hold request, named now so the fan's next poll can follow it
+      local request_id = ARGV[12] .. seq
+      redis.call('HSET', KEYS[5], 'r:' .. seq, request_id)
+      intents[#intents + 1] = seq
+      intents[#intents + 1] = request_id
+      intents[#intents + 1] = intent
+    end
   else
     if seen then redis.call('HDEL', KEYS[3], seq) end
     skipped = skipped + 1
@@ -187,7 +221,7 @@ redis.call('HSET', KEYS[2], 'serving', serving, 'credit', carry, 'credit_at', AR
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'rate', ARGV[9]) end
 if admitted > 0 then redis.call('HINCRBY', KEYS[2], 'admitted_total', admitted) end
 if skipped > 0 then redis.call('HINCRBY', KEYS[2], 'skipped_total', skipped) end
-return {'ok', admitted, skipped, serving}
+return {'ok', admitted, skipped, serving, intents}
 """
 
 # KEYS: lease   ARGV: owner
@@ -204,6 +238,7 @@ class RoomScripts:
     join_queue: AsyncScript
     queue_status: AsyncScript
     leave_queue: AsyncScript
+    set_intent: AsyncScript
     end_session: AsyncScript
     controller_prepare: AsyncScript
     controller_advance: AsyncScript
@@ -215,6 +250,7 @@ class RoomScripts:
             join_queue=redis.register_script(JOIN_QUEUE),
             queue_status=redis.register_script(QUEUE_STATUS),
             leave_queue=redis.register_script(LEAVE_QUEUE),
+            set_intent=redis.register_script(SET_INTENT),
             end_session=redis.register_script(END_SESSION),
             controller_prepare=redis.register_script(CONTROLLER_PREPARE),
             controller_advance=redis.register_script(CONTROLLER_ADVANCE),

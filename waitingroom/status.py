@@ -157,6 +157,8 @@ class QueueStatus:
     stock: StockForecast = StockForecast(StockOutlook.UNKNOWN, None, None, None)
     waiting_list: str | None = None
     """`waiting_list_available` when sold out."""
+    hold_request_id: str | None = None
+    """Admitted with an intent: the hold request made for the fan at admission."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,6 +179,7 @@ class QueueStatus:
             "tickets_left": self.stock.tickets_left,
             "tickets_wanted_ahead": self.stock.tickets_wanted_ahead,
             "waiting_list": self.waiting_list,
+            "hold_request_id": self.hold_request_id,
         }
 
 
@@ -247,6 +250,7 @@ def build_status(
     now: float,
     admission_token: str | None = None,
     admission_expires_at: float | None = None,
+    hold_request_id: str | None = None,
 ) -> QueueStatus:
     place = line.place_of(seq, config.mode)
     ahead: int | None = None
@@ -289,4 +293,5 @@ def build_status(
         admission_expires_at=admission_expires_at,
         stock=outlook,
         waiting_list=WAITING_LIST_AVAILABLE if state is FanState.SOLD_OUT else None,
+        hold_request_id=hold_request_id if state is FanState.ADMITTED else None,
     )

@@ -124,7 +124,8 @@ class BookingRequest:
                                                 int(p["zone_id"]), int(p["quantity"]))
                 return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
                                          int(p["quantity"]), _opt_int(p.get("section_id")),
-                                         p.get("tier"), _opt_int(p.get("max_price_cents")))
+                                         p.get("tier"), _opt_int(p.get("max_price_cents")),
+                                         p.get("split_ok") is not False)
             case RequestKind.RELEASE:
                 return ReleaseHold(str(p["hold_id"]), self.buyer_id)
             case RequestKind.SELL:
@@ -161,7 +162,8 @@ def parse_hold_body(body: Any) -> dict[str, Any]:
     """Validate a reservation body; return the params of a `hold` request.
 
     Accepted shapes: `{"seats": [ids]}`, `{"best_available": {"quantity", "section_id"?,
-    "tier"?, "max_price_cents"?}}`, `{"general_admission": {"zone_id", "quantity"}}`.
+    "tier"?, "max_price_cents"?, "split_ok"?}}` (split_ok false: the seats sit together in
+    one row), `{"general_admission": {"zone_id", "quantity"}}`.
     """
     if not isinstance(body, dict):
         raise _invalid("body", "must be a JSON object")
@@ -196,7 +198,11 @@ def parse_hold_body(body: Any) -> dict[str, Any]:
     if spec.get("max_price_cents") is not None:
         params["max_price_cents"] = _positive_int(spec, "max_price_cents",
                                                   "best_available.max_price_cents")
-    unknown = set(spec) - {"quantity", "section_id", "tier", "max_price_cents"}
+    if spec.get("split_ok") is not None:
+        if not isinstance(spec["split_ok"], bool):
+            raise _invalid("best_available.split_ok", "must be true or false")
+        params["split_ok"] = spec["split_ok"]
+    unknown = set(spec) - {"quantity", "section_id", "tier", "max_price_cents", "split_ok"}
     if unknown:
         raise _invalid(f"best_available.{sorted(unknown)[0]}", "unknown field")
     return params

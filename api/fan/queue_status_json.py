@@ -18,6 +18,7 @@ def status_json(status: QueueStatus) -> bytes:
     token = status.admission_token
     stock = status.stock
     waiting_list = status.waiting_list
+    hold = status.hold_request_id
     return (
         f'{{"event_id": {status.event_id}, "state": "{status.state.value}", '
         f'"position": {_number(status.position)}, '
@@ -34,7 +35,8 @@ def status_json(status: QueueStatus) -> bytes:
         f'"stock": "{stock.outlook.value}", '
         f'"tickets_left": {_number(stock.tickets_left)}, '
         f'"tickets_wanted_ahead": {_number(stock.tickets_wanted_ahead)}, '
-        f'"waiting_list": {"null" if waiting_list is None else json.dumps(waiting_list)}}}'
+        f'"waiting_list": {"null" if waiting_list is None else json.dumps(waiting_list)}, '
+        f'"hold_request_id": {"null" if hold is None else json.dumps(hold)}}}'
     ).encode()
 
 

@@ -29,9 +29,11 @@ from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
+from engine.errors import BookingError
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
+from workers.booking_requests import parse_hold_body
 
 ADMISSION_KEY_FILE = "admission-key.pem"
 SHARED_CACHE_SECONDS = 1.0
@@ -206,6 +208,51 @@ async def leave_queue(request: web.Request) -> web.Response:
     return _no_store({"event_id": event_id, "left": left})
 
 
+def _intent_params(body: Any) -> dict[str, Any]:
+    """The intent body (`quantity`, `section_id`?, `tier`?, `max_price_cents`?, `split_ok`?)
+    checked by the booking pipeline's own best-available parser: an intent is held exactly
+    as the same reservation would be."""
+    try:
+        return parse_hold_body({"best_available": body})
+    except BookingError as refused:
+        field = str(refused.details.get("field", "body")).removeprefix("best_available.")
+        raise ApiError(
+            400,
+            "invalid_intent",
+            f"{field}: {refused.details.get('reason', refused.message)}",
+            {"field": field},
+        ) from None
+
+
+@routes.put("/events/{event_id}/queue/{ticket}/intent")
+@routes.post("/events/{event_id}/queue/{ticket}/intent")
+async def state_intent(request: web.Request) -> web.Response:
+    """Holder of the queue ticket, still waiting: what to hold for them at their turn.
+
+    At admission the partition holds the best seats matching it, in line order, and the
+    admitted poll carries `hold_request_id`. Stating it again replaces it. Refusals: 400
+    `invalid_intent` (details.field), 409 `not_waiting` (admitted already, or the place was
+    lost), 404 `invalid_ticket` / `room_not_found`.
+    """
+    event_id = event_id_of(request)
+    params = _intent_params(await read_json(request))
+    intent = await request.app[WAITING_ROOM_KEY].set_intent(
+        event_id, request.match_info["ticket"], params, time.time()
+    )
+    return _no_store({"event_id": event_id, "intent": intent.to_json()})
+
+
+@routes.get("/events/{event_id}/queue/{ticket}/intent")
+async def read_intent(request: web.Request) -> web.Response:
+    """Holder of the queue ticket: the intent stated (null if none) and, once admitted, the
+    hold request made from it."""
+    event_id = event_id_of(request)
+    intent = await request.app[WAITING_ROOM_KEY].get_intent(
+        event_id, request.match_info["ticket"], time.time()
+    )
+    return _no_store({"event_id": event_id, "intent": None if intent is None else intent.to_json()})
+
+
 @routes.get("/events/{event_id}/queue")
 async def queue_summary(request: web.Request) -> web.Response:
     """Anyone: the line as a whole (serving position, queue length, rate), the same for all fans.
@@ -278,6 +325,7 @@ _STATUS: dict[str, Any] = {
         "tickets_left": {"type": ["integer", "null"]},
         "tickets_wanted_ahead": {"type": ["number", "null"]},
         "waiting_list": {"type": ["string", "null"], "enum": ["waiting_list_available", None]},
+        "hold_request_id": {"type": ["string", "null"]},
     },
 }
 _JOINED: dict[str, Any] = {
@@ -288,6 +336,32 @@ _JOINED: dict[str, Any] = {
         "created": {"type": "boolean"},
         "status_url": {"type": "string"},
         "summary_url": {"type": "string"},
+    },
+}
+
+
+_INTENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["quantity"],
+    "properties": {
+        "quantity": {"type": "integer", "minimum": 1},
+        "section_id": {"type": "integer", "minimum": 1},
+        "tier": {"type": "string"},
+        "max_price_cents": {"type": "integer", "minimum": 1},
+        "split_ok": {"type": "boolean"},
+    },
+}
+_INTENT_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event_id": {"type": "integer"},
+        "intent": {
+            "type": ["object", "null"],
+            "properties": {
+                **_INTENT["properties"],
+                "hold_request_id": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -378,6 +452,34 @@ OPENAPI_PATHS: dict[str, Any] = {
                     {"type": "object", "properties": {"left": {"type": "boolean"}}},
                 ),
                 "404": _error_doc("invalid_ticket"),
+            },
+        },
+    },
+    "/events/{event_id}/queue/{ticket}/intent": {
+        "parameters": [_EVENT_ID, _TICKET],
+        **{
+            method: {
+                "tags": ["waiting room"],
+                "summary": "State what to hold at your turn (ticket holder, still waiting)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _INTENT}},
+                },
+                "responses": {
+                    "200": _json("the intent recorded", _INTENT_ANSWER),
+                    "400": _error_doc("invalid_intent (details.field) or a malformed body"),
+                    "404": _error_doc("invalid_ticket or room_not_found"),
+                    "409": _error_doc("not_waiting: admitted already, or the place was lost"),
+                },
+            }
+            for method in ("put", "post")
+        },
+        "get": {
+            "tags": ["waiting room"],
+            "summary": "The intent stated (null if none) and, once admitted, its hold request",
+            "responses": {
+                "200": _json("the intent", _INTENT_ANSWER),
+                "404": _error_doc("invalid_ticket or room_not_found"),
             },
         },
     },

@@ -118,8 +118,15 @@ def run_notifier(settings: Settings) -> int:
 def run_admission_controller(settings: Settings) -> int:
     """`onsale admission-controller`: advances every waiting room at its ops-set rate."""
     from waitingroom.main import run
+    from workers.intent_holds import IntentHolds
+    from workers.keys import Keys
 
-    return run(settings.redis_url or "", settings.redis_prefix)
+    keys = Keys(settings.redis_prefix)
+    return run(
+        settings.redis_url or "",
+        settings.redis_prefix,
+        lambda client: IntentHolds(client, keys, settings.partitions, settings.max_queue_depth),
+    )
 
 
 def run_autopilot(settings: Settings) -> int:

@@ -1,9 +1,12 @@
 """The fan: join the line, get admitted, pick seats, reserve, pay, see the paid order.
 
 One arrival makes one journey (in the steady shape, the user then comes back
-as a new fan). Timings go to Locust as METRIC rows: `time_in_queue`,
-`request_to_decision` (POST reservation -> final state seen, by polling or by
-the SSE stream) and `purchase_to_paid`; outcomes to the journey counters.
+as a new fan). Some fans (INTENT_SHARE) state an intent while waiting and, once
+admitted, follow the hold the line made for them instead of picking seats.
+Timings go to Locust as METRIC rows: `time_in_queue`, `admission_to_held`
+(intents: admitted poll -> held seen), `request_to_decision` (POST reservation
+-> final state seen, by polling or by the SSE stream) and `purchase_to_paid`;
+outcomes to the journey counters.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ ORDER_POLL_SECONDS = (0.1, 0.2, 0.3, 0.5)
 DECISION_GIVE_UP_SECONDS = 60.0
 STREAM_SHARE = 0.4
 """Fans who follow their request by SSE instead of polling."""
+INTENT_SHARE = 0.3
+"""Fans who state an intent while waiting and land on checkout with seats already held."""
 RETRY_AFTER_DECLINE_SHARE = 0.6
 RELEASE_AFTER_DECLINE_SHARE = 0.2
 """Of declined fans, these give the seats back; the rest walk away and the hold expires."""
@@ -63,12 +68,22 @@ class Fan(SurgeUser):
         if joined is None:
             return
         token: str | None = None
+        intent_hold: str | None = None
         if joined:
+            if self.rng.random() < INTENT_SHARE:
+                self.state_intent(joined["ticket"])
             admitted = self.wait_for_admission(joined)
             if admitted is None:
                 return
             token = admitted.get("admission_token")
+            intent_hold = admitted.get("hold_request_id")
         headers = {**account.auth, **({"X-Admission-Token": token} if token else {})}
+        if intent_hold:
+            held = self.follow_intent_hold(headers, intent_hold)
+            if held is not None:
+                self.think(1, 4)
+                self.checkout(account, headers, held)
+                return
         self.think(0.5, 2)
         seat_map = self.seat_map()
         body = reservation_body(read_seat_map(seat_map), self.rng)
@@ -85,6 +100,37 @@ class Fan(SurgeUser):
             return
         self.think(1, 4)  # typing the card number
         self.checkout(account, headers, held)
+
+    # ------------------------------------------------------------ intents
+
+    def state_intent(self, ticket: str) -> None:
+        """Say while waiting what to hold at the turn: the line holds it in line order."""
+        body = {"quantity": self.rng.randint(1, 4), "split_ok": self.rng.random() < 0.7}
+        with retrying(self.client, "PUT", f"/events/{self.event_id}/queue/{ticket}/intent",
+                      what="intent", json=body,
+                      name="/events/[id]/queue/[ticket]/intent") as response:
+            if response.status_code == 200:
+                metrics.count("intent.stated")
+            elif response.status_code == 409:
+                response.success()  # admitted meanwhile: picks seats as anyone else
+                metrics.count("intent.too_late")
+            else:
+                response.failure(f"intent: {error_code(response)}")
+
+    def follow_intent_hold(self, headers: dict[str, str],
+                           request_id: str) -> dict[str, Any] | None:
+        """The hold made at admission from the intent: held (to checkout) or None (the fan
+        picks seats instead). Times admission (the admitted poll) to the decision seen."""
+        admitted_seen = time.monotonic()
+        decision = self.poll_decision(headers, f"/requests/{request_id}")
+        status = None if decision is None else decision.get("status")
+        metrics.count(f"intent.{status or 'undecided'}")
+        if status != "held":
+            return None
+        elapsed_ms = (time.monotonic() - admitted_seen) * 1000
+        metrics.sample("admission_to_held_ms", elapsed_ms)
+        record_metric(self.environment, "admission_to_held", elapsed_ms)
+        return decision
 
     # ------------------------------------------------------------ seats
 

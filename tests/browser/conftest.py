@@ -31,6 +31,8 @@ from engine.store.db import make_engine
 from tests.e2e.conftest import database_url  # noqa: F401  (the migrated throwaway database)
 from tests.support.booking import consumers_running
 from waitingroom import main as controller_main
+from workers.intent_holds import IntentHolds
+from workers.keys import Keys
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -133,7 +135,6 @@ def live_settings(
 @pytest.fixture()
 def partition_consumers(live_settings: Settings, redis_client: Redis) -> Iterator[None]:
     """One consumer thread per partition: the booking worker behind the live server."""
-    from workers.keys import Keys
     from workers.partitions import all_partitions
 
     engine = make_engine(live_settings.database_url or "")
@@ -161,6 +162,10 @@ async def live_server(
             live_settings.redis_prefix,
             stop,
             CONTROLLER_INTERVAL_SECONDS,
+            # as the launcher wires it: fans admitted with an intent get their hold
+            admission_hook=lambda client: IntentHolds(
+                client, Keys(live_settings.redis_prefix), live_settings.partitions,
+                live_settings.max_queue_depth),
         )
     )
     engine = make_engine(live_settings.database_url or "")

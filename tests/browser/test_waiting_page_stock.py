@@ -49,3 +49,22 @@ async def test_the_page_shows_stock_a_sell_out_warning_and_the_sell_out(
     await expect(page.locator("#waiting-list")).to_be_visible()
     await expect(page.locator("#waiting-list")).to_contain_text("waiting list")
     await expect(warning).to_be_hidden()
+
+
+async def test_an_intent_stated_in_line_lands_on_checkout_with_seats_held(
+    page: Any, live_server: LiveServer
+) -> None:
+    event_id = make_event(live_server.db_engine, rows=2, seats_per_row=6)
+    await open_room(live_server, event_id, new_users_per_minute=6000, max_active_users=0)
+
+    await page.goto(live_server.url(waiting_page_path(live_server, event_id)))
+    await sign_up(page)
+    await page.get_by_role("heading", name="You are in line").wait_for()
+    await page.get_by_label("Tickets").fill("3")
+    await page.get_by_role("button", name="Hold these at my turn").click()
+    await expect(page.locator("#intent-note")).to_contain_text("we will hold 3 tickets")
+
+    await open_room(live_server, event_id, new_users_per_minute=6000, max_active_users=100)
+    await page.wait_for_url(f"**/events/{event_id}/book", timeout=20_000)
+    await page.locator("#hold").wait_for(state="visible", timeout=15_000)
+    await expect(page.locator("#hold-seats li")).to_have_count(3)

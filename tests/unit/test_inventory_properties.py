@@ -70,6 +70,7 @@ class InventoryMachine(RuleBasedStateMachine):
         section=st.sampled_from([None, 1, 2]),
         tier=st.sampled_from([None, "front", "standard"]),
         max_price=st.sampled_from([None, 5000, 9000]),
+        split=st.booleans(),
     )
     def hold_best(
         self,
@@ -78,10 +79,11 @@ class InventoryMachine(RuleBasedStateMachine):
         section: int | None,
         tier: str | None,
         max_price: int | None,
+        split: bool,
     ) -> None:
         hold_id = self._next_id("hold")
         events = self._run(
-            HoldBestAvailable(hold_id, hold_id, buyer, quantity, section, tier, max_price)
+            HoldBestAvailable(hold_id, hold_id, buyer, quantity, section, tier, max_price, split)
         )
         held = events[0]
         if isinstance(held, SeatsHeld):
@@ -91,6 +93,14 @@ class InventoryMachine(RuleBasedStateMachine):
                 assert section is None or seat.section_id == section, "section filter honoured"
                 if max_price is not None:
                     assert max(held.prices_cents) <= max_price, "max price honoured"
+            if not split:
+                seats = [VENUE.seats[seat_id] for seat_id in held.seat_ids]
+                rows = {(seat.section_id, seat.row_label) for seat in seats}
+                assert len(rows) == 1, "split_ok false: the seats share one row"
+                numbers = sorted(int(seat.label) for seat in seats)
+                assert numbers == list(range(numbers[0], numbers[0] + quantity)), (
+                    "split_ok false: the seats sit side by side"
+                )
 
     @rule(buyer=BUYERS, quantity=st.integers(1, 4))
     def hold_ga(self, buyer: int, quantity: int) -> None:

@@ -38,6 +38,7 @@ statuses = st.builds(
         tickets_wanted_ahead=st.none() | st.floats(min_value=0, max_value=1e12),
     ),
     waiting_list=st.none() | st.just(WAITING_LIST_AVAILABLE),
+    hold_request_id=st.none() | st.from_regex(r"[0-9]+-[a-z0-9]+", fullmatch=True),
 )
 
 

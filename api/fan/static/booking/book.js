@@ -44,6 +44,19 @@
     return localStorage.getItem(sessionKey) || sessionStorage.getItem(sessionKey);
   }
 
+  // The hold the line made at the fan's turn from the intent they stated while waiting
+  // (the waiting page stores it with the admission), taken once.
+  function intentHoldRequest() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(admissionKey) || "null");
+      if (!stored || !stored.hold_request_id) return null;
+      sessionStorage.setItem(admissionKey, JSON.stringify({...stored, hold_request_id: null}));
+      return stored.hold_request_id;
+    } catch (error) {
+      return null;
+    }
+  }
+
   function admissionToken() {
     try {
       const stored = JSON.parse(sessionStorage.getItem(admissionKey) || "null");
@@ -550,7 +563,7 @@
       const hold = recalled("hold");
       if (hold && hold.expires_at > Date.now() / 1000) showHold(hold);
       else remember("hold", null);
-      const pending = recalled("pending");
+      const pending = recalled("pending") || intentHoldRequest();
       if (pending && !state.hold) await decide(pending);
     } catch (error) {
       say(explain(error), "error");

@@ -330,13 +330,46 @@
     if (status && status.admission_token) {
       sessionStorage.setItem(
         admissionKey,
-        JSON.stringify({ token: status.admission_token, expires_at: status.admission_expires_at }),
+        JSON.stringify({
+          token: status.admission_token,
+          expires_at: status.admission_expires_at,
+          hold_request_id: status.hold_request_id || null,
+        }),
       );
     }
     show("admitted", true);
     announce("It is your turn. Taking you to seat selection.");
     window.location.assign(bookUrl);
   }
+
+  // ---- intent --------------------------------------------------------------------------
+
+  // What to hold at the fan's turn: the line holds the best seats matching it, in line
+  // order, and the booking page opens on them.
+  $("intent-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!ticket) return;
+    const body = { quantity: parseInt($("intent-quantity").value, 10) || 0 };
+    const maxPrice = parseInt($("intent-max-price").value, 10);
+    if (maxPrice > 0) body.max_price_cents = maxPrice * 100;
+    body.split_ok = $("intent-split").checked;
+    let reply;
+    try {
+      reply = await api("PUT", queueUrl + "/" + encodeURIComponent(ticket) + "/intent", body);
+    } catch (_) {
+      $("intent-note").textContent = "We could not save that; please try again.";
+      return;
+    }
+    if (reply.status === 200) {
+      const count = reply.data.intent.quantity;
+      $("intent-note").textContent =
+        "At your turn we will hold " + count + (count === 1 ? " ticket" : " tickets") +
+        " for you.";
+    } else {
+      $("intent-note").textContent =
+        reply.data && reply.data.error ? reply.data.error.message : "That was not saved.";
+    }
+  });
 
   // ---- proof of work ---------------------------------------------------------------------
 

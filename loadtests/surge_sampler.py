@@ -116,11 +116,16 @@ class Sampler:
 
 
 class StandInController:
-    """Runs `waitingroom.main.serve` in a thread when the stack has no admission controller."""
+    """Runs `waitingroom.main.serve` in a thread when the stack has no admission controller,
+    wired as the launcher wires it (fans admitted with an intent get their hold on the
+    event's partition: `partitions` must be the stack's)."""
 
-    def __init__(self, redis_url: str, prefix: str):
+    def __init__(self, redis_url: str, prefix: str, partitions: int = 8,
+                 max_queue_depth: int = 5000):
         self._redis_url = redis_url
         self._prefix = prefix
+        self._partitions = partitions
+        self._max_queue_depth = max_queue_depth
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="surge-controller", daemon=True)
@@ -132,12 +137,17 @@ class StandInController:
 
     def _run(self) -> None:
         from waitingroom.main import serve
+        from workers.intent_holds import IntentHolds
+        from workers.keys import Keys
+
+        keys = Keys(self._prefix)
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._ready.set()
-            await serve(self._redis_url, self._prefix, self._stop)
+            await serve(self._redis_url, self._prefix, self._stop, admission_hook=lambda client:
+                        IntentHolds(client, keys, self._partitions, self._max_queue_depth))
 
         asyncio.run(main())
 

@@ -8,16 +8,26 @@ starts while Postgres or Redis are down, and /readyz reports it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio
 import sqlalchemy
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
+from aiohttp.web_server import Server
 
 from api.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
 from api.cors import cors_middleware
-from api.errors import error_middleware
+from api.errors import (
+    MAX_HEADER_FIELD_BYTES,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE_BYTES,
+    JsonErrorRequestHandler,
+    error_middleware,
+)
 from api.fast_path import fast_path_middleware
 from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Readiness
 from api.metrics import http_metrics_middleware
@@ -99,3 +109,42 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_KEY] = client
     yield
     await client.aclose()
+
+
+class _JsonErrorServer(Server):
+    def __call__(self) -> JsonErrorRequestHandler:
+        return JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class ApiRunner(web.AppRunner):
+    """`web.AppRunner` whose connections answer in the error shape even when a request never
+    reaches the app (`JsonErrorRequestHandler`), with the parser limits that shape relies on.
+    Every server of the API runs through it: `onsale api` (`run_api`) and the tests."""
+
+    def __init__(self, app: web.Application, **kwargs: object) -> None:
+        super().__init__(app, max_line_size=MAX_REQUEST_LINE_BYTES,
+                         max_field_size=MAX_HEADER_FIELD_BYTES, max_headers=MAX_HEADERS,
+                         **kwargs)  # type: ignore[arg-type]
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # one method differs; aiohttp builds the rest
+        return server
+
+
+def run_api(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then shut it down gracefully (like `web.run_app`,
+    through `ApiRunner`)."""
+
+    async def serve() -> None:
+        runner = ApiRunner(app, handle_signals=True, access_log=None,
+                           shutdown_timeout=shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve())

@@ -20,8 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.errors import page_not_found
 from api.keys import DB_ENGINE_KEY
 from api.openapi_spec import ID_SCHEMA, ok, operation, param
+from api.params import ascii_id
 
 routes = web.RouteTableDef()
 
@@ -129,12 +131,13 @@ def _not_found() -> str:
 async def booking_page(request: web.Request) -> web.Response:
     """Anyone (the page signs the fan in; booking needs admission): the seat-selection page."""
     raw = request.match_info["event_id"]
+    event_id = ascii_id(raw)
     event = None
-    if raw.isdigit() and len(raw) <= 18:
-        event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], int(raw))
-    if event is None:
-        return web.Response(status=404, text=_not_found(), content_type="text/html")
-    return web.Response(text=_page(int(raw), event), content_type="text/html",
+    if event_id is not None:
+        event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], event_id)
+    if event_id is None or event is None:
+        return page_not_found(request, _not_found(), "event", {"event_id": raw})
+    return web.Response(text=_page(event_id, event), content_type="text/html",
                         headers={"Cache-Control": "no-cache"})
 
 

@@ -160,9 +160,7 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _api(args: argparse.Namespace, settings: Settings) -> int:
-    from aiohttp import web
-
-    from api.app import MissingServerError, create_app
+    from api.app import MissingServerError, create_app, run_api
 
     try:
         app = create_app(settings)
@@ -170,14 +168,8 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     log.info("API listening on http://%s:%d", settings.host, settings.port)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,  # one line per request comes from the request-context middleware
-        print=None,
-        shutdown_timeout=5.0,
-    )
+    # no aiohttp access log: one line per request comes from the request-context middleware
+    run_api(app, host=settings.host, port=settings.port, shutdown_timeout=5.0)
     return 0
 
 

@@ -26,7 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.errors import page_not_found
 from api.keys import DB_ENGINE_KEY
+from api.params import ascii_id
 from engine.store.models import EventRow, VenueRow
 
 STATIC_DIR = Path(__file__).parent / "static" / "waitingroom"
@@ -38,8 +40,7 @@ ADMISSION_STORAGE_PREFIX = "onsale.admission."
 
 
 def _event_id(request: web.Request) -> int | None:
-    raw = request.match_info["event_id"]
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    return ascii_id(request.match_info["event_id"])
 
 
 def _lookup(engine: sa.Engine, event_id: int) -> dict[str, Any] | None:
@@ -61,12 +62,8 @@ async def waiting_page(request: web.Request) -> web.Response:
     if event_id is not None:
         event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], event_id)
     if event_id is None or event is None:
-        return web.Response(
-            status=404,
-            text=_not_found_html(),
-            content_type="text/html",
-            charset="utf-8",
-        )
+        return page_not_found(request, _not_found_html(), "event",
+                              {"event_id": request.match_info["event_id"]})
     return web.Response(
         text=_page_html(event_id, event),
         content_type="text/html",

@@ -24,7 +24,7 @@ from api.identity import optional_principal
 from api.live import sse_response
 from api.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.ownership import may_see_drafts
-from api.params import path_id, query_int
+from api.params import ascii_id, path_id, query_int
 from api.seatmap_cache import SEAT_FIELDS, SEATMAP_CACHE_KEY, EventNotFound, LiveSeatMap, Subscriber
 
 routes = web.RouteTableDef()
@@ -82,7 +82,7 @@ def _after_version(request: web.Request) -> int | None:
     after = query_int(request, "after", low=0, high=2**62)
     if after is None:
         last = request.headers.get("Last-Event-ID", "")
-        after = int(last) if last.isdigit() and len(last) < 18 else None
+        after = ascii_id(last)
     return after
 
 

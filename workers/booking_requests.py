@@ -38,7 +38,7 @@ def new_request_id(event_id: int) -> str:
 
 def event_of(request_id: str) -> int:
     head, _, _ = request_id.partition("-")
-    if not head.isdigit():
+    if not (head.isascii() and head.isdigit()) or len(head) > 18:
         raise BookingError(ErrorCode.INVALID_REQUEST, "Malformed id.", {"id": request_id})
     return int(head)
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from api.errors import ApiError
 from api.ops.common import OPS_KEY, require_ops, routes
+from api.params import ascii_id
 from engine.store.models import OpsAuditEntry
 
 DEFAULT_LIMIT = 100
@@ -122,9 +123,11 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number", {"field": name})
-    return int(raw)
+    value = ascii_id(raw)
+    if value is None:
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number of at most 18"
+                       " digits", {"field": name})
+    return value
 
 
 @routes.get("/ops/audit")

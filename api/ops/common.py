@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.errors import ApiError
 from api.identity import Principal, require_principal
 from api.ops.sampler import Sampler
+from api.params import path_id
 from api.settings import Settings
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom
@@ -53,10 +54,7 @@ async def require_ops(request: web.Request) -> Principal:
 
 
 def event_id_of(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", "event_not_found", "event")
 
 
 def api_error(error: WaitingRoomError) -> ApiError:

@@ -21,6 +21,7 @@ from api.identity import optional_principal
 from api.live import sse_response, sse_send
 from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, require_ops, routes
 from api.ops.sampler import sale_state
+from api.params import ascii_id
 from waitingroom.config import RoomConfig
 from waitingroom.wire import text, text_map
 from workers.keys import RQ_QUEUE_PREFIX
@@ -157,14 +158,15 @@ async def event_stats(request: web.Request) -> web.Response:
     await require_ops(request)
     event_id = event_id_of(request)
     raw = request.query.get("history_seconds", str(DEFAULT_HISTORY_SECONDS))
-    if not raw.isdigit():
+    seconds = ascii_id(raw)
+    if seconds is None:
         raise ApiError(
             400,
             "invalid_request",
             "history_seconds must be a whole number",
             {"field": "history_seconds"},
         )
-    seconds = min(int(raw), MAX_HISTORY_SECONDS)
+    seconds = min(seconds, MAX_HISTORY_SECONDS)
     sampler = request.app[OPS_KEY].sampler
     now = time.time()
     snapshot = await sampler.snapshot(event_id, now)

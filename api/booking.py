@@ -436,7 +436,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "Poll `status_url` or stream `events_url` for held or rejected.",
         parameters=[param("event_id", "path", ID_SCHEMA, "The event."), _IDEMPOTENCY,
                     _ADMISSION],
-        body=json_body(_HOLD_BODY), responses={202: ok(_ACCEPTED, "Accepted, pending.")},
+        body=json_body(_HOLD_BODY, example={"best_available": {"quantity": 2}}),
+        responses={202: ok(_ACCEPTED, "Accepted, pending.")},
         **_BOOKING)},
     "/requests/{request_id}": {"get": operation(
         "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),

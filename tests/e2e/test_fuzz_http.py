@@ -70,17 +70,18 @@ def _routes() -> list[Route]:
     return sorted(found, key=lambda r: (r.template, r.method))
 
 
-def _openapi_names() -> tuple[list[str], list[str]]:
-    """Body field and query parameter names the API documents: fuzzing them reaches the
-    validation behind each one, not only the refusal of unknown input."""
+def _openapi_names() -> tuple[list[str], dict[tuple[str, str], list[str]]]:
+    """Body field names, and each operation's query parameters, as the API documents them:
+    fuzzing them reaches the validation behind each one, not only the refusal of junk."""
     fields: set[str] = set()
-    queries: set[str] = set()
-    for operations in build_document()["paths"].values():
-        for operation in operations.values():
+    queries: dict[tuple[str, str], list[str]] = {}
+    for path, operations in build_document()["paths"].items():
+        for method, operation in operations.items():
             if not isinstance(operation, dict):  # path-level `parameters`
                 continue
-            queries.update(parameter["name"] for parameter in operation.get("parameters", [])
-                           if parameter.get("in") == "query")
+            queries[(method.upper(), path)] = sorted(
+                parameter["name"] for parameter in operation.get("parameters", [])
+                if parameter.get("in") == "query")
             pending: list[Any] = [operation.get("requestBody", {})]
             while pending:
                 item = pending.pop()
@@ -92,12 +93,13 @@ def _openapi_names() -> tuple[list[str], list[str]]:
     fields.update(("name", "starts_at", "onsale_at", "venue_id", "price_tiers", "performers",
                    "currency", "category", "description", "hold_ttl_seconds", "buyer_limit",
                    "sections", "rows", "seats", "ga_zones", "city", "capacity", "hold_id"))
-    return sorted(fields), sorted(queries)
+    return sorted(fields), queries
 
 
 ROUTES = _routes()
 BODY_ROUTES = [route for route in ROUTES if route.method in BODY_METHODS]
-FIELD_NAMES, QUERY_NAMES = _openapi_names()
+FIELD_NAMES, QUERIES_OF = _openapi_names()
+QUERY_NAMES = sorted({name for names in QUERIES_OF.values() for name in names})
 
 # --- values ---------------------------------------------------------------------------------
 
@@ -333,10 +335,10 @@ def test_unknown_routes_are_404_in_the_error_shape(stage: Stage, path: list[str]
 
 PATH_CLASSES = ["²", "١٢٣", "１２", "-1", "0", "9" * 19, "9" * 40, "1e3", " 1", "1_0", "\x00",
                 "1\x00", "\ud800", "\U0001f600", "%", "a" * 3000, "1-\x00", "²-1", "9" * 30 + "-1"]
-QUERY_CLASSES = ["²", "١٢٣", "-1", "9" * 19, "9" * 400, "1e400", "nan", "\x00", "\ud800", "",
-                 "0001-01-01", "9999-12-31T23:59:59-23:59", "2025-02-30", "W251bGwsbnVsbF0",
-                 "WyJvZmZzZXQiLDEsMl0", "WyJcdTAwMDAiXQ", "W1tbW1tbW1tbW1tbXV1dXV1dXV1dXV1d",
-                 "AAAA====", "x" * 2000]
+QUERY_CLASSES = ["²", "١٢٣", "-1", "9" * 19, "9" * 400, "1e400", "nan", "\x00", "rock\x00roll",
+                 "\ud800", "", "0001-01-01", "9999-12-31T23:59:59-23:59", "2025-02-30",
+                 "W251bGwsbnVsbF0", "WyJvZmZzZXQiLDEsMl0", "WyJcdTAwMDAiXQ",
+                 "W1tbW1tbW1tbW1tbXV1dXV1dXV1dXV1d", "AAAA====", "x" * 2000]
 HEADER_CLASSES: list[tuple[str, str | bytes]] = [
     ("Authorization", b"Bearer \xff\xfe"), ("Authorization", b"Bearer \xed\xa0\x80"),
     ("Authorization", "Bearer " + "x" * 7000), ("Authorization", "Basic Zm9vOmJhcg=="),
@@ -373,10 +375,18 @@ def test_every_path_class_on_every_route(stage: Stage) -> None:
 
 
 def test_every_query_class_on_every_route(stage: Stage) -> None:
+    """All documented names at once on every route, then each of a route's own parameters
+    alone (so no other parameter's refusal comes first)."""
     ops = [("Authorization", f"Bearer {stage.tokens['ops']}")]
-    _sweep(stage, [(route.method, stage.path(route, {}) + "?" + "&".join(
-        f"{name}={encode_path_segment(value)}" for name in QUERY_NAMES), ops, None)
-        for route in ROUTES for value in QUERY_CLASSES])
+    requests: list[tuple[str, str, list[tuple[str, str | bytes]], bytes | None]] = []
+    for route in ROUTES:
+        path = stage.path(route, {})
+        for value in QUERY_CLASSES:
+            requests.append((route.method, path + "?" + "&".join(
+                f"{name}={encode_path_segment(value)}" for name in QUERY_NAMES), ops, None))
+            requests.extend((route.method, f"{path}?{name}={encode_path_segment(value)}", ops,
+                             None) for name in QUERIES_OF.get((route.method, route.template), []))
+    _sweep(stage, requests)
 
 
 def test_every_header_class_on_every_route(stage: Stage) -> None:

@@ -33,6 +33,7 @@ from api.keys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY, Read
 from api.metrics import http_metrics_middleware
 from api.request_context import body_limit_middleware, request_context_middleware
 from api.routes import add_feature_contexts, add_routes
+from api.security_headers import add_security_headers
 from api.settings import Settings
 from workers.redis_packing import with_hiredis_packing
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
         client_max_size=settings.max_body_bytes,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS_KEY] = settings
     app[TRUSTED_PROXIES_KEY] = TrustedProxies(settings.trusted_proxies)
     app[READINESS_KEY] = Readiness()

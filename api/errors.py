@@ -24,6 +24,7 @@ from aiohttp.web_request import BaseRequest
 
 from api.logging import request_id_var
 from api.request_context import request_id_for
+from api.security_headers import ALWAYS
 from engine.errors import BookingError, ErrorCode
 from waitingroom.errors import WaitingRoomError
 
@@ -308,5 +309,6 @@ class JsonErrorRequestHandler(RequestHandler):
             response = error_response(500, "internal_error",
                                       "internal error; please report the request id",
                                       {"request_id": request_id})
+        response.headers.update(ALWAYS)  # no app here, so no prepare signal either
         response.force_close()
         return response

@@ -124,7 +124,7 @@ def _page_html(event_id: int, event: dict[str, Any]) -> str:
       <input id="signin-email" name="email" type="email" autocomplete="email" required>
       <label for="signin-password">Password</label>
       <input id="signin-password" name="password" type="password"
-             autocomplete="current-password" required minlength="8">
+             autocomplete="current-password" required minlength="12">
       <div class="actions">
         <button type="submit" name="mode" value="login">Sign in</button>
         <button type="submit" name="mode" value="register" class="secondary">

@@ -45,6 +45,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     openapi.routes,
 )
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
+    accounts.accounts_ctx,
     live.results_hub_ctx,
     booking.booking_ctx,
     waitingroom_http.waiting_room_ctx,

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import Engine
 
 from api.app import ApiRunner, create_app
 from api.settings import Settings
@@ -42,6 +43,16 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    """A SQLAlchemy engine on the e2e database, for setting up and checking what HTTP cannot."""
+    from engine.store.db import make_engine
+
+    db = make_engine(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture()
 def settings(database_url: str, redis_url: str, redis_prefix: str) -> Settings:
     return Settings(
         database_url=database_url,
@@ -49,6 +60,8 @@ def settings(database_url: str, redis_url: str, redis_prefix: str) -> Settings:
         redis_prefix=redis_prefix,
         demo_data=False,
         max_body_bytes=1024,
+        signups_per_ip_per_minute=0,  # every test's accounts come from 127.0.0.1
+        sign_ins_per_ip_per_minute=0,
     )
 
 

@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,6 @@ from sqlalchemy import Engine
 from api.app import create_app
 from api.openapi import build_document
 from api.settings import Settings
-from engine.store.db import make_engine
 from tests.e2e.conftest import LiveServer
 from tests.support.catalog_http import make_listed_event, quick_account, unique_city
 from tests.support.raw_http import (
@@ -172,15 +170,11 @@ def settings(database_url: str, redis_url: str, redis_prefix: str) -> Settings:
 
 
 @pytest.fixture()
-def stage(live_server: LiveServer, database_url: str) -> Iterator[Stage]:
-    engine: Engine = make_engine(database_url)
-    try:
-        event_id = make_listed_event(engine, city=unique_city())
-        tokens = {role: quick_account(engine, role)["Authorization"].split(" ", 1)[1]
-                  for role in ("fan", "organizer", "ops")}
-        yield Stage(live_server, event_id, tokens)
-    finally:
-        engine.dispose()
+def stage(live_server: LiveServer, engine: Engine) -> Stage:
+    event_id = make_listed_event(engine, city=unique_city())
+    tokens = {role: quick_account(engine, role)["Authorization"].split(" ", 1)[1]
+              for role in ("fan", "organizer", "ops")}
+    return Stage(live_server, event_id, tokens)
 
 
 def _check(answer: Answer, what: str) -> None:

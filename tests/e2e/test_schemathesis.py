@@ -16,13 +16,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from engine.store.db import make_engine
 from tests.e2e.conftest import LiveServer
 from tests.support.catalog_http import make_listed_event, quick_account, unique_city
 
@@ -48,12 +46,6 @@ def schemathesis_command(url: str, authorization: str, *, examples: int, seconds
     ]
     return command + (["--seed", str(seed)] if seed is not None else [])
 
-
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    db = make_engine(database_url)
-    yield db
-    db.dispose()
 
 
 def test_all_phases_find_no_5xx_and_no_error_outside_the_shape(

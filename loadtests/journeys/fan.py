@@ -20,7 +20,8 @@ from locust import task
 from loadtests.journeys import metrics
 from loadtests.journeys.base import MAX_RETRY_AFTER_SECONDS, SurgeUser, _retry_after
 from loadtests.journeys.choices import card_for, read_seat_map, reservation_body, tickets_wanted
-from loadtests.journeys.common import TEST_CARD_OK, Account, error_code, json_of, record_metric
+from loadtests.journeys.common import Account, error_code, json_of, record_metric
+from loadtests.journeys.defaults import TEST_CARD_OK
 
 FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "done"})
 FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from api.waitingroom_http import WAITING_ROOM_KEY
+from api.fan.waitingroom_http import WAITING_ROOM_KEY
 from tests.browser.conftest import LiveServer
 from tests.support.booking import make_event
 from waitingroom.config import RoomConfig

@@ -19,8 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine
 
-from api.app import ApiRunner, create_app
-from api.settings import Settings
+from api.http.app import ApiRunner, create_app
+from api.launcher.settings import Settings
 from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 
 pytestmark = pytest.mark.e2e

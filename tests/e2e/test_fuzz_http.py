@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.openapi import build_document
-from api.settings import Settings
+from api.http.app import create_app
+from api.http.openapi import build_document
+from api.launcher.settings import Settings
 from tests.e2e.conftest import LiveServer
 from tests.support.catalog_http import make_listed_event, quick_account, unique_city
 from tests.support.raw_http import (
@@ -58,11 +59,18 @@ class Route:
         return _PARAM.findall(self.template)
 
 
+def _unstarted_app() -> web.Application:
+    """The app, built and never started: no connection to Postgres or Redis is made."""
+    return create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/unused",
+                               redis_url="redis://127.0.0.1:1"))
+
+
 def _routes() -> list[Route]:
-    """Every (method, path) the app routes, HEAD aside (aiohttp adds it to each GET)."""
-    app = create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/unused",
-                              redis_url="redis://127.0.0.1:1"))
-    found = {Route(route.method, route.resource.canonical)
+    """Every (method, path) the app routes, HEAD aside (aiohttp adds it to each GET); a
+    static folder as its prefix plus `{name}`."""
+    app = _unstarted_app()
+    found = {Route(route.method, route.resource.canonical
+                   + ("/{name}" if isinstance(route.resource, web.StaticResource) else ""))
              for route in app.router.routes()
              if route.method != "HEAD" and route.resource is not None}
     return sorted(found, key=lambda r: (r.template, r.method))
@@ -73,7 +81,7 @@ def _openapi_names() -> tuple[list[str], dict[tuple[str, str], list[str]]]:
     fuzzing them reaches the validation behind each one, not only the refusal of junk."""
     fields: set[str] = set()
     queries: dict[tuple[str, str], list[str]] = {}
-    for path, operations in build_document()["paths"].items():
+    for path, operations in build_document(_unstarted_app())["paths"].items():
         for method, operation in operations.items():
             if not isinstance(operation, dict):  # path-level `parameters`
                 continue

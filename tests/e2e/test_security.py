@@ -13,10 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine, text
 
-from api import accounts
-from api.app import create_app
-from api.security_headers import DATA_POLICY, PAGE_POLICY
-from api.settings import Settings
+from api.fan import accounts
+from api.http.app import create_app
+from api.http.security_headers import DATA_POLICY, PAGE_POLICY
+from api.launcher.settings import Settings
 from tests.e2e.conftest import AiohttpClient, LiveServer
 from tests.support.catalog_http import make_listed_event, quick_account, unique_city
 from tests.support.raw_http import exchange

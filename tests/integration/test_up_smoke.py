@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from api.embedded import process_alive
+from api.launcher.embedded import process_alive
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
     started = time.monotonic()
     with log.open("wb") as output:
         up = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "up", "--no-demo"],
+            [sys.executable, "-m", "api.launcher.cli", "up", "--no-demo"],
             cwd=ROOT,
             env=environment,
             stdout=output,

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from api.errors import ApiError
-from api.sign_in_limits import PasswordWork
+from api.fan.sign_in_limits import PasswordWork
+from api.http.errors import ApiError
 
 
 async def test_at_most_the_slots_run_at_once_and_the_overflow_is_busy() -> None:

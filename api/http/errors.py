@@ -1,0 +1,315 @@
+"""Every failure leaves the API as `{"error": {"code", "message", "details"}}`.
+
+Clients branch on `code`, which never changes; the message is for people.
+Errors from the domain and from the data layer are mapped to HTTP here and
+nowhere else, so a handler just raises. A 500 is always a bug and is logged
+with its traceback and the request id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+import redis.exceptions
+import sqlalchemy.exc
+from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError, LineTooLong
+from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_request import BaseRequest
+
+from api.http.log_format import request_id_var
+from api.http.request_context import request_id_for
+from api.http.security_headers import ALWAYS
+from engine.errors import BookingError, ErrorCode
+from waitingroom.errors import WaitingRoomError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the API itself decides (bad input, not ready, ...): raise it from a handler."""
+
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+BOOKING_ERROR_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.SEATS_TAKEN: 409,
+    ErrorCode.SOLD_OUT: 409,
+    ErrorCode.LIMIT_EXCEEDED: 409,
+    ErrorCode.HOLD_NOT_FOUND: 404,
+    ErrorCode.ORDER_NOT_FOUND: 404,
+    ErrorCode.HOLD_EXPIRED: 410,
+    ErrorCode.INVALID_REQUEST: 400,
+}
+
+# aiohttp raises these for routing and body limits; clients get stable codes, not reasons.
+HTTP_STATUS_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_entity",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _not_json(reason: str) -> ApiError:
+    return ApiError(400, "invalid_request", f"request body is not valid JSON: {reason}",
+                    {"field": "body", "reason": reason})
+
+
+class _NotFinite(Exception):
+    pass
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise _NotFinite(literal)
+    return number
+
+
+def _no_constant(literal: str) -> float:
+    raise _NotFinite(literal)
+
+
+def holds_unstorable_text(document: object) -> bool:
+    """Whether any string in the document (keys too) holds a NUL or an unpaired surrogate
+    (`"\\u0000"`, `"\\ud800"`): valid JSON, but no text column, Redis key or UTF-8 encoder
+    takes them. Iterative, so the depth json.loads allowed costs no recursion here."""
+    pending: list[object] = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return True
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+    return False
+
+
+def parse_json_object(raw: bytes, charset: str | None = None) -> dict[str, Any]:
+    """A request body as a JSON object, or a 400 `invalid_request` saying what is wrong:
+    not decodable in its declared charset, not JSON, nested past the parser's depth,
+    not an object, or carrying text nothing downstream can store."""
+    try:
+        text = raw.decode(charset or "utf-8")
+    except LookupError:
+        raise _not_json(f"unknown charset {charset!r}") from None
+    except UnicodeDecodeError:
+        raise _not_json(f"not {charset or 'utf-8'} text") from None
+    try:
+        body = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except _NotFinite:
+        raise _not_json("numbers must be finite (no NaN, Infinity or 1e400)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise _not_json(str(exc)) from None
+    except RecursionError:
+        raise _not_json("nested too deeply") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "request body must be a JSON object",
+                       {"field": "body", "reason": "must be a JSON object"})
+    if holds_unstorable_text(body):
+        raise ApiError(400, "invalid_request",
+                       "request body holds a NUL character or an unpaired surrogate",
+                       {"field": "body", "reason": "text must be valid Unicode without NUL"})
+    return body
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object (`parse_json_object`)."""
+    return parse_json_object(await request.read(), request.charset)
+
+
+def page_not_found(request: web.Request, page: Callable[[], str], what: str,
+                   details: dict[str, Any]) -> web.Response:
+    """A page's 404: its HTML (`page()`) for a browser, one whose Accept names text/html;
+    the error shape `{what}_not_found` for any other client."""
+    if "text/html" in request.headers.get("Accept", ""):
+        return web.Response(status=404, text=page(), content_type="text/html", charset="utf-8")
+    raise ApiError(404, f"{what}_not_found", f"No such {what}.", details)
+
+
+def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+    status = exc.status
+    code = HTTP_STATUS_CODES.get(status, f"http_{status}")
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if status == 404:
+        message = f"no such resource: {request.path}"
+    elif isinstance(exc, web.HTTPMethodNotAllowed):
+        message = f"{request.method} is not allowed on {request.path}"
+        details["allowed_methods"] = sorted(exc.allowed_methods)
+        headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+    elif exc.text and exc.text != f"{status}: {exc.reason}":
+        message = exc.text  # aiohttp's default text only repeats the status line
+    else:
+        message = HTTPStatus(status).phrase
+    for name in ("Retry-After", "WWW-Authenticate"):
+        if name in exc.headers:
+            headers[name] = exc.headers[name]
+    return error_response(status, code, message, details, headers)
+
+
+def _internal_error(request: web.Request, exc: BaseException) -> web.Response:
+    request_id = request_id_var.get()
+    log.error(
+        "unhandled error in %s %s",
+        request.method,
+        request.path,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    return error_response(
+        500,
+        "internal_error",
+        "internal error; please report the request id",
+        {"request_id": request_id},
+    )
+
+
+def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """The HTTP answer for an exception a handler raised."""
+    if isinstance(exc, ApiError):
+        retry_after = exc.details.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    if isinstance(exc, WaitingRoomError):
+        retry_after = exc.details.get("retry_after")
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return error_response(exc.http_status, exc.code.value, exc.message, exc.details, headers)
+    if isinstance(exc, BookingError):
+        status = BOOKING_ERROR_STATUS.get(exc.code)
+        if status is None:
+            return _internal_error(request, exc)
+        return error_response(status, exc.code.value, exc.message, exc.details)
+    if isinstance(exc, RequestPayloadError):  # bad chunking, or a Content-Encoding that lies
+        return error_response(400, "malformed_request",
+                              f"the request body could not be read: {exc}".split("\n", 1)[0])
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        log.warning("redis unavailable during %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "redis_unavailable",
+            "the queue store is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.TimeoutError):
+        log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return _internal_error(request, exc)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn whatever a handler raises into the error shape (redirects pass through)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(request, exc)
+    except Exception as exc:
+        return to_response(request, exc)
+
+
+# aiohttp's parser raises the same LineTooLong for the request line and for a header field,
+# carrying the limit it crossed: the two limits differ by a byte so the answer can say which.
+MAX_REQUEST_LINE_BYTES = 8190
+MAX_HEADER_FIELD_BYTES = 8191
+MAX_HEADERS = 128
+
+protocol_log = logging.getLogger("onsale.protocol")
+
+
+def protocol_error(exc: BaseException | None) -> tuple[int, str, str]:
+    """Status, code and message for a request aiohttp's HTTP parser refused."""
+    if isinstance(exc, LineTooLong):
+        if exc.args[1:2] == (MAX_REQUEST_LINE_BYTES,):
+            return 414, "request_line_too_long", (
+                f"the request line exceeds {MAX_REQUEST_LINE_BYTES} bytes")
+        return 431, "request_header_too_large", (
+            f"a header field exceeds {MAX_HEADER_FIELD_BYTES} bytes")
+    if isinstance(exc, BadHttpMessage) and exc.message.startswith("Too many headers"):
+        return 431, "request_header_too_large", f"more than {MAX_HEADERS} header fields"
+    reason = exc.message.split("\n", 1)[0].rstrip(":") if isinstance(
+        exc, HttpProcessingError) else ""
+    return 400, "malformed_request", f"not a well-formed HTTP/1.1 request: {reason or 'bad syntax'}"
+
+
+class JsonErrorRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering in the error shape what never reaches the
+    application: a request its parser refused (request line or header too long, bad syntax)
+    and an exception that escaped every middleware. aiohttp's own answer is plain text (or an
+    HTML page) and logs each malformed request with a traceback; here one INFO line."""
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # the answer has begun: only closing is left
+            raise ConnectionError("response already started; closing the connection")
+        if status == 400:
+            status, code, text = protocol_error(exc)
+            protocol_log.info("refused a malformed request from %s: %s", request.remote, code)
+            response = error_response(status, code, text)
+        elif status == 504:
+            response = error_response(504, "timeout", "the request took too long; retry")
+        else:
+            request_id = request_id_for(request)
+            log.error("unhandled error outside the middlewares", exc_info=exc,
+                      extra={"request_id": request_id})
+            response = error_response(500, "internal_error",
+                                      "internal error; please report the request id",
+                                      {"request_id": request_id})
+        response.headers.update(ALWAYS)  # no app here, so no prepare signal either
+        response.force_close()
+        return response

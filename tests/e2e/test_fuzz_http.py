@@ -311,11 +311,21 @@ def test_any_header_on_any_route(stage: Stage, route: Route,
            f"{route.method} {target} {extra!r:.300}")
 
 
+def _served(method: str, path: str) -> bool:
+    """Whether some route takes `method` on this concrete path (`/venues/check` is also
+    `/venues/{venue_id}`)."""
+    return any(route.method == method
+               and re.fullmatch(_PARAM.sub("[^/]+", route.template), path) is not None
+               for route in ROUTES)
+
+
 def test_every_route_refuses_other_methods_with_405(stage: Stage) -> None:
     for template in sorted({route.template for route in ROUTES}):
-        allowed = {route.method for route in ROUTES if route.template == template}
-        for method in sorted(set(STANDARD_METHODS) - allowed):
-            answer = stage.send(method, stage.path(Route(method, template), {}), [])
+        path = stage.path(Route("GET", template), {})
+        for method in STANDARD_METHODS:
+            if _served(method, path):
+                continue
+            answer = stage.send(method, path, [])
             _check(answer, f"{method} {template}")
             assert answer.status == 405, f"{method} {template} -> {answer.status}"
             assert json.loads(answer.body)["error"]["code"] == "method_not_allowed"

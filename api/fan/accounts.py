@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
 from api.fan.sign_in_limits import PasswordWork, record_sign_in, spend_sign_in, spend_sign_up
@@ -45,9 +45,11 @@ def _stand_in_hash() -> str:
 
 
 def _check_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; a stored value that is no argon2 hash (an account made
+    without a password) matches nothing."""
     try:
         _hasher.verify(password_hash or _stand_in_hash(), password)
-    except VerificationError:
+    except (VerificationError, InvalidHashError):
         return False
     return password_hash is not None
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

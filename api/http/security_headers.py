@@ -8,6 +8,7 @@
   from this origin only (the fan pages and the ops dashboard use only their own static files;
   inline styles stay allowed for the API reference page's `<style>` and the chart library);
   everything else gets `default-src 'none'`, so a JSON answer opened as a document runs nothing.
+  Pages that set their own (the box office's `PAGE_HEADERS`, the ops dashboard) keep theirs.
 - `Server: onsale`: no framework or Python version for a scanner to match against.
 - `Cache-Control: no-store` on answers to signed-in requests and the account endpoints, unless
   the route chose its own caching: tokens and personal data stay out of shared caches.
@@ -19,8 +20,8 @@ from __future__ import annotations
 from aiohttp import web
 
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-               "form-action 'self'; frame-ancestors 'none'")
+               "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
+               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 ALWAYS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
           "X-Frame-Options": "DENY", "Server": "onsale"}

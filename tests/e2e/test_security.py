@@ -149,3 +149,15 @@ async def test_logout_ends_the_session_at_once(client: TestClient[Any, Any]) -> 
 
     assert (await client.post("/auth/logout", headers=headers)).status == 200
     assert (await client.get("/me", headers=headers)).status == 401
+
+
+async def test_an_account_without_a_usable_hash_refuses_sign_in_without_a_500(
+        client: TestClient[Any, Any], engine: Engine) -> None:
+    email = f"no-hash-{uuid.uuid4().hex[:8]}@example.com"
+    with engine.begin() as conn:  # as some tests and tools make accounts: no password at all
+        conn.execute(text("INSERT INTO users (email, password_hash, role, display_name)"
+                          " VALUES (:email, 'not-a-hash', 'fan', 'No Hash')"), {"email": email})
+    response = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "invalid_credentials"

@@ -245,7 +245,7 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     return _internal_error(request, exc)
 
 
-SSE_STREAM = "onsale.sse_stream"
+SSE_STREAM = web.RequestKey("sse_stream", web.StreamResponse)
 """Request key of an event stream already started (set by `api.fan.results_hub.sse_response`)."""
 
 
@@ -268,7 +268,7 @@ async def _answer(request: web.Request, answer: web.StreamResponse) -> web.Strea
     ends cleanly: the client reconnects (EventSource waits `retry` ms) or polls instead of
     reading an error page spliced into the stream."""
     stream = request.get(SSE_STREAM)
-    if not isinstance(stream, web.StreamResponse) or not stream.prepared:
+    if stream is None or not stream.prepared:
         return answer
     body = answer.text if isinstance(answer, web.Response) and answer.text else "{}"
     try:

@@ -1,0 +1,350 @@
+"""`onsale chaos [--quick] [--only NAME,...] [--report DIR]`: faults during a surge, audited.
+
+    onsale chaos --quick --report chaos-report
+
+Starts a local stack (`onsale up`, embedded servers, a fresh data directory),
+then for each fault of the catalog (or of --only): a fresh on-sale event with a
+waiting room whose line never empties, a bounded steady Locust surge on
+loopback, the fault struck at its planned moment, the audit, and the figures.
+Writes the report folder (chaos.md, chaos.json, per fault its plots with the
+fault marked) and bench-results/chaos.json.
+
+Exit status: 0 every fault passed (or was skipped); 1 a fault broke an
+invariant, answered a 5xx or let the admission rate drift; 2 the run could not
+start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from loadtests.chaos import catalog, plan, table
+from loadtests.chaos.inject import Context, Injection, ServerControls, Skipped, inject
+from loadtests.surge_stack import Stack, StackError, local_stack
+
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
+HOLD_TTL_SECONDS = 30
+MAX_ACTIVE_SESSIONS = 100_000
+"""Admissions are bound by the rate alone, so the rate is what a fault may disturb."""
+ACCOUNTS_PER_USER = 4
+SETTLE_SECONDS = 30.0
+LOCUST_GRACE_SECONDS = 60.0
+REDIS_BACK_WAIT_SECONDS = 60.0
+ZOMBIE_WORDS = re.compile(r"lease lost|stale|fenc", re.IGNORECASE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onsale chaos", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs with fewer users: the whole catalog in minutes")
+    parser.add_argument("--only", type=lambda text: [n.strip() for n in text.split(",")
+                                                     if n.strip()],
+                        metavar="NAME,...", help="these faults only; known: "
+                        + ", ".join(catalog.BY_NAME))
+    parser.add_argument("--report", type=Path, help="report folder (default chaos-report-<time>)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="partition worker processes of the local stack (default 2)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        faults = catalog.select(args.only)
+    except catalog.UnknownFault as exc:
+        print(f"onsale chaos: {exc}", file=sys.stderr)
+        return 2
+    runs = plan.plan_runs(faults, args.quick)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    report = (args.report or Path(f"chaos-report-{stamp}")).resolve()
+    report.mkdir(parents=True, exist_ok=True)
+    command = "onsale chaos" + (" --quick" if args.quick else "") + (
+        f" --only {','.join(args.only)}" if args.only else "")
+    print(f"chaos: {len(runs)} fault(s), about {plan.total_seconds(runs) / 60:.0f} min; "
+          f"report in {report}")
+    entries: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="onsale-chaos-") as scratch, \
+                contextlib.ExitStack() as stack:
+            data_dir = Path(scratch) / "data"
+            started = time.monotonic()
+            target = stack.enter_context(local_stack(data_dir, report / "stack.log",
+                                                     args.workers))
+            print(f"chaos: stack ready at {target.host} in {time.monotonic() - started:.1f}s")
+            servers = _server_controls(data_dir)
+            for run in runs:
+                print(f"chaos: {run.fault.name}: {run.fault.what} at {run.inject_at_seconds:.0f}s "
+                      f"of a {run.run_seconds}s surge ({run.users} users)", flush=True)
+                entry = FaultRun(run, target, data_dir, report, Path(scratch), servers).execute()
+                entries.append(entry)
+                print(f"chaos: {run.fault.name}: {table.verdict(entry)}  "
+                      + "  ".join(f"{title} {table.cell(name, entry.get(name))}"
+                                  for name, title in table.COLUMNS[1:-1]), flush=True)
+    except StackError as exc:
+        print(f"onsale chaos: {exc}", file=sys.stderr)
+        return 2
+    from loadtests.benchio import write_results
+    from loadtests.chaos.report import write_summary
+
+    result = write_summary(report, entries, command,
+                           {"quick": args.quick, "report": str(report)})
+    write_results("chaos", result)
+    print()
+    print(table.plain(entries))
+    print(f"\nchaos: {'PASS' if result['ok'] else 'FAIL'}; report in {report}, "
+          "figures in bench-results/chaos.json")
+    return 0 if result["ok"] else 1
+
+
+def _server_controls(data_dir: Path) -> ServerControls | None:
+    """The stack's own servers behind fault proxies, when this `onsale up` runs them."""
+    try:
+        servers = importlib.import_module("loadtests.chaos.servers")
+    except ImportError:
+        return None
+    controls: ServerControls | None = servers.controls_for(data_dir)
+    return controls
+
+
+class FaultRun:
+    """One fault: fresh event and room, a steady surge, the blow, the audit, the figures."""
+
+    def __init__(self, run: plan.FaultRun, target: Stack, data_dir: Path, report: Path,
+                 scratch: Path, servers: ServerControls | None):
+        self.run = run
+        self.fault = run.fault
+        self.target = target
+        self.data_dir = data_dir
+        self.directory = report / run.fault.name
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.stack_log = report / "stack.log"
+        self.scratch = scratch
+        self.servers = servers
+        self.entry: dict[str, Any] = {"name": self.fault.name, "what": self.fault.what,
+                                      "notes": []}
+
+    def execute(self) -> dict[str, Any]:
+        if self.fault.needs_proxies and self.servers is None:
+            self.entry.update(skipped=True, audit_ok=None)
+            self.entry["notes"].append("skipped: this stack runs Postgres and Redis without "
+                                       "fault proxies")
+            return self.entry
+        from redis import Redis
+
+        from engine.store.db import make_engine
+
+        engine = make_engine(self.target.database_url, pool_size=2, max_overflow=1)
+        redis = Redis.from_url(self.target.redis_url, socket_timeout=5,
+                               socket_connect_timeout=5, retry_on_timeout=True)
+        try:
+            self._execute(engine, redis)
+        finally:
+            redis.close()
+            engine.dispose()
+        return self.entry
+
+    def _execute(self, engine: Any, redis: Any) -> None:
+        from api.settings import Settings
+        from loadtests import surge_setup as setup
+        from loadtests.audit import run_audit
+        from loadtests.surge_sampler import Sampler, StandInController, controller_running
+        from workers.keys import Keys, text
+        from workers.partitions import partition_for
+
+        run, prefix = self.run, self.target.redis_prefix
+        name = f"chaos-{self.fault.name}-{secrets.token_hex(2)}"
+        event = setup.create_surge_event(engine, run.seats, HOLD_TTL_SECONDS, name)
+        accounts = self.scratch / f"{name}.jsonl"
+        setup.create_accounts(engine, run.users * ACCOUNTS_PER_USER, name, accounts)
+        setup.configure_room(redis, prefix, event.event_id,
+                             setup.room_config(run.admissions_per_minute, MAX_ACTIVE_SESSIONS))
+        if self.fault.target is catalog.Target.AUTOPILOT:
+            _steer_by_autopilot(redis, prefix, event.event_id, run.admissions_per_minute)
+        stand_in = None
+        if not controller_running(redis, prefix, event.event_id, 2.5):
+            self.entry["notes"].append("the stack ran no admission controller; one ran here")
+            stand_in = StandInController(self.target.redis_url, prefix)
+            stand_in.start()
+        settings = Settings.from_env({})
+        keys = Keys(prefix)
+        pins = {int(k): text(v) for k, v in redis.hgetall(keys.partition_pins()).items()}
+        context = Context(self.data_dir, redis, engine, keys, event.event_id,
+                          partition_for(event.event_id, settings.partitions, pins),
+                          settings.lease_ttl_ms, self.servers)
+        from loadtests.chaos.measure import AdmissionProbe
+
+        sampler = Sampler(redis, engine, prefix, event.event_id)
+        probe = AdmissionProbe(redis, prefix, event.event_id)
+        sampler.start()
+        probe.start()
+        try:
+            started_at, injection, locust_rc = self._surge(event.event_id, accounts, context)
+            print(f"chaos: {self.fault.name}: surge done (Locust exit {locust_rc}); auditing",
+                  flush=True)
+            audit = run_audit(self.target.database_url, self.target.redis_url, prefix,
+                              event.event_id, positions=sampler.places,
+                              settle_seconds=SETTLE_SECONDS)
+        finally:
+            sampler.stop()
+            probe.stop()
+            if stand_in is not None:
+                stand_in.stop()
+        self._figures(event.event_id, started_at, injection, locust_rc, audit, sampler, probe,
+                      engine, redis)
+
+    def _surge(self, event_id: int, accounts: Path, ctx: Context
+               ) -> tuple[float, Injection | None, int]:
+        run, out = self.run, self.directory
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "--only-summary", "-u", str(run.users), "-r", str(run.spawn_rate),
+            "-t", f"{run.run_seconds}s", "--host", self.target.host, "--stop-timeout", "10",
+            "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "locust.html"),
+            "--event-id", str(event_id), "--accounts-file", str(accounts),
+            "--metrics-file", str(out / "journeys.json"),
+            "--timeline-file", str(out / "timeline.json"), "--load-shape", "steady",
+            "--loglevel", "WARNING",
+        ]
+        injection: Injection | None = None
+        with (out / "locust.log").open("wb") as log:
+            started_at = time.time()
+            locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            deadline = time.monotonic() + run.run_seconds + LOCUST_GRACE_SECONDS
+            try:
+                while locust.poll() is None:
+                    if time.monotonic() > deadline:
+                        locust.terminate()
+                        locust.wait(15)
+                        break
+                    if injection is None and time.time() >= started_at + run.inject_at_seconds:
+                        injection = self._strike(ctx)
+                    time.sleep(0.1)
+            except BaseException:
+                locust.terminate()
+                locust.wait(15)
+                raise
+        return started_at, injection, int(locust.returncode if locust.returncode is not None
+                                           else -1)
+
+    def _strike(self, ctx: Context) -> Injection:
+        from loadtests.chaos.measure import joined
+
+        before = joined(ctx.redis, self.target.redis_prefix, ctx.event_id)
+        try:
+            injection = inject(self.fault, ctx)
+        except Skipped as exc:
+            now = time.time()
+            injection = Injection(now, now, notes=[f"not struck: {exc}"])
+            self.entry["not_struck"] = True
+        print(f"chaos: {self.fault.name}: " + "; ".join(injection.notes), flush=True)
+        if self.fault.target is catalog.Target.REDIS and before is not None:
+            injection.figures["places_lost"] = self._places_lost(ctx, before)
+        return injection
+
+    def _places_lost(self, ctx: Context, before: int) -> int | None:
+        """Join numbers the room gave out before the blow that it forgot after it."""
+        from loadtests.chaos.measure import joined
+
+        deadline = time.monotonic() + REDIS_BACK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            after = joined(ctx.redis, self.target.redis_prefix, ctx.event_id)
+            if after is not None:
+                return max(0, before - after)
+            time.sleep(0.05)
+        return None
+
+    def _figures(self, event_id: int, started_at: float, injection: Injection | None,
+                 locust_rc: int, audit: Any, sampler: Any, probe: Any, engine: Any,
+                 redis: Any) -> None:
+        import json
+
+        from loadtests.audit_redis import request_records
+        from loadtests.chaos import admissions, recovery
+        from loadtests.chaos.inject import unsent_mail
+        from loadtests.chaos.measure import load_timeline, store_figures
+        from loadtests.chaos.report import FAULT_PLOT, fault_plot
+        from loadtests.surge_plots import Mark, write_plots
+        from workers.keys import Keys
+
+        run, entry, out = self.run, self.entry, self.directory
+        (out / "audit.txt").write_text(audit.table() + "\n")
+        (out / "audit.json").write_text(json.dumps(audit.to_json(), indent=2))
+        sampler.write_csv(out / "samples.csv")
+        series, http = load_timeline(out / "timeline.json", started_at)
+        journeys_path = out / "journeys.json"
+        journeys = json.loads(journeys_path.read_text()) if journeys_path.exists() else {}
+        keys = Keys(self.target.redis_prefix)
+        entry.update(event_id=event_id, locust_exit_code=locust_rc, audit_ok=audit.ok,
+                     requests=http["requests"])
+        if injection is None:
+            entry["notes"].append("the surge ended before the fault was struck")
+            entry.update(injected_at_s=None, recovery_s=None)
+        else:
+            fault_at = injection.injected_at - started_at
+            fault_end = injection.ended_at - started_at
+            entry.update(injected_at_s=round(fault_at, 1), ended_at_s=round(fault_end, 1), **{
+                name: recovery.recovery_seconds(series, fault_at, fault_end,
+                                                run.baseline_seconds, until=run.run_seconds,
+                                                judge_throughput=judge)
+                for name, judge in (("recovery_s", True), ("served_again_s", False))})
+            entry["notes"] += injection.notes
+            entry.update({k: v for k, v in injection.figures.items() if k != "places_lost"})
+            entry["places_lost"] = injection.figures.get("places_lost")
+        entry.update(failed_requests=http["failed_requests"], codes=http["codes"],
+                     http_5xx=http["http_5xx"])
+        entry.update(store_figures(engine, redis, keys, event_id, audit, journeys))
+        if not audit.ok:
+            entry["audit_failures"] = [f"{c.name}: {c.violations} ({'; '.join(c.examples)})"
+                                       for c in audit.checks if not c.ok]
+        if self.fault.target is catalog.Target.NOTIFIER:
+            entry["unsent_mail"] = unsent_mail(engine, event_id)
+        if self.fault.name == "consumer-pause" and injection is not None:
+            entry["zombie_fencing_log_lines"] = _zombie_lines(
+                self.stack_log, injection.figures.get("zombie_pid"))
+        if run.admission_window is not None:
+            opened = started_at + run.admission_window[0]
+            rate = admissions.window(probe.readings, opened, started_at + run.admission_window[1])
+            entry["admissions"] = None if rate is None else rate.to_json()
+            entry["admissions_ok"] = None if rate is None else rate.within_tolerance
+        marks = [] if injection is None else [
+            Mark(self.fault.name, injection.injected_at, injection.ended_at)]
+        write_plots(out, sampler.samples, request_records(redis, keys, event_id),
+                    sampler.started_epoch, run.admissions_per_minute / 60.0,
+                    out / "locust_stats_history.csv", marks=marks)
+        fault_plot(out / FAULT_PLOT, series, started_at, marks,
+                   f"{self.fault.name}: {self.fault.what}")
+
+
+def _steer_by_autopilot(redis: Any, prefix: str, event_id: int, per_minute: float) -> None:
+    """Switch the event's autopilot on, bounded to 80-100 % of the planned rate."""
+    from workers.ops_counters import OpsKeys
+
+    redis.hset(OpsKeys(prefix).autopilot(event_id), mapping={
+        "enabled": "1", "target_p99_seconds": "0.5", "target_queue_depth": "200",
+        "min_new_users_per_minute": repr(round(per_minute * 0.8)),
+        "max_new_users_per_minute": repr(per_minute)})
+
+
+def _zombie_lines(stack_log: Path, pid: int | None) -> list[str]:
+    """Log lines of the paused consumer about its lost lease or a stale fencing token."""
+    if pid is None or not stack_log.exists():
+        return []
+    marker = f"[{pid}]"
+    return [line.strip() for line in stack_log.read_text(errors="replace").splitlines()
+            if marker in line and ZOMBIE_WORDS.search(line)][:20]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,10 +1,11 @@
 """The faults `onsale chaos` injects, each with real processes and servers.
 
 A fault names what it does to whom and for how long; the injectors live in
-`loadtests.chaos.inject`, keyed by `Fault.name`. `needs_proxies` marks the
-faults that act on Postgres or Redis through the stack's own TCP proxies and
-servers (the stack owns them, so the machine's shared servers are never
-touched); a stack without them skips those faults and says so.
+`loadtests.chaos.inject`, keyed by `Fault.name`. Server faults act only on the
+stack's own embedded Postgres and Redis (never the machine's shared servers):
+restarts signal the server's pid from the stack's `processes.json`;
+`needs_proxies` marks the faults that act through the TCP proxies the stack
+runs in front of them. A stack without those skips the fault and says so.
 """
 
 from __future__ import annotations
@@ -54,14 +55,12 @@ CATALOG: tuple[Fault, ...] = (
           admission_window=True),
     Fault("autopilot-kill", Target.AUTOPILOT,
           "SIGKILL of the autopilot steering the event", admission_window=True),
-    Fault("redis-restart", Target.REDIS, "Redis killed (SIGKILL) and restarted (AOF everysec)",
-          needs_proxies=True),
+    Fault("redis-restart", Target.REDIS, "Redis killed (SIGKILL) and restarted (AOF everysec)"),
     Fault("redis-unreachable", Target.REDIS, "Redis unreachable for 10 s (proxy cuts it)",
           active_seconds=10.0, needs_proxies=True),
     Fault("redis-slow", Target.REDIS, "Redis 50-500 ms slower per round trip for 10 s",
           active_seconds=10.0, needs_proxies=True),
-    Fault("postgres-restart", Target.POSTGRES, "Postgres restarted (immediate shutdown)",
-          needs_proxies=True),
+    Fault("postgres-restart", Target.POSTGRES, "Postgres restarted (immediate shutdown)"),
     Fault("postgres-unreachable", Target.POSTGRES,
           "Postgres unreachable for 30 s (proxy cuts it)", active_seconds=30.0,
           needs_proxies=True),

@@ -39,8 +39,6 @@ class Skipped(Exception):
 class ServerControls(Protocol):
     """The stack's own Postgres and Redis, behind TCP proxies it runs on loopback."""
 
-    def restart_redis(self) -> None: ...
-    def restart_postgres(self) -> None: ...
     def cut(self, server: str, seconds: float) -> None: ...
     def slow(self, server: str, low_ms: float, high_ms: float, seconds: float) -> None: ...
 
@@ -169,15 +167,21 @@ def payments_kill(ctx: Context) -> Injection:
     queue = Queue(ctx.keys.payments_queue_name(), connection=ctx.redis)
     started = StartedJobRegistry(queue=queue)
 
-    def capture_pending() -> bool:
-        ids = [*queue.get_job_ids(), *started.get_job_ids()]
-        return any(job_id.startswith("capture-") for job_id in ids)
+    def capturing() -> bool:
+        return any(job_id.startswith("capture-") for job_id in started.get_job_ids())
 
-    pending = _wait_for(capture_pending)
+    def capture_queued() -> bool:
+        return any(job_id.startswith("capture-") for job_id in queue.get_job_ids())
+
+    # Best: the worker is running a capture; else one is queued behind its current job.
+    state = ("running" if _wait_for(capturing, CONDITION_WAIT_SECONDS / 2) else
+             "queued" if _wait_for(capture_queued, CONDITION_WAIT_SECONDS / 2) else "none")
     injection = _kill_service(ctx, "payments-worker")
-    injection.notes.append("a capture was queued or running (authorized, not captured)"
-                           if pending else "no capture pending within the wait")
-    injection.figures["capture_pending"] = pending
+    injection.notes.append({
+        "running": "while it ran a capture (authorized, not yet captured)",
+        "queued": "with a capture queued (authorized, not yet captured)",
+        "none": "no capture pending within the wait"}[state])
+    injection.figures["capture"] = state
     return injection
 
 
@@ -201,7 +205,19 @@ def notifier_kill(ctx: Context) -> Injection:
 
 
 def controller_kill(ctx: Context) -> Injection:
-    return _kill_service(ctx, "admission-controller")
+    from waitingroom.keys import RoomKeys
+
+    lease = RoomKeys(ctx.keys.prefix, ctx.event_id).controller_lease
+    holder = ctx.redis.get(lease)
+    injection = _kill_service(ctx, "admission-controller")
+
+    def new_holder() -> bool:
+        current = ctx.redis.get(lease)
+        return current is not None and current != holder
+
+    if _wait_for(new_holder, TAKEOVER_WAIT_SECONDS):
+        injection.figures["took_over_s"] = round(time.time() - injection.injected_at, 2)
+    return injection
 
 
 def autopilot_kill(ctx: Context) -> Injection:
@@ -218,18 +234,40 @@ def _servers(ctx: Context) -> ServerControls:
     return ctx.servers
 
 
+def _server_pid(ctx: Context, server: str) -> int:
+    pid = procs.listed_processes(ctx.data_dir).get(server)
+    if pid is None:
+        raise Skipped(f"the stack does not run its own {server} (no pid in processes.json)")
+    return pid
+
+
+def _server_back(ctx: Context, server: str, old_pid: int, since: float) -> float | None:
+    """Seconds until the stack runs the server again (a new pid in processes.json)."""
+    def restarted() -> bool:
+        pid = procs.listed_processes(ctx.data_dir).get(server)
+        return pid is not None and pid != old_pid and procs.alive(pid)
+
+    if _wait_for(restarted, TAKEOVER_WAIT_SECONDS * 3):
+        return round(time.time() - since, 2)
+    return None
+
+
 def redis_restart(ctx: Context) -> Injection:
-    servers = _servers(ctx)
-    at = time.time()
-    servers.restart_redis()
-    return Injection(at, time.time(), notes=["Redis SIGKILLed; the stack restarts it"])
+    pid = _server_pid(ctx, "redis")
+    at = _signal(pid, signal.SIGKILL)
+    injection = Injection(at, at, pid, [f"SIGKILL Redis pid {pid} (AOF everysec); the stack "
+                                        "restarts it"])
+    injection.figures["restarted_s"] = _server_back(ctx, "redis", pid, at)
+    return injection
 
 
 def postgres_restart(ctx: Context) -> Injection:
-    servers = _servers(ctx)
-    at = time.time()
-    servers.restart_postgres()
-    return Injection(at, time.time(), notes=["Postgres stopped (immediate) and restarted"])
+    pid = _server_pid(ctx, "postgres")
+    at = _signal(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
+    injection = Injection(at, at, pid, [f"SIGQUIT Postgres postmaster pid {pid} (immediate "
+                                        "shutdown); the stack restarts it"])
+    injection.figures["restarted_s"] = _server_back(ctx, "postgres", pid, at)
+    return injection
 
 
 def cut(ctx: Context, fault: Fault, server: str) -> Injection:

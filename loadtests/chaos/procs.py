@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,16 +79,17 @@ def pids_of(data_dir: Path, service: str) -> list[int]:
 
 
 def _listed(data_dir: Path, service: str) -> list[int]:
-    path = data_dir / "processes.json"
+    """`processes.json` ({"api-1": pid, "worker-2": pid, "redis": pid, ...}; null: down)."""
+    return sorted(pid for name, pid in listed_processes(data_dir).items()
+                  if re.fullmatch(rf"{re.escape(service)}(-\d+)?", name) and alive(pid))
+
+
+def listed_processes(data_dir: Path) -> dict[str, int]:
+    """Name -> pid of every running process `processes.json` lists (empty without one)."""
     with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        entries = json.loads(path.read_text())
-        if isinstance(entries, dict):
-            entries = entries.get("processes", entries.get("children", []))
-        pids = [int(entry["pid"]) for entry in entries
-                if str(entry.get("service") or entry.get("name", "")).split("-")[0]
-                == service.split("-")[0] and alive(int(entry["pid"]))]
-        return sorted(pids)
-    return []
+        table = json.loads((data_dir / "processes.json").read_text())
+        return {str(name): int(pid) for name, pid in table.items() if pid is not None}
+    return {}
 
 
 def alive(pid: int) -> bool:

@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run everything here (embedded servers if needed)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
     up.add_argument("--port", type=int, help="HTTP port of the API (default: ONSALE_PORT)")
+    up.add_argument("--api-processes", type=int, metavar="N",
+                    help="API processes sharing the port (default: ONSALE_API_PROCESSES)")
     up.set_defaults(run=_up)
 
     api = commands.add_parser("api", help="serve the HTTP API (needs database and Redis URLs)")
@@ -125,10 +127,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from api import embedded
+    from api.process_table import ProcessTable
     from api.runtime import Supervisor
 
     if args.port is not None:
         settings = _with_port(settings, args.port)
+    if args.api_processes is not None:
+        if not 1 <= args.api_processes <= 64:
+            raise SystemExit(f"onsale: --api-processes {args.api_processes}: must be 1 to 64")
+        settings = settings.replace(api_processes=args.api_processes)
     if args.no_demo:
         settings = settings.replace(demo_data=False)
     if not _port_free(settings.host, settings.port):
@@ -144,14 +151,15 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signum, _raise_keyboard_interrupt)
     log.debug("settings: %s", settings.redacted())
     started = time.monotonic()
+    processes = ProcessTable.in_data_dir(settings.data_dir)
     try:
-        with embedded.servers_for(settings) as resolved:
+        with embedded.servers_for(settings, processes=processes) as resolved:
             _prepare_database(resolved)
             from api.metrics import multiprocess_environment
 
             os.environ.update(multiprocess_environment(resolved.data_dir))
             log.info("database ready in %.1fs; starting services", time.monotonic() - started)
-            code = Supervisor(resolved).run(started)
+            code = Supervisor(resolved, processes=processes).run(started)
             _ignore_stop_signals()  # the embedded servers stop next; do not cut that short
             return code
     except KeyboardInterrupt:
@@ -160,6 +168,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     except embedded.EmbeddedServerError as exc:
         log.error("%s", exc)
         return 1
+    finally:
+        processes.remove_file()
 
 
 def _api(args: argparse.Namespace, settings: Settings) -> int:
@@ -180,6 +190,7 @@ def _api(args: argparse.Namespace, settings: Settings) -> int:
         access_log=None,  # one line per request comes from the request-context middleware
         print=None,
         shutdown_timeout=5.0,
+        reuse_port=True,  # `onsale up --api-processes N` runs N of these on one port
     )
     return 0
 

@@ -2,10 +2,11 @@
 
 A fault names what it does to whom and for how long; the injectors live in
 `loadtests.chaos.inject`, keyed by `Fault.name`. Server faults act only on the
-stack's own embedded Postgres and Redis (never the machine's shared servers):
-restarts signal the server's pid from the stack's `processes.json`;
-`needs_proxies` marks the faults that act through the TCP proxies the stack
-runs in front of them. A stack without those skips the fault and says so.
+stack's own Postgres and Redis (never the machine's shared servers): the run
+owns them (`loadtests.fault_stack`), restarts them as part of the fault, and
+reaches them through TCP proxies (`needs_proxies`: cut or slowed there). On a
+plain `onsale up` stack, restarts signal its embedded servers by their pid in
+`processes.json` instead, and proxy faults are skipped.
 """
 
 from __future__ import annotations

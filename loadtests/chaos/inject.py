@@ -39,6 +39,8 @@ class Skipped(Exception):
 class ServerControls(Protocol):
     """The stack's own Postgres and Redis, behind TCP proxies it runs on loopback."""
 
+    def restart_redis(self) -> int | None: ...
+    def restart_postgres(self) -> int | None: ...
     def cut(self, server: str, seconds: float) -> None: ...
     def slow(self, server: str, low_ms: float, high_ms: float, seconds: float) -> None: ...
 
@@ -253,6 +255,12 @@ def _server_back(ctx: Context, server: str, old_pid: int, since: float) -> float
 
 
 def redis_restart(ctx: Context) -> Injection:
+    if ctx.servers is not None:
+        at = time.time()
+        pid = ctx.servers.restart_redis()
+        return Injection(at, time.time(), pid, [
+            f"SIGKILL Redis pid {pid} (AOF everysec), started again at once "
+            f"(up in {time.time() - at:.1f}s)"])
     pid = _server_pid(ctx, "redis")
     at = _signal(pid, signal.SIGKILL)
     injection = Injection(at, at, pid, [f"SIGKILL Redis pid {pid} (AOF everysec); the stack "
@@ -262,6 +270,12 @@ def redis_restart(ctx: Context) -> Injection:
 
 
 def postgres_restart(ctx: Context) -> Injection:
+    if ctx.servers is not None:
+        at = time.time()
+        pid = ctx.servers.restart_postgres()
+        return Injection(at, time.time(), pid, [
+            f"Postgres pid {pid} stopped (pg_ctl -m immediate), started again at once "
+            f"(up after crash recovery in {time.time() - at:.1f}s)"])
     pid = _server_pid(ctx, "postgres")
     at = _signal(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
     injection = Injection(at, at, pid, [f"SIGQUIT Postgres postmaster pid {pid} (immediate "

@@ -1,7 +1,9 @@
 """Per-fault figures: what fans saw (the journeys' timeline) and what the stores say (audit).
 
-- failed requests and their HTTP status (0: connection refused or cut), and every 5xx
-  and retryable 429/503 seen, from the per-second timeline;
+- failed requests and their HTTP status (0: connection refused or cut), every 5xx and
+  retryable 429/503 seen, and the 5xx that count as bugs: any but a 503 with Retry-After
+  (which the API answers while a store is away, and a fan may retry), from the per-second
+  timeline;
 - lost sales: paid orders a fan saw (or Redis recorded) that Postgres does not have as paid;
 - double sales: the audit's `seats_once` and `capacity` violations;
 - stuck requests: requests that got a 202 and are still pending after the settle time, and
@@ -41,7 +43,9 @@ def load_timeline(path: Path, started_at: float) -> tuple[list[SecondStats], dic
     series = []
     failures: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
+    unretryable = 0
     for second in seconds:
+        unretryable += int(second.get("unretryable_5xx", 0))
         failed = second["failures"]
         failures.update(failed)
         statuses.update(second["statuses"])
@@ -54,7 +58,8 @@ def load_timeline(path: Path, started_at: float) -> tuple[list[SecondStats], dic
         "requests": sum(s.requests for s in series),
         "failed_requests": sum(failures.values()),
         "codes": dict(sorted(codes.items())),
-        "http_5xx": sum(count for status, count in statuses.items() if status.startswith("5")),
+        "http_5xx": unretryable,
+        "retryable_503": statuses.get("503", 0),
     }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import re
 import secrets
 import subprocess
@@ -66,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    # The sampler's reads fail while a store is down: that is the fault, not news.
+    logging.getLogger("onsale.surge").setLevel(logging.ERROR)
     try:
         faults = catalog.select(args.only)
     except catalog.UnknownFault as exc:

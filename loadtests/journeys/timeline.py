@@ -3,9 +3,10 @@
 Locust's own history keeps rolling percentiles over ten seconds, too blurred to
 say when a fault ended. `onsale chaos` needs, per second: requests, their
 response times (for p99), failures with their HTTP status (0 when the
-connection was refused or cut) and every 5xx, 429 and 503 seen, even one a
-journey retried and counted as fine. Written as JSON when Locust quits
-(local runs: one process).
+connection was refused or cut), every 5xx, 429 and 503 seen, even one a
+journey retried and counted as fine, and apart the 5xx that are not a
+retryable 503 with Retry-After (a 500, a bare 503, ...): those are bugs.
+Written as JSON when Locust quits (local runs: one process).
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ class Timeline:
         self.statuses: dict[int, Counter[str]] = defaultdict(Counter)
         """Per second, every 5xx and retryable 429/503 answer (failed or not)."""
         self.response_ms: dict[int, list[float]] = defaultdict(list)
+        self.unretryable_5xx: Counter[int] = Counter()
 
     def record(self, second: int, status: int, response_ms: float, failed: bool,
-               expected_refusal: bool = False) -> None:
-        """`expected_refusal`: a bot's call, whose 429 is the point (counted apart)."""
+               expected_refusal: bool = False, retry_after: bool = False) -> None:
+        """`expected_refusal`: a bot's call, whose 429 is the point (counted apart);
+        `retry_after`: the answer carried a Retry-After header."""
         with self._lock:
             self.requests[second] += 1
+            if status >= 500 and not (status == 503 and retry_after):
+                self.unretryable_5xx[second] += 1
             self.response_ms[second].append(round(response_ms, 1))
             if failed:
                 self.failures[second][str(status)] += 1
@@ -49,6 +54,7 @@ class Timeline:
                 {"t": second, "requests": self.requests[second],
                  "failures": dict(self.failures.get(second, {})),
                  "statuses": dict(self.statuses.get(second, {})),
+                 "unretryable_5xx": self.unretryable_5xx.get(second, 0),
                  "response_ms": self.response_ms[second]}
                 for second in seconds]}
 
@@ -68,8 +74,10 @@ def _on_request(request_type: str, name: str, response_time: float, response: An
     if request_type == METRIC or start_time is None:
         return
     status = int(getattr(response, "status_code", 0) or 0)
+    headers = getattr(response, "headers", None) or {}
     TIMELINE.record(int(start_time), status, float(response_time or 0), exception is not None,
-                    expected_refusal=name.startswith("bot"))
+                    expected_refusal=name.startswith("bot"),
+                    retry_after=bool(status and headers.get("Retry-After")))
 
 
 @events.quitting.add_listener

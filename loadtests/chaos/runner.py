@@ -256,7 +256,7 @@ class FaultRun:
             injection = Injection(now, now, notes=[f"not struck: {exc}"])
             self.entry["not_struck"] = True
         print(f"chaos: {self.fault.name}: " + "; ".join(injection.notes), flush=True)
-        if self.fault.target is catalog.Target.REDIS and before is not None:
+        if self.fault.name == "redis-restart" and before is not None:
             injection.figures["places_lost"] = self._places_lost(ctx, before)
         return injection
 

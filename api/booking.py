@@ -19,6 +19,7 @@ from api.errors import ApiError, read_json
 from api.identity import Principal, require_principal
 from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.live import HUB_KEY, sse_response, sse_send
+from api.request_recovery import recovered_state
 from api.sale_status import ensure_on_sale
 from engine.store.order_payments import order_payment
 from workers.booking_requests import event_of, parse_hold_body
@@ -149,7 +150,17 @@ async def _request_state(
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
     record = {k.decode(): v.decode() for k, v in raw.items()}
-    if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
+    if not record:  # never made, or lost with Redis: ask Postgres and the id's age
+        recovered = await recovered_state(request, booking.redis, request_id,
+                                          principal.user_id, principal.role == "ops")
+        if recovered is None:
+            raise ApiError(
+                404, "request_not_found", "No such request for you.", {"request_id": request_id}
+            )
+        if recovered["status"] == "held":
+            recovered["hold_status"] = _hold_status(None, recovered.get("expires_at"))
+        return recovered
+    if int(record["buyer_id"]) != principal.user_id and principal.role != "ops":
         raise ApiError(
             404, "request_not_found", "No such request for you.", {"request_id": request_id}
         )
@@ -305,7 +316,9 @@ async def purchase(request: web.Request) -> web.Response:
         "payment_token": booking.gateway.tokenize(card),
         "card_last4": card.replace(" ", "")[-4:],
         "error": "",
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+        # A hold recovered from Postgres after a Redis loss lists seat ids, not seats.
+        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]
+                               or hold.get("seat_ids", [])),
     }
     if hold.get("zone_id") is not None:
         fields["zone_id"] = json.dumps(hold["zone_id"])
@@ -441,7 +454,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
-                    "`hold_status` is active, released, expired, sold, cancelled or refunded.",
+                    "`hold_status` is active, released, expired, sold, cancelled or refunded. "
+                    "If Redis lost the request's record (a restart), the answer comes from "
+                    "Postgres (`recovered`: true); a request never decided ends `failed` "
+                    "with code `request_lost` (retryable: send it again) once it is 15 s old.",
         responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(

@@ -34,6 +34,7 @@ from api.redis_server import RedisServerSpec, bundled_executable
 from api.redis_server import start as start_redis_server
 from api.redis_server import stop as stop_redis_server
 from api.settings import Settings
+from workers.processes import process_alive
 
 log = logging.getLogger(__name__)
 # pgserver logs every command line it runs at INFO; its warnings are what matter here.
@@ -275,18 +276,3 @@ def _wait_gone(pid: int, timeout_seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return not process_alive(pid)
-
-
-def process_alive(pid: int) -> bool:
-    """A zombie counts as gone: in a container whose init does not reap, it stays forever."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): the signal probe is all we have
-    return stat.rpartition(")")[2].split()[0] != "Z"

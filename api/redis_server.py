@@ -32,6 +32,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from workers.processes import process_alive
+
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 15.0
 UNIX_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
@@ -192,6 +194,4 @@ def _answers(spec: RedisServerSpec) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    from api.embedded import process_alive
-
     return process_alive(pid)

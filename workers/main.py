@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("onsale.worker")
 
+PAYMENTS_MAINTENANCE_SECONDS = 15
+
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
@@ -76,8 +78,10 @@ def run_payments(settings: Settings) -> None:
 
     from engine.store.db import make_engine
     from workers import payments
+    from workers.abandoned_jobs import retry_abandoned_jobs
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
+    from workers.processes import process_alive
 
     redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
@@ -95,7 +99,11 @@ def run_payments(settings: Settings) -> None:
         **payments.postgres_parts(engine, settings.signing_key()),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
-    SimpleWorker([queue], connection=redis).work(with_scheduler=False)
+    retry_abandoned_jobs(queue, redis, process_alive)
+    # Registry maintenance finds jobs whose worker died mid-run (their heartbeat expired)
+    # and retries them: every PAYMENTS_MAINTENANCE_SECONDS instead of RQ's 10 minutes.
+    SimpleWorker([queue], connection=redis,
+                 maintenance_interval=PAYMENTS_MAINTENANCE_SECONDS).work(with_scheduler=False)
 
 
 def run_notifier(settings: Settings) -> None:

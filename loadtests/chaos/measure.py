@@ -35,30 +35,39 @@ from workers.keys import Keys
 PROBE_SECONDS = 0.25
 
 
-def load_timeline(path: Path, started_at: float) -> tuple[list[SecondStats], dict[str, Any]]:
-    """The per-second series relative to `started_at`, and the run's HTTP totals."""
+def read_timeline(path: Path, started_at: float) -> list[dict[str, Any]]:
+    """The journeys' per-second records, `t` made relative to `started_at`."""
     if not path.exists():
-        return [], {"failed_requests": None, "codes": {}, "http_5xx": None, "requests": 0}
-    seconds = json.loads(path.read_text())["seconds"]
-    series = []
+        return []
+    return [{**second, "t": int(second["t"] - int(started_at))}
+            for second in json.loads(path.read_text())["seconds"]]
+
+
+def series_of(seconds: list[dict[str, Any]]) -> list[SecondStats]:
+    return [SecondStats(int(second["t"]), int(second["requests"]),
+                        sum(second["failures"].values()), tuple(second["response_ms"]))
+            for second in seconds]
+
+
+def http_figures(seconds: list[dict[str, Any]], start: float | None = None,
+                 end: float | None = None) -> dict[str, Any]:
+    """Requests, failures by status, retryable answers and bug 5xx of the seconds in
+    [start, end) (all when not given)."""
+    chosen = [s for s in seconds if (start is None or s["t"] >= start)
+              and (end is None or s["t"] < end)]
     failures: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
-    unretryable = 0
-    for second in seconds:
-        unretryable += int(second.get("unretryable_5xx", 0))
-        failed = second["failures"]
-        failures.update(failed)
+    for second in chosen:
+        failures.update(second["failures"])
         statuses.update(second["statuses"])
-        series.append(SecondStats(int(second["t"] - int(started_at)), int(second["requests"]),
-                                  sum(failed.values()), tuple(second["response_ms"])))
     codes = Counter(failures)
     for status, count in statuses.items():  # retried 429/503 the journeys did not fail
         codes[status] = max(codes[status], count)
-    return series, {
-        "requests": sum(s.requests for s in series),
+    return {
+        "requests": sum(int(s["requests"]) for s in chosen),
         "failed_requests": sum(failures.values()),
         "codes": dict(sorted(codes.items())),
-        "http_5xx": unretryable,
+        "http_5xx": sum(int(s.get("unretryable_5xx", 0)) for s in chosen),
         "retryable_503": statuses.get("503", 0),
     }
 

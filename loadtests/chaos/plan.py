@@ -1,12 +1,17 @@
-"""When each fault strikes: one short steady surge per fault, on a fresh event.
+"""When each fault strikes: the surges of a chaos run and the moments in them.
 
-One surge per fault keeps every figure attributable: the audit of a run
-covers exactly one fault, and each run measures its own pre-fault baseline.
-A run is: warm-up (fans arrive, the line forms, bookings start), the baseline
-window, the fault (a blow, or `active_seconds` long), then observation long
-enough for the stack to recover and for recovery to be seen. Faults judged
-on admissions (controller, autopilot) run long enough for a whole admission
-window around the fault (a minute; half a minute with --quick).
+A full run gives every fault a steady surge of its own on a fresh event, so
+every figure is attributable: the audit of a surge covers exactly one fault.
+`--quick` strikes all the faults one after another in a single surge, spaced
+so that each has its own baseline just before it and the stack time to
+recover after it; what the stores say (lost or double sales, stuck requests,
+money without tickets) is then the one surge's, shared by its faults.
+
+A surge is: warm-up (fans arrive, the line forms, bookings start), then per
+fault its baseline window, the fault (a blow, or `active_seconds` long) and
+the observation. Faults judged on admissions (controller, autopilot) get a
+whole admission window around them (a minute; half a minute with --quick)
+in which no other fault strikes.
 """
 
 from __future__ import annotations
@@ -31,24 +36,19 @@ class Sizing:
 FULL = Sizing(users=150, spawn_rate=25.0, warmup_seconds=12.0, baseline_seconds=15.0,
               observe_seconds=30.0, admission_window_seconds=60.0, admissions_per_minute=150.0)
 QUICK = Sizing(users=100, spawn_rate=25.0, warmup_seconds=10.0, baseline_seconds=8.0,
-               observe_seconds=20.0, admission_window_seconds=30.0, admissions_per_minute=150.0)
+               observe_seconds=15.0, admission_window_seconds=30.0, admissions_per_minute=150.0)
 ADMISSION_WINDOW_LEAD_SECONDS = 5.0
 """The admission window opens this long before the fault."""
 SEATS_PER_ADMISSION = 3
-"""Places per admitted fan the event gets, so no run sells out (fans buy 1-4, some leave)."""
+"""Places per admitted fan the event gets, so no surge sells out (fans buy 1-4, some leave)."""
 
 
 @dataclass(frozen=True)
-class FaultRun:
+class Strike:
     fault: Fault
-    users: int
-    spawn_rate: float
     inject_at_seconds: float
     """Seconds after Locust starts."""
     baseline_seconds: float
-    run_seconds: int
-    admissions_per_minute: float
-    seats: int
     admission_window: tuple[float, float] | None
     """(from, to) in seconds after Locust starts, when the fault is judged on admissions."""
 
@@ -57,28 +57,48 @@ class FaultRun:
         return self.inject_at_seconds + self.fault.active_seconds
 
 
-def plan_runs(faults: list[Fault], quick: bool) -> list[FaultRun]:
-    sizing = QUICK if quick else FULL
-    return [_run(fault, sizing) for fault in faults]
+@dataclass(frozen=True)
+class SurgePlan:
+    name: str
+    """The report sub-folder: the fault's name, or `quick` for the packed surge."""
+    users: int
+    spawn_rate: float
+    run_seconds: int
+    admissions_per_minute: float
+    seats: int
+    strikes: tuple[Strike, ...]
 
 
-def _run(fault: Fault, sizing: Sizing) -> FaultRun:
-    inject_at = sizing.warmup_seconds + sizing.baseline_seconds
-    end = inject_at + fault.active_seconds + sizing.observe_seconds
-    window = None
-    if fault.admission_window:
-        opens = inject_at - ADMISSION_WINDOW_LEAD_SECONDS
-        window = (opens, opens + sizing.admission_window_seconds)
-        end = max(end, window[1] + 1.0)
+def plan_runs(faults: list[Fault], quick: bool) -> list[SurgePlan]:
+    if quick:
+        return [_surge("quick", faults, QUICK)] if faults else []
+    return [_surge(fault.name, [fault], FULL) for fault in faults]
+
+
+def _surge(name: str, faults: list[Fault], sizing: Sizing) -> SurgePlan:
+    strikes = []
+    next_at = sizing.warmup_seconds + sizing.baseline_seconds
+    end = next_at
+    for fault in faults:
+        inject_at = next_at
+        fault_end = inject_at + fault.active_seconds
+        end = fault_end + sizing.observe_seconds
+        window = None
+        if fault.admission_window:
+            opens = inject_at - ADMISSION_WINDOW_LEAD_SECONDS
+            window = (opens, opens + sizing.admission_window_seconds)
+            end = max(end, window[1] + 1.0)
+        strikes.append(Strike(fault, inject_at, sizing.baseline_seconds, window))
+        # The next fault's admission window (it opens before that fault) must not see this one.
+        next_at = end + ADMISSION_WINDOW_LEAD_SECONDS
     run_seconds = math.ceil(end)
     seats = max(100, math.ceil(sizing.admissions_per_minute / 60 * run_seconds
                                * SEATS_PER_ADMISSION))
-    return FaultRun(fault=fault, users=sizing.users, spawn_rate=sizing.spawn_rate,
-                    inject_at_seconds=inject_at, baseline_seconds=sizing.baseline_seconds,
-                    run_seconds=run_seconds, admissions_per_minute=sizing.admissions_per_minute,
-                    seats=seats, admission_window=window)
+    return SurgePlan(name=name, users=sizing.users, spawn_rate=sizing.spawn_rate,
+                     run_seconds=run_seconds, admissions_per_minute=sizing.admissions_per_minute,
+                     seats=seats, strikes=tuple(strikes))
 
 
-def total_seconds(runs: list[FaultRun], overhead_per_run_seconds: float = 20.0) -> float:
-    """About how long the runs take, with set-up, Locust start and audit per run."""
-    return sum(run.run_seconds + overhead_per_run_seconds for run in runs)
+def total_seconds(surges: list[SurgePlan], overhead_per_surge_seconds: float = 45.0) -> float:
+    """About how long the surges take, with set-up, Locust's start and stop, and the audit."""
+    return sum(surge.run_seconds + overhead_per_surge_seconds for surge in surges)

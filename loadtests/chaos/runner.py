@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import re
 import secrets
 import subprocess
@@ -45,6 +46,7 @@ MAX_ACTIVE_SESSIONS = 100_000
 ACCOUNTS_PER_USER = 4
 SETTLE_SECONDS = 30.0
 LOCUST_GRACE_SECONDS = 60.0
+LOCUST_STOP_TIMEOUT_SECONDS = 5
 REDIS_BACK_WAIT_SECONDS = 60.0
 ZOMBIE_WORDS = re.compile(r"lease lost|stale|fenc", re.IGNORECASE)
 
@@ -81,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.mkdir(parents=True, exist_ok=True)
     command = "onsale chaos" + (" --quick" if args.quick else "") + (
         f" --only {','.join(args.only)}" if args.only else "")
-    print(f"chaos: {len(runs)} fault(s), about {plan.total_seconds(runs) / 60:.0f} min; "
-          f"report in {report}")
+    print(f"chaos: {len(faults)} fault(s) in {len(runs)} surge(s), about "
+          f"{plan.total_seconds(runs) / 60:.0f} min; report in {report}")
     entries: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="onsale-chaos-") as scratch, \
@@ -98,14 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"({args.api_processes} API processes, its own Postgres and Redis behind "
                   "fault proxies)")
             servers = StackServers(owned)
-            for run in runs:
-                print(f"chaos: {run.fault.name}: {run.fault.what} at {run.inject_at_seconds:.0f}s "
-                      f"of a {run.run_seconds}s surge ({run.users} users)", flush=True)
-                entry = FaultRun(run, target, data_dir, report, Path(scratch), servers).execute()
-                entries.append(entry)
-                print(f"chaos: {run.fault.name}: {table.verdict(entry)}  "
-                      + "  ".join(f"{title} {table.cell(name, entry.get(name))}"
-                                  for name, title in table.COLUMNS[1:-1]), flush=True)
+            for surge in runs:
+                print(f"chaos: {surge.name}: a {surge.run_seconds}s surge of {surge.users} users; "
+                      + ", ".join(f"{s.fault.name} at {s.inject_at_seconds:.0f}s"
+                                  for s in surge.strikes), flush=True)
+                done = SurgeRun(surge, target, data_dir, report, Path(scratch), servers).execute()
+                entries += done
+                for entry in done:
+                    print(f"chaos: {entry['name']}: {table.verdict(entry)}  "
+                          + "  ".join(f"{title} {table.cell(name, entry.get(name))}"
+                                      for name, title in table.COLUMNS[1:-1]), flush=True)
     except (StackError, RuntimeError, OSError) as exc:
         print(f"onsale chaos: {exc}", file=sys.stderr)
         return 2
@@ -122,36 +126,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if result["ok"] else 1
 
 
-class FaultRun:
-    """One fault: fresh event and room, a steady surge, the blow, the audit, the figures.
+class SurgeRun:
+    """One surge: a fresh event and room, steady fans, its faults struck in turn, the audit,
+    and one entry of figures per fault.
 
     `target` names the stores directly (not through the proxies), so what the run
     measures and audits is never slowed or cut by the fault it injects."""
 
-    def __init__(self, run: plan.FaultRun, target: Stack, data_dir: Path, report: Path,
+    def __init__(self, surge: plan.SurgePlan, target: Stack, data_dir: Path, report: Path,
                  scratch: Path, servers: ServerControls | None):
-        self.run = run
-        self.fault = run.fault
+        self.surge = surge
         self.target = target
         self.data_dir = data_dir
-        self.directory = report / run.fault.name
+        self.directory = report / surge.name
         self.directory.mkdir(parents=True, exist_ok=True)
         self.stack_log = report / "stack.log"
         self.scratch = scratch
         self.servers = servers
-        self.entry: dict[str, Any] = {"name": self.fault.name, "what": self.fault.what,
-                                      "notes": []}
+        self.entries: list[dict[str, Any]] = [
+            {"name": strike.fault.name, "what": strike.fault.what, "surge": surge.name,
+             "notes": []} for strike in surge.strikes]
+        self.injections: list[Injection | None] = [None] * len(surge.strikes)
 
-    def execute(self) -> dict[str, Any]:
-        if self.fault.needs_proxies and self.servers is None:
-            self.entry.update(skipped=True, audit_ok=None)
-            self.entry["notes"].append("skipped: this stack runs Postgres and Redis without "
-                                       "fault proxies")
-            return self.entry
+    def execute(self) -> list[dict[str, Any]]:
         from redis import Redis
 
         from engine.store.db import make_engine
 
+        for strike, entry in zip(self.surge.strikes, self.entries, strict=True):
+            if strike.fault.needs_proxies and self.servers is None:
+                entry.update(skipped=True, audit_ok=None)
+                entry["notes"].append("skipped: this stack runs Postgres and Redis without "
+                                      "fault proxies")
+        if all(entry.get("skipped") for entry in self.entries):
+            return self.entries
         engine = make_engine(self.target.database_url, pool_size=2, max_overflow=1)
         redis = Redis.from_url(self.target.redis_url, socket_timeout=5,
                                socket_connect_timeout=5, retry_on_timeout=True)
@@ -160,28 +168,29 @@ class FaultRun:
         finally:
             redis.close()
             engine.dispose()
-        return self.entry
+        return self.entries
 
     def _execute(self, engine: Any, redis: Any) -> None:
         from api.settings import Settings
         from loadtests import surge_setup as setup
         from loadtests.audit import run_audit
+        from loadtests.chaos.measure import AdmissionProbe
         from loadtests.surge_sampler import Sampler, StandInController, controller_running
         from workers.keys import Keys, text
         from workers.partitions import partition_for
 
-        run, prefix = self.run, self.target.redis_prefix
-        name = f"chaos-{self.fault.name}-{secrets.token_hex(2)}"
-        event = setup.create_surge_event(engine, run.seats, HOLD_TTL_SECONDS, name)
+        surge, prefix = self.surge, self.target.redis_prefix
+        name = f"chaos-{surge.name}-{secrets.token_hex(2)}"
+        event = setup.create_surge_event(engine, surge.seats, HOLD_TTL_SECONDS, name)
         accounts = self.scratch / f"{name}.jsonl"
-        setup.create_accounts(engine, run.users * ACCOUNTS_PER_USER, name, accounts)
+        setup.create_accounts(engine, surge.users * ACCOUNTS_PER_USER, name, accounts)
         setup.configure_room(redis, prefix, event.event_id,
-                             setup.room_config(run.admissions_per_minute, MAX_ACTIVE_SESSIONS))
-        if self.fault.target is catalog.Target.AUTOPILOT:
-            _steer_by_autopilot(redis, prefix, event.event_id, run.admissions_per_minute)
+                             setup.room_config(surge.admissions_per_minute, MAX_ACTIVE_SESSIONS))
+        if any(s.fault.target is catalog.Target.AUTOPILOT for s in surge.strikes):
+            _steer_by_autopilot(redis, prefix, event.event_id, surge.admissions_per_minute)
         stand_in = None
         if not controller_running(redis, prefix, event.event_id, 2.5):
-            self.entry["notes"].append("the stack ran no admission controller; one ran here")
+            self.entries[0]["notes"].append("the stack ran no admission controller; one ran here")
             stand_in = StandInController(self.target.redis_url, prefix)
             stand_in.start()
         settings = Settings.from_env({})
@@ -190,15 +199,13 @@ class FaultRun:
         context = Context(self.data_dir, redis, engine, keys, event.event_id,
                           partition_for(event.event_id, settings.partitions, pins),
                           settings.lease_ttl_ms, self.servers)
-        from loadtests.chaos.measure import AdmissionProbe
-
         sampler = Sampler(redis, engine, prefix, event.event_id)
         probe = AdmissionProbe(redis, prefix, event.event_id)
         sampler.start()
         probe.start()
         try:
-            started_at, injection, locust_rc = self._surge(event.event_id, accounts, context)
-            print(f"chaos: {self.fault.name}: surge done (Locust exit {locust_rc}); auditing",
+            started_at, locust_rc = self._locust(event.event_id, accounts, context)
+            print(f"chaos: {surge.name}: surge done (Locust exit {locust_rc}); auditing",
                   flush=True)
             audit = run_audit(self.target.database_url, self.target.redis_url, prefix,
                               event.event_id, positions=sampler.places,
@@ -208,55 +215,57 @@ class FaultRun:
             probe.stop()
             if stand_in is not None:
                 stand_in.stop()
-        self._figures(event.event_id, started_at, injection, locust_rc, audit, sampler, probe,
-                      engine, redis)
+        self._figures(event.event_id, started_at, locust_rc, audit, sampler, probe, engine,
+                      redis)
 
-    def _surge(self, event_id: int, accounts: Path, ctx: Context
-               ) -> tuple[float, Injection | None, int]:
-        run, out = self.run, self.directory
+    def _locust(self, event_id: int, accounts: Path, ctx: Context) -> tuple[float, int]:
+        surge, out = self.surge, self.directory
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-            "--only-summary", "-u", str(run.users), "-r", str(run.spawn_rate),
-            "-t", f"{run.run_seconds}s", "--host", self.target.host, "--stop-timeout", "10",
+            "--only-summary", "-u", str(surge.users), "-r", str(surge.spawn_rate),
+            "-t", f"{surge.run_seconds}s", "--host", self.target.host,
+            "--stop-timeout", str(LOCUST_STOP_TIMEOUT_SECONDS),
             "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "locust.html"),
             "--event-id", str(event_id), "--accounts-file", str(accounts),
             "--metrics-file", str(out / "journeys.json"),
             "--timeline-file", str(out / "timeline.json"), "--load-shape", "steady",
             "--loglevel", "WARNING",
         ]
-        injection: Injection | None = None
+        pending = list(enumerate(surge.strikes))
         with (out / "locust.log").open("wb") as log:
             started_at = time.time()
             locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + run.run_seconds + LOCUST_GRACE_SECONDS
+            deadline = time.monotonic() + surge.run_seconds + LOCUST_GRACE_SECONDS
             try:
                 while locust.poll() is None:
                     if time.monotonic() > deadline:
                         locust.terminate()
                         locust.wait(15)
                         break
-                    if injection is None and time.time() >= started_at + run.inject_at_seconds:
-                        injection = self._strike(ctx)
+                    if pending and time.time() >= started_at + pending[0][1].inject_at_seconds:
+                        index, strike = pending.pop(0)
+                        if not self.entries[index].get("skipped"):
+                            self.injections[index] = self._strike(strike.fault, ctx,
+                                                                  self.entries[index])
                     time.sleep(0.1)
             except BaseException:
                 locust.terminate()
                 locust.wait(15)
                 raise
-        return started_at, injection, int(locust.returncode if locust.returncode is not None
-                                           else -1)
+        return started_at, int(locust.returncode if locust.returncode is not None else -1)
 
-    def _strike(self, ctx: Context) -> Injection:
+    def _strike(self, fault: catalog.Fault, ctx: Context, entry: dict[str, Any]) -> Injection:
         from loadtests.chaos.measure import joined
 
         before = joined(ctx.redis, self.target.redis_prefix, ctx.event_id)
         try:
-            injection = inject(self.fault, ctx)
+            injection = inject(fault, ctx)
         except Skipped as exc:
             now = time.time()
             injection = Injection(now, now, notes=[f"not struck: {exc}"])
-            self.entry["not_struck"] = True
-        print(f"chaos: {self.fault.name}: " + "; ".join(injection.notes), flush=True)
-        if self.fault.name == "redis-restart" and before is not None:
+            entry["not_struck"] = True
+        print(f"chaos: {fault.name}: " + "; ".join(injection.notes), flush=True)
+        if fault.name == "redis-restart" and before is not None:
             injection.figures["places_lost"] = self._places_lost(ctx, before)
         return injection
 
@@ -272,66 +281,91 @@ class FaultRun:
             time.sleep(0.05)
         return None
 
-    def _figures(self, event_id: int, started_at: float, injection: Injection | None,
-                 locust_rc: int, audit: Any, sampler: Any, probe: Any, engine: Any,
-                 redis: Any) -> None:
+    def _figures(self, event_id: int, started_at: float, locust_rc: int, audit: Any,
+                 sampler: Any, probe: Any, engine: Any, redis: Any) -> None:
         import json
 
         from loadtests.audit_redis import request_records
-        from loadtests.chaos import admissions, recovery
         from loadtests.chaos.inject import unsent_mail
-        from loadtests.chaos.measure import load_timeline, store_figures
+        from loadtests.chaos.measure import http_figures, read_timeline, series_of, store_figures
         from loadtests.chaos.report import FAULT_PLOT, fault_plot
         from loadtests.surge_plots import Mark, write_plots
         from workers.keys import Keys
 
-        run, entry, out = self.run, self.entry, self.directory
+        surge, out = self.surge, self.directory
         (out / "audit.txt").write_text(audit.table() + "\n")
         (out / "audit.json").write_text(json.dumps(audit.to_json(), indent=2))
         sampler.write_csv(out / "samples.csv")
-        series, http = load_timeline(out / "timeline.json", started_at)
+        seconds = read_timeline(out / "timeline.json", started_at)
+        series = series_of(seconds)
         journeys_path = out / "journeys.json"
         journeys = json.loads(journeys_path.read_text()) if journeys_path.exists() else {}
         keys = Keys(self.target.redis_prefix)
-        entry.update(event_id=event_id, locust_exit_code=locust_rc, audit_ok=audit.ok,
-                     requests=http["requests"])
-        if injection is None:
-            entry["notes"].append("the surge ended before the fault was struck")
-            entry.update(injected_at_s=None, recovery_s=None)
-        else:
-            fault_at = injection.injected_at - started_at
-            fault_end = injection.ended_at - started_at
-            entry.update(injected_at_s=round(fault_at, 1), ended_at_s=round(fault_end, 1), **{
-                name: recovery.recovery_seconds(series, fault_at, fault_end,
-                                                run.baseline_seconds, until=run.run_seconds,
-                                                judge_throughput=judge)
-                for name, judge in (("recovery_s", True), ("served_again_s", False))})
-            entry["notes"] += injection.notes
-            entry.update({k: v for k, v in injection.figures.items() if k != "places_lost"})
-            entry["places_lost"] = injection.figures.get("places_lost")
-        entry.update(failed_requests=http["failed_requests"], codes=http["codes"],
-                     http_5xx=http["http_5xx"])
-        entry.update(store_figures(engine, redis, keys, event_id, audit, journeys))
-        if not audit.ok:
-            entry["audit_failures"] = [f"{c.name}: {c.violations} ({'; '.join(c.examples)})"
-                                       for c in audit.checks if not c.ok]
-        if self.fault.target is catalog.Target.NOTIFIER:
-            entry["unsent_mail"] = unsent_mail(engine, event_id)
-        if self.fault.name == "consumer-pause" and injection is not None:
-            entry["zombie_fencing_log_lines"] = _zombie_lines(
-                self.stack_log, injection.figures.get("zombie_pid"))
-        if run.admission_window is not None:
-            opened = started_at + run.admission_window[0]
-            rate = admissions.window(probe.readings, opened, started_at + run.admission_window[1])
-            entry["admissions"] = None if rate is None else rate.to_json()
-            entry["admissions_ok"] = None if rate is None else rate.within_tolerance
-        marks = [] if injection is None else [
-            Mark(self.fault.name, injection.injected_at, injection.ended_at)]
+        stores = store_figures(engine, redis, keys, event_id, audit, journeys)
+        audit_failures = [f"{c.name}: {c.violations} ({'; '.join(c.examples)})"
+                          for c in audit.checks if not c.ok]
+        shared = len(surge.strikes) > 1
+        marks = []
+        for index, (strike, entry, injection) in enumerate(zip(
+                surge.strikes, self.entries, self.injections, strict=True)):
+            if entry.get("skipped"):
+                continue
+            entry.update(event_id=event_id, locust_exit_code=locust_rc, audit_ok=audit.ok)
+            if audit_failures:
+                entry["audit_failures"] = audit_failures
+            if shared:
+                entry["notes"].append(f"store figures and audit are the whole {surge.name} "
+                                      "surge's, shared by its faults")
+            # In a packed surge, a fault is judged up to the next one.
+            until = (surge.strikes[index + 1].inject_at_seconds
+                     if index + 1 < len(surge.strikes) else surge.run_seconds)
+            first = strike.inject_at_seconds - strike.baseline_seconds - 1 if shared else None
+            window = [s for s in series if (first is None or s.t >= first) and s.t < until]
+            figures = self._strike_figures(strike, injection, started_at, window,
+                                           math.floor(until), probe)
+            entry["notes"] += figures.pop("notes")
+            entry.update(figures)
+            if injection is not None:
+                marks.append(Mark(strike.fault.name, injection.injected_at, injection.ended_at))
+            entry.update(http_figures(seconds, first, until if shared else None))
+            entry.update(stores)
+            if strike.fault.target is catalog.Target.NOTIFIER:
+                entry["unsent_mail"] = unsent_mail(engine, event_id)
+            if strike.fault.name == "consumer-pause" and injection is not None:
+                entry["zombie_fencing_log_lines"] = _zombie_lines(
+                    self.stack_log, injection.figures.get("zombie_pid"))
         write_plots(out, sampler.samples, request_records(redis, keys, event_id),
-                    sampler.started_epoch, run.admissions_per_minute / 60.0,
+                    sampler.started_epoch, surge.admissions_per_minute / 60.0,
                     out / "locust_stats_history.csv", marks=marks)
         fault_plot(out / FAULT_PLOT, series, started_at, marks,
-                   f"{self.fault.name}: {self.fault.what}")
+                   f"{surge.name}: " + ", ".join(s.fault.name for s in surge.strikes))
+
+    def _strike_figures(self, strike: plan.Strike, injection: Injection | None,
+                        started_at: float, series: list[Any], until: int, probe: Any
+                        ) -> dict[str, Any]:
+        from loadtests.chaos import admissions, recovery
+
+        if injection is None:
+            return {"injected_at_s": None, "recovery_s": None, "places_lost": None,
+                    "notes": ["the surge ended before the fault was struck"]}
+        fault_at = injection.injected_at - started_at
+        fault_end = injection.ended_at - started_at
+        figures: dict[str, Any] = {
+            "injected_at_s": round(fault_at, 1), "ended_at_s": round(fault_end, 1),
+            **{name: recovery.recovery_seconds(series, fault_at, fault_end,
+                                               strike.baseline_seconds, until=until,
+                                               judge_throughput=judge)
+               for name, judge in (("recovery_s", True), ("served_again_s", False))},
+            **{k: v for k, v in injection.figures.items() if k != "places_lost"},
+            "places_lost": injection.figures.get("places_lost"),
+        }
+        figures["notes"] = [*injection.notes]
+        if strike.admission_window is not None:
+            rate = admissions.window(probe.readings, started_at + strike.admission_window[0],
+                                     started_at + strike.admission_window[1])
+            figures["admissions"] = None if rate is None else rate.to_json()
+            figures["admissions_ok"] = None if rate is None else rate.within_tolerance
+        return figures
 
 
 def _steer_by_autopilot(redis: Any, prefix: str, event_id: int, per_minute: float) -> None:

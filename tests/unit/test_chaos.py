@@ -152,3 +152,23 @@ def test_the_table_has_a_row_per_fault_with_codes_and_blanks() -> None:
     assert "| api-kill | 18.1 | 3 | 0x3 | 1.0 |" in lines[2]
     assert "0x1, 503x4" in lines[3] and "| - |" in lines[3] and "| 2 |" in lines[3]
     assert len(table.plain(entries).splitlines()) == 4
+
+
+# ------------------------------------------------------------------ the timeline's HTTP figures
+
+def test_http_figures_count_failures_by_status_and_only_bug_5xx() -> None:
+    from loadtests.chaos.measure import http_figures
+
+    seconds = [
+        {"t": 0, "requests": 10, "failures": {}, "statuses": {"429": 1}, "unretryable_5xx": 0},
+        {"t": 1, "requests": 8, "failures": {"0": 2, "503": 3},
+         "statuses": {"503": 5}, "unretryable_5xx": 0},
+        {"t": 2, "requests": 9, "failures": {"500": 1}, "statuses": {"500": 1},
+         "unretryable_5xx": 1},
+    ]
+    everything = http_figures(seconds)
+    assert everything == {"requests": 27, "failed_requests": 6,
+                          "codes": {"0": 2, "429": 1, "500": 1, "503": 5},
+                          "http_5xx": 1, "retryable_503": 5}
+    first_two = http_figures(seconds, 0, 2)
+    assert first_two["http_5xx"] == 0 and first_two["failed_requests"] == 5

@@ -211,7 +211,9 @@ def controller_kill(ctx: Context) -> Injection:
 
     lease = RoomKeys(ctx.keys.prefix, ctx.event_id).controller_lease
     holder = ctx.redis.get(lease)
-    injection = _kill_service(ctx, "admission-controller")
+    leader = procs.controller_holder(ctx.redis, ctx.keys.prefix, ctx.event_id)
+    injection = _kill_service(ctx, "admission-controller", leader)
+    injection.notes.append("the room's leader" if leader else "no leader seen; killed one")
 
     def new_holder() -> bool:
         current = ctx.redis.get(lease)

@@ -6,7 +6,7 @@ found in /proc by that pair, whatever else runs on the machine (other stacks,
 other engineers' tests). A `processes.json` in the data directory, when
 `onsale up` writes one, is read first. Lease holders are named in Redis: a
 partition lease's value starts with `<host>:<pid>:`, the autopilot's with
-`autopilot-<host>-<pid>-`.
+`autopilot-<host>-<pid>-`, the admission controller's with `controller-<pid>-`.
 """
 
 from __future__ import annotations
@@ -113,6 +113,17 @@ def partition_holder(redis: Redis, keys: Keys, partition: str) -> tuple[int, int
     if len(parts) < 3 or not parts[-2].isdigit():
         return None
     return int(parts[-2]), int(token)
+
+
+def controller_holder(redis: Redis, prefix: str, event_id: int) -> int | None:
+    """Pid of the admission controller leading the room (`controller-<pid>-<random>`)."""
+    from waitingroom.keys import RoomKeys
+
+    value = redis.get(RoomKeys(prefix, event_id).controller_lease)
+    if not value:
+        return None
+    parts = text(value).split("-")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
 def autopilot_holder(redis: Redis, keys: OpsKeys, event_id: int) -> int | None:

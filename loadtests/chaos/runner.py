@@ -296,6 +296,7 @@ class SurgeRun:
         (out / "audit.txt").write_text(audit.table() + "\n")
         (out / "audit.json").write_text(json.dumps(audit.to_json(), indent=2))
         sampler.write_csv(out / "samples.csv")
+        _write_admissions(out / "admissions.csv", probe.readings)
         seconds = read_timeline(out / "timeline.json", started_at)
         series = series_of(seconds)
         journeys_path = out / "journeys.json"
@@ -366,6 +367,14 @@ class SurgeRun:
             figures["admissions"] = None if rate is None else rate.to_json()
             figures["admissions_ok"] = None if rate is None else rate.within_tolerance
         return figures
+
+
+def _write_admissions(path: Path, readings: Sequence[Any]) -> None:
+    """The admission probe's readings (epoch, admitted_total, setting per minute, waiting)."""
+    with path.open("w") as handle:
+        handle.write("at,admitted_total,per_minute,waiting\n")
+        for r in readings:
+            handle.write(f"{r.at:.3f},{r.admitted_total},{r.per_minute},{r.waiting}\n")
 
 
 def _steer_by_autopilot(redis: Any, prefix: str, event_id: int, per_minute: float) -> None:

@@ -31,11 +31,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from api.embedded import process_alive
-from api.redis_server import RedisServerSpec, bundled_executable, running_pid
-from api.redis_server import start as start_redis_server
-from api.redis_server import stop as stop_redis_server
+from api.launcher.redis_server import RedisServerSpec, bundled_executable, running_pid
+from api.launcher.redis_server import start as start_redis_server
+from api.launcher.redis_server import stop as stop_redis_server
 from loadtests.surge_stack import free_port
+from workers.processes import process_alive
 
 POSTGRES_START_TIMEOUT_SECONDS = 60.0
 POSTGRES_MAX_CONNECTIONS = 300

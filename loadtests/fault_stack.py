@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.process_table import read_processes
+from api.launcher.process_table import read_processes
 from loadtests.fault_servers import DATABASE_NAME, OwnedPostgres, OwnedRedis
 from loadtests.faultproxy import FaultProxy
 from loadtests.surge_stack import Stack, local_stack
@@ -64,7 +64,7 @@ class FaultStack:
         return self.redis.url
 
     def processes(self) -> dict[str, int | None]:
-        """`onsale up`'s processes by name (see api/process_table.py); None: restarting."""
+        """`onsale up`'s processes by name (see api/launcher/process_table.py); None: restarting."""
         return read_processes(self.data_dir)
 
     def kill(self, name: str, signum: int = signal.SIGKILL) -> int:

@@ -90,7 +90,7 @@ def local_stack(data_dir: Path, log_path: Path, workers: int, *, api_processes: 
     environment.setdefault("ONSALE_LOG_LEVEL", "WARNING")
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
-        up = subprocess.Popen([sys.executable, "-m", "api.cli", "up", "--port", str(port)],
+        up = subprocess.Popen([sys.executable, "-m", "api.launcher.cli", "up", "--port", str(port)],
                               env=environment, stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
@@ -124,8 +124,8 @@ def _stop(up: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_stack(host: str) -> Iterator[Stack]:
     """A stack already serving `host`; its stores from the ONSALE_* settings (as `onsale up`'s)."""
-    from api import embedded
-    from api.settings import Settings, SettingsError
+    from api.launcher import embedded
+    from api.launcher.settings import Settings, SettingsError
 
     url = check_loopback(host)
     if not _ready(url):

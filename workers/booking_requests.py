@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, assert_never
 
 from engine.commands import (
     BlockSeats,
@@ -27,7 +28,16 @@ from engine.commands import (
 from engine.errors import BookingError, ErrorCode
 from engine.inventory import MAX_SEATS_PER_HOLD
 
-KINDS = ("hold", "release", "sell", "refund", "block", "unblock")
+
+class RequestKind(str, Enum):
+    """What a booking request asks for; the `kind` of its payload, one engine command each."""
+
+    HOLD = "hold"
+    RELEASE = "release"
+    SELL = "sell"
+    REFUND = "refund"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
 
 
 REQUEST_ID_TIME_MARK = "t"
@@ -67,6 +77,7 @@ class BookingRequest:
     event_id: int
     buyer_id: int
     kind: str
+    """A `RequestKind` value as it travelled; an unknown one is refused when decided."""
     params: dict[str, Any]
     enqueued_at: float
 
@@ -97,28 +108,35 @@ class BookingRequest:
         return self.request_id
 
     def to_command(self) -> Command:
+        try:
+            kind = RequestKind(self.kind)
+        except ValueError:
+            raise BookingError(ErrorCode.INVALID_REQUEST,
+                               f"Unknown request kind {self.kind!r}.") from None
         p = self.params
-        if self.kind == "hold":
-            if "seat_ids" in p:
-                return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
-                                 tuple(int(s) for s in p["seat_ids"]))
-            if "zone_id" in p:
-                return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
-                                            int(p["zone_id"]), int(p["quantity"]))
-            return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
-                                     int(p["quantity"]), _opt_int(p.get("section_id")),
-                                     p.get("tier"), _opt_int(p.get("max_price_cents")))
-        if self.kind == "release":
-            return ReleaseHold(str(p["hold_id"]), self.buyer_id)
-        if self.kind == "sell":
-            return SellHold(str(p["hold_id"]), str(p["order_id"]), self.buyer_id)
-        if self.kind == "refund":
-            return RefundOrder(str(p["order_id"]))
-        if self.kind == "block":
-            return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
-        if self.kind == "unblock":
-            return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
-        raise BookingError(ErrorCode.INVALID_REQUEST, f"Unknown request kind {self.kind!r}.")
+        match kind:
+            case RequestKind.HOLD:
+                if "seat_ids" in p:
+                    return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
+                                     tuple(int(s) for s in p["seat_ids"]))
+                if "zone_id" in p:
+                    return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
+                                                int(p["zone_id"]), int(p["quantity"]))
+                return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
+                                         int(p["quantity"]), _opt_int(p.get("section_id")),
+                                         p.get("tier"), _opt_int(p.get("max_price_cents")))
+            case RequestKind.RELEASE:
+                return ReleaseHold(str(p["hold_id"]), self.buyer_id)
+            case RequestKind.SELL:
+                return SellHold(str(p["hold_id"]), str(p["order_id"]), self.buyer_id)
+            case RequestKind.REFUND:
+                return RefundOrder(str(p["order_id"]))
+            case RequestKind.BLOCK:
+                return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
+            case RequestKind.UNBLOCK:
+                return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
+            case _:
+                assert_never(kind)
 
 
 def _opt_int(value: Any) -> int | None:

@@ -1,7 +1,8 @@
 """Checkout outside the partition consumer: authorize, then sell, then capture or void.
 
 1. The API records the order (status `authorizing`) and enqueues `authorize_order`
-   on the payments queue, an ordinary RQ queue served by a plain SimpleWorker.
+   on the payments queue, an ordinary RQ queue served by an RQ SimpleWorker
+   (workers/rqworker.py: without RQ's command channel).
 2. `authorize_order` calls the gateway (idempotency key = hold id + attempt).
    Declined: the order says why and the hold stays until it expires, so the fan
    can retry. Authorized: a `sell` request goes to the event's partition queue.
@@ -28,8 +29,8 @@ from redis import Redis
 from sqlalchemy import Engine
 
 from engine.store import notifications
+from engine.store.etickets import issue_tickets
 from engine.store.order_payments import LockedPayment, locked_payment, unlocked
-from engine.store.tickets import issue_tickets
 from workers.decider import Outcome
 from workers.enqueue import QueueFull, SyncRequestQueue
 from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus

@@ -1,6 +1,6 @@
 """The local stack's processes, and which of them holds a lease.
 
-`onsale up` starts every service as `python -m api.cli <service>` with the
+`onsale up` starts every service as `python -m api.launcher.cli <service>` with the
 stack's `ONSALE_DATA_DIR` in its environment, so the processes of one stack are
 found in /proc by that pair, whatever else runs on the machine (other stacks,
 other engineers' tests). A `processes.json` in the data directory, when
@@ -45,7 +45,7 @@ def _read(path: Path) -> bytes:
 
 def _service_of(argv: list[str]) -> str | None:
     for index, arg in enumerate(argv[:-1]):
-        if arg == "api.cli" and index > 0 and argv[index - 1] == "-m":
+        if arg in ("api.launcher.cli", "api.cli") and index > 0 and argv[index - 1] == "-m":
             service = argv[index + 1]
             return service if service in SERVICE_COMMANDS else None
     return None

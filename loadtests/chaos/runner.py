@@ -171,7 +171,7 @@ class SurgeRun:
         return self.entries
 
     def _execute(self, engine: Any, redis: Any) -> None:
-        from api.settings import Settings
+        from api.launcher.settings import Settings
         from loadtests import surge_setup as setup
         from loadtests.audit import run_audit
         from loadtests.chaos.measure import AdmissionProbe

@@ -18,13 +18,13 @@ from locust import FastHttpUser, constant
 from loadtests.journeys import metrics
 from loadtests.journeys.common import (
     ACCOUNTS,
-    DEFAULT_PASSWORD,
     Account,
     error_code,
     json_of,
     new_email,
     record_metric,
 )
+from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from loadtests.journeys.retrying import retry_delay_seconds, retrying
 
 MAX_QUEUE_POLL_SECONDS = 10.0

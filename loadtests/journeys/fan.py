@@ -20,7 +20,8 @@ from locust import task
 from loadtests.journeys import metrics
 from loadtests.journeys.base import SurgeUser
 from loadtests.journeys.choices import card_for, read_seat_map, reservation_body, tickets_wanted
-from loadtests.journeys.common import TEST_CARD_OK, Account, error_code, json_of, record_metric
+from loadtests.journeys.common import Account, error_code, json_of, record_metric
+from loadtests.journeys.defaults import TEST_CARD_OK
 from loadtests.journeys.retrying import retry_delay_seconds, retrying
 
 FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "done"})
@@ -124,6 +125,9 @@ class Fan(SurgeUser):
         streamed = self.rng.random() < STREAM_SHARE
         if streamed:
             decision = self.stream_decision(headers, accepted["events_url"])
+            if decision is None:  # the stream ended early (a server restarting): poll
+                metrics.count("reserve.stream_fell_back_to_polling")
+                decision = self.poll_decision(headers, accepted["status_url"])
         else:
             decision = self.poll_decision(headers, accepted["status_url"])
         if decision is None:

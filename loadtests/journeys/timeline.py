@@ -18,7 +18,7 @@ from typing import Any
 
 from locust import events
 
-from loadtests.journeys.common import METRIC
+from loadtests.journeys.common import METRIC, listener
 
 RETRYABLE_STATUSES = frozenset({429, 503})
 
@@ -62,13 +62,13 @@ class Timeline:
 TIMELINE = Timeline()
 
 
-@events.init_command_line_parser.add_listener
+@listener(events.init_command_line_parser)
 def _add_option(parser: Any) -> None:
     parser.add_argument("--timeline-file", default="", env_var="LOCUST_TIMELINE_FILE",
                         help="where the per-second request timeline JSON is written at the end")
 
 
-@events.request.add_listener
+@listener(events.request)
 def _on_request(request_type: str, name: str, response_time: float, response: Any = None,
                 exception: Any = None, start_time: float | None = None, **_: Any) -> None:
     if request_type == METRIC or start_time is None:
@@ -80,7 +80,7 @@ def _on_request(request_type: str, name: str, response_time: float, response: An
                     retry_after=bool(status and headers.get("Retry-After")))
 
 
-@events.quitting.add_listener
+@listener(events.quitting)
 def _write(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     path = getattr(options, "timeline_file", "") if options is not None else ""

@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis import Redis
 
-from api.request_recovery import LOST_AFTER_SECONDS
-from api.settings import Settings
+from api.fan.request_recovery import LOST_AFTER_SECONDS
+from api.launcher.settings import Settings
 from tests.e2e.test_booking_http import (  # noqa: F401  (fixtures used by name)
     backend,
     engine,

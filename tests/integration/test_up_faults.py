@@ -18,9 +18,9 @@ import pytest
 import redis
 import sqlalchemy
 
-from api.embedded import process_alive
-from api.process_table import read_processes
+from api.launcher.process_table import read_processes
 from tests.integration.test_up_smoke import _start_up, _status, _stop_up, _wait_until
+from workers.processes import process_alive
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,8 @@ def test_up_restarts_api_processes_and_embedded_servers(tmp_path: Path) -> None:
 
         # One API process dies: the other one keeps the port; the dead one comes back.
         os.kill(processes["api-1"] or 0, signal.SIGKILL)
-        assert _status(readyz) == 200 or _status(readyz) == 200
+        _wait_until(lambda: not process_alive(processes["api-1"] or 0), 10, "api-1 gone", up, log)
+        assert _status(readyz) == 200, "api-2 serves the port alone"
         _wait_until(lambda: _replaced(data_dir, "api-1", processes["api-1"]),
                     RECOVERY_TIMEOUT_SECONDS, "restarting api-1", up, log)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from api.embedded import process_alive
+from api.launcher.embedded import process_alive
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def _start_up(
     log = tmp_path / "up.log"
     with log.open("wb") as output:
         up = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "up", "--no-demo", *options],
+            [sys.executable, "-m", "api.launcher.cli", "up", "--no-demo", *options],
             cwd=ROOT,
             env=environment,
             stdout=output,

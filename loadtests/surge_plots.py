@@ -46,8 +46,8 @@ def draw_marks(ax: Axes, marks: Sequence[Mark], start: float) -> None:
             ax.axvspan(at, mark.end - start, color="tab:red", alpha=0.12)
         ax.axvline(at, color="tab:red", linestyle="--", linewidth=1)
         ax.annotate(mark.label, xy=(at, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", color="tab:red",
-                    fontsize="small")
+                    xytext=(2, -4), textcoords="offset points", color="tab:red",
+                    fontsize="x-small", rotation=90, va="top", ha="left")
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -40,10 +40,15 @@ class AdmissionWindow:
     def within_tolerance(self) -> bool:
         return abs(self.deviation) <= TOLERANCE_SHARE
 
-    def to_json(self) -> dict[str, float | int | bool]:
+    @property
+    def judged(self) -> bool:
+        """Only a line that never emptied shows the rate: with nobody waiting, nobody is let in."""
+        return self.line_empty_seconds == 0
+
+    def to_json(self) -> dict[str, float | int | bool | None]:
         return {"seconds": round(self.seconds, 1), "admitted": self.admitted,
                 "expected": round(self.expected, 1), "deviation": round(self.deviation, 4),
-                "within_2_percent": self.within_tolerance,
+                "within_2_percent": self.within_tolerance if self.judged else None,
                 "line_empty_seconds": round(self.line_empty_seconds, 1)}
 
 

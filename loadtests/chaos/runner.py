@@ -365,7 +365,11 @@ class SurgeRun:
             rate = admissions.window(probe.readings, started_at + strike.admission_window[0],
                                      started_at + strike.admission_window[1])
             figures["admissions"] = None if rate is None else rate.to_json()
-            figures["admissions_ok"] = None if rate is None else rate.within_tolerance
+            figures["admissions_ok"] = (None if rate is None or not rate.judged
+                                        else rate.within_tolerance)
+            if rate is not None and not rate.judged:
+                figures["notes"].append(f"admissions not judged: the line was empty for "
+                                        f"{rate.line_empty_seconds:.0f}s of the window")
         return figures
 
 

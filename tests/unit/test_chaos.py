@@ -109,7 +109,7 @@ def test_admissions_at_the_setting_are_within_two_percent(per_minute: float,
     assert judged is not None
     assert judged.expected == pytest.approx(per_minute)
     assert judged.within_tolerance == (abs(judged.deviation) <= 0.02)
-    assert judged.line_empty_seconds == 0
+    assert judged.line_empty_seconds == 0 and judged.judged
 
 
 def test_a_gap_in_admissions_breaks_the_tolerance_and_an_empty_line_is_reported() -> None:
@@ -118,6 +118,7 @@ def test_a_gap_in_admissions_breaks_the_tolerance_and_an_empty_line_is_reported(
     judged = window(readings, 0.0, 60.0)
     assert judged is not None and not judged.within_tolerance
     assert judged.line_empty_seconds == 5
+    assert not judged.judged and judged.to_json()["within_2_percent"] is None
     assert window(readings[:1], 0.0, 60.0) is None
 
 

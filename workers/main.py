@@ -17,6 +17,7 @@ from redis import Redis
 from workers.consumer import ConsumerConfig
 from workers.keys import Keys, text
 from workers.partitions import partition_for
+from workers.redis_client import sync_client
 from workers.supervisor import PartitionSupervisor
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def run(settings: Settings) -> None:
     from workers.metrics import BatchMetrics
     from workers.pg_store import PostgresBookingStore
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    redis = sync_client(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
     engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
@@ -79,7 +80,7 @@ def run_payments(settings: Settings) -> None:
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    redis = sync_client(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
     engine = make_engine(settings.database_url or "")
 

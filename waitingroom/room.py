@@ -86,10 +86,10 @@ class WaitingRoom:
             await self._redis.sadd(events_registry(self._prefix), str(event_id))
             pipeline.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
             return
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
-        pipe.sadd(events_registry(self._prefix), str(event_id))
-        async with pipe:
+        # Queued inside `async with`: entering a cluster pipeline starts it afresh.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            pipe.sadd(events_registry(self._prefix), str(event_id))
             await pipe.execute()
 
     async def get_config(self, event_id: int) -> RoomConfig | None:
@@ -108,10 +108,9 @@ class WaitingRoom:
             pipeline.delete(*keys.all_fixed())
             await self._redis.srem(events_registry(self._prefix), str(event_id))
             return
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.delete(*keys.all_fixed())
-        pipe.srem(events_registry(self._prefix), str(event_id))
-        async with pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(*keys.all_fixed())
+            pipe.srem(events_registry(self._prefix), str(event_id))
             await pipe.execute()
 
     async def summary(self, event_id: int, now: float) -> QueueSummary:

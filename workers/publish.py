@@ -149,8 +149,9 @@ class Commands:
                 name, nkeys, nargs = self.args[a], self.args[a + 1], self.args[a + 2]
                 keys = self.keys[k:k + nkeys]
                 args = self.args[a + 3:a + 3 + nargs]
-                if name == "HOLDENDED":
-                    pipe.eval(_HOLD_ENDED, 1, *keys, *args)
+                if name == "HOLDENDED":  # EVAL as a command: a cluster pipeline has no eval()
+                    pipe.execute_command("EVAL", _HOLD_ENDED, 1,  # type: ignore[no-untyped-call]
+                                         *keys, *args)
                 else:
                     pipe.execute_command(name, *keys, *args)  # type: ignore[no-untyped-call]
                 k += nkeys

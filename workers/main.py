@@ -17,7 +17,7 @@ from redis import Redis
 from workers.consumer import ConsumerConfig
 from workers.keys import Keys, text
 from workers.partitions import partition_for
-from workers.redis_client import sync_client
+from workers.redis_client import is_cluster_client, sync_client
 from workers.supervisor import PartitionSupervisor
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def run_payments(settings: Settings) -> None:
     from workers import payments
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
+    from workers.payments_runner import PaymentJobRunner
 
     redis = sync_client(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
@@ -95,6 +96,9 @@ def run_payments(settings: Settings) -> None:
         end_admission=_admission_ender(redis, settings.redis_prefix),
         **payments.postgres_parts(engine, settings.signing_key()),
     ))
+    if is_cluster_client(redis):  # RQ's Worker cannot run on a cluster (payments_runner)
+        PaymentJobRunner(redis, keys.payments_queue_name()).serve(_stop_on_signals())
+        return
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorker([queue], connection=redis).work(with_scheduler=False)
 

@@ -39,6 +39,10 @@ def _cluster_options(options: dict[str, Any]) -> dict[str, Any]:
             if name != "health_check_interval"}
 
 
+def is_cluster_client(client: object) -> bool:
+    return isinstance(client, RedisCluster | AsyncRedisCluster)
+
+
 def sync_client(url: str, **options: Any) -> redis.Redis:
     """A synchronous client for `url` (workers, payments, CLI, tests)."""
     if is_cluster_url(url):

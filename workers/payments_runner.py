@@ -93,13 +93,13 @@ class PaymentJobRunner:
         """The job's end as RQ records it: status, ended_at, TTL and the registry entry."""
         now = time.time()
         ttl = FAILURE_TTL_SECONDS if failed else RESULT_TTL_SECONDS
-        fields: dict[str, str | bytes] = {"status": "failed" if failed else "finished",
+        fields = {"status": "failed" if failed else "finished",
                   "ended_at": rq_timestamp(datetime.now(UTC))}
-        if failed:
-            fields["exc_info"] = zlib.compress(detail.encode())  # as RQ stores it
         registry = (rq_failed_registry if failed else rq_finished_registry)(self._queue_name)
         with self._redis.pipeline(transaction=False) as pipe:  # job and registry: two slots
-            pipe.hset(RQ_JOB_PREFIX + job_id, mapping=fields)
+            pipe.hset(RQ_JOB_PREFIX + job_id, mapping=fields)  # type: ignore[arg-type]
+            if failed:  # compressed, as RQ stores it
+                pipe.hset(RQ_JOB_PREFIX + job_id, "exc_info", zlib.compress(detail.encode()))
             pipe.expire(RQ_JOB_PREFIX + job_id, ttl)
             pipe.zadd(registry, {job_id: now + ttl})
             pipe.execute()

@@ -8,7 +8,10 @@ hash slot is promoted (`CLUSTER FAILOVER` on it). Then every request must reach 
 state and the invariant audit must pass. The figure is the pause: the longest time
 without a decision, against the usual gap between decisions at that rate.
 
-Writes `redis_cluster_failover_pause_s` (and the run's details) into
+Two runs on one cluster: the replica promoted by ops (`CLUSTER FAILOVER`, graceful), then
+the new master's process killed (its replica is elected after cluster-node-timeout, 2 s).
+Writes `redis_cluster_failover_pause_s` (the promotion) and
+`redis_cluster_master_kill_pause_s` (the kill), with each run's details, into
 bench-results/scaling.json, keeping the figures other benchmarks wrote there.
 The tests assert the behaviour (tests/integration/test_cluster_failover.py); this module
 only measures.
@@ -69,17 +72,26 @@ class FailoverRun:
 
     @property
     def usual_gap_s(self) -> float:
-        moments = sorted(self.decided_at)
+        """The median time between batches (decisions of one batch share a moment)."""
+        moments = sorted(set(self.decided_at))
         gaps = [b - a for a, b in zip(moments, moments[1:], strict=False)]
         return statistics.median(gaps) if gaps else 0.0
 
 
-def _promote_replica(cluster: LocalCluster, slot: int) -> tuple[int, int]:
-    """`CLUSTER FAILOVER` on a replica of the slot's master; (old master, new master)."""
+def _promote_replica(cluster: LocalCluster, slot: int, mode: str) -> int:
+    """Fail the slot's master over to its replica; the replica's port.
+
+    `promote`: `CLUSTER FAILOVER` on the replica (it catches up, then takes over).
+    `kill`: the master's process is killed; its replica is elected when the cluster
+    deems the master failed (cluster-node-timeout, 2 s here)."""
     master = cluster.master_of_slot(slot)
     replica = cluster.replicas_of(master)[0]
-    cluster.node(replica).execute_command("CLUSTER", "FAILOVER")  # type: ignore[no-untyped-call]
-    return master, replica
+    if mode == "kill":
+        cluster.kill_node(master)
+    else:
+        cluster.node(replica).execute_command(  # type: ignore[no-untyped-call]
+            "CLUSTER", "FAILOVER")
+    return replica
 
 
 def _wait_promoted(cluster: LocalCluster, replica: int, timeout: float = 30.0) -> None:
@@ -130,8 +142,9 @@ def _read_outcomes(client: Any, keys: Keys, run: FailoverRun) -> None:
 
 def sale_through_failover(cluster: LocalCluster, database_url: str, event_id: int, *,
                           requests: int = 400, rate_per_s: float = 200.0,
-                          failover_at: float = 0.35) -> FailoverRun:
-    """Run the sale on `event_id` with a failover `failover_at` of the way through."""
+                          failover_at: float = 0.35, mode: str = "promote") -> FailoverRun:
+    """Run the sale on `event_id` with a failover (`mode`, see `_promote_replica`)
+    `failover_at` of the way through."""
     from engine.store.db import make_engine
     from workers.pg_store import PostgresBookingStore
 
@@ -152,7 +165,7 @@ def sale_through_failover(cluster: LocalCluster, database_url: str, event_id: in
         enqueuer.start()
         time.sleep(requests / rate_per_s * failover_at)
         run.failover_started = time.time()
-        _, promoted = _promote_replica(cluster, partition_slot(PARTITION))
+        promoted = _promote_replica(cluster, partition_slot(PARTITION), mode)
         _wait_promoted(cluster, promoted)
         run.promoted_after_s = time.time() - run.failover_started
         enqueuer.join()
@@ -166,35 +179,42 @@ def sale_through_failover(cluster: LocalCluster, database_url: str, event_id: in
     return run
 
 
+def _figures(run: FailoverRun) -> dict[str, Any]:
+    return {
+        "requests": len(run.request_ids),
+        "pause_s": round(run.pause_s, 3),
+        "usual_gap_between_batches_s": round(run.usual_gap_s, 4),
+        "replica_promoted_after_s": round(run.promoted_after_s, 3),
+        "enqueue_retries": run.enqueue_retries,
+        "unfinished_requests": len(run.unfinished),
+        "audit_ok": run.audit is not None and run.audit.ok,
+    }
+
+
 def main(quick: bool, settings: Settings) -> int:
+    """Both ways a master goes: promoted by ops (`CLUSTER FAILOVER`), then killed."""
     from loadtests.bench_ops import make_bench_events
 
     database_url = settings.database_url or ""
-    (event_id,) = make_bench_events(database_url, 1, name="cluster failover bench")
+    events = make_bench_events(database_url, 2, name="cluster failover bench")
+    requests = 200 if quick else 600
     cluster = start_cluster()
     try:
-        run = sale_through_failover(cluster, database_url, event_id,
-                                    requests=200 if quick else 600)
+        runs = {mode: _figures(sale_through_failover(cluster, database_url, event_id,
+                                                     requests=requests, mode=mode))
+                for mode, event_id in zip(("promote", "kill"), events, strict=True)}
     finally:
         cluster.stop()
-    figures = {
-        "redis_cluster_failover_pause_s": round(run.pause_s, 3),
-        "redis_cluster_failover": {
-            "requests": len(run.request_ids),
-            "usual_gap_between_decisions_s": round(run.usual_gap_s, 4),
-            "replica_promoted_after_s": round(run.promoted_after_s, 3),
-            "enqueue_retries": run.enqueue_retries,
-            "unfinished_requests": len(run.unfinished),
-            "audit_ok": run.audit is not None and run.audit.ok,
-        },
-    }
-    print_table([{"figure": "longest time without a decision", "seconds": run.pause_s},
-                 {"figure": "usual gap between decisions", "seconds": run.usual_gap_s},
-                 {"figure": "replica promoted after", "seconds": run.promoted_after_s}],
-                ["figure", "seconds"])
-    audit_ok = run.audit is not None and run.audit.ok
-    print(f"requests {len(run.request_ids)}, unfinished {len(run.unfinished)}, "
-          f"enqueue retries {run.enqueue_retries}, audit {'ok' if audit_ok else 'FAILED'}")
-    path = update_results("scaling", figures)
+    print_table([{"master": mode, **figures} for mode, figures in runs.items()],
+                ["master", "requests", "pause_s", "usual_gap_between_batches_s",
+                 "replica_promoted_after_s", "enqueue_retries", "unfinished_requests",
+                 "audit_ok"])
+    path = update_results("scaling", {
+        "redis_cluster_failover_pause_s": runs["promote"]["pause_s"],
+        "redis_cluster_master_kill_pause_s": runs["kill"]["pause_s"],
+        "redis_cluster_failover": runs,
+    })
     print(f"results: {path}")
-    return 0 if audit_ok and not run.unfinished else 1
+    failed = [mode for mode, figures in runs.items()
+              if figures["unfinished_requests"] or not figures["audit_ok"]]
+    return 1 if failed else 0

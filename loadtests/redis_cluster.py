@@ -8,11 +8,15 @@ the processes this module started.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +38,20 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _killed_with_us() -> Callable[[], None] | None:
+    """On Linux, a pre-exec hook so a node is killed when the process that started it dies:
+    a test run killed mid-way leaves no cluster behind."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG
+
+    def hook() -> None:
+        libc.prctl(set_parent_death_signal, int(signal.SIGKILL))
+
+    return hook
 
 
 def _free_ports(count: int) -> list[int]:
@@ -73,7 +91,7 @@ class LocalCluster:
              "--cluster-node-timeout", "2000", "--appendonly", "yes",
              "--appendfsync", "everysec", "--save", "", "--dir", str(node_dir),
              "--daemonize", "no", "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_killed_with_us())
 
     def kill_node(self, port: int) -> None:
         process = self.processes.pop(port)

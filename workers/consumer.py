@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 BatchHook = Callable[[str, BatchDecision, float, Commands], None]
 """Called with (partition, decision, decided at, writes) before each batch is published;
-Redis writes it records on `writes` run in the publish script."""
+Redis writes it records on `writes` go in the publish step's pipeline."""
 
 IDLE_WAIT_SECONDS = 0.2
 SALE_CHECK_SECONDS = 1.0

@@ -130,7 +130,7 @@ class Commands:
 
     def hold_ended(self, request_key: str, how: str) -> None:
         """Record `hold_status` on a hold request's status record, only if it exists and
-        is a hold's (the publish script checks)."""
+        is a hold's (a small script checks)."""
         self._add("HOLDENDED", [request_key], [how])
 
     def then(self, other: Commands) -> None:

@@ -37,6 +37,7 @@ from workers.keys import RQ_JOB_PREFIX, Keys, text
 from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
 from workers.publish import Commands, Publisher
+from workers.redis_client import LuaScript
 from workers.rqjob import payload_from_job_data
 
 log = logging.getLogger("onsale.consumer")
@@ -122,8 +123,8 @@ class PartitionConsumer:
         self._owns_event = owns_event
         self.lease = PartitionLease(redis, keys, partition, owner, config.lease_ttl_ms)
         register_queues(redis, keys, [partition])
-        self._pop = redis.register_script(_POP_BATCH)
-        self._read_payloads = redis.register_script(_READ_PAYLOADS)
+        self._pop = LuaScript(redis, _POP_BATCH)
+        self._read_payloads = LuaScript(redis, _READ_PAYLOADS)
         self._publisher = Publisher(redis, keys)
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0

@@ -44,6 +44,8 @@ PARTITION = "p0"
 FINAL_STATUSES = frozenset({"held", "rejected", "failed"})
 SETTLE_SECONDS = 30.0
 ENQUEUE_RETRY_SECONDS = 0.05
+BENCH_NODE_TIMEOUT_MS = 2000
+"""The cluster-node-timeout of the measured cluster (the kill's pause grows with it)."""
 
 
 @dataclass
@@ -198,7 +200,7 @@ def main(quick: bool, settings: Settings) -> int:
     database_url = settings.database_url or ""
     requests = 200 if quick else 600
     try:
-        cluster = start_cluster()
+        cluster = start_cluster(node_timeout_ms=BENCH_NODE_TIMEOUT_MS)
     except ClusterUnavailable as reason:
         print(f"cluster_failover skipped: {reason}")
         return 0

@@ -9,20 +9,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
-RUN mkdir -p api engine waitingroom workers loadtests \
-    && touch api/__init__.py engine/__init__.py waitingroom/__init__.py \
-             workers/__init__.py loadtests/__init__.py \
-    && pip install . \
-    && pip uninstall -y onsale
+# Dependencies first, so code changes do not reinstall them: exactly the pins and
+# hashes of requirements.lock, the same file `make run` and `make test` install from.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
+# The project itself, built by the locked setuptools (no build-time download).
+COPY pyproject.toml README.md ./
 COPY api ./api
 COPY engine ./engine
 COPY waitingroom ./waitingroom
 COPY workers ./workers
 COPY loadtests ./loadtests
-RUN pip install --no-deps . \
+RUN pip install --no-deps --no-build-isolation . \
     && useradd --system --create-home --home-dir /home/onsale onsale
 
 USER onsale

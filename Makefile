@@ -1,13 +1,20 @@
 # onsale: `make run` starts everything, `make test` runs the whole suite.
-# Both create .venv and install the project on first use; later runs skip the
-# install unless pyproject.toml changed (the stamp file records the last one).
+# Both create .venv and install exactly what requirements.lock pins (with hashes),
+# then the project itself; later runs skip the install unless the lock or
+# pyproject.toml changed (the stamp file records the last one).
+# `make lock` re-resolves the lock from pyproject.toml (README: "Dependencies: one lock").
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.onsale-installed
+LOCK   := requirements.lock
+# The resolver lives in its own venv, so it never shows up among the project's packages.
+UV_VERSION := 0.13.9
+UV_VENV    := $(VENV)/lock-tool
+UV         := $(UV_VENV)/bin/uv
 
-.PHONY: install run test lint bench
+.PHONY: install lock run test lint bench
 
 install: $(STAMP)
 
@@ -15,9 +22,19 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "onsale needs Python 3.11 or newer: make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Keeps every pin the lock already has unless told otherwise:
+#   make lock LOCK_ARGS='--upgrade-package redis'   one package (and what it needs)
+#   make lock LOCK_ARGS=--upgrade                    everything
+lock: | $(BIN)/python
+	@test -x $(UV) || { $(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(UV) pip compile pyproject.toml --extra dev --group build --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command 'make lock' \
+		--quiet $(LOCK_ARGS) -o $(LOCK)
 
 run: install
 	$(BIN)/onsale up

@@ -8,7 +8,8 @@ order to a fresh inventory rebuilds the same state (`EventInventory.apply`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from enum import Enum
+from typing import Any, assert_never, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +90,38 @@ Event = (
     | SeatsBlocked | SeatsUnblocked
 )
 
-_EVENT_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls
-    for cls in (SeatsHeld, HoldRejected, HoldReleased, HoldExpired, SeatsSold, OrderRefunded,
-                SeatsBlocked, SeatsUnblocked)
-}
+_EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
+
+
+class EventType(str, Enum):
+    """The `type` of an event's record: its class name, one member per class of `Event`.
+
+    For code that reads the log without building events (the invariant audit), so that
+    its dispatch over the names can end in `assert_never` too. A unit test keeps the
+    members and `Event` the same.
+    """
+
+    SEATS_HELD = "SeatsHeld"
+    HOLD_REJECTED = "HoldRejected"
+    HOLD_RELEASED = "HoldReleased"
+    HOLD_EXPIRED = "HoldExpired"
+    SEATS_SOLD = "SeatsSold"
+    ORDER_REFUNDED = "OrderRefunded"
+    SEATS_BLOCKED = "SeatsBlocked"
+    SEATS_UNBLOCKED = "SeatsUnblocked"
+
+
+def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
+    """The seats an event changes the state of, and its general-admission zone (or None)."""
+    match event:
+        case SeatsHeld() | HoldReleased() | HoldExpired() | SeatsSold() | OrderRefunded():
+            return event.seat_ids, event.zone_id
+        case SeatsBlocked() | SeatsUnblocked():
+            return event.seat_ids, None
+        case HoldRejected():
+            return (), None
+        case _:
+            assert_never(event)
 
 
 def to_record(event: Event) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from typing import assert_never
 
 from engine import seating
 from engine.commands import (
@@ -158,37 +159,45 @@ class EventInventory:
         return events
 
     def _decide(self, command: Command, now: float) -> list[Event]:
-        if isinstance(command, HoldBestAvailable):
-            return [self._hold_or_reject(command, lambda: self._pick_best(command), now)]
-        if isinstance(command, HoldSeats):
-            return [self._hold_or_reject(command, lambda: self._check_seats(command), now)]
-        if isinstance(command, HoldGeneralAdmission):
-            return [self._hold_general_admission(command, now)]
-        if isinstance(command, ExpireHolds):
-            return self._expire(now)
-        if isinstance(command, ReleaseHold):
-            hold = self._owned_hold(command.hold_id, command.buyer_id)
-            return [HoldReleased(hold.hold_id, hold.buyer_id, hold.seat_ids, hold.zone_id,
-                                 hold.quantity)]
-        if isinstance(command, SellHold):
-            return [self._sell(command, now)]
-        if isinstance(command, RefundOrder):
-            sale = self._sales.get(command.order_id)
-            if sale is None:
-                raise BookingError(ErrorCode.ORDER_NOT_FOUND, "No sale with this order id.",
-                                   {"order_id": command.order_id})
-            return [OrderRefunded(sale.order_id, sale.buyer_id, sale.seat_ids, sale.zone_id,
-                                  sale.quantity, sale.hold_id)]
-        if isinstance(command, BlockSeats):
-            return [self._block(command.seat_ids)]
-        if isinstance(command, UnblockSeats):
-            return [self._unblock(command.seat_ids)]
-        raise BookingError(ErrorCode.INVALID_REQUEST, f"Unknown command {type(command).__name__}.")
+        match command:
+            case HoldBestAvailable():
+                return [self._hold_or_reject(command, lambda: self._pick_best(command), now)]
+            case HoldSeats():
+                return [self._hold_or_reject(command, lambda: self._check_seats(command), now)]
+            case HoldGeneralAdmission():
+                return [self._hold_general_admission(command, now)]
+            case ExpireHolds():
+                return self._expire(now)
+            case ReleaseHold():
+                hold = self._owned_hold(command.hold_id, command.buyer_id)
+                return [HoldReleased(hold.hold_id, hold.buyer_id, hold.seat_ids, hold.zone_id,
+                                     hold.quantity)]
+            case SellHold():
+                return [self._sell(command, now)]
+            case RefundOrder():
+                sale = self._sales.get(command.order_id)
+                if sale is None:
+                    raise BookingError(ErrorCode.ORDER_NOT_FOUND, "No sale with this order id.",
+                                       {"order_id": command.order_id})
+                return [OrderRefunded(sale.order_id, sale.buyer_id, sale.seat_ids, sale.zone_id,
+                                      sale.quantity, sale.hold_id)]
+            case BlockSeats():
+                return [self._block(command.seat_ids)]
+            case UnblockSeats():
+                return [self._unblock(command.seat_ids)]
+            case _:
+                assert_never(command)
 
     def _hold_or_reject(self, command: HoldSeats | HoldBestAvailable, choose: _Chooser,
                         now: float) -> SeatsHeld | HoldRejected:
         try:
-            quantity = len(command.seat_ids) if isinstance(command, HoldSeats) else command.quantity
+            match command:
+                case HoldSeats():
+                    quantity = len(command.seat_ids)
+                case HoldBestAvailable():
+                    quantity = command.quantity
+                case _:
+                    assert_never(command)
             self._check_hold_request(command.hold_id, command.buyer_id, quantity)
             seat_ids = choose()
         except BookingError as error:
@@ -402,39 +411,43 @@ class EventInventory:
 
     def apply(self, event: Event) -> None:
         """Change the state as the event says. No validation: events are facts."""
-        if isinstance(event, SeatsHeld):
-            self._put_hold(HoldRecord(event.hold_id, event.request_id, event.buyer_id,
-                                      event.seat_ids, event.prices_cents, event.total_cents,
-                                      event.expires_at, event.zone_id, event.quantity))
-        elif isinstance(event, HoldReleased | HoldExpired):
-            hold = self._holds.pop(event.hold_id)
-            self._set_seats(hold.seat_ids, FREE)
-            if hold.zone_id is not None:
-                self._zone_held[hold.zone_id] -= hold.quantity
-            self._add_buyer_tickets(hold.buyer_id, -hold.quantity)
-        elif isinstance(event, SeatsSold):
-            hold = self._holds.pop(event.hold_id)
-            self._set_seats(hold.seat_ids, SOLD)
-            if hold.zone_id is not None:
-                self._zone_held[hold.zone_id] -= hold.quantity
-                self._zone_sold[hold.zone_id] += hold.quantity
-            self._sales[event.order_id] = SaleRecord(event.order_id, hold.hold_id, hold.buyer_id,
-                                                     hold.seat_ids, hold.total_cents,
-                                                     hold.zone_id, hold.quantity)
-        elif isinstance(event, OrderRefunded):
-            sale = self._sales.pop(event.order_id)
-            self._set_seats(sale.seat_ids, FREE)
-            if sale.zone_id is not None:
-                self._zone_sold[sale.zone_id] -= sale.quantity
-            self._add_buyer_tickets(sale.buyer_id, -sale.quantity)
-        elif isinstance(event, SeatsBlocked):
-            self._set_seats(event.seat_ids, BLOCKED)
-            self._blocked.update(event.seat_ids)
-        elif isinstance(event, SeatsUnblocked):
-            self._set_seats(event.seat_ids, FREE)
-            self._blocked.difference_update(event.seat_ids)
-        else:  # HoldRejected changes nothing
-            return
+        match event:
+            case SeatsHeld():
+                self._put_hold(HoldRecord(event.hold_id, event.request_id, event.buyer_id,
+                                          event.seat_ids, event.prices_cents, event.total_cents,
+                                          event.expires_at, event.zone_id, event.quantity))
+            case HoldReleased() | HoldExpired():
+                hold = self._holds.pop(event.hold_id)
+                self._set_seats(hold.seat_ids, FREE)
+                if hold.zone_id is not None:
+                    self._zone_held[hold.zone_id] -= hold.quantity
+                self._add_buyer_tickets(hold.buyer_id, -hold.quantity)
+            case SeatsSold():
+                hold = self._holds.pop(event.hold_id)
+                self._set_seats(hold.seat_ids, SOLD)
+                if hold.zone_id is not None:
+                    self._zone_held[hold.zone_id] -= hold.quantity
+                    self._zone_sold[hold.zone_id] += hold.quantity
+                self._sales[event.order_id] = SaleRecord(event.order_id, hold.hold_id,
+                                                         hold.buyer_id, hold.seat_ids,
+                                                         hold.total_cents, hold.zone_id,
+                                                         hold.quantity)
+            case OrderRefunded():
+                sale = self._sales.pop(event.order_id)
+                self._set_seats(sale.seat_ids, FREE)
+                if sale.zone_id is not None:
+                    self._zone_sold[sale.zone_id] -= sale.quantity
+                self._add_buyer_tickets(sale.buyer_id, -sale.quantity)
+            case SeatsBlocked():
+                self._set_seats(event.seat_ids, BLOCKED)
+                self._blocked.update(event.seat_ids)
+            case SeatsUnblocked():
+                self._set_seats(event.seat_ids, FREE)
+                self._blocked.difference_update(event.seat_ids)
+            case HoldRejected():  # a refusal changes nothing, not even the version
+                return
+            case _:
+                assert_never(event)
         self.version += 1
 
     def _put_hold(self, hold: HoldRecord) -> None:

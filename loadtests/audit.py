@@ -37,6 +37,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from loadtests import audit_checks as checks
+from loadtests.audit_checks import CheckResult
 from loadtests.audit_redis import (
     FINAL_ORDER_STATES,
     merge_places,
@@ -55,14 +56,14 @@ DEFAULT_EXPIRY_GRACE_SECONDS = 5.0
 @dataclass
 class AuditResult:
     event_id: int
-    checks: list[checks.CheckResult] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     took_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
 
-    def check(self, name: str) -> checks.CheckResult:
+    def check(self, name: str) -> CheckResult:
         return next(check for check in self.checks if check.name == name)
 
     def to_json(self) -> dict[str, Any]:
@@ -171,8 +172,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """`onsale audit`: database and Redis come from ONSALE_* settings, as for every command."""
     args = _parser().parse_args(argv)
-    from api import embedded
-    from api.settings import Settings, SettingsError
+    from api.launcher import embedded
+    from api.launcher.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()

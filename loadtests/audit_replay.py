@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
+
+from engine.events import EventType
 
 AVAILABLE = ("available", None)
 
@@ -24,6 +26,20 @@ class Replay:
     anomalies: list[str] = field(default_factory=list)
     hold_decisions: list[tuple[int, str, int]] = field(default_factory=list)
     """(log seq, request id, buyer id) of every SeatsHeld / HoldRejected, in log order."""
+
+    def note_hold_decision(self, seq: int, payload: Mapping[str, Any]) -> None:
+        self.hold_decisions.append(
+            (seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
+
+    def give_back(self, seq: int, seats: list[int], owner: tuple[str, str | None],
+                  step: str) -> None:
+        """Seats become available again; each must have been in `owner`'s hands."""
+        for seat in seats:
+            if self._state(seat) != owner:
+                self.anomalies.append(f"log #{seq}: {step} returned seat {seat}, which was "
+                                      f"{_describe(self._state(seat))}")
+                continue
+            self._set(seat, AVAILABLE)
 
     def _state(self, seat_id: int) -> tuple[str, str | None]:
         return self.seat_state.get(seat_id, AVAILABLE)
@@ -40,61 +56,57 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
     replay = Replay()
     sold_by_hold: dict[str, str] = {}
     for seq, kind, payload in rows:
+        try:
+            event_type = EventType(kind)
+        except ValueError:
+            replay.anomalies.append(f"log #{seq}: unknown event type {kind!r}")
+            continue
         seats = [int(s) for s in payload.get("seat_ids") or ()]
-        if kind in ("SeatsHeld", "HoldRejected"):
-            replay.hold_decisions.append(
-                (seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
-        if kind == "SeatsHeld":
-            hold_id = str(payload["hold_id"])
-            for seat in seats:
-                if replay._state(seat) != AVAILABLE:
-                    replay.anomalies.append(
-                        f"log #{seq}: seat {seat} held by {hold_id} while "
-                        f"{_describe(replay._state(seat))}")
-                replay._set(seat, ("held", hold_id))
-        elif kind in ("HoldReleased", "HoldExpired"):
-            hold_id = str(payload["hold_id"])
-            for seat in seats:
-                if replay._state(seat) != ("held", hold_id):
-                    replay.anomalies.append(
-                        f"log #{seq}: {kind} of {hold_id} returned seat {seat}, which was "
-                        f"{_describe(replay._state(seat))}")
-                    continue
-                replay._set(seat, AVAILABLE)
-        elif kind == "SeatsSold":
-            hold_id, order_id = str(payload["hold_id"]), str(payload["order_id"])
-            if hold_id in sold_by_hold:
-                replay.anomalies.append(
-                    f"log #{seq}: hold {hold_id} sold twice ({sold_by_hold[hold_id]}, {order_id})")
-            sold_by_hold[hold_id] = order_id
-            for seat in seats:
-                if replay._state(seat) != ("held", hold_id):
-                    replay.anomalies.append(
-                        f"log #{seq}: seat {seat} sold by {hold_id} while "
-                        f"{_describe(replay._state(seat))}")
-                replay._set(seat, ("sold", order_id))
-        elif kind == "OrderRefunded":
-            order_id = str(payload["order_id"])
-            for seat in seats:
-                if replay._state(seat) != ("sold", order_id):
-                    replay.anomalies.append(
-                        f"log #{seq}: refund of {order_id} returned seat {seat}, which was "
-                        f"{_describe(replay._state(seat))}")
-                    continue
-                replay._set(seat, AVAILABLE)
-        elif kind == "SeatsBlocked":
-            for seat in seats:
-                if replay._state(seat) != AVAILABLE:
-                    replay.anomalies.append(
-                        f"log #{seq}: seat {seat} blocked while {_describe(replay._state(seat))}")
-                replay._set(seat, ("blocked", None))
-        elif kind == "SeatsUnblocked":
-            for seat in seats:
-                if replay._state(seat) != ("blocked", None):
-                    replay.anomalies.append(
-                        f"log #{seq}: seat {seat} unblocked while "
-                        f"{_describe(replay._state(seat))}")
-                replay._set(seat, AVAILABLE)
+        match event_type:
+            case EventType.SEATS_HELD:
+                replay.note_hold_decision(seq, payload)
+                hold_id = str(payload["hold_id"])
+                for seat in seats:
+                    if replay._state(seat) != AVAILABLE:
+                        replay.anomalies.append(
+                            f"log #{seq}: seat {seat} held by {hold_id} while "
+                            f"{_describe(replay._state(seat))}")
+                    replay._set(seat, ("held", hold_id))
+            case EventType.HOLD_REJECTED:
+                replay.note_hold_decision(seq, payload)
+            case EventType.HOLD_RELEASED | EventType.HOLD_EXPIRED:
+                hold_id = str(payload["hold_id"])
+                replay.give_back(seq, seats, ("held", hold_id), f"{kind} of {hold_id}")
+            case EventType.SEATS_SOLD:
+                hold_id, order_id = str(payload["hold_id"]), str(payload["order_id"])
+                if hold_id in sold_by_hold:
+                    replay.anomalies.append(f"log #{seq}: hold {hold_id} sold twice "
+                                            f"({sold_by_hold[hold_id]}, {order_id})")
+                sold_by_hold[hold_id] = order_id
+                for seat in seats:
+                    if replay._state(seat) != ("held", hold_id):
+                        replay.anomalies.append(
+                            f"log #{seq}: seat {seat} sold by {hold_id} while "
+                            f"{_describe(replay._state(seat))}")
+                    replay._set(seat, ("sold", order_id))
+            case EventType.ORDER_REFUNDED:
+                order_id = str(payload["order_id"])
+                replay.give_back(seq, seats, ("sold", order_id), f"refund of {order_id}")
+            case EventType.SEATS_BLOCKED:
+                for seat in seats:
+                    if replay._state(seat) != AVAILABLE:
+                        replay.anomalies.append(f"log #{seq}: seat {seat} blocked while "
+                                                f"{_describe(replay._state(seat))}")
+                    replay._set(seat, ("blocked", None))
+            case EventType.SEATS_UNBLOCKED:
+                for seat in seats:
+                    if replay._state(seat) != ("blocked", None):
+                        replay.anomalies.append(
+                            f"log #{seq}: seat {seat} unblocked while "
+                            f"{_describe(replay._state(seat))}")
+                    replay._set(seat, AVAILABLE)
+            case _:
+                assert_never(event_type)
     return replay
 
 

@@ -30,7 +30,8 @@ class SurgeShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None
         options = self.runner.environment.parsed_options
+        assert options is not None, "the shape runs under locust's command line"
         run_seconds = float(getattr(options, "run_time", None) or 60)
         plan = plan_for(getattr(options, "load_shape", "spike"), int(options.num_users or 1),
                         float(options.spawn_rate or 1), run_seconds)
-        return plan.target(self.get_run_time())
+        return plan.target(self.get_run_time())  # type: ignore[no-untyped-call]  # locust: unannotated

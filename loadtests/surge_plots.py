@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -108,7 +108,7 @@ def write_plots(directory: Path, samples: Sequence[Sample], requests: Sequence[R
                 history_csv: Path | None = None) -> list[Path]:
     """Each plot as its own PNG, plus overview.png with all four; returns the paths."""
     client = client_latency_p95(history_csv, start) if history_csv else []
-    drawers = (
+    drawers: tuple[Callable[[Axes], None], ...] = (
         lambda ax: _queue(ax, samples),
         lambda ax: _admissions(ax, samples, configured_per_second),
         lambda ax: _decisions(ax, requests, start),

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from redis import Redis
 from sqlalchemy import Engine, text
 
-from api.identity import SESSION_TTL, token_hash
+from api.fan.identity import SESSION_TTL, token_hash
 from engine.pricing import PriceTier
 from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
@@ -105,7 +105,7 @@ def create_accounts(engine: Engine, count: int, run_name: str, path: Path) -> in
     tokens = [secrets.token_urlsafe(32) for _ in range(count)]
     expires_at = datetime.now(UTC) + SESSION_TTL
     with engine.begin() as conn:
-        ids = dict(conn.execute(text(
+        ids: dict[str, int] = dict(conn.execute(text(
             "INSERT INTO users (email, password_hash, role, display_name)"
             " SELECT e, :hash, 'fan', split_part(e, '@', 1) FROM unnest(CAST(:emails AS text[])) e"
             " RETURNING email, id"), {"hash": password_hash, "emails": emails}).all())
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import secrets as _secrets
 
-    from api.settings import Settings
+    from api.launcher.settings import Settings
     from engine.store.db import make_engine
 
     parser = argparse.ArgumentParser(prog="python -m loadtests.surge_setup",

@@ -9,8 +9,10 @@ queued, with the field at fault named.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, assert_never
 
 from engine.commands import (
     BlockSeats,
@@ -26,14 +28,40 @@ from engine.commands import (
 from engine.errors import BookingError, ErrorCode
 from engine.inventory import MAX_SEATS_PER_HOLD
 
-KINDS = ("hold", "release", "sell", "refund", "block", "unblock")
+
+class RequestKind(str, Enum):
+    """What a booking request asks for; the `kind` of its payload, one engine command each."""
+
+    HOLD = "hold"
+    RELEASE = "release"
+    SELL = "sell"
+    REFUND = "refund"
+    BLOCK = "block"
+    UNBLOCK = "unblock"
 
 
-def new_request_id(event_id: int) -> str:
-    """`<event id>-<random hex>`: the event is readable from the id, so keys need no lookup.
+REQUEST_ID_TIME_MARK = "t"
+
+
+def new_request_id(event_id: int, now: float | None = None) -> str:
+    """`<event id>-t<enqueue time, ms, 12 hex><80 random bits, 20 hex>`: the event is
+    readable from the id, so keys need no lookup, and so is its age, so a request whose
+    Redis record was lost can be told apart from one just made (`enqueued_at_of`).
 
     Only letters, digits, `-` and `_`: the id is also the RQ job id."""
-    return f"{event_id}-{os.urandom(16).hex()}"  # a uuid4's randomness, 5x cheaper
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"{event_id}-{REQUEST_ID_TIME_MARK}{millis:012x}{os.urandom(10).hex()}"
+
+
+def enqueued_at_of(request_id: str) -> float | None:
+    """When the request was enqueued (epoch seconds), from its id; None for ids made
+    before ids carried the time, or not made by `new_request_id`."""
+    _, _, rest = request_id.partition("-")
+    stamp = rest[1:13]
+    if not rest.startswith(REQUEST_ID_TIME_MARK) or len(stamp) != 12 \
+            or not all(digit in "0123456789abcdef" for digit in stamp):
+        return None
+    return int(stamp, 16) / 1000
 
 
 def event_of(request_id: str) -> int:
@@ -49,6 +77,7 @@ class BookingRequest:
     event_id: int
     buyer_id: int
     kind: str
+    """A `RequestKind` value as it travelled; an unknown one is refused when decided."""
     params: dict[str, Any]
     enqueued_at: float
 
@@ -79,28 +108,35 @@ class BookingRequest:
         return self.request_id
 
     def to_command(self) -> Command:
+        try:
+            kind = RequestKind(self.kind)
+        except ValueError:
+            raise BookingError(ErrorCode.INVALID_REQUEST,
+                               f"Unknown request kind {self.kind!r}.") from None
         p = self.params
-        if self.kind == "hold":
-            if "seat_ids" in p:
-                return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
-                                 tuple(int(s) for s in p["seat_ids"]))
-            if "zone_id" in p:
-                return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
-                                            int(p["zone_id"]), int(p["quantity"]))
-            return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
-                                     int(p["quantity"]), _opt_int(p.get("section_id")),
-                                     p.get("tier"), _opt_int(p.get("max_price_cents")))
-        if self.kind == "release":
-            return ReleaseHold(str(p["hold_id"]), self.buyer_id)
-        if self.kind == "sell":
-            return SellHold(str(p["hold_id"]), str(p["order_id"]), self.buyer_id)
-        if self.kind == "refund":
-            return RefundOrder(str(p["order_id"]))
-        if self.kind == "block":
-            return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
-        if self.kind == "unblock":
-            return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
-        raise BookingError(ErrorCode.INVALID_REQUEST, f"Unknown request kind {self.kind!r}.")
+        match kind:
+            case RequestKind.HOLD:
+                if "seat_ids" in p:
+                    return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
+                                     tuple(int(s) for s in p["seat_ids"]))
+                if "zone_id" in p:
+                    return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
+                                                int(p["zone_id"]), int(p["quantity"]))
+                return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
+                                         int(p["quantity"]), _opt_int(p.get("section_id")),
+                                         p.get("tier"), _opt_int(p.get("max_price_cents")))
+            case RequestKind.RELEASE:
+                return ReleaseHold(str(p["hold_id"]), self.buyer_id)
+            case RequestKind.SELL:
+                return SellHold(str(p["hold_id"]), str(p["order_id"]), self.buyer_id)
+            case RequestKind.REFUND:
+                return RefundOrder(str(p["order_id"]))
+            case RequestKind.BLOCK:
+                return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
+            case RequestKind.UNBLOCK:
+                return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
+            case _:
+                assert_never(kind)
 
 
 def _opt_int(value: Any) -> int | None:

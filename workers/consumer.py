@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from redis import Redis
 
+from engine.events import places_of
 from engine.inventory import EventInventory
 from workers.booking_requests import BookingRequest
 from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
@@ -384,9 +385,9 @@ class PartitionConsumer:
                 continue
             changes: dict[str, str] = {}
             for event in events:
-                for seat_id in getattr(event, "seat_ids", ()):
+                seat_ids, zone_id = places_of(event)
+                for seat_id in seat_ids:
                     changes[str(seat_id)] = inventory.seat_status(seat_id).value
-                zone_id = getattr(event, "zone_id", None)
                 if zone_id is not None:
                     changes[f"zone:{zone_id}"] = str(inventory.ga_available(zone_id))
             if changes:

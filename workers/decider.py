@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 from engine.commands import (
     ExpireHolds,
@@ -34,7 +34,7 @@ from engine.events import (
 )
 from engine.inventory import EventInventory
 from engine.venue import Venue
-from workers.booking_requests import BookingRequest
+from workers.booking_requests import BookingRequest, RequestKind
 
 InventoryLoader = Callable[[int], EventInventory | None]
 
@@ -55,13 +55,6 @@ class Outcome:
     request-to-decision latency the ops dashboard and the autopilot watch."""
 
 
-HOLD_ENDINGS: dict[type, str] = {HoldReleased: "released", HoldExpired: "expired",
-                                  SeatsSold: "sold"}
-"""What became of a hold, by the event that ended it; `cancelled` when its event's sale
-ended (the release is the consumer's, not the fan's); `refunded` when the order sold from
-it was refunded later (by ops, or because the event was cancelled)."""
-
-
 @dataclass
 class BatchDecision:
     events_by_event: dict[int, list[Event]] = field(default_factory=dict)
@@ -74,15 +67,31 @@ class BatchDecision:
     a refund job on the payments queue."""
 
     def add_events(self, event_id: int, events: list[Event], ending: str | None = None) -> None:
+        """Record a batch's events; `ending` overrides how the holds they end ended."""
         if events:
             self.events_by_event.setdefault(event_id, []).extend(events)
             for event in events:
-                if isinstance(event, (HoldReleased, HoldExpired, SeatsSold)):
-                    self.hold_endings[event.hold_id] = ending or HOLD_ENDINGS[type(event)]
-                elif isinstance(event, OrderRefunded):
-                    self.refunded_orders.append(event.order_id)
-                    if event.hold_id:
-                        self.hold_endings[event.hold_id] = "refunded"
+                self._note_ending(event, ending)
+
+    def _note_ending(self, event: Event, ending: str | None) -> None:
+        """What became of a hold, by the event that ended it; `cancelled` when its event's
+        sale ended (the release is the consumer's, not the fan's); `refunded` when the order
+        sold from it was refunded later (by ops, or because the event was cancelled)."""
+        match event:
+            case HoldReleased():
+                self.hold_endings[event.hold_id] = ending or "released"
+            case HoldExpired():
+                self.hold_endings[event.hold_id] = ending or "expired"
+            case SeatsSold():
+                self.hold_endings[event.hold_id] = ending or "sold"
+            case OrderRefunded():
+                self.refunded_orders.append(event.order_id)
+                if event.hold_id:
+                    self.hold_endings[event.hold_id] = "refunded"
+            case SeatsHeld() | HoldRejected() | SeatsBlocked() | SeatsUnblocked():
+                pass  # no hold ended
+            case _:
+                assert_never(event)
 
 
 class BatchDecider:
@@ -238,7 +247,7 @@ class BatchDecider:
 
 def _outcome(request: BookingRequest, status: str, now: float,
              error: BookingError | None = None, **result: Any) -> Outcome:
-    if request.kind == "sell" and "order_id" in request.params:
+    if request.kind == RequestKind.SELL and "order_id" in request.params:
         # A refused sale must say which order to void; a sold one names it too.
         result.setdefault("order_id", str(request.params["order_id"]))
     if error is not None:
@@ -256,23 +265,27 @@ def rejected(request: BookingRequest, code: str, message: str, decided_at: float
 def _outcome_of_events(request: BookingRequest, events: list[Event], now: float) -> Outcome:
     own = [e for e in events if not isinstance(e, HoldExpired)] or events
     last = own[-1] if own else None
-    if isinstance(last, SeatsHeld):
-        return _outcome(request, "held", now, **held_compact(last))
-    if isinstance(last, HoldRejected):
-        return _outcome(request, "rejected", now, error=BookingError(
-            ErrorCode(last.code), last.message))
-    if isinstance(last, SeatsSold):
-        return _outcome(request, "sold", now, order_id=last.order_id, hold_id=last.hold_id,
-                        seat_ids=list(last.seat_ids), quantity=last.quantity,
-                        total_cents=last.total_cents,
-                        reheld=last.hold_id != request.params.get("hold_id"))
-    if isinstance(last, HoldReleased):
-        return _outcome(request, "released", now, hold_id=last.hold_id)
-    if isinstance(last, OrderRefunded):
-        return _outcome(request, "refunded", now, order_id=last.order_id)
-    if isinstance(last, SeatsBlocked | SeatsUnblocked):
-        return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
-    return _outcome(request, "done", now)
+    match last:
+        case SeatsHeld():
+            return _outcome(request, "held", now, **held_compact(last))
+        case HoldRejected():
+            return _outcome(request, "rejected", now, error=BookingError(
+                ErrorCode(last.code), last.message))
+        case SeatsSold():
+            return _outcome(request, "sold", now, order_id=last.order_id, hold_id=last.hold_id,
+                            seat_ids=list(last.seat_ids), quantity=last.quantity,
+                            total_cents=last.total_cents,
+                            reheld=last.hold_id != request.params.get("hold_id"))
+        case HoldReleased():
+            return _outcome(request, "released", now, hold_id=last.hold_id)
+        case OrderRefunded():
+            return _outcome(request, "refunded", now, order_id=last.order_id)
+        case SeatsBlocked() | SeatsUnblocked():
+            return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
+        case HoldExpired() | None:  # nothing of its own happened (only expiries, or nothing)
+            return _outcome(request, "done", now)
+        case _:
+            assert_never(last)
 
 
 def held_compact(held: SeatsHeld) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, assert_never
 
 from engine.events import (
     Event,
@@ -87,13 +87,23 @@ def tickets_of(event: SeatsHeld | HoldReleased | HoldExpired | SeatsSold | Order
 
 
 def _keys(event: Event) -> set[tuple[str, object]]:
+    """The seats, hold and order an event touches: events sharing one cannot share a step."""
     keys: set[tuple[str, object]] = set()
-    if not isinstance(event, HoldRejected):
-        keys.update(("seat", seat_id) for seat_id in event.seat_ids)
-    if isinstance(event, SeatsHeld | HoldReleased | HoldExpired | SeatsSold):
-        keys.add(("hold", event.hold_id))
-    if isinstance(event, SeatsSold | OrderRefunded):
-        keys.add(("order", event.order_id))
+    match event:
+        case SeatsHeld() | HoldReleased() | HoldExpired():
+            keys.add(("hold", event.hold_id))
+        case SeatsSold():
+            keys.add(("hold", event.hold_id))
+            keys.add(("order", event.order_id))
+        case OrderRefunded():
+            keys.add(("order", event.order_id))
+        case SeatsBlocked() | SeatsUnblocked():
+            pass
+        case HoldRejected():
+            return keys
+        case _:
+            assert_never(event)
+    keys.update(("seat", seat_id) for seat_id in event.seat_ids)
     return keys
 
 
@@ -135,52 +145,57 @@ def plan_batch(events: list[Event]) -> BatchPlan:
 
 def _plan_event(event: Event, step: Step, zone_deltas: dict[int, list[int]],
                 buyer_deltas: dict[int, int]) -> None:
-    if isinstance(event, SeatsHeld):
-        step.new_holds.append({
-            "hold_id": event.hold_id, "request_id": event.request_id,
-            "buyer_id": event.buyer_id, "seat_ids": list(event.seat_ids),
-            "prices_cents": list(event.prices_cents), "zone_id": event.zone_id,
-            "quantity": tickets_of(event), "total_cents": event.total_cents,
-            "expires_at": event.expires_at,
-        })
-        if event.zone_id is None:
-            step.new_claims.extend(
-                {"seat_id": seat_id, "state": "held", "hold_id": event.hold_id,
-                 "price_cents": price}
-                for seat_id, price in zip(event.seat_ids, event.prices_cents, strict=True))
-        else:
-            zone_deltas[event.zone_id][0] += event.quantity
-        buyer_deltas[event.buyer_id] += tickets_of(event)
-    elif isinstance(event, HoldReleased | HoldExpired):
-        step.release_claims.extend({"seat_id": seat_id, "hold_id": event.hold_id}
-                                   for seat_id in event.seat_ids)
-        status = "released" if isinstance(event, HoldReleased) else "expired"
-        step.hold_status.append({"hold_id": event.hold_id, "status": status})
-        if event.zone_id is not None:
-            zone_deltas[event.zone_id][0] -= event.quantity
-        buyer_deltas[event.buyer_id] -= tickets_of(event)
-    elif isinstance(event, SeatsSold):
-        step.sales.append({
-            "order_id": event.order_id, "hold_id": event.hold_id, "buyer_id": event.buyer_id,
-            "seat_ids": list(event.seat_ids), "total_cents": event.total_cents,
-            "zone_id": event.zone_id, "quantity": tickets_of(event),
-        })
-        step.sold_claims.extend(
-            {"seat_id": seat_id, "hold_id": event.hold_id, "order_id": event.order_id}
-            for seat_id in event.seat_ids)
-        step.hold_status.append({"hold_id": event.hold_id, "status": "sold"})
-        if event.zone_id is not None:
-            zone_deltas[event.zone_id][0] -= event.quantity
-            zone_deltas[event.zone_id][1] += event.quantity
-    elif isinstance(event, OrderRefunded):
-        step.refund_claims.extend({"seat_id": seat_id, "order_id": event.order_id}
-                                  for seat_id in event.seat_ids)
-        step.refunded_order_ids.append(event.order_id)
-        if event.zone_id is not None:
-            zone_deltas[event.zone_id][1] -= event.quantity
-        buyer_deltas[event.buyer_id] -= tickets_of(event)
-    elif isinstance(event, SeatsBlocked):
-        step.new_claims.extend({"seat_id": seat_id, "state": "blocked", "hold_id": None,
-                                "price_cents": None} for seat_id in event.seat_ids)
-    elif isinstance(event, SeatsUnblocked):
-        step.unblock_seat_ids.extend(event.seat_ids)
+    match event:
+        case SeatsHeld():
+            step.new_holds.append({
+                "hold_id": event.hold_id, "request_id": event.request_id,
+                "buyer_id": event.buyer_id, "seat_ids": list(event.seat_ids),
+                "prices_cents": list(event.prices_cents), "zone_id": event.zone_id,
+                "quantity": tickets_of(event), "total_cents": event.total_cents,
+                "expires_at": event.expires_at,
+            })
+            if event.zone_id is None:
+                step.new_claims.extend(
+                    {"seat_id": seat_id, "state": "held", "hold_id": event.hold_id,
+                     "price_cents": price}
+                    for seat_id, price in zip(event.seat_ids, event.prices_cents, strict=True))
+            else:
+                zone_deltas[event.zone_id][0] += event.quantity
+            buyer_deltas[event.buyer_id] += tickets_of(event)
+        case HoldReleased() | HoldExpired():
+            step.release_claims.extend({"seat_id": seat_id, "hold_id": event.hold_id}
+                                       for seat_id in event.seat_ids)
+            status = "released" if isinstance(event, HoldReleased) else "expired"
+            step.hold_status.append({"hold_id": event.hold_id, "status": status})
+            if event.zone_id is not None:
+                zone_deltas[event.zone_id][0] -= event.quantity
+            buyer_deltas[event.buyer_id] -= tickets_of(event)
+        case SeatsSold():
+            step.sales.append({
+                "order_id": event.order_id, "hold_id": event.hold_id, "buyer_id": event.buyer_id,
+                "seat_ids": list(event.seat_ids), "total_cents": event.total_cents,
+                "zone_id": event.zone_id, "quantity": tickets_of(event),
+            })
+            step.sold_claims.extend(
+                {"seat_id": seat_id, "hold_id": event.hold_id, "order_id": event.order_id}
+                for seat_id in event.seat_ids)
+            step.hold_status.append({"hold_id": event.hold_id, "status": "sold"})
+            if event.zone_id is not None:
+                zone_deltas[event.zone_id][0] -= event.quantity
+                zone_deltas[event.zone_id][1] += event.quantity
+        case OrderRefunded():
+            step.refund_claims.extend({"seat_id": seat_id, "order_id": event.order_id}
+                                      for seat_id in event.seat_ids)
+            step.refunded_order_ids.append(event.order_id)
+            if event.zone_id is not None:
+                zone_deltas[event.zone_id][1] -= event.quantity
+            buyer_deltas[event.buyer_id] -= tickets_of(event)
+        case SeatsBlocked():
+            step.new_claims.extend({"seat_id": seat_id, "state": "blocked", "hold_id": None,
+                                    "price_cents": None} for seat_id in event.seat_ids)
+        case SeatsUnblocked():
+            step.unblock_seat_ids.extend(event.seat_ids)
+        case HoldRejected():  # a refusal writes nothing but its log record
+            pass
+        case _:
+            assert_never(event)

@@ -35,6 +35,7 @@ from loadtests.booking import redisclean
 from loadtests.booking.contender import SOLD_OUT, Audit, BookingRequest, Decision
 from loadtests.booking.cpu import process_cpu
 from loadtests.booking.workload import Workload
+from waitingroom.wire import text as reply_text
 from workers.enqueue import RequestQueue, SyncRequestQueue
 from workers.keys import Keys
 from workers.publish import results_message_lines
@@ -83,7 +84,7 @@ def _refuse_stray_workers(client: redis.Redis, keys: Keys) -> None:
     alive = client.zrangebyscore(keys.workers(), time.time() - WORKER_STALE_SECONDS, "+inf")
     if alive:
         raise RuntimeError("an onsale worker is already running on the bench's Redis prefix "
-                           f"({', '.join(a.decode() for a in alive)}); stop it first")
+                           f"({', '.join(reply_text(a) for a in alive)}); stop it first")
 
 
 class OnsaleContender:
@@ -138,14 +139,15 @@ class OnsaleContender:
                "ONSALE_MAX_QUEUE_DEPTH": str(MAX_QUEUE_DEPTH), "ONSALE_LOG_LEVEL": "WARNING"}
         self._worker = subprocess.Popen(
             [sys.executable, "-c",
-             "from api.settings import Settings; from workers.main import run; "
-             "run(Settings.from_env())"], env=env)
+             "from api.launcher.settings import Settings; "
+             "from api.launcher.roots import run_worker; run_worker(Settings.from_env())"],
+            env=env)
         client = redis.Redis.from_url(self._redis_url)
         lease = Keys(self._prefix).lease(PARTITION)
         ours = f":{self._worker.pid}:"  # the lease value starts with the owner host:pid:tag
         deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
         try:
-            while ours not in (holder := (client.get(lease) or b"").decode()):
+            while ours not in (holder := reply_text(client.get(lease) or b"")):
                 if time.monotonic() > deadline or self._worker.poll() is not None:
                     raise RuntimeError("onsale worker did not take the bench partition"
                                        + (f" (held by {holder})" if holder else ""))

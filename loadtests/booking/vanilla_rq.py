@@ -9,7 +9,9 @@ means no lock is ever contended, so the job uses a plain `FOR UPDATE`.
 
 RQ is a blocking library, so the client runs it in a thread pool sized for
 every buyer of the process. Logging is `--quiet`: RQ's per-job INFO lines
-would only cost the worker time.
+would only cost the worker time. The worker class is stock `SimpleWorker` without
+RQ's command channel (workers/rqworker.py): the per-job path is RQ's own, and the
+SIGTERM that ends a run is not stalled for a minute by the channel's pub/sub thread.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class VanillaRqContender:
 
     def start(self) -> None:
         self._worker = subprocess.Popen(
-            [sys.executable, "-m", "rq.cli", "worker", "--worker-class", "rq.worker.SimpleWorker",
+            [sys.executable, "-m", "rq.cli", "worker",
+             "--worker-class", "workers.rqworker.SimpleWorkerWithoutCommands",
              "--url", self._redis_url, "--name", f"{self._prefix}-worker-{os.getpid()}",
              "--quiet", queue_name(self._prefix)],
             stdout=subprocess.DEVNULL,

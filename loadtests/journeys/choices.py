@@ -46,8 +46,9 @@ def read_seat_map(doc: Any) -> SeatMapView:
     for item in _objects(doc):
         status = next((item[k] for k in _STATUS_KEYS if isinstance(item.get(k), str)), None)
         seat_id = item.get("seat_id", item.get("id"))
-        if "capacity" in item and isinstance(item.get("id", item.get("zone_id")), int):
-            zone_id = int(item.get("zone_id", item.get("id")))
+        zone_key = item.get("id", item.get("zone_id"))
+        if "capacity" in item and isinstance(zone_key, int):
+            zone_id = int(item.get("zone_id", zone_key))
             left = item.get("available", item.get("remaining", item.get("capacity")))
             if isinstance(left, int) and left > 0:
                 view.zones[zone_id] = left

@@ -14,23 +14,30 @@ import itertools
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from locust import events
-
-from loadtests.journeys.defaults import (  # noqa: F401  (re-exported for the journeys)
-    DEFAULT_PASSWORD,
-    TEST_CARD_DECLINED,
-    TEST_CARD_NO_FUNDS,
-    TEST_CARD_OK,
-)
+from locust.event import EventHook
 
 METRIC = "METRIC"
 """Request type of the custom metrics, so they sit apart from HTTP rows in Locust's tables."""
 
+Listener = TypeVar("Listener", bound=Callable[..., None])
 
-@events.init_command_line_parser.add_listener
+
+def listener(hook: EventHook) -> Callable[[Listener], Listener]:
+    """`@listener(events.quitting)`: `hook.add_listener` as a decorator that keeps types."""
+
+    def register(handler: Listener) -> Listener:
+        hook.add_listener(handler)  # type: ignore[no-untyped-call]  # locust leaves it unannotated
+        return handler
+
+    return register
+
+
+@listener(events.init_command_line_parser)
 def _add_options(parser: Any) -> None:
     parser.add_argument("--event-id", type=int, default=0, env_var="LOCUST_EVENT_ID",
                         help="the on-sale event the journeys book")

@@ -16,6 +16,8 @@ from typing import Any
 
 from locust import events
 
+from loadtests.journeys.common import listener
+
 _lock = threading.Lock()
 _counts: Counter[str] = Counter()
 _samples: dict[str, list[float]] = {}
@@ -69,7 +71,7 @@ def summary() -> dict[str, Any]:
     }
 
 
-@events.report_to_master.add_listener
+@listener(events.report_to_master)
 def _ship(client_id: str, data: dict[str, Any]) -> None:
     with _lock:
         data["journeys"] = {"counts": dict(_counts), "samples": _samples.copy()}
@@ -77,7 +79,7 @@ def _ship(client_id: str, data: dict[str, Any]) -> None:
         _samples.clear()
 
 
-@events.worker_report.add_listener
+@listener(events.worker_report)
 def _merge(client_id: str, data: dict[str, Any]) -> None:
     shipped = data.get("journeys")
     if not shipped:
@@ -89,7 +91,7 @@ def _merge(client_id: str, data: dict[str, Any]) -> None:
             mine.extend(values[:max(0, MAX_SAMPLES - len(mine))])
 
 
-@events.quitting.add_listener
+@listener(events.quitting)
 def _write(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     path = getattr(options, "metrics_file", "") if options is not None else ""

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from tests.browser.conftest import LiveServer
 from tests.support.booking import make_event
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import TestGateway
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
+from workers.rqworker import SimpleWorkerWithoutCommands
 
 pytestmark = pytest.mark.browser
 
@@ -98,7 +99,8 @@ async def test_choose_seats_see_live_changes_and_pay(page: Any, live_server: Liv
     await page.locator("#card-number").fill("4242 4242 4242 4242")
     await page.get_by_role("button", name="Pay").click()
     for _ in range(100):
-        SimpleWorker([queue], connection=redis_client).work(burst=True, with_scheduler=False)
+        SimpleWorkerWithoutCommands([queue], connection=redis_client).work(
+            burst=True, with_scheduler=False)
         if await page.locator("#order-status").inner_text() == "paid":
             break
         await asyncio.sleep(0.1)

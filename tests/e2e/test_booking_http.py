@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import text
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
 from tests.e2e.conftest import migrated_database
@@ -24,12 +24,14 @@ from tests.support.catalog_http import account
 from tests.support.redis_targets import single_and_cluster_redis_url
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import PaymentResult, TestGateway
+from workers.gateway import PaymentResult
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
-from workers.notifier import make_mailer
+from workers.mailers import make_mailer
 from workers.partitions import partition_for
 from workers.payments_runner import PaymentJobRunner
 from workers.redis_client import is_cluster_client
+from workers.rqworker import SimpleWorkerWithoutCommands
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +101,7 @@ async def run_payment_jobs(redis: Redis, settings: Settings) -> None:
         PaymentJobRunner(redis, Keys(settings.redis_prefix).payments_queue_name()).drain()
         return
     queue = Queue(Keys(settings.redis_prefix).payments_queue_name(), connection=redis)
-    worker = SimpleWorker([queue], connection=redis)
+    worker = SimpleWorkerWithoutCommands([queue], connection=redis)
     worker.work(burst=True, with_scheduler=False)  # installs signal handlers: main thread only
 
 
@@ -391,7 +393,7 @@ async def test_a_released_hold_says_so_and_cannot_be_bought(
 
 @pytest.fixture()
 async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
-    from api.app import create_app
+    from api.http.app import create_app
 
     yield await aiohttp_client(create_app(settings.replace(max_queue_depth=1)))
 

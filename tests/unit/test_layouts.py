@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
+
+import pytest
 
 from engine import layouts
 from engine.seatmap import DRAWING_SIZE, seat_count, validate_seatmap, venue_from_seatmap
@@ -34,13 +35,12 @@ def test_arena_prices_fall_with_distance_from_the_stage() -> None:
     assert {s["category"] for s in upper["rows"][-1]["seats"]} == {"D"}
 
 
-def test_a_50k_arena_builds_well_under_a_second() -> None:
-    started = time.perf_counter()
+@pytest.mark.timeout(60)  # bounds a hang; the build time is `onsale bench engine`'s figure
+def test_a_50k_arena_builds_into_a_venue() -> None:
     doc = layouts.arena("Big", "Leeds", target_seats=50_000)
     venue = venue_from_seatmap(doc, 1, itertools.count(1), itertools.count(1),
                                itertools.count(1))
     assert len(venue.seats) >= 50_000
-    assert time.perf_counter() - started < 2.0  # generous: shared CI machines
 
 
 def test_theatre_has_stalls_circle_and_balcony() -> None:

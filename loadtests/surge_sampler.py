@@ -141,13 +141,15 @@ class StandInController:
         from workers.keys import Keys
 
         keys = Keys(self._prefix)
+        from workers.redis_client import async_client
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._ready.set()
-            await serve(self._redis_url, self._prefix, self._stop, admission_hook=lambda client:
-                        IntentHolds(client, keys, self._partitions, self._max_queue_depth))
+            await serve(self._redis_url, self._prefix, self._stop, connect=async_client,
+                        admission_hook=lambda client: IntentHolds(
+                            client, keys, self._partitions, self._max_queue_depth))
 
         asyncio.run(main())
 

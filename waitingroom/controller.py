@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from waitingroom.config import RoomConfig
-from waitingroom.intents import AdmittedIntent, FanIntent, hold_request_prefix
+from waitingroom.intents import AdmittedIntent, FanIntent, IntentHoldPort, hold_request_prefix
 from waitingroom.keys import RoomKeys, check_prefix
 from waitingroom.rate import MAX_CARRY_ADMISSIONS, Limit, cap_by_stock, plan_admissions
 from waitingroom.scripts import RoomScripts
@@ -43,10 +44,6 @@ MAX_PLACES_PER_STEP = 5000
 MAX_PLACES_PER_SCRIPT = 1000
 
 EventIdsProvider = Callable[[], Awaitable[Iterable[int]] | Iterable[int]]
-AdmissionHook = Callable[[int, list[AdmittedIntent]], Awaitable[None]]
-"""Called after each admitting script with the fans admitted with an intent, in line order:
-the composition root enqueues their hold requests on the event's partition. A failure is
-logged; those fans land on seat selection without a hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +68,14 @@ class AdmissionController:
         owner_id: str,
         *,
         lease_ms: int = LEASE_MILLISECONDS,
-        on_admitted: AdmissionHook | None = None,
+        intent_holds: IntentHoldPort | None = None,
     ):
         self._redis = redis
         self._prefix = check_prefix(prefix)
         self.owner_id = owner_id
         self._lease_ms = lease_ms
-        self._on_admitted = on_admitted
+        self._intent_holds = intent_holds
+        """Without it intents are kept but no hold is made (fans pick seats at their turn)."""
         self._scripts = RoomScripts.register(redis)
 
     async def step(self, event_id: int, now: float) -> StepResult:
@@ -114,6 +112,7 @@ class AdmissionController:
             if remaining > 0 and line.order is not None:
                 last = min(line.joined, serving + min(2 * remaining + 32, MAX_PLACES_PER_SCRIPT))
                 seqs = [line.order.seq_at(place) for place in range(serving + 1, last + 1)]
+            request_ids = await self._hold_request_ids(event_id, now, seqs)
             reply = await self._scripts.controller_advance(
                 keys=[keys.controller_lease, keys.state, keys.seen, keys.sessions, keys.intents],
                 args=[
@@ -128,17 +127,18 @@ class AdmissionController:
                     "" if meter.per_second is None else repr(meter.per_second),
                     "" if meter.mark_at is None else repr(meter.mark_at),
                     meter.mark_serving,
-                    hold_request_prefix(event_id, now),
+                    len(seqs),
                     *seqs,
+                    *request_ids,
                 ],
             )
             verdict = text(reply[0])
             if verdict != "ok":
                 return StepResult(event_id, False, admitted, skipped, serving, active, verdict)
-            if reply[4] and self._on_admitted is not None:
+            if reply[4] and self._intent_holds is not None:
                 try:
-                    await self._on_admitted(event_id, _admitted_intents(reply[4]))
-                except Exception:
+                    await self._intent_holds.enqueue(event_id, _admitted_intents(reply[4]))
+                except Exception:  # those fans land on seat selection without a hold
                     log.exception("holds from intents failed for event %s", event_id)
             step_admitted, step_skipped = int(reply[1]), int(reply[2])
             serving = int(reply[3])
@@ -158,6 +158,16 @@ class AdmissionController:
             limited_by = Limit.QUEUE_EMPTY
         return StepResult(
             event_id, True, admitted, skipped, serving, active + admitted, limited_by.value
+        )
+
+    async def _hold_request_ids(self, event_id: int, now: float, seqs: list[int]) -> list[str]:
+        """The hold request id each place would get if admitted with an intent ('' each
+        without a port: no hold is named)."""
+        if self._intent_holds is None or not seqs:
+            return [""] * len(seqs)
+        prefix = hold_request_prefix(event_id, now)
+        return await self._intent_holds.hold_request_ids(
+            event_id, [f"{prefix}{seq}" for seq in seqs]
         )
 
     async def release(self, event_id: int) -> None:
@@ -222,8 +232,9 @@ def _admitted_intents(flat: list[Any]) -> list[AdmittedIntent]:
 
 
 def new_owner_id() -> str:
-    """A controller identity unique across processes and restarts."""
-    return f"controller-{secrets.token_hex(8)}"
+    """A controller identity unique across processes and restarts; it names the process
+    (`controller-<pid>-<random>`), so ops and fault runs see which one holds a room."""
+    return f"controller-{os.getpid()}-{secrets.token_hex(6)}"
 
 
 async def _event_ids(provider: EventIdsProvider) -> Iterable[int]:

@@ -11,8 +11,9 @@ line order.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,21 @@ class AdmittedIntent:
     seq: int
     hold_request_id: str
     intent: FanIntent
+
+
+class IntentHoldPort(Protocol):
+    """Where the holds of fans admitted with an intent go (the booking pipeline; the
+    composition root supplies it, since waitingroom/ may not import workers/)."""
+
+    async def hold_request_ids(self, event_id: int, bases: Sequence[str]) -> list[str]:
+        """The request id each base id becomes on the event's partition (a job id in the
+        partition's hash slot), computed before the admitting script so the script can
+        record the id the fan's poll will name."""
+        ...
+
+    async def enqueue(self, event_id: int, admitted: list[AdmittedIntent]) -> None:
+        """Enqueue the holds, in the given (line) order."""
+        ...
 
 
 def hold_request_prefix(event_id: int, now: float) -> str:

@@ -21,15 +21,18 @@ import redis.exceptions
 from waitingroom.controller import (
     STEP_INTERVAL_SECONDS,
     AdmissionController,
-    AdmissionHook,
     new_owner_id,
 )
+from waitingroom.intents import IntentHoldPort
 from waitingroom.keys import events_registry
 from waitingroom.wire import text
 
+Connect = Callable[..., aioredis.Redis]
+"""Makes the async Redis client from a URL and options."""
+
 log = logging.getLogger("onsale.admission")
 
-HookFactory = Callable[[aioredis.Redis], AdmissionHook]
+HookFactory = Callable[[aioredis.Redis], IntentHoldPort]
 REDIS_TIMEOUT_SECONDS = 5.0
 
 
@@ -64,13 +67,15 @@ async def serve(
     prefix: str,
     stop: asyncio.Event,
     interval: float = STEP_INTERVAL_SECONDS,
+    connect: Connect = aioredis.Redis.from_url,
     admission_hook: HookFactory | None = None,
 ) -> None:
-    """Run one controller until `stop` is set (tests drive this directly).
-
-    `admission_hook` builds, on the controller's Redis client, what to do with fans admitted
-    with an intent (the launcher passes the partitions' hold enqueuer)."""
-    client = aioredis.Redis.from_url(
+    """Run one controller until `stop` is set (tests drive this directly). `connect` makes
+    the Redis client from the URL: the launcher passes onsale's factory, which also speaks
+    Redis Cluster (workers/redis_client.py; this package may not import it).
+    `admission_hook` builds, on that client, what to do with fans admitted with an intent
+    (the launcher passes the partitions' hold enqueuer)."""
+    client = connect(
         redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -80,7 +85,7 @@ async def serve(
         client,
         prefix,
         new_owner_id(),
-        on_admitted=None if admission_hook is None else admission_hook(client),
+        intent_holds=None if admission_hook is None else admission_hook(client),
     )
     log.info("admission controller %s starting", controller.owner_id)
     try:
@@ -90,15 +95,22 @@ async def serve(
         log.info("admission controller %s stopped", controller.owner_id)
 
 
-async def _main(redis_url: str, prefix: str, admission_hook: HookFactory | None) -> None:
+async def _main(
+    redis_url: str, prefix: str, connect: Connect, admission_hook: HookFactory | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(redis_url, prefix, stop, admission_hook=admission_hook)
+    await serve(redis_url, prefix, stop, connect=connect, admission_hook=admission_hook)
 
 
-def run(redis_url: str, prefix: str, admission_hook: HookFactory | None = None) -> int:
+def run(
+    redis_url: str,
+    prefix: str,
+    connect: Connect = aioredis.Redis.from_url,
+    admission_hook: HookFactory | None = None,
+) -> int:
     """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
-    asyncio.run(_main(redis_url, prefix, admission_hook))
+    asyncio.run(_main(redis_url, prefix, connect, admission_hook))
     return 0

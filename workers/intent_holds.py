@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 from redis.asyncio import Redis as AsyncRedis
 
 from waitingroom.intents import AdmittedIntent
 from workers.booking_requests import RequestKind
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
-from workers.keys import Keys
+from workers.keys import Keys, job_id_for_partition
 from workers.partitions import partition_for
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ class IntentHolds:
         self._pins: dict[int, str] = {}
         self._pins_read_at = -PINS_CACHE_SECONDS
 
-    async def __call__(self, event_id: int, admitted: list[AdmittedIntent]) -> None:
+    async def hold_request_ids(self, event_id: int, bases: Sequence[str]) -> list[str]:
+        partition = await self._partition_of(event_id)
+        return [job_id_for_partition(base, partition) for base in bases]
+
+    async def enqueue(self, event_id: int, admitted: list[AdmittedIntent]) -> None:
         partition = await self._partition_of(event_id)
         results = await asyncio.gather(
             *(

@@ -63,7 +63,8 @@ async def admit_with_intents(api: TestClient[Any, Any], event_id: int) -> None:
     redis = api.app[REDIS_KEY]
     hook = IntentHolds(redis, Keys(settings.redis_prefix), settings.partitions,
                        settings.max_queue_depth)
-    controller = AdmissionController(redis, settings.redis_prefix, "intents", on_admitted=hook)
+    controller = AdmissionController(redis, settings.redis_prefix, "intents",
+                                     intent_holds=hook)
     await controller.step(event_id, time.time())
     await controller.release(event_id)
 

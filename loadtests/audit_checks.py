@@ -351,7 +351,7 @@ def fifo_share(replay: Replay, places: dict[int, int], has_room: bool,
     return check
 
 
-INTENT_HOLD_ID = re.compile(r"^\d+-t([0-9a-f]{12})q(\d+)$")
+INTENT_HOLD_ID = re.compile(r"^\d+-t([0-9a-f]{12})q(\d+)_")
 """Hold requests made at admission from a fan's intent (`waitingroom.intents`): the admitting
 step's time and the fan's join number are in the id."""
 MIN_INTENT_LINE_ORDER_SHARE = 0.99

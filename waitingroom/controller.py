@@ -167,7 +167,7 @@ class AdmissionController:
             return [""] * len(seqs)
         prefix = hold_request_prefix(event_id, now)
         return await self._intent_holds.hold_request_ids(
-            event_id, [f"{prefix}{seq}" for seq in seqs]
+            event_id, [f"{prefix}{seq}_" for seq in seqs]
         )
 
     async def release(self, event_id: int) -> None:

@@ -61,7 +61,8 @@ class IntentHoldPort(Protocol):
 
 
 def hold_request_prefix(event_id: int, now: float) -> str:
-    """Request ids of one controller step: `<event>-t<ms, 12 hex>q<seq>`, unique per
+    """Request ids of one controller step: `<event>-t<ms, 12 hex>q<seq>_`, unique per
     admission (a fan is admitted once per join number) and shaped like every request id
-    (event first, then its time, which request recovery reads)."""
+    (event first, then its time, which request recovery reads). The `_` ends the join
+    number before the characters that steer the id into the partition's slot."""
     return f"{event_id}-t{int(now * 1000):012x}q"

@@ -17,6 +17,7 @@ from api.http.app import create_app
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.launcher.settings import Settings
 from engine.store.db import make_engine
+from loadtests.audit_checks import INTENT_HOLD_ID
 from tests.e2e.test_booking_http import wait_for
 from tests.e2e.test_line_stock_http import status
 from tests.e2e.test_waitingroom_http import fan, join, open_room
@@ -115,6 +116,7 @@ async def test_admission_holds_seats_for_intents_in_line_order(
     assert answers[3]["hold_request_id"] is None, "no intent: the fan picks seats as today"
     request_ids = [a["hold_request_id"] for a in answers[:3]]
     assert all(request_ids), answers
+    assert all(INTENT_HOLD_ID.match(rid) for rid in request_ids), "the audit must know them"
     held = [await wait_for(api, f"/requests/{rid}", f, {"held", "rejected"})
             for rid, f in zip(request_ids, fans[:3], strict=True)]
     assert [h["status"] for h in held] == ["held"] * 3, held

@@ -14,7 +14,7 @@ ADMITTED_MS = 1_800_000_000_000
 
 
 def intent_request(seq: int) -> str:
-    return f"7-t{ADMITTED_MS:012x}q{seq}"
+    return f"7-t{ADMITTED_MS:012x}q{seq}_9aZ{seq % 10}"  # then the slot-steering suffix
 
 
 def records(seqs: list[int], delay: float) -> list[RequestRecord]:

@@ -48,7 +48,7 @@ async def test_intents_become_named_holds_in_line_order(
 
     assert [fan.seq for fan in holds.enqueued] == [1, 3, 4], "line order, only fans with one"
     assert [fan.intent.hold_params["quantity"] for fan in holds.enqueued] == [1, 3, 4]
-    assert all(fan.hold_request_id.endswith(f"q{fan.seq}s") for fan in holds.enqueued)
+    assert all(fan.hold_request_id.endswith(f"q{fan.seq}_s") for fan in holds.enqueued)
     first = await room.status(event_id, tickets[0], START + 1.1)
     assert first.state is FanState.ADMITTED
     assert first.hold_request_id == holds.enqueued[0].hold_request_id

@@ -50,7 +50,8 @@ from engine.store.catalog import create_event, create_organizer, create_venue
 from engine.store.migrate import upgrade_to_head
 from loadtests.booking.cpu import process_cpu
 from workers.enqueue import RequestQueue
-from workers.keys import Keys, text as reply_text
+from workers.keys import Keys
+from workers.keys import text as reply_text
 from workers.partitions import hashed_partition
 from workers.supervisor import HEARTBEAT_SECONDS
 

@@ -38,6 +38,8 @@ class SurgeUser(FastHttpUser):
     wait_time = constant(0)  # journeys sleep where a person would; see `think`
     network_timeout = 60.0
     connection_timeout = 10.0
+    line_rate: float | None = None
+    """Admissions per second from the last read of the line summary (waitingroom.shared_line)."""
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
@@ -140,7 +142,7 @@ class SurgeUser(FastHttpUser):
         if position is None or status.get("in_prequeue"):
             return False
         expiry = float(status.get("position_expiry_seconds") or 60)
-        serving, rate = int(status.get("serving_position") or 0), None
+        serving, rate = int(status.get("serving_position") or 0), self.line_rate
         last_own = time.monotonic()
         followed = False
         while not own_poll_due(position, serving, rate,
@@ -157,6 +159,7 @@ class SurgeUser(FastHttpUser):
             serving = int(summary.get("serving_position") or 0)
             rate = summary.get("admission_rate_per_second") or (
                 float(summary.get("new_users_per_minute") or 0) / 60)
+            self.line_rate = rate
         return followed
 
     def leave_queue(self, ticket: str) -> None:

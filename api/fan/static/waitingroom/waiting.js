@@ -234,6 +234,7 @@
   const MIN_SHARED_POLL_SECONDS = 1;
   const MAX_SHARED_POLL_SECONDS = 5;
   let lastOwnPollAt = 0;
+  let lineRate = null; // admissions per second, from the last summary read
 
   function nearFrontMargin(rate) {
     return Math.max(NEAR_FRONT_MIN_PLACES, Math.ceil((rate > 0 ? rate : 0) * NEAR_FRONT_SECONDS));
@@ -266,7 +267,7 @@
   function scheduleAfterStatus(status) {
     const farBack =
       status.position !== null && !status.in_prequeue &&
-      !nearFront(status.position, status.serving_position, null);
+      !nearFront(status.position, status.serving_position, lineRate);
     if (farBack) schedule(MIN_SHARED_POLL_SECONDS, readSummary);
     else scheduleNextPoll(status.poll_after_seconds || 1);
   }
@@ -286,6 +287,7 @@
     }
     const summary = await reply.json();
     const rate = summary.admission_rate_per_second || summary.new_users_per_minute / 60;
+    lineRate = rate;
     const position = lastStatus.position;
     if (ownPollDue(position, summary.serving_position, rate)) {
       poll();

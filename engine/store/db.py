@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +21,15 @@ one whose keepalives go unanswered (10 s + 3 x 3 s): a Postgres that became unre
 
 
 def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
-                max_overflow: int = POOL_MAX_OVERFLOW, echo: bool = False) -> Engine:
-    """An engine with a bounded pool that survives Postgres restarts (pre-ping)."""
+                max_overflow: int = POOL_MAX_OVERFLOW, echo: bool = False,
+                transaction_pooling: bool = False) -> Engine:
+    """An engine with a bounded pool that survives Postgres restarts (pre-ping).
+
+    `transaction_pooling`: Postgres is behind PgBouncer in transaction mode, where
+    consecutive statements may run on different server connections, so psycopg
+    must not prepare statements (`prepare_threshold=None`).
+    """
+    pooling: dict[str, Any] = {"prepare_threshold": None} if transaction_pooling else {}
     return create_engine(
         database_url,
         pool_pre_ping=True,
@@ -32,7 +41,8 @@ def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
                       "application_name": "onsale",
                       "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                       "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
-                      "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS},
+                      "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS,
+                      **pooling},
         echo=echo,
     )
 

@@ -69,7 +69,7 @@ OWN_SAMPLE_PER_S = 60
 CLIENT_CONNECTIONS = 32
 QUICK_WINDOW_SECONDS = 10
 FULL_WINDOW_SECONDS = 30
-COST_REQUESTS = 2_000
+COST_REQUESTS = 3_000
 SUMMARY_ROUTE = "/events/{event_id}/queue"
 STATUS_ROUTE = "/events/{event_id}/queue/{ticket}"
 JOIN_ACCOUNTS_FROM = 10_000_000
@@ -112,10 +112,10 @@ class LineFigures:
 def main(quick: bool, settings: Settings) -> int:
     window = QUICK_WINDOW_SECONDS if quick else FULL_WINDOW_SECONDS
     figures: dict[str, Any] = {}
-    with bench_events.private_redis() as (redis_url, _redis_pid):
+    with bench_events.private_redis() as (redis_url, redis_pid):
         line_settings = settings.replace(redis_url=redis_url, redis_prefix="benchline",
                                          log_level="WARNING")
-        line, costs = run_line(line_settings, window)
+        line, costs = run_line(line_settings, window, redis_pid)
     figures.update(line.entry())
     events = bench_events.run(settings.database_url or bench_events.LOCAL_POSTGRES_URL, quick)
     figures.update({key: events[key] for key in (
@@ -136,7 +136,8 @@ def main(quick: bool, settings: Settings) -> int:
 # ---- the line ------------------------------------------------------------------------------
 
 
-def run_line(settings: Settings, window: int) -> tuple[LineFigures, dict[str, float]]:
+def run_line(settings: Settings, window: int,
+             redis_pid: int) -> tuple[LineFigures, dict[str, float]]:
     from api.fan.waitingroom_http import ADMISSION_KEY_FILE
     from waitingroom.keyfile import load_or_create_signer
 
@@ -160,7 +161,8 @@ def run_line(settings: Settings, window: int) -> tuple[LineFigures, dict[str, fl
         before = route_counts(origin_port)
         shared_sent, own_sent = asyncio.run(replay(proxy, plan, tickets, window))
         after = route_counts(origin_port)
-        costs = asyncio.run(api_costs(client, settings, origin_port, origin_pid, tickets))
+        costs = asyncio.run(api_costs(client, settings, origin_port, (origin_pid, redis_pid),
+                                      tickets))
     client.close()
     figures = LineFigures(
         FANS_IN_LINE, window, shared_sent,
@@ -217,17 +219,20 @@ async def replay(proxy: int, plan: LineSchedule, tickets: list[str],
     return shared_sent, own_sent
 
 
-async def api_costs(client: redis.Redis, settings: Settings, port: int, pid: int,
+async def api_costs(client: redis.Redis, settings: Settings, port: int, pids: tuple[int, int],
                     tickets: list[str]) -> dict[str, float]:
-    """Status polls and joins per core-second of the API process (straight at the origin)."""
+    """Status polls and joins per core-second of the API process (straight at the origin), and
+    the Redis commands each costs (the private server counts only ours)."""
+    api_pid, redis_pid = pids
     base = f"http://127.0.0.1:{port}"
     prime_sessions(client, settings.redis_prefix, COST_REQUESTS, first=JOIN_ACCOUNTS_FROM)
     connector = aiohttp.TCPConnector(limit=CLIENT_CONNECTIONS)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def burst(requests: list[tuple[str, str, dict[str, str]]]) -> float:
+        async def burst(requests: list[tuple[str, str, dict[str, str]]]) -> tuple[float, float]:
             queue = iter(requests)
-            cpu = process_cpu(pid).cpu_seconds
+            cpu = process_cpu(api_pid).cpu_seconds
+            commands = int(client.info("stats")["total_commands_processed"])
 
             async def worker() -> None:
                 for method, path, headers in queue:
@@ -237,15 +242,23 @@ async def api_costs(client: redis.Redis, settings: Settings, port: int, pid: int
                             raise RuntimeError(f"{method} {path}: HTTP {reply.status}")
 
             await asyncio.gather(*(worker() for _ in range(CLIENT_CONNECTIONS)))
-            return len(requests) / max(1e-6, process_cpu(pid).cpu_seconds - cpu)
+            used = int(client.info("stats")["total_commands_processed"]) - commands - 2
+            per_core = len(requests) / max(1e-6, process_cpu(api_pid).cpu_seconds - cpu)
+            return per_core, used / len(requests)
 
-        polls = await burst([("GET", f"/events/{EVENT_ID}/queue/{tickets[n % len(tickets)]}", {})
-                             for n in range(COST_REQUESTS)])
-        joins = await burst([
+        redis_cpu = process_cpu(redis_pid).cpu_seconds
+        polls, poll_commands = await burst([
+            ("GET", f"/events/{EVENT_ID}/queue/{tickets[n % len(tickets)]}", {})
+            for n in range(COST_REQUESTS)])
+        joins, join_commands = await burst([
             ("POST", f"/events/{EVENT_ID}/queue",
              {"Authorization": f"Bearer {bench_token(JOIN_ACCOUNTS_FROM + n)}"})
             for n in range(COST_REQUESTS)])
-    return {"status_polls_per_api_core_s": round(polls), "joins_per_api_core_s": round(joins)}
+        redis_cpu = process_cpu(redis_pid).cpu_seconds - redis_cpu
+    return {"status_polls_per_api_core_s": round(polls), "joins_per_api_core_s": round(joins),
+            "redis_commands_per_status_poll": round(poll_commands, 3),
+            "redis_commands_per_join": round(join_commands, 3),
+            "redis_cpu_us_per_poll_or_join": round(redis_cpu / (2 * COST_REQUESTS) * 1e6, 1)}
 
 
 def route_counts(port: int) -> dict[str, int]:

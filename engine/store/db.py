@@ -26,10 +26,15 @@ def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
     """An engine with a bounded pool that survives Postgres restarts (pre-ping).
 
     `transaction_pooling`: Postgres is behind PgBouncer in transaction mode, where
-    consecutive statements may run on different server connections, so psycopg
-    must not prepare statements (`prepare_threshold=None`).
+    consecutive transactions may run on different server connections, so psycopg
+    must not prepare statements (`prepare_threshold=None`), and no startup options
+    are sent (PgBouncer refuses them).
     """
-    pooling: dict[str, Any] = {"prepare_threshold": None} if transaction_pooling else {}
+    # PgBouncer refuses the `options` startup parameter: behind it, set statement_timeout
+    # on the role (ALTER ROLE ... SET statement_timeout), see docs/scaling.md.
+    pooling: dict[str, Any] = (
+        {"prepare_threshold": None} if transaction_pooling
+        else {"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
     return create_engine(
         database_url,
         pool_pre_ping=True,
@@ -37,8 +42,7 @@ def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
         max_overflow=max_overflow,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
-        connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                      "application_name": "onsale",
+        connect_args={"application_name": "onsale",
                       "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                       "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
                       "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS,

@@ -139,6 +139,10 @@ def run(database_url: str, quick: bool) -> dict[str, Any]:
             f"{n}_worker{'s' if n > 1 else ''}": round(p.decisions_per_s)
             for n, p in by_workers.items()},
         "single_event_drain_decisions_per_s": round(hot.decisions_per_s),
+        "events_decisions_per_worker_core_s": {
+            **{f"{n}_worker{'s' if n > 1 else ''}": round(p.requests / max(p.worker_cpu_s, 1e-6))
+               for n, p in by_workers.items()},
+            "one_hot_event": round(hot.requests / max(hot.worker_cpu_s, 1e-6))},
         "events_vs_single_event": {
             f"{n}_worker{'s' if n > 1 else ''}": round(p.decisions_per_s / hot.decisions_per_s, 2)
             for n, p in by_workers.items()},

@@ -120,7 +120,8 @@ def main(quick: bool, settings: Settings) -> int:
     events = bench_events.run(settings.database_url or bench_events.LOCAL_POSTGRES_URL, quick)
     figures.update({key: events[key] for key in (
         "events_on_sale", "events_aggregate_decisions_per_s",
-        "single_event_drain_decisions_per_s", "events_vs_single_event")})
+        "single_event_drain_decisions_per_s", "events_vs_single_event",
+        "events_decisions_per_worker_core_s")})
     figures["events_phases"] = events["phases"]
     costs.update(event_costs(events["phases"]))
     figures["per_core"] = costs

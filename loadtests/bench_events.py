@@ -70,10 +70,6 @@ WORKER_READY_TIMEOUT_SECONDS = 90.0
 DRAIN_TIMEOUT_SECONDS = 180.0
 BENCH_DATABASE = "onsale_bench_events"
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-WORKER_LEASE_TTL_MS = 15_000
-"""Longer than the default 2 s: a partition's first batch after the release loads the seats of
-every event it serves (25 here) before it can renew, and on this loaded machine that took
-longer than 2 s, so the lease expired mid-batch and the re-run of the batch did the same."""
 BENCH_LEASE_MS = 3_600_000
 BENCH_LEASE_OWNER = "bench-holding-until-the-burst-is-queued|0"
 """A lease value (`<owner>|<token>`) of no worker: the partitions wait for the release."""
@@ -255,8 +251,7 @@ def start_workers(db_url: str, redis_url: str, prefix: str,
                   count: int) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "ONSALE_DATABASE_URL": db_url, "ONSALE_REDIS_URL": redis_url,
            "ONSALE_REDIS_PREFIX": prefix, "ONSALE_PARTITIONS": str(PARTITIONS),
-           "ONSALE_BATCH_MAX": "512", "ONSALE_LOG_LEVEL": "WARNING",
-           "ONSALE_LEASE_TTL_MS": str(WORKER_LEASE_TTL_MS)}
+           "ONSALE_BATCH_MAX": "512", "ONSALE_LOG_LEVEL": "WARNING"}
     code = ("from api.launcher.settings import Settings; "
             "from api.launcher.roots import run_worker; run_worker(Settings.from_env())")
     return [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(count)]

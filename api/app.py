@@ -24,6 +24,7 @@ from api.metrics import http_metrics_middleware
 from api.request_context import body_limit_middleware, request_context_middleware
 from api.routes import add_feature_contexts, add_routes
 from api.settings import Settings
+from workers.redis_client import async_client
 from workers.redis_packing import with_hiredis_packing
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def make_redis(settings: Settings) -> redis.asyncio.Redis:
     """The API process's Redis client. Its pool opens up to `ONSALE_REDIS_MAX_CONNECTIONS`
     connections: redis-py's default of 100 refuses the 101st concurrent command ("Too many
     connections") instead of waiting, which a surge reaches."""
-    return with_hiredis_packing(redis.asyncio.Redis.from_url(
+    return with_hiredis_packing(async_client(
         settings.redis_url or "",
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -24,6 +24,9 @@ from waitingroom.wire import text
 
 if TYPE_CHECKING:
     from api.settings import Settings
+
+Connect = Callable[..., aioredis.Redis]
+"""Makes the async Redis client from a URL and options."""
 
 log = logging.getLogger("onsale.admission")
 
@@ -57,10 +60,11 @@ class ConfiguredEvents:
 
 
 async def serve(
-    redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS
+    redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS,
+    connect: Connect = aioredis.Redis.from_url,
 ) -> None:
     """Run one controller until `stop` is set (tests drive this directly)."""
-    client = aioredis.Redis.from_url(
+    client = connect(
         redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -75,15 +79,17 @@ async def serve(
         log.info("admission controller %s stopped", controller.owner_id)
 
 
-async def _main(settings: Settings) -> None:
+async def _main(settings: Settings, connect: Connect) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(settings.redis_url or "", settings.redis_prefix, stop)
+    await serve(settings.redis_url or "", settings.redis_prefix, stop, connect=connect)
 
 
-def run(settings: Settings) -> int:
-    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
-    asyncio.run(_main(settings))
+def run(settings: Settings, connect: Connect = aioredis.Redis.from_url) -> int:
+    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases.
+    `connect` makes the Redis client from the URL (the launcher passes onsale's factory,
+    which also speaks Redis Cluster; this package may not import it)."""
+    asyncio.run(_main(settings, connect))
     return 0

@@ -17,6 +17,7 @@ from redis import Redis
 from workers.consumer import ConsumerConfig
 from workers.keys import Keys, text
 from workers.partitions import partition_for
+from workers.redis_client import is_cluster_client, sync_client
 from workers.supervisor import PartitionSupervisor
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def run(settings: Settings) -> None:
     from workers.metrics import BatchMetrics
     from workers.pg_store import PostgresBookingStore
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    redis = sync_client(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
     engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
@@ -79,9 +80,10 @@ def run_payments(settings: Settings) -> None:
     from workers import payments
     from workers.enqueue import SyncRequestQueue
     from workers.gateway import TestGateway
+    from workers.payments_runner import PaymentJobRunner
     from workers.rqworker import SimpleWorkerWithoutCommands
 
-    redis = Redis.from_url(settings.redis_url or "", health_check_interval=30)
+    redis = sync_client(settings.redis_url or "", health_check_interval=30)
     keys = Keys(settings.redis_prefix)
     engine = make_engine(settings.database_url or "")
 
@@ -96,6 +98,9 @@ def run_payments(settings: Settings) -> None:
         end_admission=_admission_ender(redis, settings.redis_prefix),
         **payments.postgres_parts(engine, settings.signing_key()),
     ))
+    if is_cluster_client(redis):  # RQ's Worker cannot run on a cluster (payments_runner)
+        PaymentJobRunner(redis, keys.payments_queue_name()).serve(_stop_on_signals())
+        return
     queue = Queue(keys.payments_queue_name(), connection=redis)
     SimpleWorkerWithoutCommands([queue], connection=redis).work(with_scheduler=False)
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from workers.consumer import BatchHook, ConsumerConfig, PartitionConsumer
 from workers.keys import Keys, text
@@ -74,8 +75,14 @@ class PartitionSupervisor:
         log.info("worker %s starting", self.owner)
         try:
             while not stop.is_set():
-                self._heartbeat()
-                self._ensure_threads(stop)
+                try:
+                    self._heartbeat()
+                    self._ensure_threads(stop)
+                except RedisError:
+                    # Redis away for a moment (a restart, a cluster failover): the consumer
+                    # threads ride it out on their own; the heartbeat resumes with Redis.
+                    log.warning("worker %s: heartbeat failed; retrying", self.owner,
+                                exc_info=True)
                 stop.wait(HEARTBEAT_SECONDS)
         finally:
             for thread in self._threads.values():

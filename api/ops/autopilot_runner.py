@@ -27,13 +27,12 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-import redis.asyncio as aioredis
-
 from api.ops import audit, figures
 from api.ops.common import OpsServices, make_services
 from api.ops.rooms import change_room
 from api.ops.sampler import LiveState
 from waitingroom.autopilot import AutopilotTargets, ControllerState, Measurement, step
+from workers.redis_client import async_client
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -202,7 +201,7 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    redis = aioredis.Redis.from_url(
+    redis = async_client(
         settings.redis_url or "",
         socket_connect_timeout=2.0,
         socket_timeout=5.0,

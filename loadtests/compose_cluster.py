@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "deploy" / "cluster" / "docker-compose.yml"
@@ -79,23 +80,31 @@ def down() -> None:
     compose("down", "--volumes", "--remove-orphans")
 
 
+def _containers() -> dict[str, str]:
+    """Service -> container id, for every container of the project (one per service)."""
+    listed = docker("ps", "--all", "--filter", f"label=com.docker.compose.project={PROJECT}",
+                    "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}')
+    return {service: cid for cid, _, service in
+            (line.partition(" ") for line in listed.splitlines()) if service}
+
+
 def container(service: str) -> str:
-    """The container id of a service (each service here has one container)."""
-    ids = compose("ps", "-q", service).split()
-    if not ids:
+    found = _containers().get(service)
+    if not found:
         raise ClusterError(f"service {service} has no container")
-    return ids[0]
+    return found
 
 
-def _state(service: str) -> dict[str, object]:
-    states: list[dict[str, object]] = json.loads(docker("inspect", container(service)))
-    state = states[0]["State"]
-    assert isinstance(state, dict)
-    return state
+def states() -> dict[str, dict[str, Any]]:
+    """Service -> Docker's State of its container, with one `docker inspect`."""
+    by_id = {cid: service for service, cid in _containers().items()}
+    if not by_id:
+        return {}
+    inspected: list[dict[str, Any]] = json.loads(docker("inspect", *by_id))
+    return {by_id[entry["Id"][:12]]: entry["State"] for entry in inspected}
 
 
-def health(service: str) -> str:
-    state = _state(service)
+def health(state: dict[str, Any]) -> str:
     checked = state.get("Health")
     return str(checked["Status"]) if isinstance(checked, dict) else str(state.get("Status"))
 
@@ -120,15 +129,19 @@ def wait_until_serving(settings: HostSettings, timeout_s: float = 300.0) -> floa
     waiting: list[str] = []
     while time.monotonic() < deadline:
         waiting = []
+        now = states()
+        missing = [service for service in (*ONE_SHOTS, *HEALTHCHECKED) if service not in now]
+        if missing:
+            raise ClusterError(f"no container for {', '.join(missing)}")
         for service in ONE_SHOTS:
-            state = _state(service)
+            state = now[service]
             if state.get("Status") != "exited":
                 waiting.append(f"{service} running")
             elif state.get("ExitCode") != 0:
                 raise ClusterError(f"{service} failed (exit {state.get('ExitCode')}): "
                                    f"{compose('logs', '--tail=20', service, check=False)}")
         waiting += [f"{service} {status}" for service in HEALTHCHECKED
-                    if (status := health(service)) != "healthy"]
+                    if (status := health(now[service])) != "healthy"]
         if not waiting and not lb_ready(settings.lb_url):
             waiting.append("load balancer /readyz")
         if not waiting:
@@ -156,10 +169,8 @@ def unpause(service: str) -> None:
 
 
 def address(service: str) -> str:
-    states: list[dict[str, object]] = json.loads(docker("inspect", container(service)))
-    settings = states[0]["NetworkSettings"]
-    assert isinstance(settings, dict)
-    return str(settings["Networks"][NETWORK]["IPAddress"])
+    inspected: list[dict[str, Any]] = json.loads(docker("inspect", container(service)))
+    return str(inspected[0]["NetworkSettings"]["Networks"][NETWORK]["IPAddress"])
 
 
 def disconnect(service: str) -> None:

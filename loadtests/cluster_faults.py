@@ -18,6 +18,7 @@ was lost or sold twice.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -121,11 +122,22 @@ def _worker_fault(target: FaultTarget, kind: str, hold_s: float) -> dict[str, An
         "token_after": taken[1] if taken else None,
         "takeover_s": round(takeover_s, 2) if takeover_s is not None else None,
         "faulted_s": round(faulted_s, 2),
+        # A later lease of the old worker's, with a newer token, is a fresh start (the
+        # workers balance partitions), not the zombie writing.
         "holder_after_heal": after[0] if after else None,
-        "zombie_reacquired": bool(after and after[0] == active),
-        "zombie_log_after_heal": zombie_log[-5:],
+        "token_after_heal": after[1] if after else None,
+        "zombie_log_after_heal": [_message(line)[:160] for line in zombie_log][:6],
         "zombie_saw_lease_lost": any(LEASE_LOST.search(line) for line in zombie_log),
     }
+
+
+def _message(log_line: str) -> str:
+    """The message of a JSON log line as `docker logs` prints it (else the line)."""
+    try:
+        parsed = json.loads(log_line[log_line.index("{"):])
+    except ValueError:
+        return log_line
+    return str(parsed.get("message", log_line)) if isinstance(parsed, dict) else log_line
 
 
 def worker_pause(target: FaultTarget) -> dict[str, Any]:
@@ -178,9 +190,15 @@ def slot_master(nodes: list[ClusterNode], slot: int) -> ClusterNode | None:
 
 
 def _nodes_seen_from(ip: str) -> list[ClusterNode]:
+    """One node's `CLUSTER NODES`, read raw (redis-py would parse it into its own shape)."""
     client = Redis(host=ip, port=cc.REDIS_PORT, socket_timeout=1.0, socket_connect_timeout=1.0)
     try:
-        raw = client.execute_command("CLUSTER NODES")  # type: ignore[no-untyped-call]
+        connection = client.connection_pool.get_connection("CLUSTER")
+        try:
+            connection.send_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
+            raw = connection.read_response()
+        finally:
+            client.connection_pool.release(connection)
     finally:
         client.close()
     return parse_cluster_nodes(raw.decode() if isinstance(raw, bytes) else str(raw))

@@ -172,8 +172,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """`onsale audit`: database and Redis come from ONSALE_* settings, as for every command."""
     args = _parser().parse_args(argv)
-    from api import embedded
-    from api.settings import Settings, SettingsError
+    from api.launcher import embedded
+    from api.launcher.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()

@@ -31,7 +31,7 @@ from loadtests.booking.harness import RunConfig, RunResult, run_contender
 from loadtests.booking.workload import WorkloadSpec, build_workload
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 BENCH_DATABASE = "onsale_bench"
 LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -371,7 +371,7 @@ def _write_plot(results: list[RunResult], path: Path, seats: int) -> Path:
 
 
 def _cli() -> int:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")

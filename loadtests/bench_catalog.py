@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from loadtests.benchio import print_table, write_results
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 BENCH_DATABASE = "onsale_bench_catalog"
 LOCAL_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -176,7 +176,7 @@ def _serve(settings: Settings, port: int) -> None:
 
     from aiohttp import web
 
-    from api.app import create_app
+    from api.http.app import create_app
 
     logging.basicConfig(level=logging.WARNING)
     web.run_app(create_app(settings), host="127.0.0.1", port=port, access_log=None,

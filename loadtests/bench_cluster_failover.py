@@ -38,7 +38,7 @@ from workers.redis_client import sync_client
 from workers.supervisor import PartitionSupervisor
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 PARTITION = "p0"
 FINAL_STATUSES = frozenset({"held", "rejected", "failed"})

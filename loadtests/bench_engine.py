@@ -23,7 +23,7 @@ from engine.seatmap import venue_from_seatmap
 from loadtests.benchio import print_table, write_results
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 ARENA_SEATS = 50_000
 HOLD_TTL_SECONDS = 600.0

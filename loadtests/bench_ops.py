@@ -30,7 +30,7 @@ import redis.asyncio as aioredis
 from loadtests.benchio import print_table, write_results
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 BATCH = 256
 EVENTS = 20
@@ -75,7 +75,7 @@ def _timed(samples: list[float]) -> dict[str, float]:
 
 
 async def _run(settings: Settings, rounds: int) -> list[dict[str, Any]]:
-    from api.metrics import state_families
+    from api.http.metrics import state_families
     from api.ops.autopilot_runner import AutopilotRunner
     from api.ops.common import OPS_KEY, make_services
     from api.ops.rooms import change_room, set_autopilot
@@ -126,7 +126,7 @@ async def _run(settings: Settings, rounds: int) -> list[dict[str, Any]]:
         class _App(dict[Any, Any]):
             pass
 
-        from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+        from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 
         app: Any = _App({SETTINGS_KEY: settings, REDIS_KEY: async_redis,
                          DB_ENGINE_KEY: db, OPS_KEY: services})

@@ -41,10 +41,10 @@ import redis.asyncio as aioredis
 from waitingroom.config import QueueMode, RoomConfig
 from waitingroom.controller import AdmissionController
 from waitingroom.keys import RoomKeys
-from waitingroom.tickets import QueueTicket, encode_ticket
+from waitingroom.queue_tickets import QueueTicket, encode_ticket
 
 if TYPE_CHECKING:
-    from api.settings import Settings
+    from api.launcher.settings import Settings
 
 EVENT_ID = 1
 SERVER_PROCESSES = max(2, os.cpu_count() or 2)
@@ -100,7 +100,7 @@ def main(quick: bool, settings: Settings) -> int:
     if wrk is None:
         print("bench waitingroom: wrk is missing (apt-get install -y wrk)", file=sys.stderr)
         return 2
-    from api.waitingroom_http import ADMISSION_KEY_FILE
+    from api.fan.waitingroom_http import ADMISSION_KEY_FILE
     from waitingroom.keyfile import load_or_create_signer
 
     plan = Plan.of(quick)
@@ -293,8 +293,8 @@ def wait_listening(port: int, children: list[subprocess.Popen[bytes]]) -> None:
 
 def serve(kind: str, port: int) -> None:
     """Child process entry: the real app, or the bare one-Redis-read handler."""
-    from api.logging import configure_logging
-    from api.settings import Settings
+    from api.http.log_format import configure_logging
+    from api.launcher.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings, component=f"bench-{kind}")
@@ -306,7 +306,7 @@ async def _serve(kind: str, port: int, settings: Settings) -> None:
     from aiohttp import web
 
     if kind == "app":
-        from api.app import create_app
+        from api.http.app import create_app
 
         app = create_app(settings)
     else:

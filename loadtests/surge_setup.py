@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from redis import Redis
 from sqlalchemy import Engine, text
 
-from api.identity import SESSION_TTL, token_hash
+from api.fan.identity import SESSION_TTL, token_hash
 from engine.pricing import PriceTier
 from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import secrets as _secrets
 
-    from api.settings import Settings
+    from api.launcher.settings import Settings
     from engine.store.db import make_engine
 
     parser = argparse.ArgumentParser(prog="python -m loadtests.surge_setup",

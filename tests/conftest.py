@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.embedded import process_alive
+from api.launcher.embedded import process_alive
 from tests.support import servers
 
 _SESSION = re.compile(r"onsaletest-(\d+)-")

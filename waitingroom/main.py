@@ -1,4 +1,5 @@
-"""The admission controller process: `run(settings)` steps every event that has a waiting room.
+"""The admission controller process: `run(redis_url, prefix)` steps every event that has a
+waiting room (the launcher's composition root reads the settings and calls it).
 
 Each round it reads the set of configured events, so a room ops switch on is
 served within one step, and each step re-reads the room's config, so a rate,
@@ -13,7 +14,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -21,9 +21,6 @@ import redis.exceptions
 from waitingroom.controller import STEP_INTERVAL_SECONDS, AdmissionController, new_owner_id
 from waitingroom.keys import events_registry
 from waitingroom.wire import text
-
-if TYPE_CHECKING:
-    from api.settings import Settings
 
 Connect = Callable[..., aioredis.Redis]
 """Makes the async Redis client from a URL and options."""
@@ -79,17 +76,17 @@ async def serve(
         log.info("admission controller %s stopped", controller.owner_id)
 
 
-async def _main(settings: Settings, connect: Connect) -> None:
+async def _main(redis_url: str, prefix: str, connect: Connect) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(settings.redis_url or "", settings.redis_prefix, stop, connect=connect)
+    await serve(redis_url, prefix, stop, connect=connect)
 
 
-def run(settings: Settings, connect: Connect = aioredis.Redis.from_url) -> int:
+def run(redis_url: str, prefix: str, connect: Connect = aioredis.Redis.from_url) -> int:
     """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases.
     `connect` makes the Redis client from the URL (the launcher passes onsale's factory,
     which also speaks Redis Cluster; this package may not import it)."""
-    asyncio.run(_main(settings, connect))
+    asyncio.run(_main(redis_url, prefix, connect))
     return 0

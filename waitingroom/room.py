@@ -19,6 +19,7 @@ from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
 from waitingroom.polls import StatusPolls
 from waitingroom.pow import PowSolution, issue_challenge, verify_solution
+from waitingroom.queue_tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.scripts import RoomScripts
 from waitingroom.status import (
     FanState,
@@ -29,7 +30,6 @@ from waitingroom.status import (
     QueueSummary,
     build_status,
 )
-from waitingroom.tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.tokens import AdmissionClaims, AdmissionSigner, parse_jti, session_jti
 from waitingroom.wire import fresh_seed, pairs, text, text_map, time_text
 

@@ -1,5 +1,8 @@
-"""Entry points of the worker processes: `onsale worker`, `onsale payments-worker` and
-`onsale notifier`."""
+"""The worker processes' loops: `onsale worker`, `onsale payments-worker` and `onsale notifier`.
+
+They take what they need built (clients, gateway, mailer) and plain values; the
+launcher's composition roots (`api.launcher.roots`) read the settings and build them.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +13,21 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from redis import Redis
 
 from workers.consumer import ConsumerConfig
+from workers.gateway import PaymentGateway
 from workers.keys import Keys, text
+from workers.mailers import Mailer
 from workers.partitions import partition_for
-from workers.redis_client import is_cluster_client, sync_client
+from workers.redis_client import is_cluster_client
 from workers.supervisor import PartitionSupervisor
 
-if TYPE_CHECKING:
-    from api.settings import Settings
-
 log = logging.getLogger("onsale.worker")
+
+PAYMENTS_MAINTENANCE_SECONDS = 15
 
 
 def _stop_on_signals() -> threading.Event:
@@ -38,23 +42,21 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def run(settings: Settings) -> None:
-    """A partition consumer process: serves its fair share of partitions, stands by for the rest."""
-    from engine.store.db import make_engine
+def run(redis: Redis, engine: sa.Engine, *, redis_prefix: str, partitions: int,
+        config: ConsumerConfig) -> None:
+    """A partition consumer process: serves its fair share of partitions, stands by for the rest.
+
+    `engine` should pool a connection per partition plus two: each partition consumer
+    keeps one for its commits; loads use the rest."""
     from workers.metrics import BatchMetrics
     from workers.pg_store import PostgresBookingStore
 
-    redis = sync_client(settings.redis_url or "", health_check_interval=30)
-    keys = Keys(settings.redis_prefix)
-    # Each partition consumer keeps one connection for its commits; loads use the rest.
-    engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
+    keys = Keys(redis_prefix)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     supervisor = PartitionSupervisor(
-        redis, keys, lambda: PostgresBookingStore(engine), owner, settings.partitions,
-        ConsumerConfig(batch_max=settings.batch_max, lease_ttl_ms=settings.lease_ttl_ms),
+        redis, keys, lambda: PostgresBookingStore(engine), owner, partitions, config,
         on_batch=BatchMetrics(redis, keys).on_batch)
     supervisor.run(_stop_on_signals())
-    engine.dispose()
 
 
 def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
@@ -71,42 +73,47 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
     return end
 
 
-def run_payments(settings: Settings) -> None:
+def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
+                 redis_prefix: str, partitions: int, max_queue_depth: int,
+                 signing_key: bytes) -> None:
     """An RQ SimpleWorker (without RQ's command channel: workers/rqworker.py) on the payments
     queue, with the payment context configured. SIGTERM or SIGINT stops it."""
     from rq import Queue
 
-    from engine.store.db import make_engine
     from workers import payments
+    from workers.abandoned_jobs import retry_abandoned_jobs
     from workers.enqueue import SyncRequestQueue
-    from workers.gateway import TestGateway
     from workers.payments_runner import PaymentJobRunner
+    from workers.processes import process_alive
     from workers.rqworker import SimpleWorkerWithoutCommands
 
-    redis = sync_client(settings.redis_url or "", health_check_interval=30)
-    keys = Keys(settings.redis_prefix)
-    engine = make_engine(settings.database_url or "")
+    keys = Keys(redis_prefix)
 
     def partition_of(event_id: int) -> str:
         pins = {int(k): text(v) for k, v in redis.hgetall(keys.partition_pins()).items()}
-        return partition_for(event_id, settings.partitions, pins)
+        return partition_for(event_id, partitions, pins)
 
     payments.configure(payments.PaymentsContext(
-        redis=redis, keys=keys, gateway=TestGateway(),
-        requests=SyncRequestQueue(redis, keys, settings.max_queue_depth),
+        redis=redis, keys=keys, gateway=gateway,
+        requests=SyncRequestQueue(redis, keys, max_queue_depth),
         partition_of=partition_of,
-        end_admission=_admission_ender(redis, settings.redis_prefix),
-        **payments.postgres_parts(engine, settings.signing_key()),
+        end_admission=_admission_ender(redis, redis_prefix),
+        **payments.postgres_parts(engine, signing_key),
     ))
     if is_cluster_client(redis):  # RQ's Worker cannot run on a cluster (payments_runner)
         PaymentJobRunner(redis, keys.payments_queue_name()).serve(_stop_on_signals())
         return
     queue = Queue(keys.payments_queue_name(), connection=redis)
-    SimpleWorkerWithoutCommands([queue], connection=redis).work(with_scheduler=False)
+    retry_abandoned_jobs(queue, redis, process_alive)
+    # Registry maintenance finds jobs whose worker died mid-run (their heartbeat expired)
+    # and retries them: every PAYMENTS_MAINTENANCE_SECONDS instead of RQ's 10 minutes.
+    SimpleWorkerWithoutCommands([queue], connection=redis,
+                                maintenance_interval=PAYMENTS_MAINTENANCE_SECONDS
+                                ).work(with_scheduler=False)
 
 
-def run_notifier(settings: Settings) -> None:
+def run_notifier(engine: sa.Engine, mailer: Mailer) -> None:
     """Send the notifications outbox until SIGTERM or SIGINT."""
     from workers.notifier import serve
 
-    serve(settings, _stop_on_signals())
+    serve(engine, mailer, _stop_on_signals())

@@ -9,6 +9,7 @@ threads take over within a lease TTL plus a poll interval.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -78,16 +79,15 @@ class PartitionSupervisor:
                 try:
                     self._heartbeat()
                     self._ensure_threads(stop)
-                except RedisError:
-                    # Redis away for a moment (a restart, a cluster failover): the consumer
-                    # threads ride it out on their own; the heartbeat resumes with Redis.
-                    log.warning("worker %s: heartbeat failed; retrying", self.owner,
-                                exc_info=True)
+                except RedisError as error:  # Redis restarting or failing over: consumers wait too
+                    log.warning("worker %s: no heartbeat (%s); retrying", self.owner, error)
                 stop.wait(HEARTBEAT_SECONDS)
         finally:
+            stop.set()
             for thread in self._threads.values():
                 thread.join(timeout=5)
-            self._redis.zrem(self._keys.workers(), self.owner)
+            with contextlib.suppress(RedisError):
+                self._redis.zrem(self._keys.workers(), self.owner)
             log.info("worker %s stopped", self.owner)
 
     def _heartbeat(self) -> None:

@@ -1,9 +1,13 @@
-"""The ops side of the API: dashboard page, live figures, waiting-room controls, audit log.
+"""The ops side of the API: dashboard page, live figures, waiting-room controls, change log.
 
-`routes` holds every ops route (the modules below register on it), `ops_ctx`
-is the app-lifetime context (services and the stats hub), `OPENAPI_PATHS`
-documents the routes. The autopilot runs in its own process
-(`api.ops.autopilot_runner.run`).
+`create_ops_app` is the ops sub-app, mounted at `/ops`: every route the modules
+below register on `routes`, the dashboard's static files, and one guard
+(`common.ops_guard`) that lets only the ops role in. `ops_ctx` is the
+app-lifetime context (services and the stats hub); it runs on the main app, so
+the services are there for `/metrics` too, and ops handlers find them through
+`request.config_dict`. `OPENAPI_PATHS` documents the routes. The autopilot runs
+in its own process (`api.ops.autopilot_runner.serve`, started by the launcher's
+`run_autopilot`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,22 @@ from typing import Any
 
 from aiohttp import web
 
-from api.keys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
-from api.ops import audit, live, pages, rooms
-from api.ops.common import OPS_KEY, make_services, routes
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.static_files import add_static_folder
+from api.ops import change_log, live, pages, rooms
+from api.ops.common import OPS_KEY, make_services, ops_guard, routes
 
-__all__ = ["OPENAPI_PATHS", "ops_ctx", "routes"]
+__all__ = ["OPENAPI_PATHS", "OPS_PREFIX", "create_ops_app", "ops_ctx", "routes"]
+
+OPS_PREFIX = "/ops"
+
+
+def create_ops_app() -> web.Application:
+    """The ops sub-app: its routes and static files, behind the ops guard."""
+    ops_app = web.Application(middlewares=[ops_guard])
+    ops_app.add_routes(routes)
+    add_static_folder(ops_app.router, "/static", pages.STATIC_DIR)
+    return ops_app
 
 
 async def ops_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -32,5 +47,5 @@ OPENAPI_PATHS: dict[str, Any] = {
     **pages.OPENAPI_PATHS,
     **live.OPENAPI_PATHS,
     **rooms.OPENAPI_PATHS,
-    **audit.OPENAPI_PATHS,
+    **change_log.OPENAPI_PATHS,
 }

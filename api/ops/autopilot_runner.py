@@ -25,17 +25,12 @@ import signal
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING
 
-from api.ops import audit, figures
-from api.ops.common import OpsServices, make_services
+from api.ops import change_log, figures
+from api.ops.common import OpsServices
 from api.ops.rooms import change_room
 from api.ops.sampler import LiveState
 from waitingroom.autopilot import AutopilotTargets, ControllerState, Measurement, step
-from workers.redis_client import async_client
-
-if TYPE_CHECKING:
-    from api.settings import Settings
 
 log = logging.getLogger("onsale.autopilot")
 
@@ -156,18 +151,18 @@ class AutopilotRunner:
         since = now - float(stored.get("audited_at") or 0.0)
         if rate == audited_rate or since < AUDIT_EVERY_SECONDS:
             return
-        record = audit.AuditRecord(
-            audit.Actor(audit.AUTOPILOT_ACTOR),
+        record = change_log.AuditRecord(
+            change_log.Actor(change_log.AUTOPILOT_ACTOR),
             event_id,
             "autopilot.adjust",
-            (audit.Change("new_users_per_minute", audited_rate, rate),),
+            (change_log.Change("new_users_per_minute", audited_rate, rate),),
             {
                 "driver": driver,
                 "queue_depth": measurement.queue_depth,
                 "p99_seconds": measurement.p99_seconds,
             },
         )
-        await audit.record_async(self._services.db, [record])
+        await change_log.record_async(self._services.db, [record])
         await self._services.redis.hset(
             key, mapping={"audited_rate": repr(rate), "audited_at": repr(now)}
         )
@@ -194,31 +189,16 @@ def _rate_binds(state: LiveState) -> bool:
     return room.waiting > 0 and room.active_sessions < room.max_active_users
 
 
-async def _main(settings: Settings) -> None:
-    from engine.store.db import make_engine
-
+async def serve(services: OpsServices) -> None:
+    """`onsale autopilot`: runs on `services` until SIGTERM or SIGINT (the launcher's
+    composition root builds them, and closes their clients afterwards)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    redis = async_client(
-        settings.redis_url or "",
-        socket_connect_timeout=2.0,
-        socket_timeout=5.0,
-        health_check_interval=30,
-    )
-    db = make_engine(settings.database_url or "")
     owner = f"autopilot-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     log.info("autopilot %s starting", owner)
     try:
-        await AutopilotRunner(make_services(settings, redis, db), owner).run(stop)
+        await AutopilotRunner(services, owner).run(stop)
     finally:
-        await redis.aclose()
-        db.dispose()
         log.info("autopilot %s stopped", owner)
-
-
-def run(settings: Settings) -> int:
-    """`onsale autopilot`: runs until SIGTERM or SIGINT."""
-    asyncio.run(_main(settings))
-    return 0

@@ -1,7 +1,13 @@
-"""What every ops route shares: the route table, the services, the ops-only gate."""
+"""What every ops route shares: the route table, the services, the ops guard.
+
+The ops routes live in a sub-app mounted at `/ops` (`api.ops.create_ops_app`): route
+paths here are relative to it, and its one middleware, `ops_guard`, lets only the ops
+role through, except to what is marked public (the dashboard page, its static files).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -9,10 +15,10 @@ import sqlalchemy as sa
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.errors import ApiError
-from api.identity import Principal, require_principal
+from api.fan.identity import Principal, require_principal
+from api.http.appkeys import Settings
+from api.http.errors import ApiError
 from api.ops.sampler import Sampler
-from api.settings import Settings
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom
 from waitingroom.tokens import AdmissionSigner
@@ -20,6 +26,8 @@ from workers.keys import Keys
 from workers.ops_counters import OpsKeys
 
 routes = web.RouteTableDef()
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPS_ROLE = "ops"
 
@@ -48,8 +56,34 @@ def make_services(settings: Settings, redis: aioredis.Redis, db: sa.Engine) -> O
 OPS_KEY = web.AppKey("ops", OpsServices)
 
 
-async def require_ops(request: web.Request) -> Principal:
-    return await require_principal(request, OPS_ROLE)
+OPS_PRINCIPAL_KEY = web.RequestKey("ops_principal", Principal)
+
+
+def public(handler: Handler) -> Handler:
+    """Mark an ops handler that anyone may call (the guard lets its requests through)."""
+    handler.ops_public = True  # type: ignore[attr-defined]
+    return handler
+
+
+@web.middleware
+async def ops_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one ops-only check: every request to the sub-app needs the ops role, except
+    public handlers and static files; unknown paths and methods answer 404/405 as before."""
+    match_info = request.match_info
+    if match_info.http_exception is None and not _is_public(match_info):
+        request[OPS_PRINCIPAL_KEY] = await require_principal(request, OPS_ROLE)
+    return await handler(request)
+
+
+def _is_public(match_info: web.UrlMappingMatchInfo) -> bool:
+    if isinstance(match_info.route.resource, web.StaticResource):
+        return True
+    return bool(getattr(match_info.handler, "ops_public", False))
+
+
+def ops_principal(request: web.Request) -> Principal:
+    """The ops account the guard let in."""
+    return request[OPS_PRINCIPAL_KEY]
 
 
 def event_id_of(request: web.Request) -> int:

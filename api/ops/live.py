@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from api.errors import ApiError
-from api.identity import optional_principal
-from api.live import sse_response, sse_send
-from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, require_ops, routes
+from api.fan.identity import optional_principal
+from api.fan.results_hub import sse_response, sse_send
+from api.http.errors import ApiError
+from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, routes
 from api.ops.sampler import sale_state
 from waitingroom.config import RoomConfig
 from waitingroom.wire import text, text_map
@@ -103,11 +103,10 @@ _EVENTS = sa.text(
 )
 
 
-@routes.get("/ops/events")
+@routes.get("/events")
 async def list_events(request: web.Request) -> web.Response:
     """Ops only. Events with a waiting room (and upcoming on-sales that could get one)."""
-    await require_ops(request)
-    services = request.app[OPS_KEY]
+    services = request.config_dict[OPS_KEY]
     room_ids = await services.room.configured_event_ids()
 
     def query() -> list[Any]:
@@ -151,10 +150,9 @@ async def list_events(request: web.Request) -> web.Response:
     return web.json_response({"events": events})
 
 
-@routes.get("/ops/events/{event_id}/stats")
+@routes.get("/events/{event_id}/stats")
 async def event_stats(request: web.Request) -> web.Response:
     """Ops only. The event's figures now, and `history` (per second, `history_seconds` back)."""
-    await require_ops(request)
     event_id = event_id_of(request)
     raw = request.query.get("history_seconds", str(DEFAULT_HISTORY_SECONDS))
     if not raw.isdigit():
@@ -165,19 +163,18 @@ async def event_stats(request: web.Request) -> web.Response:
             {"field": "history_seconds"},
         )
     seconds = min(int(raw), MAX_HISTORY_SECONDS)
-    sampler = request.app[OPS_KEY].sampler
+    sampler = request.config_dict[OPS_KEY].sampler
     now = time.time()
     snapshot = await sampler.snapshot(event_id, now)
     history = await sampler.history(event_id, now, seconds) if seconds else []
     return web.json_response({**snapshot, "history": history})
 
 
-@routes.get("/ops/events/{event_id}/stream")
+@routes.get("/events/{event_id}/stream")
 async def event_stream(request: web.Request) -> web.StreamResponse:
     """Ops only. Server-sent events: `stats` with the event's figures about once a second."""
-    await require_ops(request)
     event_id = event_id_of(request)
-    hub = request.app[HUB_KEY]
+    hub = request.config_dict[HUB_KEY]
     queue = hub.watch(event_id)
     response = await sse_response(request)
     started = checked = time.monotonic()
@@ -202,11 +199,10 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@routes.get("/ops/partitions")
+@routes.get("/partitions")
 async def list_partitions(request: web.Request) -> web.Response:
     """Ops only. Every partition: lease holder, fencing token, heartbeat, queue depth, stats."""
-    await require_ops(request)
-    services = request.app[OPS_KEY]
+    services = request.config_dict[OPS_KEY]
     keys = services.keys
     pins = {
         int(text(k)): text(v)

@@ -4,23 +4,22 @@ The page signs in through `/auth/login`, keeps the session token in
 sessionStorage (`onsale.ops.sessionToken`: gone when the tab closes), and is a
 thin client of the ops JSON and SSE endpoints, which do the refusing: a
 signed-in account without the ops role sees the refusal on the page. Charts
-use uPlot, vendored unmodified under `api/static/ops/vendor/uplot/` with its
-license.
+use uPlot, vendored unmodified under `api/ops/static/vendor/uplot/` with its
+license. The static files are served by the ops sub-app's static route
+(`api.ops.create_ops_app`).
 """
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp_jinja2 import render_string
 
-from api.errors import ApiError
-from api.ops.common import routes
+from api.ops.common import public, routes
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "ops"
-STATIC_MAX_AGE_SECONDS = 300
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -32,47 +31,15 @@ SECURITY_HEADERS = {
 }
 
 
-def _static_files() -> dict[str, Path]:
-    """Every file under the static directory, by its path relative to it (no traversal)."""
-    if not STATIC_DIR.is_dir():
-        return {}
-    return {
-        path.relative_to(STATIC_DIR).as_posix(): path
-        for path in STATIC_DIR.rglob("*")
-        if path.is_file() and path.name != "index.html"
-    }
-
-
-STATIC_FILES = _static_files()
-
-
-@routes.get("/ops")
+@routes.get("")
+@public
 async def dashboard_page(request: web.Request) -> web.Response:
     """Anyone may load the page; every figure and control behind it is ops only."""
     return web.Response(
-        body=(STATIC_DIR / "index.html").read_bytes(),
+        text=render_string("ops/dashboard.html", request, {}),
         content_type="text/html",
         charset="utf-8",
         headers={"Cache-Control": "no-cache", **SECURITY_HEADERS},
-    )
-
-
-@routes.get("/ops/static/{name:.+}")
-async def dashboard_asset(request: web.Request) -> web.Response:
-    """Anyone: the dashboard's scripts, styles and the vendored chart library."""
-    name = request.match_info["name"]
-    path = STATIC_FILES.get(name)
-    if path is None:
-        raise ApiError(404, "not_found", f"no such resource: {request.path}")
-    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return web.Response(
-        body=path.read_bytes(),
-        content_type=content_type,
-        charset="utf-8" if content_type.startswith(("text/", "application/javascript")) else None,
-        headers={
-            "Cache-Control": f"public, max-age={STATIC_MAX_AGE_SECONDS}",
-            "X-Content-Type-Options": "nosniff",
-        },
     )
 
 
@@ -96,6 +63,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "summary": "The dashboard's static files (scripts, styles, vendored uPlot)",
             "tags": ["ops"],
+            "x-who-may-call": "Anyone",
             "responses": {
                 "200": {"description": "The file."},
                 "404": {"description": "`not_found`."},

@@ -21,9 +21,9 @@ import sqlalchemy.exc
 from aiohttp import web
 from redis.exceptions import WatchError
 
-from api.errors import ApiError, read_json
-from api.ops import audit
-from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, require_ops, routes
+from api.http.errors import ApiError, read_json
+from api.ops import change_log
+from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, ops_principal, routes
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state
 from waitingroom.autopilot import AutopilotTargets
 from waitingroom.config import RoomConfig
@@ -93,7 +93,7 @@ async def audited_room_change(
     services: OpsServices,
     event_id: int,
     changes: Mapping[str, Any],
-    actor: audit.Actor,
+    actor: change_log.Actor,
     *,
     sale: str | None = None,
     action: str = "waiting_room.update",
@@ -104,15 +104,15 @@ async def audited_room_change(
         old, new = await change_room(services.redis, services.room, event_id, changes, sale=sale)
     except WaitingRoomError as error:
         raise api_error(error) from None
-    record = audit.AuditRecord(
+    record = change_log.AuditRecord(
         actor,
         event_id,
         "waiting_room.create" if old is None else action,
-        audit.diff(None if old is None else old.to_json(), new.to_json()),
+        change_log.diff(None if old is None else old.to_json(), new.to_json()),
         details or {},
     )
     try:
-        entries = await audit.record_async(services.db, [record])
+        entries = await change_log.record_async(services.db, [record])
     except sqlalchemy.exc.SQLAlchemyError:
         await restore_room(services.redis, services.room, event_id, old)
         raise
@@ -147,15 +147,14 @@ async def room_view(services: OpsServices, event_id: int) -> dict[str, Any]:
     return body
 
 
-@routes.get("/ops/events/{event_id}/waiting-room")
+@routes.get("/events/{event_id}/waiting-room")
 async def get_waiting_room(request: web.Request) -> web.Response:
     """Ops only. The event's room settings, its line right now, and the autopilot."""
-    await require_ops(request)
     event_id = event_id_of(request)
-    return web.json_response(await room_view(request.app[OPS_KEY], event_id))
+    return web.json_response(await room_view(request.config_dict[OPS_KEY], event_id))
 
 
-@routes.patch("/ops/events/{event_id}/waiting-room")
+@routes.patch("/events/{event_id}/waiting-room")
 async def patch_waiting_room(request: web.Request) -> web.Response:
     """Ops only. Change room settings (or create the room); takes effect within a second.
 
@@ -163,9 +162,9 @@ async def patch_waiting_room(request: web.Request) -> web.Response:
     `paused`, `pow_difficulty_bits`, `opens_at`, ...) and/or `"sale": "open" |
     "closed"`. Creating a room needs `opens_at` and `sale_starts_at`, or `sale`.
     """
-    principal = await require_ops(request)
+    principal = ops_principal(request)
     event_id = event_id_of(request)
-    services = request.app[OPS_KEY]
+    services = request.config_dict[OPS_KEY]
     body = await read_json(request)
     sale = body.pop("sale", None)
     if sale is not None and sale not in SALE_ACTIONS:
@@ -175,7 +174,7 @@ async def patch_waiting_room(request: web.Request) -> web.Response:
     if not await event_exists(services.db, event_id):
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
     _, _, entries = await audited_room_change(
-        services, event_id, body, audit.Actor(principal.email, principal.user_id), sale=sale
+        services, event_id, body, change_log.Actor(principal.email, principal.user_id), sale=sale
     )
     view = await room_view(services, event_id)
     return web.json_response({**view, "changes": entries})
@@ -219,7 +218,7 @@ def _targets_json(view: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k in names}
 
 
-@routes.post("/ops/events/{event_id}/autopilot")
+@routes.post("/events/{event_id}/autopilot")
 async def post_autopilot(request: web.Request) -> web.Response:
     """Ops only. Switch the admission autopilot on or off and set its targets and bounds.
 
@@ -227,9 +226,9 @@ async def post_autopilot(request: web.Request) -> web.Response:
     `min_new_users_per_minute`, `max_new_users_per_minute`. While on, the
     autopilot runner sets `new_users_per_minute` once a second.
     """
-    principal = await require_ops(request)
+    principal = ops_principal(request)
     event_id = event_id_of(request)
-    services = request.app[OPS_KEY]
+    services = request.config_dict[OPS_KEY]
     body = await read_json(request)
     enabled = body.pop("enabled", None)
     if enabled is not None and not isinstance(enabled, bool):
@@ -245,14 +244,14 @@ async def post_autopilot(request: web.Request) -> web.Response:
         old, new = await set_autopilot(services.redis, services.ops_keys, event_id, enabled, body)
     except WaitingRoomError as error:
         raise api_error(error) from None
-    record = audit.AuditRecord(
-        audit.Actor(principal.email, principal.user_id),
+    record = change_log.AuditRecord(
+        change_log.Actor(principal.email, principal.user_id),
         event_id,
         "autopilot.update",
-        audit.diff(old, new),
+        change_log.diff(old, new),
     )
     try:
-        entries = await audit.record_async(services.db, [record])
+        entries = await change_log.record_async(services.db, [record])
     except sqlalchemy.exc.SQLAlchemyError:
         await services.redis.hset(
             services.ops_keys.autopilot(event_id),

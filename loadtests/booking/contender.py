@@ -16,10 +16,10 @@ thread pool (see `vanilla_rq`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from loadtests.booking.workload import Workload
+from loadtests.booking.workload import BookingRequest as BookingRequest
+from loadtests.booking.workload import Workload
 
 DEFAULT_REDIS_PREFIX = "onsalebench"
 """Every Redis key the benchmark writes starts with this (RQ's own keys contain it)."""
@@ -28,20 +28,6 @@ SOLD_OUT = "sold_out"
 """Rejection code: not enough free seats match the request (the engine's code too)."""
 CONTENTION = "contention"
 """Rejection code: a retrying contender gave up after its maximum number of attempts."""
-
-
-@dataclass(frozen=True, slots=True)
-class BookingRequest:
-    """One buyer asking for the best `quantity` free seats, in one section or anywhere."""
-
-    request_id: str
-    seq: int
-    """Arrival sequence number: the global order in which the harness issued requests."""
-    buyer_id: int
-    quantity: int
-    section_id: int | None
-    """A section id of `workload.venue`; None means anywhere in the venue."""
-    section_name: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,8 +139,9 @@ class OnsaleContender:
                "ONSALE_MAX_QUEUE_DEPTH": str(MAX_QUEUE_DEPTH), "ONSALE_LOG_LEVEL": "WARNING"}
         self._worker = subprocess.Popen(
             [sys.executable, "-c",
-             "from api.settings import Settings; from workers.main import run; "
-             "run(Settings.from_env())"], env=env)
+             "from api.launcher.settings import Settings; "
+             "from api.launcher.roots import run_worker; run_worker(Settings.from_env())"],
+            env=env)
         client = redis.Redis.from_url(self._redis_url)
         lease = Keys(self._prefix).lease(PARTITION)
         ours = f":{self._worker.pid}:"  # the lease value starts with the owner host:pid:tag

@@ -27,7 +27,6 @@ from typing import Any
 from engine.layouts import arena
 from engine.seatmap import venue_from_seatmap
 from engine.venue import Venue
-from loadtests.booking.contender import BookingRequest
 
 ARENA_SEATS = 20_000
 MAX_QUANTITY = 6
@@ -36,6 +35,20 @@ HOT_FRACTION = 0.1
 VENUE_ID = 1
 EVENT_ID = 1
 _MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    """One buyer asking for the best `quantity` free seats, in one section or anywhere."""
+
+    request_id: str
+    seq: int
+    """Arrival sequence number: the global order in which the harness issued requests."""
+    buyer_id: int
+    quantity: int
+    section_id: int | None
+    """A section id of `workload.venue`; None means anywhere in the venue."""
+    section_name: str | None
 
 
 @dataclass(frozen=True)

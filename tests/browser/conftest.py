@@ -25,8 +25,8 @@ from aiohttp import web
 from redis import Redis
 from sqlalchemy import Engine
 
-from api.app import create_app
-from api.settings import Settings
+from api.http.app import create_app
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import database_url  # noqa: F401  (the migrated throwaway database)
 from tests.support.booking import consumers_running

@@ -15,7 +15,7 @@ from tests.browser.conftest import LiveServer
 from tests.support.booking import make_event
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import TestGateway
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
 from workers.rqworker import SimpleWorkerWithoutCommands

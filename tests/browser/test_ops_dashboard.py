@@ -27,11 +27,11 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from redis import Redis
 
-from api.ops.audit import Actor
+from api.launcher.settings import Settings
 from api.ops.autopilot_runner import AutopilotRunner
+from api.ops.change_log import Actor
 from api.ops.common import OPS_KEY
 from api.ops.rooms import audited_room_change
-from api.settings import Settings
 from engine.store.db import make_engine
 from tests.browser.conftest import LiveServer
 from tests.support.booking import consumers_running, make_event

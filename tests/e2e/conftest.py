@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.http.app import create_app
+from api.launcher.settings import Settings
 from tests.support.databases import TEST_DATABASE_PREFIX, create_database, drop_database
 
 pytestmark = pytest.mark.e2e

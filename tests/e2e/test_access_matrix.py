@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine, text
 
 from engine.store.db import make_engine
-from engine.store.tickets import issue_tickets
+from engine.store.etickets import issue_tickets
 from tests.support.catalog_http import make_listed_event, quick_account, small_seatmap, unique_city
 from tests.support.catalog_http import user_id_of as user_id
 

@@ -15,7 +15,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from api.settings import Settings
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
 from tests.support.booking import consumers_running, make_event
@@ -23,9 +23,10 @@ from tests.support.catalog_http import account
 from tests.support.redis_targets import single_and_cluster_redis_url
 from workers import payments
 from workers.enqueue import SyncRequestQueue
-from workers.gateway import PaymentResult, TestGateway
+from workers.gateway import PaymentResult
+from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
-from workers.notifier import make_mailer
+from workers.mailers import make_mailer
 from workers.partitions import partition_for
 from workers.payments_runner import PaymentJobRunner
 from workers.redis_client import is_cluster_client
@@ -385,7 +386,7 @@ async def test_a_released_hold_says_so_and_cannot_be_bought(
 
 @pytest.fixture()
 async def tiny_queue_client(settings: Settings, aiohttp_client: Any) -> AsyncIterator[Any]:
-    from api.app import create_app
+    from api.http.app import create_app
 
     yield await aiohttp_client(create_app(settings.replace(max_queue_depth=1)))
 

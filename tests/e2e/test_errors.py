@@ -16,10 +16,10 @@ import sqlalchemy
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from api.app import create_app
-from api.errors import ApiError, read_json
-from api.keys import DB_ENGINE_KEY, REDIS_KEY
-from api.settings import Settings
+from api.http.app import create_app
+from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY
+from api.http.errors import ApiError, read_json
+from api.launcher.settings import Settings
 from engine.errors import BookingError, ErrorCode
 from tests.e2e.conftest import AiohttpClient
 from tests.support.servers import unreachable_servers
@@ -111,7 +111,7 @@ async def test_booking_errors_map_to_status_by_code(
 
 
 async def test_every_booking_error_code_has_a_status() -> None:
-    from api.errors import BOOKING_ERROR_STATUS
+    from api.http.errors import BOOKING_ERROR_STATUS
 
     assert set(BOOKING_ERROR_STATUS) == set(ErrorCode)
 

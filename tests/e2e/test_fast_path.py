@@ -1,4 +1,4 @@
-"""The fast path (`api.fast_path`) answers exactly as the generic middleware chain does.
+"""The fast path (`api.http.fast_path`) answers exactly as the generic middleware chain does.
 
 Each handler below is served twice by the real app: on a plain route (request
 context, metrics, CORS, errors, body limit as five middlewares) and on a route
@@ -20,10 +20,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 
-from api.app import create_app
-from api.errors import ApiError
-from api.fast_path import fast_route
-from api.settings import Settings
+from api.http.app import create_app
+from api.http.errors import ApiError
+from api.http.fast_path import fast_route
+from api.launcher.settings import Settings
 from tests.e2e.conftest import AiohttpClient
 from tests.support.servers import unreachable_servers
 from waitingroom.errors import ErrorCode, WaitingRoomError

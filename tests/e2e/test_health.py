@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.http.app import create_app
+from api.launcher.settings import Settings
 from tests.e2e.conftest import AiohttpClient
 from tests.support.servers import free_port
 

@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from redis import Redis
 
-from api.app import create_app
-from api.identity import open_session
-from api.metrics import http_metrics_middleware
+from api.fan.identity import open_session
+from api.http.app import create_app
+from api.http.metrics import http_metrics_middleware
+from api.launcher.settings import Settings
 from api.ops.autopilot_runner import AutopilotRunner
 from api.ops.common import OPS_KEY
-from api.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
 from tests.support.booking import consumers_running, make_event
@@ -288,7 +288,7 @@ async def test_metrics_exposes_pipeline_and_room(
 async def test_api_requests_are_timed_by_route_and_counted_per_event(
         api: TestClient[Any, Any], engine: sa.Engine, event_id: int) -> None:
     assert http_metrics_middleware in api.app.middlewares, (
-        "api.app.create_app must include api.metrics.http_metrics_middleware")
+        "api.http.app.create_app must include api.http.metrics.http_metrics_middleware")
     ops = await account(api, engine, "ops", role="ops")
     await open_room(api, ops, event_id)
     await api.get("/healthz")

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import Engine
 
-from api.sale_status import ensure_on_sale
+from api.fan.sale_status import ensure_on_sale
 from engine.store.db import make_engine
 from tests.support.catalog_http import account, small_seatmap, unique_city
 

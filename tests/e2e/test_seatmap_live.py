@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 from redis import Redis
 from sqlalchemy import Engine, text
 
-import api.seatmap_cache as seatmap_cache
-from api.seatmap_cache import SEATMAP_CACHE_KEY
-from api.settings import Settings
+import api.fan.seatmap_cache as seatmap_cache
+from api.fan.seatmap_cache import SEATMAP_CACHE_KEY
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account

@@ -21,12 +21,12 @@ import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from api.admission import ADMISSION_HEADER, end_admission
-from api.app import create_app
-from api.identity import Principal
-from api.keys import REDIS_KEY, SETTINGS_KEY
-from api.settings import Settings
-from api.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
+from api.fan.admission import ADMISSION_HEADER, end_admission
+from api.fan.identity import Principal
+from api.fan.waitingroom_http import ADMISSION_KEY_FILE, WAITING_ROOM_KEY
+from api.http.app import create_app
+from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
+from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
 from tests.support.booking import make_event
@@ -398,9 +398,9 @@ async def test_controller_process_admits_then_stops_on_sigterm(
     ticket = (await (await join(api, event_id, alice)).json())["ticket"]
     env = {**os.environ, **room_settings.to_env()}
     child = subprocess.Popen(
-        [sys.executable, "-c", "from api.settings import Settings; "
-         "from waitingroom.main import run; from workers.redis_client import async_client; "
-         "raise SystemExit(run(Settings.from_env(), connect=async_client))"],
+        [sys.executable, "-c", "from api.launcher.settings import Settings; "
+         "from api.launcher.roots import run_admission_controller; "
+         "raise SystemExit(run_admission_controller(Settings.from_env()))"],
         env=env,
     )
     try:

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from api.app import make_redis
-from api.settings import Settings
+from api.http.app import make_redis
+from api.launcher.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
 
-from engine.store.tickets import issue_tickets
+from engine.store.etickets import issue_tickets
 from loadtests.audit import AuditResult, main, run_audit
 from tests.support.booking import consumers_running, make_event
 from waitingroom.config import RoomConfig

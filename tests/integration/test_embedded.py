@@ -9,8 +9,8 @@ import pytest
 import redis
 import sqlalchemy
 
-from api import embedded
-from api.settings import Settings
+from api.launcher import embedded
+from api.launcher.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -36,8 +36,9 @@ def start_worker(database_url: str, redis_url: str, prefix: str) -> subprocess.P
            "ONSALE_LEASE_TTL_MS": str(LEASE_TTL_MS), "ONSALE_BATCH_MAX": "16",
            "ONSALE_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([sys.executable, "-c",
-                             "from api.settings import Settings; from workers.main import run; "
-                             "run(Settings.from_env())"], env=env)
+                             "from api.launcher.settings import Settings; "
+                             "from api.launcher.roots import run_worker; "
+                             "run_worker(Settings.from_env())"], env=env)
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> float:

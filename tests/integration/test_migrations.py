@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from api import cli
+from api.launcher import cli
 from engine.store import migrate
 from engine.store.models import TABLE_NAMES, Base
 from tests.support.databases import create_database, drop_database

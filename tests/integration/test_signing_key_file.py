@@ -6,7 +6,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from api.settings import TICKET_SIGNING_KEY_FILE, Settings
+from api.launcher.settings import TICKET_SIGNING_KEY_FILE, Settings
 
 
 def test_key_is_created_once_privately_and_then_shared(tmp_path: Path) -> None:

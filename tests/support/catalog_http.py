@@ -66,7 +66,7 @@ def _password_hash() -> str:
 
 def quick_account(engine: Engine, role: str) -> dict[str, str]:
     """Bearer headers of a new account, made in the database (no argon2 per account)."""
-    from api.identity import open_session
+    from api.fan.identity import open_session
 
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
     with engine.begin() as conn:
@@ -80,7 +80,7 @@ def quick_account(engine: Engine, role: str) -> dict[str, str]:
 
 
 def user_id_of(engine: Engine, headers: dict[str, str]) -> int:
-    from api.identity import token_hash
+    from api.fan.identity import token_hash
 
     token = headers["Authorization"].split(" ", 1)[1]
     with engine.connect() as conn:

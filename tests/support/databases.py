@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import Engine, create_engine, text
 
-from api.embedded import process_alive
+from api.launcher.embedded import process_alive
 from tests.support.servers import with_database
 
 TEST_DATABASE_PREFIX = "onsale_test_"

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.catalog import availability_json, highlight
-from api.sale_status import SaleWindow
-from api.seatmap_cache import SUBSCRIBER_BACKLOG, LiveSeatMap, Subscriber
+from api.fan.catalog import availability_json, highlight
+from api.fan.sale_status import SaleWindow
+from api.fan.seatmap_cache import SUBSCRIBER_BACKLOG, LiveSeatMap, Subscriber
 from engine.store.listings import prefix_tsquery, search_terms
 from engine.store.seatmaps import (
     EventSeatState,

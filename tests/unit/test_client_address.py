@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.client_address import TrustedProxies
-from api.settings import parse_networks
+from api.http.client_address import TrustedProxies
+from api.launcher.settings import parse_networks
 
 PROXIES = TrustedProxies(["10.0.0.0/8", "192.0.2.7"])
 

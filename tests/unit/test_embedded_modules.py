@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.embedded import EmbeddedServerError, _embedded_module
+from api.launcher.embedded import EmbeddedServerError, _embedded_module
 
 
 def test_a_missing_embedded_server_names_the_setting_that_replaces_it() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from workers.gateway import GatewayTimeout, PaymentStatus, TestGateway
+from workers.gateway import GatewayTimeout, PaymentStatus
+from workers.gateways import make_gateway
+from workers.gateways.sandbox import TestGateway
 
 
 def test_a_token_decides_like_its_test_card_and_never_holds_the_number() -> None:
@@ -31,3 +33,14 @@ def test_the_same_idempotency_key_gets_the_first_answer() -> None:
     assert again == first
     assert gateway.refund("ref", 500, "refund:o") == gateway.refund("ref", 500, "refund:o")
     assert gateway.refunds == [("ref", 500)], "refunded once"
+
+
+def test_the_gateway_setting_picks_a_registered_gateway_and_refuses_others() -> None:
+    from api.launcher.settings import Settings, SettingsError
+
+    assert Settings.from_env({}).payment_gateway == "test"
+    assert isinstance(make_gateway(Settings.from_env({}).payment_gateway), TestGateway)
+    with pytest.raises(SettingsError, match="ONSALE_PAYMENT_GATEWAY='stripe': must be one of test"):
+        Settings.from_env({"ONSALE_PAYMENT_GATEWAY": "stripe"})
+    with pytest.raises(ValueError, match="known: test"):
+        make_gateway("stripe")

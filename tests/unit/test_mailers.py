@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.store.notifications import Message
-from workers.notifier import FileMailer, LogMailer, SmtpMailer, make_mailer
+from workers.mailers import FileMailer, LogMailer, SmtpMailer, make_mailer
 
 MESSAGE = Message(7, "order_paid", "o-1", "fan@example.com", "Your tickets", "Row A, seat 3\n",
                   0)
@@ -94,7 +94,7 @@ def test_smtp_failures_raise_so_the_message_is_retried() -> None:
 
 
 def test_a_bad_mail_url_stops_the_process_at_start_up() -> None:
-    from api.settings import Settings, SettingsError
+    from api.launcher.settings import Settings, SettingsError
 
     assert Settings.from_env({"ONSALE_MAIL_URL": "smtp://relay:2525"}).mail_url == \
         "smtp://relay:2525"

@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.queue_status_json import status_json
+from api.fan.queue_status_json import status_json
 from waitingroom.status import FanState, QueueStatus
 
 places = st.none() | st.integers(min_value=0, max_value=10**12)

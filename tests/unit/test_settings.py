@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import Settings, SettingsError, child_environment, unknown_variables
+from api.launcher.settings import Settings, SettingsError, child_environment, unknown_variables
 
 
 def test_defaults_when_nothing_is_set() -> None:

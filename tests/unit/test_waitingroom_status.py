@@ -16,9 +16,9 @@ PURE_MODULES = (
     "eta",
     "permutation",
     "pow",
+    "queue_tickets",
     "rate",
     "status",
-    "tickets",
     "tokens",
 )
 FORBIDDEN_IMPORTS = {

@@ -19,7 +19,7 @@ from waitingroom.pow import (
     solve,
     verify_solution,
 )
-from waitingroom.tickets import QueueTicket, decode_ticket, encode_ticket
+from waitingroom.queue_tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.tokens import AdmissionSigner, parse_jti, session_jti
 
 # Deterministic keys: unit tests draw no randomness.

@@ -17,9 +17,9 @@ from waitingroom.config import RoomConfig
 from waitingroom.controller import AdmissionController
 from waitingroom.errors import ErrorCode, WaitingRoomError
 from waitingroom.polls import MAX_POLLS_PER_SCRIPT
+from waitingroom.queue_tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.room import WaitingRoom
 from waitingroom.status import FanState, QueueStatus
-from waitingroom.tickets import QueueTicket, decode_ticket, encode_ticket
 from waitingroom.wire import time_text
 
 pytestmark = pytest.mark.integration

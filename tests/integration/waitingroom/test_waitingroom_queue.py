@@ -17,9 +17,9 @@ from waitingroom.controller import AdmissionController
 from waitingroom.errors import ErrorCode, WaitingRoomError
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import solve
+from waitingroom.queue_tickets import QueueTicket, encode_ticket
 from waitingroom.room import WaitingRoom
 from waitingroom.status import FanState, QueueStatus
-from waitingroom.tickets import QueueTicket, encode_ticket
 from waitingroom.tokens import AdmissionSigner
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,118 @@
+"""The aiohttp application factory: `create_app(settings)`.
+
+Clients (SQLAlchemy engine, async Redis) are opened and closed in
+`cleanup_ctx`, so a test client and `onsale api` get the same lifecycle and
+nothing is created at import time. Neither client connects here: the app
+starts while Postgres or Redis are down, and /readyz reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio
+import sqlalchemy
+from aiohttp import web
+
+from api.http.appkeys import (
+    DB_ENGINE_KEY,
+    GATEWAY_KEY,
+    READINESS_KEY,
+    REDIS_KEY,
+    SETTINGS_KEY,
+    Readiness,
+)
+from api.http.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
+from api.http.cors import cors_middleware
+from api.http.errors import error_middleware
+from api.http.fast_path import fast_path_middleware
+from api.http.metrics import http_metrics_middleware
+from api.http.request_context import body_limit_middleware, request_context_middleware
+from api.http.routes import add_feature_contexts, add_routes
+from api.http.static_files import static_files_middleware
+from api.http.templates import setup_templates
+from api.launcher.settings import Settings
+from workers.gateway import PaymentGateway
+from workers.gateways import make_gateway
+from workers.redis_client import async_client
+from workers.redis_packing import with_hiredis_packing
+
+log = logging.getLogger(__name__)
+
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+class MissingServerError(RuntimeError):
+    """The API was started without a Postgres or Redis URL to talk to."""
+
+
+def create_app(settings: Settings, gateway: PaymentGateway | None = None) -> web.Application:
+    """The API for `settings`. The launcher's root passes the payment gateway it built;
+    without one, the one `ONSALE_PAYMENT_GATEWAY` names is made here (tests, benchmarks)."""
+    if not settings.database_url or not settings.redis_url:
+        raise MissingServerError(
+            "ONSALE_DATABASE_URL and ONSALE_REDIS_URL must be set to run the API on its own; "
+            "`onsale up` sets them (starting embedded servers if needed)"
+        )
+    app = web.Application(
+        middlewares=[
+            fast_path_middleware(settings.cors_origins),
+            request_context_middleware,
+            http_metrics_middleware,
+            cors_middleware(settings.cors_origins),
+            error_middleware,
+            body_limit_middleware(settings.max_body_bytes),
+            static_files_middleware,
+        ],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS_KEY] = settings
+    app[GATEWAY_KEY] = gateway if gateway is not None else make_gateway(settings.payment_gateway)
+    app[TRUSTED_PROXIES_KEY] = TrustedProxies(settings.trusted_proxies)
+    app[READINESS_KEY] = Readiness()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_redis)
+    add_feature_contexts(app)
+    setup_templates(app)
+    add_routes(app)
+    return app
+
+
+def make_db_engine(database_url: str) -> sqlalchemy.Engine:
+    """The store's engine factory when it exists, else a plain engine that checks connections."""
+    try:
+        from engine.store.db import make_engine
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("engine.store.db",):
+            raise
+        return sqlalchemy.create_engine(database_url, pool_pre_ping=True)
+    return make_engine(database_url)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db_engine = make_db_engine(app[SETTINGS_KEY].database_url or "")
+    app[DB_ENGINE_KEY] = db_engine
+    yield
+    db_engine.dispose()
+
+
+def make_redis(settings: Settings) -> redis.asyncio.Redis:
+    """The API process's Redis client. Its pool opens up to `ONSALE_REDIS_MAX_CONNECTIONS`
+    connections: redis-py's default of 100 refuses the 101st concurrent command ("Too many
+    connections") instead of waiting, which a surge reaches."""
+    return with_hiredis_packing(async_client(
+        settings.redis_url or "",
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+        max_connections=settings.redis_max_connections,
+    ))
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client = make_redis(app[SETTINGS_KEY])
+    app[REDIS_KEY] = client
+    yield
+    await client.aclose()

@@ -1,0 +1,80 @@
+"""Small builders for the OpenAPI 3.1 path items each feature module declares.
+
+Feature modules document their own routes next to them, in a dict named
+`OPENAPI_PATHS` (and, for schemas of their own, `OPENAPI_SCHEMAS`);
+`api.http.openapi` merges them. This module imports nothing of the API, so any
+feature module can use it without import cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+ERROR_RESPONSES = {
+    400: "InvalidRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    410: "Gone",
+    413: "PayloadTooLarge",
+    429: "TooManyRequests",
+    503: "Unavailable",
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_body(schema: dict[str, Any], description: str = "", required: bool = True
+              ) -> dict[str, Any]:
+    return {"required": required, "description": description,
+            "content": {JSON: {"schema": schema}}}
+
+
+def ok(schema: dict[str, Any] | None, description: str = "OK",
+       content_type: str = JSON, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = {content_type: {"schema": schema}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def param(name: str, where: str, schema: dict[str, Any], description: str,
+          required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required or where == "path",
+            "description": description, "schema": schema}
+
+
+def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, Any],
+              errors: tuple[int, ...] = (), parameters: list[dict[str, Any]] | None = None,
+              body: dict[str, Any] | None = None, description: str = "",
+              signed_in: bool = False, operation_id: str | None = None) -> dict[str, Any]:
+    """One operation; `who` says who may call it (also shown in the docs page)."""
+    op: dict[str, Any] = {
+        "summary": summary,
+        "description": f"**Who may call:** {who}" + (f"\n\n{description}" if description else ""),
+        "tags": tags,
+        "x-who-may-call": who,
+        "responses": {str(status): response for status, response in responses.items()},
+    }
+    if operation_id:
+        op["operationId"] = operation_id
+    for status in errors:
+        op["responses"][str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status]}"}
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = body
+    if signed_in:
+        op["security"] = [{"bearerAuth": []}]
+    return op
+
+
+ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1}
+DATETIME_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time"}

@@ -25,6 +25,9 @@ import redis
 NODES = 6
 REPLICAS_PER_MASTER = 1
 READY_TIMEOUT_SECONDS = 30.0
+NODE_TIMEOUT_MS = 5000
+"""cluster-node-timeout: how long a master may be unreachable before its replica takes
+over. Generous by default, so a busy test machine does not fail masters over by itself."""
 
 
 class ClusterUnavailable(Exception):
@@ -72,6 +75,7 @@ def _free_ports(count: int) -> list[int]:
 class LocalCluster:
     ports: list[int]
     directory: Path
+    node_timeout_ms: int = NODE_TIMEOUT_MS
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -88,7 +92,7 @@ class LocalCluster:
         self.processes[port] = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-             "--cluster-node-timeout", "2000", "--appendonly", "yes",
+             "--cluster-node-timeout", str(self.node_timeout_ms), "--appendonly", "yes",
              "--appendfsync", "everysec", "--save", "", "--dir", str(node_dir),
              "--daemonize", "no", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_killed_with_us())
@@ -139,13 +143,14 @@ class LocalCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_cluster() -> LocalCluster:
+def start_cluster(node_timeout_ms: int = NODE_TIMEOUT_MS) -> LocalCluster:
     """Start six nodes and join them; raises ClusterUnavailable without redis-server."""
     for program in ("redis-server", "redis-cli"):
         if shutil.which(program) is None:
             raise ClusterUnavailable(f"{program} is not on PATH (Debian: apt-get install "
                                      "redis-server)")
-    cluster = LocalCluster(_free_ports(NODES), Path(tempfile.mkdtemp(prefix="onsale-cluster-")))
+    cluster = LocalCluster(_free_ports(NODES), Path(tempfile.mkdtemp(prefix="onsale-cluster-")),
+                           node_timeout_ms)
     try:
         for port in cluster.ports:
             cluster.start_node(port)

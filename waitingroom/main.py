@@ -60,7 +60,9 @@ async def serve(
     redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS,
     connect: Connect = aioredis.Redis.from_url,
 ) -> None:
-    """Run one controller until `stop` is set (tests drive this directly)."""
+    """Run one controller until `stop` is set (tests drive this directly). `connect` makes
+    the Redis client from the URL: the launcher passes onsale's factory, which also speaks
+    Redis Cluster (workers/redis_client.py; this package may not import it)."""
     client = connect(
         redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,

@@ -30,6 +30,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from workers.booking_requests import BookingRequest, new_request_id
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUES_SET, Keys, job_id_for_partition
+from workers.redis_client import AsyncLuaScript, LuaScript
 from workers.rqjob import DYNAMIC_JOB_FIELDS, STATIC_JOB_FIELDS, dynamic_job_fields
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -195,7 +196,7 @@ class RequestQueue:
                  max_in_flight: int | None = CALLS_IN_FLIGHT):
         self._keys = keys
         self._max_depth = max_queue_depth
-        self._script = redis.register_script(_ENQUEUE)
+        self._script = AsyncLuaScript(redis, _ENQUEUE)
         self._max_in_flight = max_in_flight
         self._lanes: dict[str, _Lane] = {}
 
@@ -278,7 +279,7 @@ class SyncRequestQueue:
     def __init__(self, redis: Redis, keys: Keys, max_queue_depth: int):
         self._keys = keys
         self._max_depth = max_queue_depth
-        self._script = redis.register_script(_ENQUEUE)
+        self._script = LuaScript(redis, _ENQUEUE)
 
     def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                 partition: str, idempotency_key: str | None = None,

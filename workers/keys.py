@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.slots import job_id_in_slot, tag_slot
+from workers.slots import job_id_in_slot, key_slot, tag_slot
 
 RQ_QUEUE_PREFIX = "rq:queue:"
 RQ_JOB_PREFIX = "rq:job:"
@@ -47,8 +47,12 @@ def partition_slot(partition: str) -> int:
 
 
 def job_id_for_partition(base: str, partition: str) -> str:
-    """`base` made an RQ job id whose job key `rq:job:<id>` is in the partition's slot."""
-    return job_id_in_slot(base, partition_slot(partition), RQ_JOB_PREFIX)
+    """`base` made an RQ job id whose job key `rq:job:<id>` is in the partition's slot:
+    `base` itself if it is one already (so an id made by this function is kept as it is)."""
+    slot = partition_slot(partition)
+    if key_slot(RQ_JOB_PREFIX + base) == slot:
+        return base
+    return job_id_in_slot(base, slot, RQ_JOB_PREFIX)
 
 
 @dataclass(frozen=True)

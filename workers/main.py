@@ -22,7 +22,7 @@ from workers.gateway import PaymentGateway
 from workers.keys import Keys, text
 from workers.mailers import Mailer
 from workers.partitions import partition_for
-from workers.redis_client import is_cluster_client
+from workers.redis_client import LuaScript, is_cluster_client
 from workers.supervisor import PartitionSupervisor
 
 log = logging.getLogger("onsale.worker")
@@ -64,7 +64,7 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
     from waitingroom.keys import RoomKeys
     from waitingroom.scripts import END_SESSION
 
-    script = redis.register_script(END_SESSION)
+    script = LuaScript(redis, END_SESSION)
 
     def end(event_id: int, buyer_id: int) -> None:
         keys = RoomKeys(prefix, event_id)

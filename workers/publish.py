@@ -34,6 +34,7 @@ from workers.keys import (
     rq_finished_registry,
 )
 from workers.lease import LeaseLost
+from workers.redis_client import LuaScript
 from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS, rq_timestamp
 
 AVAILABILITY_STREAM_MAX = 5000
@@ -187,7 +188,7 @@ class Publisher:
     def __init__(self, redis: Redis, keys: Keys):
         self._redis = redis
         self._keys = keys
-        self._finish = redis.register_script(_FINISH_BATCH)
+        self._finish = LuaScript(redis, _FINISH_BATCH)
 
     def publish_batch(self, *, partition: str, queue_name: str, job_ids: Sequence[str],
                       outcomes: Sequence[Outcome], broken: dict[str, str],

@@ -10,6 +10,8 @@ same code runs on both. A cluster has no databases: a `/db` other than 0 is refu
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +19,11 @@ import redis
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
+from redis.exceptions import NoScriptError
+
+from waitingroom.scripts import LuaScript as AsyncLuaScript
+
+__all__ = ["AsyncLuaScript", "LuaScript", "async_client", "is_cluster_client", "sync_client"]
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
@@ -58,3 +65,20 @@ def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
         return AsyncRedisCluster.from_url(  # type: ignore[return-value]
             _node_url(url), **_cluster_options(options))
     return redis.asyncio.Redis.from_url(url, **options)
+
+
+class LuaScript:
+    """A Lua script on a synchronous client: EVALSHA, and EVAL when the node lacks it (the
+    asyncio twin, `AsyncLuaScript`, says why redis-py's own script object is not used)."""
+
+    def __init__(self, client: Any, source: str):
+        self._client = client
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return self._client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return self._client.eval(self.source, len(keys), *keys, *args)
+

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
+from tests.e2e.conftest import migrated_database
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
 from tests.support.redis_targets import single_and_cluster_redis_url
@@ -38,6 +39,12 @@ DECLINED_CARD = "4000 0000 0000 0002"
 GOOD_CARD = "4242 4242 4242 4242"
 
 redis_url = single_and_cluster_redis_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str, redis_url: str) -> Iterator[str]:
+    """A database per Redis target: the [single] and [cluster] runs register the same fans."""
+    yield from migrated_database(pg_admin_url)
 
 
 @pytest.fixture()

@@ -48,3 +48,9 @@ def test_a_cluster_is_chosen_by_the_url_scheme() -> None:
     assert _node_url("redis+cluster://127.0.0.1:7000/") == "redis://127.0.0.1:7000"
     with pytest.raises(ValueError):
         _node_url("redis+cluster://127.0.0.1:7000/3")
+
+
+def test_an_id_already_in_the_slot_is_kept() -> None:
+    """Callers may make the id first (to wait for its decision): enqueue keeps it."""
+    steered = job_id_for_partition(new_request_id(9), "p2")
+    assert job_id_for_partition(steered, "p2") == steered

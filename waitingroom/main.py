@@ -111,6 +111,9 @@ def run(
     connect: Connect = aioredis.Redis.from_url,
     admission_hook: HookFactory | None = None,
 ) -> int:
-    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
+    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases.
+    `connect` makes the Redis client from the URL (the launcher passes onsale's factory,
+    which also speaks Redis Cluster; this package may not import it); `admission_hook`
+    builds the intent-hold port on that client."""
     asyncio.run(_main(redis_url, prefix, connect, admission_hook))
     return 0

@@ -68,3 +68,34 @@ async def test_an_intent_stated_in_line_lands_on_checkout_with_seats_held(
     await page.wait_for_url(f"**/events/{event_id}/book", timeout=20_000)
     await page.locator("#hold").wait_for(state="visible", timeout=15_000)
     await expect(page.locator("#hold-seats li")).to_have_count(3)
+
+
+async def test_a_fan_far_back_following_the_summary_hears_of_the_sell_out(
+    page: Any, live_server: LiveServer
+) -> None:
+    event_id = make_event(live_server.db_engine)
+    await open_room(live_server, event_id, new_users_per_minute=6000, max_active_users=0,
+                    position_expiry_seconds=600)
+    room = live_server.app[WAITING_ROOM_KEY]
+    for early_fan in range(900_001, 900_081):  # 80 ahead: beyond the near-front margin
+        await room.join(event_id, early_fan, time.time())
+    redis = live_server.app[REDIS_KEY]
+    await redis.hset(room.keys(event_id).state, "tickets_left", 500)
+
+    summaries: list[str] = []
+    page.on("request", lambda request: summaries.append(request.url)
+            if request.method == "GET" and request.url.endswith(f"/events/{event_id}/queue")
+            else None)
+    await page.goto(live_server.url(waiting_page_path(live_server, event_id)))
+    await sign_up(page)
+    await page.get_by_role("heading", name="You are in line").wait_for()
+    await expect(page.locator("#fig-stock")).to_have_text("500")
+    for _ in range(100):  # far back: the page follows the shared summary
+        if summaries:
+            break
+        await page.wait_for_timeout(100)
+    assert summaries, "a fan far back reads the shared summary"
+
+    await redis.hset(room.keys(event_id).state, "tickets_left", 0)
+    await page.get_by_role("heading", name="Sold out").wait_for(timeout=10_000)
+    await expect(page.locator("#waiting-list")).to_be_visible()

@@ -1,8 +1,8 @@
 """The partition consumer: the only writer of its events' seat state.
 
 Loop while holding the partition lease:
-  1. take a batch of job ids off the RQ queue in one round trip (they move to an
-     in-flight list, so a crash leaves them for the next holder),
+  1. take a batch of job ids off the RQ queue in one round trip, only while the lease is
+     ours (they move to an in-flight list, so a crash leaves them for the next holder),
   2. read their payloads in one more script call (their keys named),
   3. decide them in queue order (expiry first) in memory,
   4. persist the batch in one Postgres transaction that checks the fencing token,

@@ -395,7 +395,7 @@ def test_an_id_in_flight_that_a_batch_did_not_include_survives_its_publish(
     assert holder.step() == 3
     assert [status(redis_client, keys, r)["status"] for r in ids] == ["held"] * 3
     assert status(redis_client, keys, stray)["status"] == "pending"
-    assert [i.decode() for i in redis_client.lrange(keys.inflight(PARTITION), 0, -1)] == [stray]
+    assert redis_client.lrange(keys.inflight(PARTITION), 0, -1) == [stray.encode()]
     holder.lease.release()
     successor = consumer(redis_client, keys, db_engine, owner="successor")
     assert successor.try_take_over()  # re-runs the whole in-flight list

@@ -8,6 +8,7 @@ about what to tell the fan live in the pure modules. Time comes in as `now`
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from waitingroom.config import RoomConfig
+from waitingroom.draw_store import commit_draw_seed
 from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
 from waitingroom.polls import StatusPolls
@@ -72,9 +74,16 @@ class WaitingRoom:
     # ops
 
     async def configure(
-        self, event_id: int, config: RoomConfig, pipeline: Pipeline | None = None
+        self,
+        event_id: int,
+        config: RoomConfig,
+        pipeline: Pipeline | None = None,
+        now: float | None = None,
     ) -> None:
         """Create or change the room; live fans and the controller see it on their next call.
+
+        The first configuration also commits the room to its shuffle seed
+        (`waitingroom.draw_store.commit_draw_seed`); later ones keep it.
 
         With `pipeline` the writes are only queued on it (e.g. in one MULTI with
         an audit record) and the caller executes it.
@@ -82,6 +91,7 @@ class WaitingRoom:
         keys = self.keys(event_id)
         pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
         pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+        commit_draw_seed(pipe, keys, time.time() if now is None else now)
         pipe.sadd(events_registry(self._prefix), str(event_id))
         if pipeline is None:
             async with pipe:
@@ -174,6 +184,8 @@ class WaitingRoom:
                 keys.seen,
                 keys.sessions,
                 keys.join_attempts(now),
+                keys.joined_at,
+                keys.joined_by,
             ],
             args=[
                 str(user_id),

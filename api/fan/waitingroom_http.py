@@ -29,6 +29,7 @@ from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
+from waitingroom.draw_store import DrawStore
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
@@ -117,6 +118,7 @@ def _urls(event_id: int, ticket: str) -> dict[str, str]:
     return {
         "status_url": f"/events/{event_id}/queue/{ticket}",
         "summary_url": f"/events/{event_id}/queue",
+        "receipt_url": f"/events/{event_id}/queue/{ticket}/receipt",
     }
 
 
@@ -170,7 +172,9 @@ async def join_queue(request: web.Request) -> web.Response:
         event_id, principal.user_id, time.time(), ip=client_address(request), pow_solution=solution
     )
     urls = _urls(event_id, joined.ticket)
-    body = {**joined.to_json(), **urls}
+    store = DrawStore(request.app[REDIS_KEY], request.app[SETTINGS_KEY].redis_prefix, room.signer)
+    receipt = await store.receipt(event_id, joined.ticket)
+    body = {**joined.to_json(), **urls, "receipt": receipt}
     return _no_store(body, 201 if joined.created else 200, Location=urls["status_url"])
 
 
@@ -281,6 +285,8 @@ _JOINED: dict[str, Any] = {
         "created": {"type": "boolean"},
         "status_url": {"type": "string"},
         "summary_url": {"type": "string"},
+        "receipt_url": {"type": "string"},
+        "receipt": {"type": "string"},
     },
 }
 

@@ -32,7 +32,11 @@ log = logging.getLogger("onsale")
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-PASS_THROUGH = {"surge": "loadtests.surge", "audit": "loadtests.audit"}
+PASS_THROUGH = {
+    "surge": "loadtests.surge",
+    "audit": "loadtests.audit",
+    "verify-draw": "api.launcher.verify_draw",
+}
 """Subcommands with their own argument parsers: everything after the name goes to them."""
 
 
@@ -107,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         "surge", help="run a Locust surge test (local stack unless --host) and audit it")
     commands.add_parser(
         "audit", help="check the booking invariants of an event in Postgres and Redis")
+    commands.add_parser(
+        "verify-draw", help="recompute a shuffled sale's draw from its public report (HTTP only)")
 
     migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
     migrate.set_defaults(run=_migrate)

@@ -14,6 +14,8 @@ they live in one slot and each Lua script may touch several of them.
     {prefix}:{ev:42}:queue:sessions   zset  seq -> session expiry, for admitted fans
     {prefix}:{ev:42}:queue:joined_at  hash  seq -> join time (for receipts and the draw report)
     {prefix}:{ev:42}:queue:joined_by  hash  seq -> account (admitted order vs booking order)
+    {prefix}:{ev:42}:queue:code_guesses:<minute>  hash  "a:<account>" / "i:<ip>" -> presale
+                                            code attempts
     {prefix}:{ev:42}:queue:controller string  owner id of the admission controller lease
     {prefix}:{ev:42}:queue:joins:<minute>  hash  "a:<account>" / "i:<ip>" -> join attempts
     {prefix}:queue:events             set   event ids with a waiting room (not per event)
@@ -77,6 +79,10 @@ class RoomKeys:
     def join_attempts(self, now: float) -> str:
         """The per-minute join-attempt counters for the window that holds `now`."""
         return f"{self._base}:joins:{int(now // JOIN_WINDOW_SECONDS)}"
+
+    def code_guesses(self, now: float) -> str:
+        """The per-minute presale code attempt counters for the window that holds `now`."""
+        return f"{self._base}:code_guesses:{int(now // JOIN_WINDOW_SECONDS)}"
 
     def all_fixed(self) -> tuple[str, ...]:
         return (

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from api.fan import fan_pages
 from api.fan.identity import require_principal
+from api.fan.presale_http import presale_gate
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
@@ -166,6 +167,7 @@ async def join_queue(request: web.Request) -> web.Response:
     """
     event_id = event_id_of(request)
     principal = await require_principal(request)
+    await presale_gate(request, event_id, principal.user_id)
     solution = await _pow_solution(request)
     room = request.app[WAITING_ROOM_KEY]
     joined = await room.join(

@@ -25,6 +25,7 @@ from api.fan import (
     draw_http,
     fan_history,
     fan_pages,
+    presale_http,
     results_hub,
     seatmap_live,
     storefront,
@@ -33,7 +34,7 @@ from api.fan import (
 )
 from api.http import health, metrics, openapi
 from api.http.static_files import add_static_folder
-from api.organizer import events, holdbacks, pages, reports, scans, venues
+from api.organizer import events, holdbacks, pages, presales, reports, scans, venues
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -43,6 +44,8 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     booking.routes,
     waitingroom_http.routes,
     draw_http.routes,
+    presale_http.routes,
+    presales.routes,
     metrics.routes,
     seatmap_live.routes,
     venues.routes,

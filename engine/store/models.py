@@ -560,4 +560,64 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+# ---------------------------------------------------------------- presales
+
+PRESALE_CODE_KINDS = ("single_use", "per_account")
+
+
+class PresaleRow(Base):
+    """A window before (or beside) the general sale open only to holders of its access codes.
+
+    `quota` caps the accounts let in; `redeemed` counts them and is raised only by the
+    redemption statement (`engine.store.presales`), which the check keeps within the quota.
+    `tier_codes` are the price tiers it unlocks: hidden from everyone else."""
+
+    __tablename__ = "presales"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("quota >= 0", name="quota"),
+        CheckConstraint("redeemed >= 0 AND redeemed <= quota", name="redeemed"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tier_codes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    quota: Mapped[int] = mapped_column(Integer)
+    redeemed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = _created()
+
+
+class PresaleCode(Base):
+    """An access code. `single_use`: binds to the first account that redeems it (`account_id`);
+    `per_account`: a shared code every account may redeem once (up to the quota)."""
+
+    __tablename__ = "presale_codes"
+    __table_args__ = (CheckConstraint(_one_of("kind", PRESALE_CODE_KINDS), name="kind"),)
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    presale_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("presales.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class PresaleAccess(Base):
+    """An account let into a presale, with the code it redeemed: one row per account."""
+
+    __tablename__ = "presale_access"
+
+    presale_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("presales.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    redeemed_at: Mapped[datetime] = _created()
+
+
 TABLE_NAMES = tuple(Base.metadata.tables)

@@ -24,12 +24,15 @@ from sqlalchemy import Engine, text
 
 from api.fan.identity import SESSION_TTL, token_hash
 from engine.pricing import PriceTier
+from engine.seatmap import DRAWING_SIZE
 from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from waitingroom.config import RoomConfig
 from waitingroom.keys import RoomKeys, events_registry
+from workers.redis_client import sync_client
 
 SEATS_PER_ROW = 20
+ROW_PITCH = 14.0
 GA_SHARE = 0.15
 CIRCLE_SHARE = 0.3
 BUYER_LIMIT = 6
@@ -46,10 +49,12 @@ class SurgeEvent:
     ga_capacity: int
 
 
-def _section(name: str, rank: int, rows: int, first_row: int, category: str) -> dict[str, Any]:
+def _section(name: str, rank: int, rows: int, first_row: int, category: str,
+             row_pitch: float = ROW_PITCH) -> dict[str, Any]:
     return {"name": name, "rank": rank, "rows": [
         {"label": _row_label(first_row + r), "rank": r + 1,
-         "seats": [{"label": str(n + 1), "x": 10.0 + 12 * n, "y": 10.0 + 14 * (first_row + r),
+         "seats": [{"label": str(n + 1), "x": 10.0 + 12 * n,
+                    "y": round(10.0 + row_pitch * (first_row + r), 2),
                     "category": category} for n in range(SEATS_PER_ROW)]}
         for r in range(rows)]}
 
@@ -69,9 +74,11 @@ def seatmap_for(capacity: int, run_name: str) -> dict[str, Any]:
     seated = max(SEATS_PER_ROW * 2, capacity - ga)
     circle_rows = max(1, round(seated * CIRCLE_SHARE / SEATS_PER_ROW))
     stalls_rows = max(1, math.ceil(seated / SEATS_PER_ROW) - circle_rows)
+    # Seat maps are drawn on a 1000-unit square: a big hall packs its rows closer.
+    pitch = min(ROW_PITCH, (DRAWING_SIZE - 20.0) / (stalls_rows + circle_rows))
     return {"name": f"Surge Hall ({run_name})", "city": "Loopback",
-            "sections": [_section("Stalls", 1, stalls_rows, 0, "A"),
-                         _section("Circle", 2, circle_rows, stalls_rows, "B")],
+            "sections": [_section("Stalls", 1, stalls_rows, 0, "A", pitch),
+                         _section("Circle", 2, circle_rows, stalls_rows, "B", pitch)],
             "ga_zones": [{"name": "Floor", "capacity": ga, "category": "GA"}]}
 
 
@@ -136,7 +143,7 @@ def room_config(admissions_per_minute: float, max_active_users: int,
 def configure_room(redis: Redis, prefix: str, event_id: int, config: RoomConfig) -> None:
     """What `WaitingRoom.configure` writes (one pipeline), from this synchronous process."""
     keys = RoomKeys(prefix, event_id)
-    with redis.pipeline(transaction=True) as pipe:
+    with redis.pipeline(transaction=False) as pipe:  # two slots (Redis Cluster): no MULTI
         pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
         pipe.sadd(events_registry(prefix), str(event_id))
         pipe.execute()
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set ONSALE_DATABASE_URL and ONSALE_REDIS_URL")
     run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + _secrets.token_hex(2)
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
-    redis = Redis.from_url(settings.redis_url)
+    redis = sync_client(settings.redis_url)
     try:
         event = create_surge_event(engine, args.seats or round(args.users * 1.2), args.hold_ttl,
                                    run_name)

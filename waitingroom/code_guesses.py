@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from waitingroom.errors import ErrorCode, WaitingRoomError
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix
-from waitingroom.scripts import run_script
+from waitingroom.scripts import LuaScript
 from waitingroom.wire import text
 
 CODE_ATTEMPTS_PER_ACCOUNT_PER_MINUTE = 10
@@ -35,14 +35,12 @@ class CodeAttempts:
     def __init__(self, redis: aioredis.Redis, prefix: str):
         self._redis = redis
         self._prefix = check_prefix(prefix)
-        self._script = redis.register_script(COUNT_CODE_ATTEMPT)
+        self._script = LuaScript(redis, COUNT_CODE_ATTEMPT)
 
     async def count(self, event_id: int, account_id: int, ip: str | None, now: float) -> None:
         """Count one attempt; raise `rate_limited` (scope, retry_after) past either limit."""
         window_end = (now // JOIN_WINDOW_SECONDS + 1) * JOIN_WINDOW_SECONDS
-        verdict = await run_script(
-            self._redis,
-            self._script,
+        verdict = await self._script(
             [RoomKeys(self._prefix, event_id).code_guesses(now)],
             [
                 str(account_id),

@@ -85,17 +85,24 @@ class WaitingRoom:
         The first configuration also commits the room to its shuffle seed
         (`waitingroom.draw_store.commit_draw_seed`); later ones keep it.
 
-        With `pipeline` the writes are only queued on it (e.g. in one MULTI with
-        an audit record) and the caller executes it.
+        With `pipeline` the config write is only queued on it (e.g. in one MULTI with
+        an audit record) and the caller executes it. The event joins the registry of rooms
+        at once, on its own: that set is in no event's hash slot, so it cannot be in the
+        caller's MULTI on Redis Cluster (a registered event without a config is skipped).
         """
         keys = self.keys(event_id)
-        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
-        pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
-        commit_draw_seed(pipe, keys, time.time() if now is None else now)
-        pipe.sadd(events_registry(self._prefix), str(event_id))
-        if pipeline is None:
-            async with pipe:
-                await pipe.execute()
+        committed_at = time.time() if now is None else now
+        if pipeline is not None:
+            await self._redis.sadd(events_registry(self._prefix), str(event_id))
+            pipeline.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            commit_draw_seed(pipeline, keys, committed_at)
+            return
+        # Queued inside `async with`: entering a cluster pipeline starts it afresh.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            commit_draw_seed(pipe, keys, committed_at)
+            pipe.sadd(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
 
     async def get_config(self, event_id: int) -> RoomConfig | None:
         stored = text_map(await self._redis.hgetall(self.keys(event_id).config))
@@ -109,12 +116,14 @@ class WaitingRoom:
     async def delete_room(self, event_id: int, pipeline: Pipeline | None = None) -> None:
         """Drop every key of the event's room (join-attempt windows expire on their own)."""
         keys = self.keys(event_id)
-        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
-        pipe.delete(*keys.all_fixed())
-        pipe.srem(events_registry(self._prefix), str(event_id))
-        if pipeline is None:
-            async with pipe:
-                await pipe.execute()
+        if pipeline is not None:  # the caller's MULTI holds the event's slot only
+            pipeline.delete(*keys.all_fixed())
+            await self._redis.srem(events_registry(self._prefix), str(event_id))
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(*keys.all_fixed())
+            pipe.srem(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
 
     async def summary(self, event_id: int, now: float) -> QueueSummary:
         keys = self.keys(event_id)

@@ -2,28 +2,61 @@
 
 Passwords are hashed with argon2 (argon2-cffi's defaults). New accounts are
 fans; organizer and ops accounts are created by ops or the demo data.
+Sign-ups and sign-ins are rate limited and argon2 runs in bounded slots
+(api/sign_in_limits.py). A sign-in for an unknown email checks the password
+against a stand-in hash, so it takes as long as one for a known email and the
+answer (401 `invalid_credentials`) is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
+from api.fan.sign_in_limits import PasswordWork, record_sign_in, spend_sign_in, spend_sign_up
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.errors import ApiError, read_json
 from engine.store.models import User
 
 routes = web.RouteTableDef()
 _hasher = PasswordHasher()
+PASSWORD_WORK_KEY = web.AppKey("password_work", PasswordWork)
+
+
+async def accounts_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PASSWORD_WORK_KEY] = PasswordWork()
+    yield
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    """A hash no password matches, for sign-ins with an unknown email (made once)."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _check_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; a stored value that is no argon2 hash (an account made
+    without a password) matches nothing."""
+    try:
+        _hasher.verify(password_hash or _stand_in_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+"""OWASP ASVS 2.1.1 and 2.1.2: at least 12 characters, up to 128 (no other composition rule)."""
+MAX_SIGN_IN_PASSWORD_LENGTH = 1024
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -52,14 +85,16 @@ async def register(request: web.Request) -> web.Response:
             "email: not an email address",
             {"field": "email", "reason": "not an email address"},
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ApiError(
             400,
             "invalid_request",
-            f"password: at least {MIN_PASSWORD_LENGTH} characters",
-            {"field": "password", "reason": "too short"},
+            f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            {"field": "password",
+             "reason": "too short" if len(password) < MIN_PASSWORD_LENGTH else "too long"},
         )
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    await spend_sign_up(request)
+    password_hash = await request.app[PASSWORD_WORK_KEY].run(_hasher.hash, password)
     engine = request.app[DB_ENGINE_KEY]
 
     def create() -> int | None:
@@ -91,6 +126,9 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request)
     email = _field(body, "email").lower()
     password = _field(body, "password")
+    if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
+        raise ApiError(400, "invalid_request", "password: too long",
+                       {"field": "password", "reason": "too long"})
     engine = request.app[DB_ENGINE_KEY]
 
     def find() -> Any:
@@ -101,13 +139,13 @@ async def login(request: web.Request) -> web.Response:
                 )
             ).first()
 
+    await spend_sign_in(request, email)
     row = await asyncio.to_thread(find)
-    try:
-        if row is None:
-            raise VerificationError("unknown email")
-        await asyncio.to_thread(_hasher.verify, row.password_hash, password)
-    except VerificationError:
-        raise ApiError(401, "invalid_credentials", "Email or password is wrong.") from None
+    matches = await request.app[PASSWORD_WORK_KEY].run(
+        _check_password, None if row is None else row.password_hash, password)
+    await record_sign_in(request, email, succeeded=matches)
+    if not matches:
+        raise ApiError(401, "invalid_credentials", "Email or password is wrong.")
     token, expires_at = await asyncio.to_thread(open_session, engine, row.id)
     return web.json_response(
         {
@@ -158,12 +196,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Create a fan account", who="anyone", tags=["Accounts"], errors=(400, 409, 413, 503),
         body=json_body({**_CREDENTIALS, "properties": {
             **_CREDENTIALS["properties"],
-            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024},
-            "display_name": {"type": "string", "maxLength": 80}}}),
+            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH,
+                         "maxLength": MAX_PASSWORD_LENGTH},
+            "display_name": {"type": "string", "maxLength": 80}}},
+            example={"email": "new-fan@onsale.example", "password": "correct horse battery",
+                     "display_name": "New Fan"}),
         responses={201: ok(_SESSION, "The account and a session token.")})},
     "/auth/login": {"post": operation(
         "Sign in", who="anyone", tags=["Accounts"], errors=(400, 401, 413, 503),
-        body=json_body(_CREDENTIALS),
+        body=json_body(_CREDENTIALS, example={"email": "fan@onsale.example",
+                                              "password": "onsale-fan-demo"}),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(
         "Sign out", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),

@@ -30,6 +30,7 @@ from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
+from api.http.params import path_id
 from waitingroom.draw_store import DrawStore
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
@@ -109,10 +110,7 @@ async def waiting_room_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def event_id_of(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", "event_not_found", "event")
 
 
 def _urls(event_id: int, ticket: str) -> dict[str, str]:

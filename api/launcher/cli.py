@@ -35,6 +35,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 PASS_THROUGH = {
     "surge": "loadtests.surge",
     "audit": "loadtests.audit",
+    "chaos": "loadtests.chaos.runner",
     "verify-draw": "api.launcher.verify_draw",
 }
 """Subcommands with their own argument parsers: everything after the name goes to them."""
@@ -111,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
         "surge", help="run a Locust surge test (local stack unless --host) and audit it")
     commands.add_parser(
         "audit", help="check the booking invariants of an event in Postgres and Redis")
+    commands.add_parser(
+        "chaos", help="inject faults during a surge on a local stack, audit, report")
     commands.add_parser(
         "verify-draw", help="recompute a shuffled sale's draw from its public report (HTTP only)")
 
@@ -264,10 +267,11 @@ def _prepare_database(settings: Settings) -> None:
         if surge_event and settings.redis_url:
             from waitingroom.demo import open_demo_room
             from waitingroom.keyfile import load_or_create_signer
+            from workers.redis_client import async_client
 
             signer = load_or_create_signer(settings.data_dir / "admission-key.pem")
             if open_demo_room(settings.redis_url, settings.redis_prefix, int(surge_event),
-                              signer):
+                              signer, async_client):
                 log.info("waiting room opened for the demo surge event %s", surge_event)
 
 

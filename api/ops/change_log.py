@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.http.errors import ApiError
+from api.http.params import ascii_id
 from api.ops.common import OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
 
@@ -122,9 +123,11 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number", {"field": name})
-    return int(raw)
+    value = ascii_id(raw)
+    if value is None:
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number of at most 18"
+                       " digits", {"field": name})
+    return value
 
 
 @routes.get("/audit")

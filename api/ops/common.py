@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.fan.identity import Principal, require_principal
 from api.http.appkeys import Settings
 from api.http.errors import ApiError
+from api.http.params import path_id
 from api.ops.sampler import Sampler
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom
@@ -87,10 +88,7 @@ def ops_principal(request: web.Request) -> Principal:
 
 
 def event_id_of(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", "event_not_found", "event")
 
 
 def api_error(error: WaitingRoomError) -> ApiError:

@@ -14,7 +14,6 @@ from aiohttp import web
 from api.fan.identity import Principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.errors import ApiError
-from engine.store.catalog import create_organizer
 
 
 def _organizer_of(engine: sa.Engine, user_id: int) -> int | None:
@@ -24,15 +23,15 @@ def _organizer_of(engine: sa.Engine, user_id: int) -> int | None:
 
 
 def _ensure_organizer(engine: sa.Engine, user_id: int) -> int:
+    """The user's organizer row, made on first use. Two first requests at once both insert:
+    the loser's insert waits for the winner's commit and does nothing, then both read it."""
     with engine.begin() as conn:
-        existing = conn.execute(sa.text(
-            "SELECT id FROM organizers WHERE user_id = :user_id FOR UPDATE"),
-            {"user_id": user_id}).scalar()
-        if existing is not None:
-            return int(existing)
-        name = conn.execute(sa.text("SELECT display_name FROM users WHERE id = :id"),
-                            {"id": user_id}).scalar_one()
-        return create_organizer(conn, name, user_id)
+        conn.execute(sa.text(
+            "INSERT INTO organizers (name, user_id)"
+            " SELECT display_name, id FROM users WHERE id = :user_id"
+            " ON CONFLICT (user_id) DO NOTHING"), {"user_id": user_id})
+        return int(conn.execute(sa.text("SELECT id FROM organizers WHERE user_id = :user_id"),
+                                {"user_id": user_id}).scalar_one())
 
 
 async def organizer_of(request: web.Request, principal: Principal) -> int | None:

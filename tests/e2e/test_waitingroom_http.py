@@ -38,6 +38,7 @@ from waitingroom.keys import RoomKeys
 from waitingroom.pow import solve
 from waitingroom.room import WaitingRoom
 from waitingroom.tokens import AdmissionSigner, session_jti
+from workers.redis_client import async_client
 
 pytestmark = pytest.mark.e2e
 
@@ -381,8 +382,11 @@ async def test_waiting_page_and_its_assets(api: TestClient[Any, Any], event_id: 
     text = await page.text()
     assert f'data-event-id="{event_id}"' in text and 'lang="en"' in text
     assert f"/events/{event_id}/book" in text
-    missing = await api.get("/events/999999999/waiting-room")
+    missing = await api.get("/events/999999999/waiting-room", headers={"Accept": "text/html"})
     assert missing.status == 404 and missing.content_type == "text/html"
+    missing = await api.get("/events/999999999/waiting-room")  # not a browser: the error shape
+    assert missing.status == 404
+    assert (await missing.json())["error"]["code"] == "event_not_found"
     script = await api.get("/static/waitingroom/waiting.js")
     assert script.status == 200 and "javascript" in script.content_type
     assert (await api.get("/static/waitingroom/../app.py")).status == 404
@@ -426,7 +430,8 @@ async def test_controller_follows_rooms_switched_on_later(
 ) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(
-        controller_main.serve(room_settings.redis_url or "", room_settings.redis_prefix, stop, 0.05)
+        controller_main.serve(room_settings.redis_url or "", room_settings.redis_prefix, stop, 0.05,
+                              connect=async_client)
     )
     try:
         await asyncio.sleep(0.1)

@@ -378,3 +378,18 @@ def presale_codes(conn: Connection, event_id: int) -> CheckResult:
     check.figures = {"accounts_let_in": int(let_in)}
     check.detail = f"{let_in} accounts let in by codes"
     return check
+
+
+def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> CheckResult:
+    """Offers in list order: the partition made waiting-list offers in the order of the list.
+    (An offer of a seat that was not free is a `log_replay` anomaly.)"""
+    check = CheckResult("waiting_list_offers", "waiting-list offers made in list order")
+    entry_of = {str(r.request_id): int(r.id) for r in _rows(conn, """
+        SELECT id, request_id FROM waiting_list_entries
+        WHERE event_id = :event_id AND request_id IS NOT NULL""", event_id)}
+    order = [entry_of[request_id] for _, request_id, _ in replay.offers if request_id in entry_of]
+    inversions = count_inversions(order)
+    check.violate(inversions, [f"{inversions} pairs of offers made against the list order"])
+    check.figures = {"offers": len(replay.offers), "offers_with_an_entry": len(order)}
+    check.detail = f"{len(replay.offers)} offers"
+    return check

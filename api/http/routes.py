@@ -30,6 +30,7 @@ from api.fan import (
     seatmap_live,
     storefront,
     ticket_qr,
+    waiting_list_http,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
@@ -45,6 +46,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     waitingroom_http.routes,
     draw_http.routes,
     presale_http.routes,
+    waiting_list_http.routes,
     presales.routes,
     metrics.routes,
     seatmap_live.routes,

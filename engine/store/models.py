@@ -530,7 +530,7 @@ class OpsAuditEntry(Base):
 
 # ---------------------------------------------------------------- notifications
 
-NOTIFICATION_KINDS = ("order_paid", "order_refunded")
+NOTIFICATION_KINDS = ("order_paid", "order_refunded", "waitlist_offer")
 
 
 class Notification(Base):
@@ -618,6 +618,42 @@ class PresaleAccess(Base):
         BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     code: Mapped[str] = mapped_column(Text)
     redeemed_at: Mapped[datetime] = _created()
+
+
+# ---------------------------------------------------------------- sold-out waiting list
+
+WAITING_LIST_STATUSES = ("waiting", "offering", "offered", "taken", "lapsed", "left")
+
+
+class WaitingListEntry(Base):
+    """A fan on an event's sold-out waiting list; `id` is the list order.
+
+    `waiting` -> `offering` (an OfferSeats request is on the partition, `request_id`) ->
+    `offered` (a hold for the fan, `hold_id`, until `offer_expires_at`) -> `taken` (sold) or
+    `lapsed` (expired or released: the next fan gets the seats). No seats for the offer:
+    back to `waiting` at the head."""
+
+    __tablename__ = "waiting_list_entries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", WAITING_LIST_STATUSES), name="status"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ux_waiting_list_entries_active", "event_id", "account_id", unique=True,
+              postgresql_where=text("status IN ('waiting', 'offering', 'offered')")),
+        Index(None, "event_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="waiting")
+    request_id: Mapped[str | None] = mapped_column(Text)
+    hold_id: Mapped[str | None] = mapped_column(Text)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
 
 
 TABLE_NAMES = tuple(Base.metadata.tables)

@@ -96,6 +96,13 @@ class DrawStore:
         )
         return {account: order.place_of(seq) for account, seq in first_seq.items()}
 
+    async def receipt_if_recorded(self, event_id: int, ticket: str) -> str | None:
+        """The receipt, or None for a place taken before join times were recorded."""
+        try:
+            return await self.receipt(event_id, ticket)
+        except WaitingRoomError:
+            return None
+
     async def receipt(self, event_id: int, ticket: str) -> str:
         """A signed receipt of the ticket holder's place (position once the order is known)."""
         fan = decode_ticket(self._signer.mac_key, ticket, event_id)

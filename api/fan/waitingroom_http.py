@@ -173,7 +173,7 @@ async def join_queue(request: web.Request) -> web.Response:
     )
     urls = _urls(event_id, joined.ticket)
     store = DrawStore(request.app[REDIS_KEY], request.app[SETTINGS_KEY].redis_prefix, room.signer)
-    receipt = await store.receipt(event_id, joined.ticket)
+    receipt = await store.receipt_if_recorded(event_id, joined.ticket)
     body = {**joined.to_json(), **urls, "receipt": receipt}
     return _no_store(body, 201 if joined.created else 200, Location=urls["status_url"])
 

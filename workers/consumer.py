@@ -171,7 +171,18 @@ class PartitionConsumer:
         self._last_renewal = self._clock()
         self._rebuild_memory()
         log.info("partition %s: lease acquired, token %s", self.partition, self.lease.token)
-        self._rerun_inflight()
+        try:
+            self._rerun_inflight()
+        except LeaseLost:
+            # Lost again before the interrupted batch was handed over: stand by and let
+            # the next holder (perhaps this one) re-run it. Holding on to the token here
+            # would count the partition as ours (`PartitionSupervisor.held`) with no one
+            # serving it.
+            log.warning("partition %s: lease lost while re-running; standing by",
+                        self.partition)
+            self._decider.forget()
+            self.lease.release()
+            return False
         return True
 
     def step(self) -> int:

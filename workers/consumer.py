@@ -524,6 +524,10 @@ class PartitionConsumer:
         return self.lease.token
 
     def _load_inventory(self, event_id: int, ended: bool = False) -> EventInventory | None:
+        # A batch (or its re-run after a takeover) may load many events' seats before it
+        # reaches the next step: renew between loads, or the lease lapses mid-batch and
+        # every re-run of the batch lapses the same way.
+        self._renew_if_due()
         load = self._store.load_ended_event if ended else self._store.load_event
         loaded = self._store_call(lambda: load(event_id))
         if loaded is None:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.fan.identity import optional_principal
+from api.fan.presale_http import visible_tiers
 from api.fan.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
 from api.fan.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from api.http.appkeys import DB_ENGINE_KEY, READ_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
@@ -319,6 +320,7 @@ async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
     if details["status"] == "draft" and not await may_see_drafts(
             request, await optional_principal(request), details["organizer"]["organizer_id"]):
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+    details["price_tiers"] = await visible_tiers(request, event_id, details["price_tiers"])
     window: SaleWindow = details.pop("_window")
     refusal = window.refusal(datetime.now(UTC))
     details["on_sale"] = refusal is None

@@ -480,6 +480,25 @@
     }
   });
 
+  // ---- waiting list (offered when sold out) -------------------------------------------
+
+  // Seats that come back are offered to the list in order (POST /events/{id}/waiting-list);
+  // the quantity is the one the fan asked to hold, else the intent form's figure.
+  $("join-waiting-list").addEventListener("click", async () => {
+    const body = { quantity: parseInt($("intent-quantity").value, 10) || 1 };
+    let reply;
+    try {
+      reply = await api("POST", "/events/" + eventId + "/waiting-list", body);
+    } catch (_) {
+      $("waiting-list-note").textContent = "We could not reach the list; please try again.";
+      return;
+    }
+    $("waiting-list-note").textContent =
+      reply.status === 200 || reply.status === 201
+        ? "You are on the waiting list: we will offer you seats that come back, here and by mail."
+        : reply.data && reply.data.error ? reply.data.error.message : "That did not work.";
+  });
+
   // ---- proof of work ---------------------------------------------------------------------
 
   // sha256(challenge + ":" + nonce) must start with difficulty_bits zero bits. Work in slices

@@ -199,7 +199,8 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
                      f"<th>meaning</th></tr>{rows}</table>")
     body = op.get("requestBody")
     if body:
-        schema = next(iter(body.get("content", {}).values()), {}).get("schema", {})
+        media: dict[str, Any] | None = next(iter(body.get("content", {}).values()), None)
+        schema = media.get("schema", {}) if media else {}
         parts.append(f"<p><strong>Body:</strong> {_schema_text(schema)} "
                      f"{_inline(body.get('description', ''))}</p>")
     responses = ", ".join(

@@ -8,7 +8,7 @@ feature module can use it without import cycles.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 JSON = "application/json"
 
@@ -49,6 +49,13 @@ def param(name: str, where: str, schema: dict[str, Any], description: str,
           required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": where, "required": required or where == "path",
             "description": description, "schema": schema}
+
+
+class OperationCommon(TypedDict, total=False):
+    """What several operations of one module share, passed as `**common`."""
+
+    tags: list[str]
+    signed_in: bool
 
 
 def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, Any],

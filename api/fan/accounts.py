@@ -144,7 +144,7 @@ async def me(request: web.Request) -> web.Response:
 
 from api.http.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
 
-_CREDENTIALS = {
+_CREDENTIALS: dict[str, Any] = {
     "type": "object", "required": ["email", "password"],
     "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
                    "password": {"type": "string", "minLength": 1, "maxLength": 1024}},

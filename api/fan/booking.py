@@ -21,6 +21,7 @@ from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError, read_json
 from engine.store.order_payments import order_payment
+from waitingroom.wire import text_map
 from workers.booking_requests import event_of, parse_hold_body
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
@@ -59,7 +60,7 @@ class Booking:
     async def partition_of(self, event_id: int) -> str:
         if time.monotonic() - self._pins_read_at > PINS_CACHE_SECONDS:
             raw = await self.redis.hgetall(self.keys.partition_pins())
-            self._pins = {int(k): v.decode() for k, v in raw.items()}
+            self._pins = {int(k): v for k, v in text_map(raw).items()}
             self._pins_read_at = time.monotonic()
         return partition_for(event_id, self.partitions, self._pins)
 
@@ -148,7 +149,7 @@ async def _request_state(
 ) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
-    record = {k.decode(): v.decode() for k, v in raw.items()}
+    record = text_map(raw)
     if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
         raise ApiError(
             404, "request_not_found", "No such request for you.", {"request_id": request_id}
@@ -289,7 +290,7 @@ async def purchase(request: web.Request) -> web.Response:
     booking = request.app[BOOKING_KEY]
     order_id = order_id_for(hold_id)
     order_key = booking.keys.order(order_id)
-    existing = {k.decode(): v.decode() for k, v in (await booking.redis.hgetall(order_key)).items()}
+    existing = text_map(await booking.redis.hgetall(order_key))
     if existing and existing.get("status") not in ("declined",):
         return _order_accepted(public_order(existing))
     attempt = int(existing.get("attempt") or 0) + 1
@@ -331,7 +332,7 @@ def _order_accepted(order: dict[str, Any]) -> web.Response:
 async def _order_state(request: web.Request, order_id: str, principal: Principal) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.order(order_id))
-    order = {k.decode(): v.decode() for k, v in raw.items()}
+    order = text_map(raw)
     if not order or (int(order["buyer_id"]) != principal.user_id and principal.role != "ops"):
         raise ApiError(404, "order_not_found", "No such order for you.", {"order_id": order_id})
     return public_order(order)
@@ -398,7 +399,14 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         await pubsub.aclose()
 
 
-from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param  # noqa: E402
+from api.http.openapi_spec import (  # noqa: E402
+    ID_SCHEMA,
+    OperationCommon,
+    json_body,
+    ok,
+    operation,
+    param,
+)
 
 _ACCEPTED = {"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},
@@ -425,7 +433,7 @@ _IDEMPOTENCY = param("Idempotency-Key", "header", {"type": "string", "minLength"
 _ADMISSION = param("X-Admission-Token", "header", {"type": "string"},
                    "The waiting room's admission token, when the event has a waiting room.")
 _SSE = ok({"type": "string"}, "An event stream.", content_type="text/event-stream")
-_BOOKING = {"tags": ["Booking"], "signed_in": True}
+_BOOKING = OperationCommon(tags=["Booking"], signed_in=True)
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/reservations": {"post": operation(

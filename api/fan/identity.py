@@ -18,6 +18,7 @@ from aiohttp import web
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError
 from engine.store.models import User, UserSession
+from waitingroom.wire import text
 
 SESSION_TTL = timedelta(days=7)
 SESSION_CACHE_SECONDS = 60
@@ -54,7 +55,7 @@ async def optional_principal(request: web.Request) -> Principal | None:
     redis = request.config_dict[REDIS_KEY]
     cached = await redis.get(_cache_key(request, digest))
     if cached:
-        user_id, role, email = cached.decode().split("|", 2)
+        user_id, role, email = text(cached).split("|", 2)
         return Principal(int(user_id), role, email)
     principal = await asyncio.to_thread(_lookup, request.config_dict[DB_ENGINE_KEY], digest)
     if principal is None:

@@ -83,7 +83,8 @@ def _owned_venue(conn: sa.Connection, venue_id: int, principal: Principal,
     if principal.role != "ops" and row.organizer_id not in (None, organizer_id):
         raise ApiError(403, "forbidden", "You can only put events on your own or shared venues.",
                        {"field": "venue_id", "reason": "not_owner"})
-    return row.organizer_id
+    owner: int | None = row.organizer_id
+    return owner
 
 
 @routes.post("/events")
@@ -180,7 +181,7 @@ def _apply_update(conn: sa.Connection, event_id: int, fields: dict[str, Any],
     onsale_at = fields.get("onsale_at", event.onsale_at)
     if onsale_at > starts_at:
         invalid("onsale_at", "must not be after starts_at")
-    columns = {name: fields[name] for name in
+    columns: dict[str, Any] = {name: fields[name] for name in
                ("name", "description", "category", "starts_at", "onsale_at", "currency",
                 "buyer_limit", "hold_ttl_seconds", "venue_id") if name in fields}
     if "venue_id" in fields and fields["venue_id"] != event.venue_id:

@@ -7,6 +7,7 @@ without an organizer are shared (any organizer may put events on them).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from api.http.appkeys import DB_ENGINE_KEY
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import invalid, path_id, query_int
+from api.http.request_context import body_limit
 from api.organizer.organizer_fields import (
     SIGNED_IN_ORGANIZERS,
     read_seatmap,
@@ -50,6 +52,7 @@ _VENUE_SUMMARY = """
 
 
 @routes.post("/venues")
+@body_limit(MAX_SEATMAP_BYTES)
 async def create_venue(request: web.Request) -> web.Response:
     """Organizers and ops: a venue from a seat-map document (errors point at the bad element)."""
     principal = await require_principal(request, "organizer", "ops")
@@ -78,8 +81,6 @@ async def create_venue(request: web.Request) -> web.Response:
                              headers={"Location": f"/venues/{row.id}"})
 
 
-create_venue.max_body_bytes = MAX_SEATMAP_BYTES  # type: ignore[attr-defined]
-
 
 @routes.get("/venues")
 async def list_venues(request: web.Request) -> web.Response:
@@ -88,7 +89,7 @@ async def list_venues(request: web.Request) -> web.Response:
     organizer_id = await organizer_of(request, principal)
     engine = request.app[DB_ENGINE_KEY]
 
-    def read() -> list[Any]:
+    def read() -> Sequence[sa.Row[Any]]:
         with engine.connect() as conn:
             if principal.role == "ops":
                 return conn.execute(sa.text(_VENUE_SUMMARY + " ORDER BY v.id")).all()

@@ -72,10 +72,9 @@ def write(engine: sa.Engine, record: AuditRecord) -> list[dict[str, Any]]:
         }
         for change in record.changes
     ]
-    table = OpsAuditEntry.__table__
     with engine.begin() as conn:
         inserted = conn.execute(
-            sa.insert(table).returning(*table.c), rows
+            sa.insert(OpsAuditEntry).returning(*OpsAuditEntry.__table__.c), rows
         ).mappings().all()  # fmt: skip
     return [entry_json(row) for row in inserted]
 
@@ -93,7 +92,7 @@ def recent(
         return [entry_json(row) for row in conn.execute(query).mappings()]
 
 
-def entry_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def entry_json(row: sa.RowMapping) -> dict[str, Any]:
     return {
         "id": row["id"],
         "at": row["created_at"].isoformat(),

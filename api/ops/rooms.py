@@ -69,7 +69,7 @@ async def change_room(
                 if sale is not None:
                     wanted.update(sale_changes(sale, old, time.time() if now is None else now))
                 new = RoomConfig.from_mapping(wanted, base=old)
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
                 await room.configure(event_id, new, pipeline=pipe)
                 await pipe.execute()
                 return old, new
@@ -201,7 +201,7 @@ async def set_autopilot(
                 now_enabled = old["enabled"] if enabled is None else enabled
                 fields = {k: repr(v) for k, v in new_targets.to_json().items()}
                 fields["enabled"] = "1" if now_enabled else "0"
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                 if now_enabled and not old["enabled"]:
                     # engage from the rate in force, with a fresh audit baseline

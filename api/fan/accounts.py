@@ -17,6 +17,7 @@ from argon2.exceptions import VerificationError
 
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from engine.store.models import User
 
@@ -30,8 +31,7 @@ def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             f"{name}: required string",
             {"field": name, "reason": "required string"},
         )
@@ -47,15 +47,13 @@ async def register(request: web.Request) -> web.Response:
     name = str(body.get("display_name") or email.split("@")[0])[:80]
     if not EMAIL.match(email):
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "email: not an email address",
             {"field": "email", "reason": "not an email address"},
         )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             f"password: at least {MIN_PASSWORD_LENGTH} characters",
             {"field": "password", "reason": "too short"},
         )
@@ -73,7 +71,7 @@ async def register(request: web.Request) -> web.Response:
 
     user_id = await asyncio.to_thread(create)
     if user_id is None:
-        raise ApiError(409, "email_taken", "An account with this email exists; sign in.")
+        raise ApiError(ApiErrorCode.EMAIL_TAKEN, "An account with this email exists; sign in.")
     token, expires_at = await asyncio.to_thread(open_session, engine, user_id)
     return web.json_response(
         {
@@ -107,7 +105,7 @@ async def login(request: web.Request) -> web.Response:
             raise VerificationError("unknown email")
         await asyncio.to_thread(_hasher.verify, row.password_hash, password)
     except VerificationError:
-        raise ApiError(401, "invalid_credentials", "Email or password is wrong.") from None
+        raise ApiError(ApiErrorCode.INVALID_CREDENTIALS, "Email or password is wrong.") from None
     token, expires_at = await asyncio.to_thread(open_session, engine, row.id)
     return web.json_response(
         {

@@ -19,6 +19,7 @@ from api.fan.identity import Principal, require_principal
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode, BookingCode
 from api.http.errors import ApiError, read_json
 from engine.store.order_payments import order_payment
 from waitingroom.wire import text_map
@@ -76,7 +77,7 @@ async def booking_ctx(app: web.Application) -> Any:
 def _event_id(request: web.Request) -> int:
     raw = request.match_info["event_id"]
     if not raw.isdigit():
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
     return int(raw)
 
 
@@ -84,8 +85,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "Idempotency-Key: 1 to 200 characters",
             {"field": "Idempotency-Key"},
         )
@@ -107,15 +107,13 @@ async def _enqueue(
         )
     except QueueFull as full:
         raise ApiError(
-            429,
-            "queue_full",
+            ApiErrorCode.QUEUE_FULL,
             "Too many requests are waiting for this event; try again shortly.",
             {"depth": full.depth, "retry_after": RETRY_AFTER_SECONDS},
         ) from None
     except IdempotencyConflict as conflict:
         raise ApiError(
-            409,
-            "idempotency_conflict",
+            ApiErrorCode.IDEMPOTENCY_CONFLICT,
             "This Idempotency-Key was used for a different request.",
             {"request_id": str(conflict)},
         ) from None
@@ -151,8 +149,8 @@ async def _request_state(
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
     record = text_map(raw)
     if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
-        raise ApiError(
-            404, "request_not_found", "No such request for you.", {"request_id": request_id}
+        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND,
+                       "No such request for you.", {"request_id": request_id}
         )
     state: dict[str, Any] = {
         "request_id": request_id,
@@ -189,8 +187,8 @@ def _request_id(request: web.Request) -> str:
     try:
         event_of(request_id)
     except Exception:
-        raise ApiError(
-            404, "request_not_found", "No such request.", {"request_id": request_id}
+        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND,
+                       "No such request.", {"request_id": request_id}
         ) from None
     return request_id
 
@@ -241,7 +239,7 @@ async def release_hold(request: web.Request) -> web.Response:
     hold_id = request.match_info["hold_id"]
     hold = await _owned_hold(request, hold_id, principal)  # not theirs, or gone: 404 now
     if hold["hold_status"] != "active":
-        raise ApiError(404, "hold_not_found", f"This hold was {hold['hold_status']} already.",
+        raise ApiError(BookingCode.HOLD_NOT_FOUND, f"This hold was {hold['hold_status']} already.",
                        {"hold_id": hold_id, "hold_status": hold["hold_status"]})
     return await _enqueue(request, principal, hold["event_id"], "release", {"hold_id": hold_id})
 
@@ -250,16 +248,16 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
     try:
         state = await _request_state(request, hold_id, principal)
     except ApiError:
-        raise ApiError(
-            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       "No live hold with this id for you.", {"hold_id": hold_id}
         ) from None
     if state["kind"] != "hold" or state["status"] != "held":
-        raise ApiError(
-            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       "No live hold with this id for you.", {"hold_id": hold_id}
         )
     if state["hold_status"] in ("released", "cancelled"):
-        raise ApiError(
-            404, "hold_not_found", f"This hold was {state['hold_status']}; reserve again.",
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       f"This hold was {state['hold_status']}; reserve again.",
             {"hold_id": hold_id, "hold_status": state["hold_status"]},
         )
     return state
@@ -278,14 +276,13 @@ async def purchase(request: web.Request) -> web.Response:
     card = method.get("card_number") if isinstance(method, dict) else None
     if not isinstance(card, str) or not 12 <= len(card.replace(" ", "")) <= 19:
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "payment_method.card_number: a card number",
             {"field": "payment_method.card_number"},
         )
     if hold["expires_at"] <= time.time():
-        raise ApiError(
-            410, "hold_expired", "This hold has expired; reserve again.", {"hold_id": hold_id}
+        raise ApiError(BookingCode.HOLD_EXPIRED,
+                       "This hold has expired; reserve again.", {"hold_id": hold_id}
         )
     booking = request.app[BOOKING_KEY]
     order_id = order_id_for(hold_id)
@@ -334,7 +331,8 @@ async def _order_state(request: web.Request, order_id: str, principal: Principal
     raw = await booking.redis.hgetall(booking.keys.order(order_id))
     order = text_map(raw)
     if not order or (int(order["buyer_id"]) != principal.user_id and principal.role != "ops"):
-        raise ApiError(404, "order_not_found", "No such order for you.", {"order_id": order_id})
+        raise ApiError(BookingCode.ORDER_NOT_FOUND,
+                       "No such order for you.", {"order_id": order_id})
     return public_order(order)
 
 
@@ -348,11 +346,12 @@ async def refund_order(request: web.Request) -> web.Response:
     engine = request.app[DB_ENGINE_KEY]
     payment = await asyncio.to_thread(order_payment, engine, order_id)
     if payment is None:
-        raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
+        raise ApiError(BookingCode.ORDER_NOT_FOUND, "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
         reason = ("its event was cancelled: its refund is automatic"
                   if payment.status == "paid" else f"it is {payment.status}")
-        raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
+        raise ApiError(ApiErrorCode.ORDER_NOT_REFUNDABLE,
+                       f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
     return await _enqueue(request, principal, payment.event_id, "refund",

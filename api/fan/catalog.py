@@ -23,6 +23,7 @@ from api.fan.identity import optional_principal
 from api.fan.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
 from api.fan.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
 from api.http.params import (
@@ -320,7 +321,7 @@ async def event_details(request: web.Request) -> web.StreamResponse:
 
     A browser asking for HTML gets the event's fan page (the waiting room) instead.
     """
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     if prefers_html(request):
         try:
             from api.fan import fan_pages
@@ -330,10 +331,10 @@ async def event_details(request: web.Request) -> web.StreamResponse:
             return await fan_pages.waiting_page(request)
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     if details["status"] == "draft" and not await may_see_drafts(
             request, await optional_principal(request), details["organizer"]["organizer_id"]):
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     window: SaleWindow = details.pop("_window")
     refusal = window.refusal(datetime.now(UTC))
     details["on_sale"] = refusal is None
@@ -341,7 +342,8 @@ async def event_details(request: web.Request) -> web.StreamResponse:
     try:
         seat_map = await request.app[SEATMAP_CACHE_KEY].get(event_id)
     except EventNotFound:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id}) from None
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND,
+                       "No such event.", {"event_id": event_id}) from None
     sections = seat_map.section_availability()
     left = sum(section["available"] for section in sections)
     details["availability"] = {

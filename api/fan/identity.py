@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from engine.store.models import User, UserSession
 from waitingroom.wire import text
@@ -59,7 +60,8 @@ async def optional_principal(request: web.Request) -> Principal | None:
         return Principal(int(user_id), role, email)
     principal = await asyncio.to_thread(_lookup, request.config_dict[DB_ENGINE_KEY], digest)
     if principal is None:
-        raise ApiError(401, "unauthorized", "The session token is unknown, expired or revoked.")
+        raise ApiError(ApiErrorCode.UNAUTHORIZED,
+                       "The session token is unknown, expired or revoked.")
     await redis.set(
         _cache_key(request, digest),
         f"{principal.user_id}|{principal.role}|{principal.email}",
@@ -72,10 +74,10 @@ async def require_principal(request: web.Request, *roles: str) -> Principal:
     """The caller, who must be signed in and (if roles are given) have one of them."""
     principal = await optional_principal(request)
     if principal is None:
-        raise ApiError(401, "unauthorized", "Sign in: send `Authorization: Bearer <token>`.")
+        raise ApiError(ApiErrorCode.UNAUTHORIZED, "Sign in: send `Authorization: Bearer <token>`.")
     if roles and principal.role not in roles:
-        raise ApiError(
-            403, "forbidden", f"This needs the {' or '.join(roles)} role.", {"role": principal.role}
+        raise ApiError(ApiErrorCode.FORBIDDEN,
+                       f"This needs the {' or '.join(roles)} role.", {"role": principal.role}
         )
     return principal
 

@@ -27,6 +27,7 @@ from api.fan.identity import require_principal
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
 from waitingroom.keyfile import load_or_create_signer
@@ -109,7 +110,7 @@ async def waiting_room_ctx(app: web.Application) -> AsyncIterator[None]:
 def event_id_of(request: web.Request) -> int:
     raw = request.match_info["event_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
     return int(raw)
 
 
@@ -137,8 +138,7 @@ async def _pow_solution(request: web.Request) -> PowSolution | None:
         and 0 < len(nonce) <= MAX_NONCE_CHARS
     ):
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "pow: an object with the challenge and a nonce (strings)",
             {"field": "pow"},
         )

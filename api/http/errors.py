@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -18,63 +19,57 @@ import sqlalchemy.exc
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from api.http.error_codes import (
+    ApiErrorCode,
+    ErrorCodeLike,
+    default_message,
+    status_of,
+)
 from api.http.log_format import request_id_var
-from engine.errors import BookingError, ErrorCode
+from engine.errors import BookingError
 from waitingroom.errors import WaitingRoomError
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error the API itself decides (bad input, not ready, ...): raise it from a handler."""
+    """An error the API itself decides (bad input, not ready, ...): raise it from a handler.
+
+    The status follows from the code (`status_of`), so one code never answers two ways.
+    """
 
     def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+        self, code: ErrorCodeLike, message: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
         self.code = code
-        self.message = message
+        self.status = status_of(code)
+        self.message = message if message is not None else default_message(code)
         self.details = details or {}
+        super().__init__(f"{code.value}: {self.message}")
 
-
-BOOKING_ERROR_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.SEATS_TAKEN: 409,
-    ErrorCode.SOLD_OUT: 409,
-    ErrorCode.LIMIT_EXCEEDED: 409,
-    ErrorCode.HOLD_NOT_FOUND: 404,
-    ErrorCode.ORDER_NOT_FOUND: 404,
-    ErrorCode.HOLD_EXPIRED: 410,
-    ErrorCode.INVALID_REQUEST: 400,
-}
 
 # aiohttp raises these for routing and body limits; clients get stable codes, not reasons.
-HTTP_STATUS_CODES: dict[int, str] = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    408: "request_timeout",
-    409: "conflict",
-    411: "length_required",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable_entity",
-    429: "too_many_requests",
-    503: "service_unavailable",
+HTTP_STATUS_CODES: dict[int, ApiErrorCode] = {
+    code.status: code for code in (
+        ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+        ApiErrorCode.NOT_FOUND, ApiErrorCode.METHOD_NOT_ALLOWED, ApiErrorCode.NOT_ACCEPTABLE,
+        ApiErrorCode.REQUEST_TIMEOUT, ApiErrorCode.CONFLICT, ApiErrorCode.LENGTH_REQUIRED,
+        ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ApiErrorCode.UNPROCESSABLE_ENTITY, ApiErrorCode.TOO_MANY_REQUESTS,
+        ApiErrorCode.SERVICE_UNAVAILABLE)
 }
 
 
 def error_response(
     status: int,
-    code: str,
+    code: ErrorCodeLike | str,
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    text = code.value if isinstance(code, Enum) else code
+    body = {"error": {"code": text, "message": message, "details": details or {}}}
     return web.json_response(body, status=status, headers=headers)
 
 
@@ -83,15 +78,16 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_request", f"request body is not valid JSON: {exc}") from None
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                       f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "request body must be a JSON object")
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "request body must be a JSON object")
     return body
 
 
 def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     status = exc.status
-    code = HTTP_STATUS_CODES.get(status, f"http_{status}")
+    code: ApiErrorCode | str = HTTP_STATUS_CODES.get(status, f"http_{status}")
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if status == 404:
@@ -119,12 +115,12 @@ def _internal_error(request: web.Request, exc: BaseException) -> web.Response:
         exc_info=exc,
         extra={"request_id": request_id},
     )
-    return error_response(
-        500,
-        "internal_error",
-        "internal error; please report the request id",
-        {"request_id": request_id},
-    )
+    code = ApiErrorCode.INTERNAL_ERROR
+    return error_response(code.status, code, code.default_message, {"request_id": request_id})
+
+
+def _unavailable(code: ApiErrorCode) -> web.Response:
+    return error_response(code.status, code, code.default_message, headers={"Retry-After": "1"})
 
 
 def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
@@ -136,28 +132,15 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     if isinstance(exc, WaitingRoomError):
         retry_after = exc.details.get("retry_after")
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return error_response(exc.http_status, exc.code.value, exc.message, exc.details, headers)
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
     if isinstance(exc, BookingError):
-        status = BOOKING_ERROR_STATUS.get(exc.code)
-        if status is None:
-            return _internal_error(request, exc)
-        return error_response(status, exc.code.value, exc.message, exc.details)
+        return error_response(status_of(exc.code), exc.code, exc.message, exc.details)
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         log.warning("redis unavailable during %s %s: %s", request.method, request.path, exc)
-        return error_response(
-            503,
-            "redis_unavailable",
-            "the queue store is unavailable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable(ApiErrorCode.REDIS_UNAVAILABLE)
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.TimeoutError):
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
-        return error_response(
-            503,
-            "database_unavailable",
-            "the database is unavailable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable(ApiErrorCode.DATABASE_UNAVAILABLE)
     return _internal_error(request, exc)
 
 

@@ -14,13 +14,14 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 
 MAX_TEXT_PARAM_CHARS = 200
 
 
 def invalid(field: str, reason: str) -> NoReturn:
-    raise ApiError(400, "invalid_request", f"{field}: {reason}",
+    raise ApiError(ApiErrorCode.INVALID_REQUEST, f"{field}: {reason}",
                    {"field": field, "reason": reason})
 
 
@@ -112,11 +113,11 @@ def decode_cursor(request: web.Request, name: str = "cursor") -> list[Any] | Non
     return payload
 
 
-def path_id(request: web.Request, name: str, code: str, what: str) -> int:
+def path_id(request: web.Request, name: str, code: ApiErrorCode, what: str) -> int:
     """A numeric path id; anything else is a 404 with the resource's own code."""
     raw = request.match_info[name]
     if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, code, f"No such {what}.", {name: raw})
+        raise ApiError(code, f"No such {what}.", {name: raw})
     return int(raw)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.ops.common import OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
@@ -122,7 +123,8 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
     if raw is None or raw == "":
         return default
     if not raw.isdigit():
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number", {"field": name})
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                       f"{name} must be a whole number", {"field": name})
     return int(raw)
 
 

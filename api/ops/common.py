@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.fan.identity import Principal, require_principal
 from api.http.appkeys import Settings
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.ops.sampler import Sampler
 from waitingroom.errors import WaitingRoomError
@@ -89,10 +90,10 @@ def ops_principal(request: web.Request) -> Principal:
 def event_id_of(request: web.Request) -> int:
     raw = request.match_info["event_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": raw})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
     return int(raw)
 
 
 def api_error(error: WaitingRoomError) -> ApiError:
     """The waiting room's refusal in the API's error shape (same code, same status)."""
-    return ApiError(error.http_status, error.code.value, error.message, error.details)
+    return ApiError(error.code, error.message, error.details)

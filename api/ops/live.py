@@ -18,6 +18,7 @@ from aiohttp import web
 
 from api.fan.identity import optional_principal
 from api.fan.results_hub import sse_response, sse_send
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, routes
 from api.ops.sampler import sale_state
@@ -157,8 +158,7 @@ async def event_stats(request: web.Request) -> web.Response:
     raw = request.query.get("history_seconds", str(DEFAULT_HISTORY_SECONDS))
     if not raw.isdigit():
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "history_seconds must be a whole number",
             {"field": "history_seconds"},
         )

@@ -21,6 +21,7 @@ import sqlalchemy.exc
 from aiohttp import web
 from redis.exceptions import WatchError
 
+from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.ops import change_log
 from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, ops_principal, routes
@@ -41,7 +42,7 @@ def sale_changes(action: str, current: RoomConfig | None, now: float) -> dict[st
     if action == "closed":
         return {"opens_at": SALE_CLOSED_AT, "sale_starts_at": SALE_CLOSED_AT, "paused": True}
     if action != "open":
-        raise ApiError(400, "invalid_config", "sale must be open or closed", {"field": "sale"})
+        raise ApiError(RoomCode.INVALID_CONFIG, "sale must be open or closed", {"field": "sale"})
     now = float(int(now))  # a whole second: the room's scripts compare at millisecond precision
     opens_at = now if current is None else min(current.opens_at, now)
     starts_at = now if current is None else min(current.sale_starts_at, now)
@@ -75,8 +76,8 @@ async def change_room(
                 return old, new
             except WatchError:
                 continue
-    raise ApiError(
-        409, "conflict", "The room changed too often meanwhile; try again.", {"retry_after": 1}
+    raise ApiError(ApiErrorCode.CONFLICT,
+                   "The room changed too often meanwhile; try again.", {"retry_after": 1}
     )
 
 
@@ -168,11 +169,11 @@ async def patch_waiting_room(request: web.Request) -> web.Response:
     body = await read_json(request)
     sale = body.pop("sale", None)
     if sale is not None and sale not in SALE_ACTIONS:
-        raise ApiError(400, "invalid_config", "sale must be open or closed", {"field": "sale"})
+        raise ApiError(RoomCode.INVALID_CONFIG, "sale must be open or closed", {"field": "sale"})
     if not body and sale is None:
-        raise ApiError(400, "invalid_request", "Nothing to change.")
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "Nothing to change.")
     if not await event_exists(services.db, event_id):
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     _, _, entries = await audited_room_change(
         services, event_id, body, change_log.Actor(principal.email, principal.user_id), sale=sale
     )
@@ -210,7 +211,7 @@ async def set_autopilot(
                 return old, {"enabled": now_enabled, **new_targets.to_json()}
             except WatchError:
                 continue
-    raise ApiError(409, "conflict", "The autopilot changed meanwhile; try again.")
+    raise ApiError(ApiErrorCode.CONFLICT, "The autopilot changed meanwhile; try again.")
 
 
 def _targets_json(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,8 +233,8 @@ async def post_autopilot(request: web.Request) -> web.Response:
     body = await read_json(request)
     enabled = body.pop("enabled", None)
     if enabled is not None and not isinstance(enabled, bool):
-        raise ApiError(
-            400, "invalid_request", "enabled must be true or false", {"field": "enabled"}
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                       "enabled must be true or false", {"field": "enabled"}
         )
     if await services.room.get_config(event_id) is None:
         error = WaitingRoomError(

@@ -22,6 +22,7 @@ from api.fan.identity import Principal, require_principal
 from api.fan.sale_status import SALE_STATUS_KEY
 from api.fan.seatmap_cache import SEATMAP_CACHE_KEY
 from api.http.appkeys import DB_ENGINE_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
@@ -81,7 +82,8 @@ def _owned_venue(conn: sa.Connection, venue_id: int, principal: Principal,
     if row is None:
         invalid("venue_id", "no such venue")
     if principal.role != "ops" and row.organizer_id not in (None, organizer_id):
-        raise ApiError(403, "forbidden", "You can only put events on your own or shared venues.",
+        raise ApiError(ApiErrorCode.FORBIDDEN,
+                       "You can only put events on your own or shared venues.",
                        {"field": "venue_id", "reason": "not_owner"})
     owner: int | None = row.organizer_id
     return owner
@@ -136,7 +138,7 @@ def _locked_event(conn: sa.Connection, event_id: int) -> Any:
         "SELECT id, organizer_id, venue_id, status, onsale_at, starts_at FROM events"
         " WHERE id = :id FOR UPDATE"), {"id": event_id}).first()
     if row is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     return row
 
 
@@ -150,12 +152,12 @@ async def managed_event(request: web.Request, principal: Principal, event_id: in
 
     row = await asyncio.to_thread(read)
     if row is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     try:
         await ensure_manages(request, principal, row.organizer_id, "event")
     except ApiError:
         if row.status == "draft":  # someone else's draft does not exist for you
-            raise ApiError(404, "event_not_found", "No such event.",
+            raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.",
                            {"event_id": event_id}) from None
         raise
     return row
@@ -165,17 +167,17 @@ def _apply_update(conn: sa.Connection, event_id: int, fields: dict[str, Any],
                   principal: Principal, organizer_id: int | None) -> None:
     event = _locked_event(conn, event_id)
     if event.status == "cancelled":
-        raise ApiError(409, "event_cancelled", "A cancelled event cannot change.",
+        raise ApiError(ApiErrorCode.EVENT_CANCELLED, "A cancelled event cannot change.",
                        {"event_id": event_id})
     now = datetime.now(UTC)
     if event.status == "published":
         for name in LOCKED_WHEN_PUBLISHED:
             if name in fields:
-                raise ApiError(409, "event_locked",
+                raise ApiError(ApiErrorCode.EVENT_LOCKED,
                                f"{name}: fixed once the event is published",
                                {"field": name, "reason": "fixed once published"})
         if "onsale_at" in fields and event.onsale_at <= now:
-            raise ApiError(409, "event_locked", "onsale_at: the sale has already started",
+            raise ApiError(ApiErrorCode.EVENT_LOCKED, "onsale_at: the sale has already started",
                            {"field": "onsale_at", "reason": "the sale has started"})
     starts_at = fields.get("starts_at", event.starts_at)
     onsale_at = fields.get("onsale_at", event.onsale_at)
@@ -230,7 +232,7 @@ def _forget(request: web.Request, event_id: int) -> None:
 async def _details(request: web.Request, event_id: int) -> dict[str, Any]:
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     details.pop("_window")
     return details
 
@@ -239,7 +241,7 @@ async def _details(request: web.Request, event_id: int) -> dict[str, Any]:
 async def update_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: change a draft freely, a published one's descriptions."""
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     fields = event_fields(await read_json(request), partial=True)
     await managed_event(request, principal, event_id)
     organizer_id = await organizer_of(request, principal)
@@ -261,7 +263,7 @@ async def update_event(request: web.Request) -> web.Response:
 async def publish_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: put a draft on the catalog (and on sale at onsale_at)."""
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     engine = request.app[DB_ENGINE_KEY]
 
@@ -271,10 +273,12 @@ async def publish_event(request: web.Request) -> web.Response:
             if event.status == "published":
                 return
             if event.status == "cancelled":
-                raise ApiError(409, "event_cancelled", "A cancelled event cannot be published.",
+                raise ApiError(ApiErrorCode.EVENT_CANCELLED,
+                               "A cancelled event cannot be published.",
                                {"event_id": event_id})
             if event.starts_at <= datetime.now(UTC):
-                raise ApiError(409, "event_in_past", "starts_at is in the past; move it first.",
+                raise ApiError(ApiErrorCode.EVENT_IN_PAST,
+                               "starts_at is in the past; move it first.",
                                {"field": "starts_at", "reason": "in the past"})
             conn.execute(sa.text("UPDATE events SET status = 'published', updated_at = now()"
                                  " WHERE id = :id"), {"id": event_id})
@@ -288,7 +292,7 @@ async def publish_event(request: web.Request) -> web.Response:
 async def cancel_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: cancel the event; it stops selling at once."""
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     engine = request.app[DB_ENGINE_KEY]
 

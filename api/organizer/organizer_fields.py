@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from api.fan.catalog import CATEGORIES_PATTERN
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, param
 from api.http.params import body_int, body_text, invalid, parse_datetime
@@ -151,7 +152,7 @@ def store_error(error: BookingError, what: str) -> ApiError:
     """A store/engine validation error as a 400 naming the bad element."""
     path = str(error.details.get("path") or "body")
     reason = str(error.details.get("reason") or error.message)
-    return ApiError(400, "invalid_request", f"{what}: {path} {reason}",
+    return ApiError(ApiErrorCode.INVALID_REQUEST, f"{what}: {path} {reason}",
                     {"field": path, "reason": reason})
 
 
@@ -159,20 +160,20 @@ async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, allowing up to `max_bytes` (seat maps are large)."""
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise ApiError(413, "payload_too_large",
+        raise ApiError(ApiErrorCode.PAYLOAD_TOO_LARGE,
                        f"a seat map of {declared} bytes exceeds the limit of {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "payload_too_large",
+            raise ApiError(ApiErrorCode.PAYLOAD_TOO_LARGE,
                            f"a seat map may be at most {max_bytes} bytes")
         chunks.append(chunk)
     try:
         doc = json.loads(b"".join(chunks))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_request", f"request body is not valid JSON: {exc}",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, f"request body is not valid JSON: {exc}",
                        {"field": "body", "reason": "not valid JSON"}) from None
     if not isinstance(doc, dict):
         invalid("body", "must be a seat-map object")

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from api.fan.identity import Principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from engine.store.catalog import create_organizer
 
@@ -55,7 +56,8 @@ async def ensure_manages(request: web.Request, principal: Principal, organizer_i
         return
     if principal.role == "organizer" and await organizer_of(request, principal) == organizer_id:
         return
-    raise ApiError(403, "forbidden", f"Only the organizer of this {what} (or ops) may do this.",
+    raise ApiError(ApiErrorCode.FORBIDDEN,
+                   f"Only the organizer of this {what} (or ops) may do this.",
                    {"reason": "not_owner"})
 
 

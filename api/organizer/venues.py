@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import invalid, path_id, query_int
@@ -104,7 +105,7 @@ async def list_venues(request: web.Request) -> web.Response:
 async def get_venue(request: web.Request) -> web.Response:
     """The venue's organizer and ops: the venue with its seat-map document."""
     principal = await require_principal(request, "organizer", "ops")
-    venue_id = path_id(request, "venue_id", "venue_not_found", "venue")
+    venue_id = path_id(request, "venue_id", ApiErrorCode.VENUE_NOT_FOUND, "venue")
     engine = request.app[DB_ENGINE_KEY]
 
     def read() -> tuple[Any, Any]:
@@ -117,10 +118,10 @@ async def get_venue(request: web.Request) -> web.Response:
 
     row, doc = await asyncio.to_thread(read)
     if row is None:
-        raise ApiError(404, "venue_not_found", "No such venue.", {"venue_id": venue_id})
+        raise ApiError(ApiErrorCode.VENUE_NOT_FOUND, "No such venue.", {"venue_id": venue_id})
     if row.organizer_id is None:
         if principal.role != "ops":
-            raise ApiError(403, "forbidden", "Only ops manage venues without an organizer.",
+            raise ApiError(ApiErrorCode.FORBIDDEN, "Only ops manage venues without an organizer.",
                            {"reason": "not_owner"})
     else:
         await ensure_manages(request, principal, row.organizer_id, "venue")

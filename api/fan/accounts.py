@@ -153,21 +153,27 @@ _SESSION = {"type": "object", "properties": {
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/auth/register": {"post": operation(
-        "Create a fan account", who="anyone", tags=["Accounts"], errors=(400, 409, 413, 503),
+        "Create a fan account", who="anyone", tags=["Accounts"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EMAIL_TAKEN,
+                ApiErrorCode.PAYLOAD_TOO_LARGE),
         body=json_body({**_CREDENTIALS, "properties": {
             **_CREDENTIALS["properties"],
             "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024},
             "display_name": {"type": "string", "maxLength": 80}}}),
         responses={201: ok(_SESSION, "The account and a session token.")})},
     "/auth/login": {"post": operation(
-        "Sign in", who="anyone", tags=["Accounts"], errors=(400, 401, 413, 503),
+        "Sign in", who="anyone", tags=["Accounts"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.INVALID_CREDENTIALS,
+                ApiErrorCode.PAYLOAD_TOO_LARGE),
         body=json_body(_CREDENTIALS),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(
-        "Sign out", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        "Sign out", who="signed in", tags=["Accounts"], signed_in=True,
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN),
         responses={200: ok({"type": "object"}, "The token is revoked.")})},
     "/me": {"get": operation(
-        "Who am I", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        "Who am I", who="signed in", tags=["Accounts"], signed_in=True,
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN),
         responses={200: ok({"type": "object", "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"},
             "role": {"type": "string", "enum": ["fan", "organizer", "ops"]}}})})},

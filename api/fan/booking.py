@@ -19,7 +19,7 @@ from api.fan.identity import Principal, require_principal
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
-from api.http.error_codes import ApiErrorCode, BookingCode
+from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
 from engine.store.order_payments import order_payment
 from waitingroom.wire import text_map
@@ -437,7 +437,10 @@ _BOOKING = OperationCommon(tags=["Booking"], signed_in=True)
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/reservations": {"post": operation(
         "Hold seats (explicit, best available or standing)",
-        who="a signed-in buyer admitted to the event", errors=(400, 401, 403, 404, 409, 429, 503),
+        who="a signed-in buyer admitted to the event",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                RoomCode.NOT_ADMITTED, ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
+                ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
         description="Answers 202 at once; the event's partition decides in queue order. "
                     "Poll `status_url` or stream `events_url` for held or rejected.",
         parameters=[param("event_id", "path", ID_SCHEMA, "The event."), _IDEMPOTENCY,
@@ -445,7 +448,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         body=json_body(_HOLD_BODY), responses={202: ok(_ACCEPTED, "Accepted, pending.")},
         **_BOOKING)},
     "/requests/{request_id}": {"get": operation(
-        "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
+        "A booking request's state", who="the request's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.REQUEST_NOT_FOUND),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
                     "`hold_status` is active, released, expired, sold, cancelled or refunded.",
@@ -453,29 +457,39 @@ OPENAPI_PATHS: dict[str, Any] = {
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(
         "A booking request's states (SSE)", who="the request's owner (or ops)",
-        errors=(401, 404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.REQUEST_NOT_FOUND),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         responses={200: _SSE}, **_BOOKING)},
     "/holds/{hold_id}": {"delete": operation(
-        "Release a hold early", who="the hold's owner", errors=(401, 404, 429, 503),
+        "Release a hold early", who="the hold's owner",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                BookingCode.HOLD_NOT_FOUND, ApiErrorCode.REQUEST_NOT_FOUND,
+                ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _IDEMPOTENCY],
         responses={202: ok(_ACCEPTED, "Accepted, decided in queue order.")}, **_BOOKING)},
     "/holds/{hold_id}/purchase": {"post": operation(
         "Pay for a hold", who="the hold's owner, admitted to the event",
-        errors=(400, 401, 403, 404, 410, 503),
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                RoomCode.NOT_ADMITTED, ApiErrorCode.EVENT_NOT_FOUND, BookingCode.HOLD_NOT_FOUND,
+                ApiErrorCode.REQUEST_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
+                BookingCode.HOLD_EXPIRED),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _ADMISSION],
         body=json_body({"type": "object", "required": ["payment_method"], "properties": {
             "payment_method": {"type": "object", "required": ["card_number"], "properties": {
                 "card_number": {"type": "string", "minLength": 12, "maxLength": 23}}}}}),
         responses={202: ok({"type": "object"}, "The order, authorizing.")}, **_BOOKING)},
     "/orders/{order_id}": {"get": operation(
-        "An order", who="the order's owner (or ops)", errors=(401, 404, 503),
+        "An order", who="the order's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, BookingCode.ORDER_NOT_FOUND),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
         responses={200: ok({"type": "object"}, "authorizing, authorized, paid (with "
                                "tickets), declined, voided, or refunded.")},
         **_BOOKING)},
     "/orders/{order_id}/refund": {"post": operation(
-        "Refund a paid order", who="ops", errors=(401, 403, 404, 409, 429, 503),
+        "Refund a paid order", who="ops",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                BookingCode.ORDER_NOT_FOUND, ApiErrorCode.IDEMPOTENCY_CONFLICT,
+                ApiErrorCode.ORDER_NOT_REFUNDABLE, ApiErrorCode.QUEUE_FULL),
         description="Decided in queue order on the event's partition (order refunded, "
                     "tickets void, seats back on sale); the money goes back through the "
                     "payment gateway and the fan is told by mail. Poll `status_url` for "
@@ -485,7 +499,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={202: ok(_ACCEPTED, "Accepted, pending.")}, tags=["Booking"],
         signed_in=True)},
     "/orders/{order_id}/events": {"get": operation(
-        "An order's states (SSE)", who="the order's owner (or ops)", errors=(401, 404, 503),
+        "An order's states (SSE)", who="the order's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, BookingCode.ORDER_NOT_FOUND),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
         responses={200: _SSE}, **_BOOKING)},
 }

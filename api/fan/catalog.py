@@ -406,7 +406,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/events": {"get": operation(
-        "Browse events", who="anyone", tags=["Catalog"], errors=(400, 503),
+        "Browse events", who="anyone", tags=["Catalog"], errors=(ApiErrorCode.INVALID_REQUEST,),
         description="Keyset pagination: pass `next_cursor` back as `cursor` with the same "
                     "filters and sort.",
         parameters=[
@@ -424,7 +424,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "events": {"type": "array", "items": ref("EventListing")},
             "next_cursor": {"type": ["string", "null"]}}})})},
     "/search": {"get": operation(
-        "Search events", who="anyone", tags=["Catalog"], errors=(400, 503),
+        "Search events", who="anyone", tags=["Catalog"], errors=(ApiErrorCode.INVALID_REQUEST,),
         description="Postgres full-text search over event name, performers, venue and city. "
                     "Every word matches as a prefix, so results follow typing; names with "
                     "punctuation (`AC/DC`, `blink-182`) are found as written or with spaces "
@@ -445,7 +445,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "next_cursor": {"type": ["string", "null"]}}})})},
     "/events/{event_id}": {"get": operation(
         "Event details", who="anyone; drafts only their organizer or ops", tags=["Catalog"],
-        errors=(404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.EVENT_NOT_FOUND),
         description="With the venue, performers, price tiers and availability per section "
                     "(from the live seat-map cache). A browser asking for text/html gets the "
                     "event's fan page instead.",

@@ -28,6 +28,8 @@ from aiohttp import web
 from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
+from api.http.openapi_spec import error_codes
 from engine.store.models import EventRow, VenueRow
 
 STATIC_DIR = Path(__file__).parent / "static" / "waitingroom"
@@ -112,6 +114,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["fan pages"],
             "summary": "The waiting page's script and stylesheet",
+            "x-error-codes": error_codes((ApiErrorCode.NOT_FOUND,)),
             "x-who-may-call": "Anyone",
             "parameters": [
                 {

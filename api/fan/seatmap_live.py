@@ -154,7 +154,7 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/seats": {"get": operation(
         "Live seat map", who="anyone; drafts only their organizer or ops", tags=["Seat maps"],
-        errors=(404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.EVENT_NOT_FOUND),
         description="Served from memory, kept current by the booking workers' availability "
                     "deltas. `seats` rows follow `seat_fields`: "
                     f"{', '.join(SEAT_FIELDS)}; state is available, held, sold or blocked. "
@@ -173,7 +173,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                    304: {"description": "Not modified: your map is current."}})},
     "/events/{event_id}/availability/stream": {"get": operation(
         "Seat-state deltas (SSE)", who="anyone; drafts only their organizer or ops",
-        tags=["Seat maps"], errors=(400, 404, 503),
+        tags=["Seat maps"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.EVENT_NOT_FOUND),
         description="Server-Sent Events. `delta` events carry `{version, changes}` where "
                     "changes maps a seat id to its new state and `zone:<id>` to a GA zone's "
                     "tickets left. A `snapshot` event carries `{version, status, states}` with "

@@ -27,9 +27,10 @@ from api.fan.identity import require_principal
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
-from api.http.error_codes import ApiErrorCode
+from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
+from api.http.openapi_spec import error_codes
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
@@ -295,6 +296,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "tags": ["waiting room"],
             "summary": "Join the event's waiting room (signed-in fan; one place per account)",
+            "x-error-codes": error_codes((
+                ApiErrorCode.INVALID_REQUEST, RoomCode.POW_INVALID, ApiErrorCode.UNAUTHORIZED,
+                RoomCode.POW_REQUIRED, ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND,
+                RoomCode.QUEUE_CLOSED, RoomCode.RATE_LIMITED, ApiErrorCode.FORBIDDEN)),
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": False,
@@ -329,6 +334,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "The line as a whole, the same for every fan (cacheable for a second)",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND)),
             "responses": {
                 "200": _json(
                     "serving position, queue length, admission rate",
@@ -353,6 +359,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "Poll a place (ticket holder): state, people ahead, ETA, admission token",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND,
+                                            RoomCode.INVALID_TICKET)),
             "responses": {
                 "200": _json("where the ticket's holder stands", _STATUS),
                 "404": _error_doc("invalid_ticket or room_not_found"),
@@ -361,6 +369,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "delete": {
             "tags": ["waiting room"],
             "summary": "Leave the line or end the admitted session (ticket holder)",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.INVALID_TICKET)),
             "responses": {
                 "200": _json(
                     "whether there was a place or session to give up",

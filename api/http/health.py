@@ -102,7 +102,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Liveness", who="anyone (process supervisors)", tags=["Health"],
         responses={200: ok({"type": "object"}, "The process is up.")})},
     "/readyz": {"get": operation(
-        "Readiness", who="anyone (load balancers)", tags=["Health"], errors=(503,),
+        "Readiness", who="anyone (load balancers)", tags=["Health"],
+        errors=(ApiErrorCode.DATABASE_UNAVAILABLE, ApiErrorCode.NOT_READY),
         description="Ready when Postgres and Redis answer and the schema is current; "
                     "a 503 `not_ready` lists the failing checks in `details.checks`.",
         responses={200: ok({"type": "object"}, "Ready, with each check's latency.")})},

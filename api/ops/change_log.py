@@ -16,7 +16,8 @@ from aiohttp import web
 
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
-from api.ops.common import OPS_KEY, routes
+from api.http.openapi_spec import error_codes
+from api.ops.common import GUARD_CODES, OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
 
 DEFAULT_LIMIT = 100
@@ -143,6 +144,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/ops/audit": {
         "get": {
             "summary": "The ops audit log (ops only)",
+            "x-error-codes": error_codes((*GUARD_CODES, ApiErrorCode.INVALID_REQUEST)),
             "description": "Every change to a waiting room or the autopilot, newest first: "
             "one entry per changed field with who, when, old and new value.",
             "tags": ["ops"],

@@ -31,6 +31,8 @@ routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPS_ROLE = "ops"
+GUARD_CODES = (ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN)
+"""What the ops guard answers before any ops handler runs."""
 
 
 @dataclass

@@ -23,8 +23,17 @@ from redis.exceptions import WatchError
 
 from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
+from api.http.openapi_spec import error_codes
 from api.ops import change_log
-from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, ops_principal, routes
+from api.ops.common import (
+    GUARD_CODES,
+    OPS_KEY,
+    OpsServices,
+    api_error,
+    event_id_of,
+    ops_principal,
+    routes,
+)
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state
 from waitingroom.autopilot import AutopilotTargets
 from waitingroom.config import RoomConfig
@@ -278,12 +287,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "get": {
             "summary": "An event's waiting-room settings, line and autopilot (ops only)",
+            "x-error-codes": error_codes((*GUARD_CODES, ApiErrorCode.EVENT_NOT_FOUND)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {"200": {"description": _ROOM_VIEW}, **_OPS_REFUSALS},
         },
         "patch": {
             "summary": "Change (or create) an event's waiting room (ops only, audited)",
+            "x-error-codes": error_codes((
+                *GUARD_CODES, ApiErrorCode.INVALID_REQUEST, RoomCode.INVALID_CONFIG,
+                ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.CONFLICT)),
             "description": "Any RoomConfig field, and `sale: open|closed`. Takes effect "
             "within a second; one audit entry per changed field.",
             "tags": ["ops"],
@@ -325,6 +338,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "post": {
             "summary": "Switch the admission autopilot on/off, set targets (ops only, audited)",
+            "x-error-codes": error_codes((
+                *GUARD_CODES, ApiErrorCode.INVALID_REQUEST, RoomCode.INVALID_CONFIG,
+                ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND, ApiErrorCode.CONFLICT)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "requestBody": {

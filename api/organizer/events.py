@@ -354,7 +354,8 @@ OPENAPI_SCHEMAS = FIELD_SCHEMAS
 OPENAPI_PATHS: dict[str, Any] = {
     "/events": {"post": operation(
         "Create a draft event", who="organizers (on their own or shared venues) and ops",
-        errors=(400, 401, 403, 503), **SIGNED_IN_ORGANIZERS,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.FORBIDDEN), **SIGNED_IN_ORGANIZERS,
         description="Shared venues are those ops created without an organizer.",
         parameters=[param("organizer_id", "query", ID_SCHEMA,
                           "Ops only: the organizer of an event on a shared venue.")],
@@ -362,7 +363,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={201: ok({"type": "object"}, "The event (draft).")})},
     "/events/{event_id}": {"patch": operation(
         "Update an event", who="the event's organizer and ops",
-        errors=(400, 401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.EVENT_CANCELLED,
+                ApiErrorCode.EVENT_LOCKED), **SIGNED_IN_ORGANIZERS,
         description="A draft may change anything; a published event only "
                     f"{', '.join(sorted(set(EVENT_FIELDS) - set(LOCKED_WHEN_PUBLISHED)))} "
                     "(onsale_at only before the sale starts); a cancelled one nothing.",
@@ -371,15 +374,19 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={200: ok({"type": "object"}, "The event.")})},
     "/events/{event_id}/publish": {"post": operation(
         "Publish a draft", who="the event's organizer and ops",
-        errors=(401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND,
+                ApiErrorCode.EVENT_CANCELLED,
+                ApiErrorCode.EVENT_IN_PAST), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         responses={200: ok({"type": "object"}, "The event.")})},
     "/events/{event_id}/cancel": {"post": operation(
         "Cancel an event (stops sales at once)", who="the event's organizer and ops",
-        errors=(401, 403, 404, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.EVENT_NOT_FOUND), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         responses={200: ok({"type": "object"}, "The event.")})},
     "/organizer/events": {"get": operation(
         "My events, any status", who="organizers (their own) and ops (all)",
-        errors=(400, 401, 403, 503), **SIGNED_IN_ORGANIZERS,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.FORBIDDEN), **SIGNED_IN_ORGANIZERS,
         parameters=[param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100},
                           "Page size (default 50)."),
                     param("cursor", "query", {"type": "string"}, "From the previous page.")],

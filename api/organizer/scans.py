@@ -57,7 +57,10 @@ async def scan_ticket(request: web.Request) -> web.Response:
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/scans": {"post": operation(
         "Scan an e-ticket at the gate", who="the event's organizer and ops",
-        errors=(400, 401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.TICKET_NOT_FOUND,
+                ApiErrorCode.TICKET_ALREADY_USED,
+                ApiErrorCode.TICKET_VOID), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         description="Admits the holder once: the first scan of a valid ticket marks it used "
                     "(two gates scanning one code admit one fan). 409 `ticket_already_used` "
                     "(with `used_at`) or `ticket_void` (its order was refunded); 404 "

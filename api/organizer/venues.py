@@ -134,7 +134,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/venues": {
         "post": operation(
             "Create a venue from a seat-map document", who="organizers and ops",
-            errors=(400, 401, 403, 413, 503), **SIGNED_IN_ORGANIZERS,
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                    ApiErrorCode.FORBIDDEN, ApiErrorCode.PAYLOAD_TOO_LARGE),
+            **SIGNED_IN_ORGANIZERS,
             description="The document is JSON: name, city, country?, stage?, sections "
                         "(rows of seats with x/y in 0..1000 and a category) and ga_zones. "
                         "A bad element is refused with `details.field` naming it, e.g. "
@@ -144,12 +146,14 @@ OPENAPI_PATHS: dict[str, Any] = {
             body=json_body({"$ref": "#/components/schemas/SeatMap"}, "The seat map."),
             responses={201: ok({"type": "object"}, "The venue.")}),
         "get": operation("List venues", who="organizers (their own) and ops (all)",
-                         errors=(401, 403, 503), **SIGNED_IN_ORGANIZERS,
+                         errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN),
+                         **SIGNED_IN_ORGANIZERS,
                          responses={200: ok({"type": "object"})}),
     },
     "/venues/{venue_id}": {"get": operation(
         "A venue with its seat-map document", who="the venue's organizer and ops",
-        errors=(401, 403, 404, 503), **SIGNED_IN_ORGANIZERS,
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.VENUE_NOT_FOUND), **SIGNED_IN_ORGANIZERS,
         parameters=[param("venue_id", "path", ID_SCHEMA, "The venue.")],
         responses={200: ok({"type": "object"})})},
 }

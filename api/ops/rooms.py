@@ -21,6 +21,7 @@ import sqlalchemy.exc
 from aiohttp import web
 from redis.exceptions import WatchError
 
+from api.http.body_schema import object_schema
 from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import error_codes
@@ -305,23 +306,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "new_users_per_minute": {"type": "number", "minimum": 0},
-                                "max_active_users": {"type": "integer", "minimum": 0},
-                                "paused": {"type": "boolean"},
-                                "pow_difficulty_bits": {
-                                    "type": "integer",
-                                    "minimum": 0,
-                                    "maximum": 32,
-                                },
-                                "opens_at": {"type": "number"},
-                                "sale_starts_at": {"type": "number"},
-                                "mode": {"enum": ["fifo", "shuffle"]},
-                                "sale": {"enum": list(SALE_ACTIONS)},
-                            },
-                        }
+                        "schema": object_schema(RoomConfig, all_optional=True, extra={
+                            "sale": {"type": "string", "enum": list(SALE_ACTIONS),
+                                     "description": "Open the sale now, or close it."}}),
                     }
                 },
             },
@@ -347,16 +334,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "enabled": {"type": "boolean"},
-                                "target_p99_seconds": {"type": "number", "exclusiveMinimum": 0},
-                                "target_queue_depth": {"type": "integer", "minimum": 1},
-                                "min_new_users_per_minute": {"type": "number", "minimum": 1},
-                                "max_new_users_per_minute": {"type": "number"},
-                            },
-                        }
+                        "schema": object_schema(AutopilotTargets, all_optional=True, extra={
+                            "enabled": {"type": "boolean"}}),
                     }
                 },
             },

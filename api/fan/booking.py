@@ -24,11 +24,12 @@ from api.http.errors import ApiError, read_json
 from engine.store.order_payments import order_payment
 from waitingroom.wire import text_map
 from workers.booking_requests import event_of, parse_hold_body
+from workers.checkout import PurchaseRequest, start_checkout
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
-from workers.payments import authorize_job, order_id_for, public_order
+from workers.payments import public_order
 
 routes = web.RouteTableDef()
 
@@ -271,50 +272,12 @@ async def purchase(request: web.Request) -> web.Response:
     hold = await _owned_hold(request, hold_id, principal)
     await ensure_on_sale(request, hold["event_id"])
     await require_admission(request, hold["event_id"], principal)
-    body = await read_json(request)
-    method = body.get("payment_method")
-    card = method.get("card_number") if isinstance(method, dict) else None
-    if not isinstance(card, str) or not 12 <= len(card.replace(" ", "")) <= 19:
-        raise ApiError(
-            ApiErrorCode.INVALID_REQUEST,
-            "payment_method.card_number: a card number",
-            {"field": "payment_method.card_number"},
-        )
-    if hold["expires_at"] <= time.time():
-        raise ApiError(BookingCode.HOLD_EXPIRED,
-                       "This hold has expired; reserve again.", {"hold_id": hold_id}
-        )
+    purchase_request = PurchaseRequest.from_json(await read_json(request))
     booking = request.app[BOOKING_KEY]
-    order_id = order_id_for(hold_id)
-    order_key = booking.keys.order(order_id)
-    existing = text_map(await booking.redis.hgetall(order_key))
-    if existing and existing.get("status") not in ("declined",):
-        return _order_accepted(public_order(existing))
-    attempt = int(existing.get("attempt") or 0) + 1
-    fields: dict[str, Any] = {
-        "order_id": order_id,
-        "hold_id": hold_id,
-        "event_id": hold["event_id"],
-        "buyer_id": principal.user_id,
-        "amount_cents": hold["total_cents"],
-        "status": "authorizing",
-        "attempt": attempt,
-        # The card number goes no further than the gateway's tokenizer.
-        "payment_token": booking.gateway.tokenize(card),
-        "card_last4": card.replace(" ", "")[-4:],
-        "error": "",
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
-    }
-    if hold.get("zone_id") is not None:
-        fields["zone_id"] = json.dumps(hold["zone_id"])
-        fields["quantity"] = json.dumps(hold["quantity"])
-    job = authorize_job(booking.keys, order_id, attempt)
-    async with booking.redis.pipeline(transaction=True) as pipe:
-        pipe.hset(order_key, mapping={k: str(v) for k, v in fields.items()})
-        pipe.expire(order_key, 7 * 24 * 3600)
-        job.push(pipe)
-        await pipe.execute()
-    return _order_accepted(public_order({k: str(v) for k, v in fields.items()}))
+    order = await start_checkout(booking.redis, booking.keys, booking.gateway, hold_id=hold_id,
+                                 hold=hold, buyer_id=principal.user_id,
+                                 purchase=purchase_request, now=time.time())
+    return _order_accepted(order)
 
 
 def _order_accepted(order: dict[str, Any]) -> web.Response:
@@ -398,6 +361,7 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         await pubsub.aclose()
 
 
+from api.http.body_schema import object_schema  # noqa: E402
 from api.http.openapi_spec import (  # noqa: E402
     ID_SCHEMA,
     OperationCommon,
@@ -474,9 +438,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 ApiErrorCode.REQUEST_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
                 BookingCode.HOLD_EXPIRED),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _ADMISSION],
-        body=json_body({"type": "object", "required": ["payment_method"], "properties": {
-            "payment_method": {"type": "object", "required": ["card_number"], "properties": {
-                "card_number": {"type": "string", "minLength": 12, "maxLength": 23}}}}}),
+        body=json_body(object_schema(PurchaseRequest)),
         responses={202: ok({"type": "object"}, "The order, authorizing.")}, **_BOOKING)},
     "/orders/{order_id}": {"get": operation(
         "An order", who="the order's owner (or ops)",

@@ -2,7 +2,8 @@
 
 Clients branch on `code`, so codes are enum members, never string literals in
 handlers. The domain keeps its codes (`engine.errors.ErrorCode`,
-`waitingroom.errors.ErrorCode`, re-exported here as `BookingCode` and `RoomCode`);
+`waitingroom.errors.ErrorCode`, re-exported here as `BookingCode` and `RoomCode`, and
+the organizer backoffice's `engine.store.errors.OrganizingCode`);
 this module adds the codes the HTTP layer decides itself (bad input, sign-in,
 ownership, lookups by id, the organizer's rules, dependencies down) with their
 status and a default message. `status_of` answers for all three enums, and the
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from engine.errors import ErrorCode as BookingCode
+from engine.store.errors import OrganizingCode
 from waitingroom.errors import HTTP_STATUS as ROOM_STATUS
 from waitingroom.errors import ErrorCode as RoomCode
 
-__all__ = ["ApiErrorCode", "BookingCode", "ErrorCodeLike", "RoomCode", "default_message",
-           "status_of"]
+__all__ = ["ApiErrorCode", "BookingCode", "ErrorCodeLike", "OrganizingCode", "RoomCode",
+           "default_message", "status_of"]
 
 
 class ApiErrorCode(str, Enum):
@@ -47,9 +49,6 @@ class ApiErrorCode(str, Enum):
     TICKET_NOT_FOUND = "ticket_not_found"
     # state that forbids the change now
     CONFLICT = "conflict"
-    EVENT_CANCELLED = "event_cancelled"
-    EVENT_LOCKED = "event_locked"
-    EVENT_IN_PAST = "event_in_past"
     EVENT_NOT_ON_SALE = "event_not_on_sale"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     ORDER_NOT_REFUNDABLE = "order_not_refundable"
@@ -98,9 +97,6 @@ API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.REQUEST_NOT_FOUND: CodeSpec(404, "No such request."),
     ApiErrorCode.TICKET_NOT_FOUND: CodeSpec(404, "No such ticket for this event."),
     ApiErrorCode.CONFLICT: CodeSpec(409, "It changed meanwhile; try again."),
-    ApiErrorCode.EVENT_CANCELLED: CodeSpec(409, "A cancelled event cannot change."),
-    ApiErrorCode.EVENT_LOCKED: CodeSpec(409, "Fixed once the event is published."),
-    ApiErrorCode.EVENT_IN_PAST: CodeSpec(409, "The event starts in the past."),
     ApiErrorCode.EVENT_NOT_ON_SALE: CodeSpec(409, "This event is not on sale."),
     ApiErrorCode.IDEMPOTENCY_CONFLICT: CodeSpec(
         409, "This Idempotency-Key was used with a different request."),
@@ -127,10 +123,21 @@ BOOKING_STATUS: dict[BookingCode, int] = {
     BookingCode.INVALID_REQUEST: 400,
 }
 
-ErrorCodeLike = ApiErrorCode | BookingCode | RoomCode
+ORGANIZING_STATUS: dict[OrganizingCode, int] = {
+    OrganizingCode.INVALID_REQUEST: 400,
+    OrganizingCode.FORBIDDEN: 403,
+    OrganizingCode.EVENT_NOT_FOUND: 404,
+    OrganizingCode.VENUE_NOT_FOUND: 404,
+    OrganizingCode.EVENT_CANCELLED: 409,
+    OrganizingCode.EVENT_LOCKED: 409,
+    OrganizingCode.EVENT_IN_PAST: 409,
+}
+
+ErrorCodeLike = ApiErrorCode | BookingCode | RoomCode | OrganizingCode
 """Any code a response may carry: the API's own or the domain's."""
 
-_missing = (set(ApiErrorCode) - set(API_CODES)) | (set(BookingCode) - set(BOOKING_STATUS))
+_missing = ((set(ApiErrorCode) - set(API_CODES)) | (set(BookingCode) - set(BOOKING_STATUS))
+            | (set(OrganizingCode) - set(ORGANIZING_STATUS)))
 if _missing:  # a new code without its status must not reach a client as a 500
     raise RuntimeError(f"error codes without an HTTP status: {sorted(_missing)}")
 
@@ -141,6 +148,8 @@ def status_of(code: ErrorCodeLike) -> int:
         return API_CODES[code].status
     if isinstance(code, BookingCode):
         return BOOKING_STATUS[code]
+    if isinstance(code, OrganizingCode):
+        return ORGANIZING_STATUS[code]
     return ROOM_STATUS[code]
 
 

@@ -27,6 +27,7 @@ from api.http.error_codes import (
 )
 from api.http.log_format import request_id_var
 from engine.errors import BookingError
+from engine.store.errors import OrganizingError
 from waitingroom.errors import WaitingRoomError
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
         retry_after = exc.details.get("retry_after")
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
-    if isinstance(exc, BookingError):
+    if isinstance(exc, BookingError | OrganizingError):
         return error_response(status_of(exc.code), exc.code, exc.message, exc.details)
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         log.warning("redis unavailable during %s %s: %s", request.method, request.path, exc)

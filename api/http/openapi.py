@@ -19,7 +19,14 @@ from typing import Any
 
 from aiohttp import web
 
-from api.http.error_codes import ApiErrorCode, BookingCode, ErrorCodeLike, RoomCode, status_of
+from api.http.error_codes import (
+    ApiErrorCode,
+    BookingCode,
+    ErrorCodeLike,
+    OrganizingCode,
+    RoomCode,
+    status_of,
+)
 from api.http.openapi_spec import ERROR_RESPONSES, error_codes, ok, operation
 
 routes = web.RouteTableDef()
@@ -59,7 +66,8 @@ _ERROR_TEXT = {
     "UnprocessableEntity": "Well-formed but unprocessable.",
     "InternalError": "A bug; report the request id in `details.request_id`.",
 }
-ALL_CODES: tuple[ErrorCodeLike, ...] = (*ApiErrorCode, *BookingCode, *RoomCode)
+ALL_CODES: tuple[ErrorCodeLike, ...] = (*ApiErrorCode, *BookingCode, *RoomCode,
+                                         *OrganizingCode)
 # What any operation may answer, decided before or after its handler: an unknown path or
 # method, a body over the limit, a store down, a bug.
 EVERYWHERE: tuple[ErrorCodeLike, ...] = (

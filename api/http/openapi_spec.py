@@ -75,8 +75,9 @@ class OperationCommon(TypedDict, total=False):
 
 
 def error_codes(codes: Iterable[ErrorCodeLike]) -> list[str]:
-    """The codes as `x-error-codes` lists them: by status, then name."""
-    return [code.value for code in sorted(set(codes), key=lambda c: (status_of(c), c.value))]
+    """The codes as `x-error-codes` lists them: each value once, by status, then name."""
+    statuses = {code.value: status_of(code) for code in codes}
+    return sorted(statuses, key=lambda value: (statuses[value], value))
 
 
 def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, Any],

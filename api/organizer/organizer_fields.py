@@ -18,15 +18,11 @@ from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, param
 from api.http.params import body_int, body_text, invalid, parse_datetime
-from engine.errors import BookingError
 
 EVENT_FIELDS = ("name", "description", "category", "venue_id", "starts_at", "onsale_at",
                 "price_tiers", "performers", "currency", "buyer_limit", "hold_ttl_seconds")
 REQUIRED_EVENT_FIELDS = ("name", "category", "venue_id", "starts_at", "onsale_at",
                          "price_tiers")
-LOCKED_WHEN_PUBLISHED = ("venue_id", "price_tiers", "currency", "buyer_limit",
-                         "hold_ttl_seconds")
-"""What a loaded inventory and its granted holds depend on."""
 MAX_TIERS = 20
 MAX_PERFORMERS = 20
 MAX_PRICE_CENTS = 100_000_000
@@ -146,14 +142,6 @@ def event_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             and fields["onsale_at"] > fields["starts_at"]):
         invalid("onsale_at", "must not be after starts_at")
     return fields
-
-
-def store_error(error: BookingError, what: str) -> ApiError:
-    """A store/engine validation error as a 400 naming the bad element."""
-    path = str(error.details.get("path") or "body")
-    reason = str(error.details.get("reason") or error.message)
-    return ApiError(ApiErrorCode.INVALID_REQUEST, f"{what}: {path} {reason}",
-                    {"field": path, "reason": reason})
 
 
 async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:

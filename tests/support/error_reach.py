@@ -1,8 +1,9 @@
 """Which error codes a handler can answer, as far as its source says.
 
-Follows the handler's own body and every function of `api.*` (or of a domain
-`errors` module) it calls by name, collecting each `ApiErrorCode.X`,
-`BookingCode.X` / `RoomCode.X` (also under their home names `ErrorCode.X`). Codes a lower
+Follows the handler's own body and every function of `api.*`, of a domain `errors`
+module or of a use-case module it names (calls, or passes on as to `asyncio.to_thread`;
+also as `module.function`), collecting each `ApiErrorCode.X`, `BookingCode.X`, `RoomCode.X`,
+`OrganizingCode.X` (also under their home names `ErrorCode.X`). Codes a lower
 layer raises from inside an object (the waiting room's scripts, the engine) are
 not visible here; operations list those by hand.
 """
@@ -16,15 +17,17 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from api.http.error_codes import ApiErrorCode, BookingCode, ErrorCodeLike, RoomCode
+from api.http.error_codes import ApiErrorCode, BookingCode, ErrorCodeLike, OrganizingCode, RoomCode
 
-_ENUMS: tuple[type[ErrorCodeLike], ...] = (ApiErrorCode, BookingCode, RoomCode)
+_ENUMS: tuple[type[ErrorCodeLike], ...] = (ApiErrorCode, BookingCode, RoomCode, OrganizingCode)
+USE_CASE_MODULES = ("engine.store.organizing", "workers.checkout")
+"""The use cases below the HTTP layer whose refusals reach a client as they are."""
 
 
 def _followed(obj: Any) -> bool:
     module = getattr(obj, "__module__", "") or ""
-    return isinstance(obj, types.FunctionType) and (
-        module.startswith("api.") or module.endswith(".errors"))
+    return isinstance(obj, types.FunctionType | types.MethodType) and (
+        module.startswith("api.") or module.endswith(".errors") or module in USE_CASE_MODULES)
 
 
 def _resolve(node: ast.expr, namespace: dict[str, Any]) -> Any:
@@ -55,8 +58,8 @@ def reachable_codes(handler: Callable[..., Any]) -> set[ErrorCodeLike]:
                 owner = namespace.get(node.value.id)
                 if owner in _ENUMS and node.attr in owner.__members__:
                     codes.add(owner[node.attr])
-            if isinstance(node, ast.Call):
-                target = _resolve(node.func, namespace)
+            if isinstance(node, ast.Name | ast.Attribute):  # called, or passed to to_thread
+                target = _resolve(node, namespace)
                 if _followed(target):
                     stack.append(target)
     return codes

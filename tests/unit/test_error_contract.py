@@ -14,13 +14,21 @@ from pathlib import Path
 from aiohttp import web
 
 from api.http.app import create_app
-from api.http.error_codes import API_CODES, ApiErrorCode, BookingCode, RoomCode, status_of
+from api.http.error_codes import (
+    API_CODES,
+    ApiErrorCode,
+    BookingCode,
+    OrganizingCode,
+    RoomCode,
+    status_of,
+)
 from api.http.openapi import build_document
 from api.launcher.settings import Settings
 from tests.support.error_reach import reachable_codes
 
 API_ROOT = Path(__file__).resolve().parents[2] / "api"
-ALL_CODES = {code.value for enum in (ApiErrorCode, BookingCode, RoomCode) for code in enum}
+ENUMS = (ApiErrorCode, BookingCode, RoomCode, OrganizingCode)
+ALL_CODES = {code.value for enum in ENUMS for code in enum}
 
 
 def _app() -> web.Application:
@@ -34,11 +42,19 @@ def test_every_api_code_has_a_status_and_a_message() -> None:
         assert 400 <= code.status <= 599 and code.default_message, code
 
 
+def test_a_code_in_two_enums_has_one_status() -> None:
+    statuses: dict[str, set[int]] = {}
+    for enum in ENUMS:
+        for code in enum:
+            statuses.setdefault(code.value, set()).add(status_of(code))
+    assert {value: found for value, found in statuses.items() if len(found) > 1} == {}
+
+
 def test_every_listed_code_exists_in_an_enum_and_its_status_is_documented() -> None:
     document = build_document(_app())
     assert set(document["x-error-codes-everywhere"]) <= ALL_CODES
     assert set(document["components"]["schemas"]["ErrorCode"]["enum"]) == ALL_CODES
-    by_value = {code.value: code for enum in (ApiErrorCode, BookingCode, RoomCode)
+    by_value = {code.value: code for enum in ENUMS
                 for code in enum}
     for path, item in document["paths"].items():
         for method, operation in item.items():

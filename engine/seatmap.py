@@ -288,3 +288,40 @@ def categories(doc: Mapping[str, Any]) -> list[str]:
     for zone in doc.get("ga_zones", []):
         seen.setdefault(zone["category"], None)
     return list(seen)
+
+
+MAX_PROBLEMS = 100
+
+
+def _first_problem(doc: object) -> tuple[str, str] | None:
+    try:
+        validate_seatmap(doc)
+    except BookingError as error:
+        return str(error.details["path"]), str(error.details["reason"])
+    return None
+
+
+def seatmap_problems(doc: object, limit: int = MAX_PROBLEMS) -> list[tuple[str, str]]:
+    """Every bad element an organizer's editor can point at, as (path, reason): the first one
+    `validate_seatmap` names, then the first one of each row checked on its own, so an
+    upload with mistakes in many rows shows them all at once instead of one per attempt.
+    Empty when the document is valid."""
+    first = _first_problem(doc)
+    if first is None:
+        return []
+    problems = [first]
+    sections = doc.get("sections") if isinstance(doc, dict) else None
+    for s_index, section in enumerate(sections if isinstance(sections, list) else ()):
+        rows = section.get("rows") if isinstance(section, dict) else None
+        for r_index, row in enumerate(rows if isinstance(rows, list) else ()):
+            alone = {"name": "row", "city": "", "sections": [{**section, "rows": [row]}]}
+            problem = _first_problem(alone)
+            if problem is None:
+                continue
+            path = problem[0].replace("sections[0].rows[0]", f"sections[{s_index}].rows[{r_index}]",
+                                      1).replace("sections[0]", f"sections[{s_index}]", 1)
+            if (path, problem[1]) not in problems:
+                problems.append((path, problem[1]))
+            if len(problems) >= limit:
+                return problems
+    return problems

@@ -73,14 +73,20 @@ def _ready(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def local_stack(data_dir: Path, log_path: Path, workers: int) -> Iterator[Stack]:
-    """`onsale up` on a free port with embedded servers in `data_dir`; stopped on exit."""
+def local_stack(data_dir: Path, log_path: Path, workers: int, *, api_processes: int = 1,
+                server_urls: tuple[str, str] | None = None) -> Iterator[Stack]:
+    """`onsale up` on a free port with embedded servers in `data_dir`; stopped on exit.
+
+    `server_urls` (database, Redis) points it at servers of the caller's instead.
+    """
     port = free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("ONSALE_") or key in PASSED_THROUGH}
     environment.update(ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port),
                        ONSALE_HOST="127.0.0.1", ONSALE_WORKERS=str(workers),
-                       PYTHONUNBUFFERED="1")
+                       ONSALE_API_PROCESSES=str(api_processes), PYTHONUNBUFFERED="1")
+    if server_urls is not None:
+        environment.update(ONSALE_DATABASE_URL=server_urls[0], ONSALE_REDIS_URL=server_urls[1])
     environment.setdefault("ONSALE_LOG_LEVEL", "WARNING")
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
@@ -96,8 +102,10 @@ def local_stack(data_dir: Path, log_path: Path, workers: int) -> Iterator[Stack]
                 raise StackError(f"`onsale up` not ready in {READY_TIMEOUT_SECONDS:.0f}s; "
                                  f"see {log_path}")
             time.sleep(0.3)
-        state = json.loads((data_dir / "embedded.json").read_text())
-        yield Stack(url, state["database_url"], state["redis_url"], "onsale", local=True)
+        if server_urls is None:
+            state = json.loads((data_dir / "embedded.json").read_text())
+            server_urls = (state["database_url"], state["redis_url"])
+        yield Stack(url, server_urls[0], server_urls[1], "onsale", local=True)
     finally:
         _stop(up)
 

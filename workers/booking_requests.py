@@ -9,6 +9,7 @@ queued, with the field at fault named.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, assert_never
@@ -39,11 +40,28 @@ class RequestKind(str, Enum):
     UNBLOCK = "unblock"
 
 
-def new_request_id(event_id: int) -> str:
-    """`<event id>-<random hex>`: the event is readable from the id, so keys need no lookup.
+REQUEST_ID_TIME_MARK = "t"
+
+
+def new_request_id(event_id: int, now: float | None = None) -> str:
+    """`<event id>-t<enqueue time, ms, 12 hex><80 random bits, 20 hex>`: the event is
+    readable from the id, so keys need no lookup, and so is its age, so a request whose
+    Redis record was lost can be told apart from one just made (`enqueued_at_of`).
 
     Only letters, digits, `-` and `_`: the id is also the RQ job id."""
-    return f"{event_id}-{os.urandom(16).hex()}"  # a uuid4's randomness, 5x cheaper
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"{event_id}-{REQUEST_ID_TIME_MARK}{millis:012x}{os.urandom(10).hex()}"
+
+
+def enqueued_at_of(request_id: str) -> float | None:
+    """When the request was enqueued (epoch seconds), from its id; None for ids made
+    before ids carried the time, or not made by `new_request_id`."""
+    _, _, rest = request_id.partition("-")
+    stamp = rest[1:13]
+    if not rest.startswith(REQUEST_ID_TIME_MARK) or len(stamp) != 12 \
+            or not all(digit in "0123456789abcdef" for digit in stamp):
+        return None
+    return int(stamp, 16) / 1000
 
 
 def event_of(request_id: str) -> int:

@@ -64,7 +64,9 @@ def order_fields(hold_id: str, hold: Mapping[str, Any], buyer_id: int, attempt: 
         "payment_token": payment_token,
         "card_last4": card_number.replace(" ", "")[-4:],
         "error": "",
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]),
+        # A hold recovered from Postgres after a Redis loss lists seat ids, not seats.
+        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]
+                               or hold.get("seat_ids", [])),
     }
     if hold.get("zone_id") is not None:
         fields["zone_id"] = json.dumps(hold["zone_id"])

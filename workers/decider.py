@@ -55,8 +55,6 @@ class Outcome:
     request-to-decision latency the ops dashboard and the autopilot watch."""
 
 
-
-
 @dataclass
 class BatchDecision:
     events_by_event: dict[int, list[Event]] = field(default_factory=dict)

@@ -84,9 +84,12 @@ class PartitionLease:
             raise LeaseLost(self.partition)
 
     def release(self) -> None:
-        if self.token is not None:
-            self._release(keys=[self._key], args=[self.value])
-            self.token = None
+        """Hand the lease back. We stop counting it as ours even when Redis cannot be told
+        (it is down): the key then expires by itself, and a token left set would make
+        this process believe it holds its fair share and never take the partition again."""
+        token, self.token = self.token, None
+        if token is not None:
+            self._release(keys=[self._key], args=[f"{self.owner}|{token}"])
 
 
 def lease_holder(redis: Redis, keys: Keys, partition: str) -> tuple[str, int, int] | None:

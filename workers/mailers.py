@@ -4,7 +4,9 @@
 - `log` (the default): each message is logged by `onsale.mail` (subject and recipient at
   INFO, the body at DEBUG), for a laptop;
 - `file:<path>`: appended to a mailbox file, one JSON object per line, for demos and tests;
-- `smtp://host[:port]`: handed to an SMTP server (a relay, Postfix, Mailpit), plain SMTP.
+- `smtp://host[:port]`: handed to an SMTP server (a relay, Postfix, Mailpit), plain SMTP;
+  an e-tickets message carries each ticket's QR code as an inline image
+  (`workers.ticket_mail.build_mail`).
 Adding a mailer is a class with `send(message)` plus one line in `MAILERS` (and, for a new
 URL form, in `parse_mail_url`).
 """
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+from workers.ticket_mail import build_mail
+
 if TYPE_CHECKING:
     from engine.store.notifications import Message
 
@@ -36,13 +40,14 @@ class Mailer(Protocol):
 
 class LogMailer:
     def send(self, message: Message) -> None:
-        log.info("mail to %s: %s (%s %s)", message.recipient, message.subject, message.kind,
-                 message.order_id)
+        log.info("mail to %s: %s (%s %s, %d QR image(s))", message.recipient,
+                 message.subject, message.kind, message.order_id, len(message.tickets))
         log.debug("mail body:\n%s", message.body)
 
 
 class FileMailer:
-    """A mailbox file: one JSON object per message and line."""
+    """A mailbox file: one JSON object per message and line; `attachments` lists the inline
+    QR images the SMTP message would carry (content id, file name, size)."""
 
     def __init__(self, path: Path, sender: str):
         self.path = path
@@ -53,9 +58,17 @@ class FileMailer:
         line = json.dumps({"from": self.sender, "to": message.recipient,
                            "subject": message.subject, "body": message.body,
                            "kind": message.kind, "order_id": message.order_id,
+                           "attachments": _attachments(build_mail(message, self.sender)),
                            "sent_at": time.time()})
         with self.path.open("a", encoding="utf-8") as mailbox:
             mailbox.write(line + "\n")
+
+
+def _attachments(mail: EmailMessage) -> list[dict[str, object]]:
+    return [{"content_id": part["Content-ID"], "filename": part.get_filename(),
+             "content_type": part.get_content_type(),
+             "size": len(part.get_payload(decode=True) or b"")}
+            for part in mail.walk() if part.get_content_maintype() == "image"]
 
 
 class SmtpMailer:
@@ -63,11 +76,7 @@ class SmtpMailer:
         self.host, self.port, self.sender = host, port, sender
 
     def send(self, message: Message) -> None:
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = message.recipient
-        mail["Subject"] = message.subject
-        mail.set_content(message.body)
+        mail = build_mail(message, self.sender)
         with smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
             smtp.send_message(mail)
 

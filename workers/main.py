@@ -26,6 +26,8 @@ from workers.supervisor import PartitionSupervisor
 
 log = logging.getLogger("onsale.worker")
 
+PAYMENTS_MAINTENANCE_SECONDS = 15
+
 
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
@@ -78,7 +80,9 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
     from rq import Queue
 
     from workers import payments
+    from workers.abandoned_jobs import retry_abandoned_jobs
     from workers.enqueue import SyncRequestQueue
+    from workers.processes import process_alive
     from workers.rqworker import SimpleWorkerWithoutCommands
 
     keys = Keys(redis_prefix)
@@ -95,7 +99,12 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
         **payments.postgres_parts(engine, signing_key),
     ))
     queue = Queue(keys.payments_queue_name(), connection=redis)
-    SimpleWorkerWithoutCommands([queue], connection=redis).work(with_scheduler=False)
+    retry_abandoned_jobs(queue, redis, process_alive)
+    # Registry maintenance finds jobs whose worker died mid-run (their heartbeat expired)
+    # and retries them: every PAYMENTS_MAINTENANCE_SECONDS instead of RQ's 10 minutes.
+    SimpleWorkerWithoutCommands([queue], connection=redis,
+                                maintenance_interval=PAYMENTS_MAINTENANCE_SECONDS
+                                ).work(with_scheduler=False)
 
 
 def run_notifier(engine: sa.Engine, mailer: Mailer) -> None:

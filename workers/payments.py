@@ -37,11 +37,17 @@ from workers.gateway import GatewayTimeout, PaymentGateway, PaymentStatus
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, RQ_QUEUES_SET, Keys, text
 from workers.metrics import record_payment_decline
 from workers.rqjob import rq_job_hash
+from workers.transient import retry_transient
 
 log = logging.getLogger("onsale.payments")
 
 ORDER_TTL_SECONDS = 7 * 24 * 3600
 PAYMENT_JOB_TIMEOUT_SECONDS = 60
+PAYMENT_JOB_RETRIES = 3
+"""RQ runs a job again this many times after it failed or its worker died running it
+(abandoned: found by the worker's registry maintenance once the job's heartbeat expired)."""
+TRANSIENT_RETRY_SECONDS = 40.0
+"""How long a job waits out a Postgres or Redis restart before failing (within its timeout)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ def order_id_for(hold_id: str) -> str:
 
 def _job(queue_name: str, job_id: str, func: str, *args: Any) -> Followup:
     return Followup(queue_name, job_id,
-                    rq_job_hash(job_id, queue_name, func, args, PAYMENT_JOB_TIMEOUT_SECONDS))
+                    rq_job_hash(job_id, queue_name, func, args, PAYMENT_JOB_TIMEOUT_SECONDS,
+                                retries=PAYMENT_JOB_RETRIES))
 
 
 def authorize_job(keys: Keys, order_id: str, attempt: int) -> Followup:
@@ -183,6 +190,7 @@ def _load_order(ctx: PaymentsContext, order_id: str) -> dict[str, str]:
     return {text(k): text(v) for k, v in raw.items()}
 
 
+@retry_transient(TRANSIENT_RETRY_SECONDS)
 def authorize_order(order_id: str, attempt: int) -> str:
     ctx = _ctx()
     order = _load_order(ctx, order_id)
@@ -226,6 +234,7 @@ def authorize_order(order_id: str, attempt: int) -> str:
     return "authorized"
 
 
+@retry_transient(TRANSIENT_RETRY_SECONDS)
 def capture_order(order_id: str) -> str:
     ctx = _ctx()
     with ctx.lock_payment(order_id) as locked:
@@ -247,6 +256,7 @@ def capture_order(order_id: str) -> str:
     return f"paid, {len(tickets)} tickets"
 
 
+@retry_transient(TRANSIENT_RETRY_SECONDS)
 def void_order(order_id: str, code: str) -> str:
     ctx = _ctx()
     order = _load_order(ctx, order_id)
@@ -259,6 +269,7 @@ def void_order(order_id: str, code: str) -> str:
     return "voided"
 
 
+@retry_transient(TRANSIENT_RETRY_SECONDS)
 def refund_order(order_id: str) -> str:
     """Give a refunded order's money back (its event was cancelled, or ops refunded it).
     The partition has already marked it refunded and voided its tickets in Postgres; this is

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq.job import Job, JobStatus
+from rq.job import Job, JobStatus, Retry
 from rq.serializers import DefaultSerializer
 
 RESULT_TTL_SECONDS = 3600
@@ -33,8 +33,10 @@ def partition_only(payload: dict[str, Any]) -> None:
 
 
 def rq_job_hash(job_id: str, queue_name: str, func: str, args: tuple[Any, ...],
-                timeout_seconds: int, description: str | None = None) -> dict[str, Any]:
-    """The hash RQ itself writes for a freshly enqueued job (built by RQ's own `Job`)."""
+                timeout_seconds: int, description: str | None = None,
+                retries: int = 0) -> dict[str, Any]:
+    """The hash RQ itself writes for a freshly enqueued job (built by RQ's own `Job`);
+    `retries`: RQ re-enqueues it at once that many times if it fails or is abandoned."""
     job = Job.create(
         func,
         args=args,
@@ -46,6 +48,7 @@ def rq_job_hash(job_id: str, queue_name: str, func: str, args: tuple[Any, ...],
         status=JobStatus.QUEUED,
         description=description,
         timeout=timeout_seconds,
+        retry=Retry(max=retries) if retries else None,
     )
     job.enqueued_at = datetime.now(UTC).replace(tzinfo=None)
     return job.to_dict()

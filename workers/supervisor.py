@@ -9,6 +9,7 @@ threads take over within a lease TTL plus a poll interval.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from workers.consumer import BatchHook, ConsumerConfig, PartitionConsumer
 from workers.keys import Keys, text
@@ -74,13 +76,18 @@ class PartitionSupervisor:
         log.info("worker %s starting", self.owner)
         try:
             while not stop.is_set():
-                self._heartbeat()
-                self._ensure_threads(stop)
+                try:
+                    self._heartbeat()
+                    self._ensure_threads(stop)
+                except RedisError as error:  # Redis restarting: the consumers wait it out too
+                    log.warning("worker %s: no heartbeat (%s); retrying", self.owner, error)
                 stop.wait(HEARTBEAT_SECONDS)
         finally:
+            stop.set()
             for thread in self._threads.values():
                 thread.join(timeout=5)
-            self._redis.zrem(self._keys.workers(), self.owner)
+            with contextlib.suppress(RedisError):
+                self._redis.zrem(self._keys.workers(), self.owner)
             log.info("worker %s stopped", self.owner)
 
     def _heartbeat(self) -> None:

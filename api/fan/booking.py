@@ -16,12 +16,13 @@ from aiohttp import web
 
 from api.fan.admission import require_admission
 from api.fan.identity import Principal, require_principal
+from api.fan.request_recovery import recovered_state
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
-from engine.store.order_payments import order_payment
+from engine.store.order_payments import OrderPayment, order_payment
 from waitingroom.wire import text_map
 from workers.booking_requests import event_of, parse_hold_body
 from workers.checkout import PurchaseRequest, start_checkout
@@ -93,7 +94,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-async def _enqueue(
+async def enqueue_request(
     request: web.Request, principal: Principal, event_id: int, kind: str, params: dict[str, Any]
 ) -> web.Response:
     booking = request.app[BOOKING_KEY]
@@ -140,7 +141,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     await ensure_on_sale(request, event_id)
     await require_admission(request, event_id, principal)
     params = parse_hold_body(await read_json(request))
-    return await _enqueue(request, principal, event_id, "hold", params)
+    return await enqueue_request(request, principal, event_id, "hold", params)
 
 
 async def _request_state(
@@ -149,9 +150,18 @@ async def _request_state(
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
     record = text_map(raw)
-    if not record or (int(record["buyer_id"]) != principal.user_id and principal.role != "ops"):
-        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND,
-                       "No such request for you.", {"request_id": request_id}
+    if not record:  # never made, or lost with Redis: ask Postgres and the id's age
+        recovered = await recovered_state(request, booking.redis, request_id,
+                                          principal.user_id, principal.role == "ops")
+        if recovered is None:
+            raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND, "No such request for you.",
+                           {"request_id": request_id})
+        if recovered["status"] == "held":
+            recovered["hold_status"] = _hold_status(None, recovered.get("expires_at"))
+        return recovered
+    if int(record["buyer_id"]) != principal.user_id and principal.role != "ops":
+        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND, "No such request for you.",
+                       {"request_id": request_id}
         )
     state: dict[str, Any] = {
         "request_id": request_id,
@@ -242,7 +252,8 @@ async def release_hold(request: web.Request) -> web.Response:
     if hold["hold_status"] != "active":
         raise ApiError(BookingCode.HOLD_NOT_FOUND, f"This hold was {hold['hold_status']} already.",
                        {"hold_id": hold_id, "hold_status": hold["hold_status"]})
-    return await _enqueue(request, principal, hold["event_id"], "release", {"hold_id": hold_id})
+    return await enqueue_request(request, principal, hold["event_id"], "release",
+                                 {"hold_id": hold_id})
 
 
 async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) -> dict[str, Any]:
@@ -306,8 +317,15 @@ async def refund_order(request: web.Request) -> web.Response:
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
     order_id = request.match_info["order_id"]
-    engine = request.app[DB_ENGINE_KEY]
-    payment = await asyncio.to_thread(order_payment, engine, order_id)
+    payment = await refundable_payment(request, order_id)
+    return await enqueue_request(request, principal, payment.event_id, "refund",
+                          {"order_id": order_id})
+
+
+async def refundable_payment(request: web.Request, order_id: str) -> OrderPayment:
+    """The order's payment if it can be refunded now: 404 `order_not_found`, or 409
+    `order_not_refundable` for an order that is not paid or whose event was cancelled."""
+    payment = await asyncio.to_thread(order_payment, request.app[DB_ENGINE_KEY], order_id)
     if payment is None:
         raise ApiError(BookingCode.ORDER_NOT_FOUND, "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
@@ -317,8 +335,7 @@ async def refund_order(request: web.Request) -> web.Response:
                        f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
-    return await _enqueue(request, principal, payment.event_id, "refund",
-                          {"order_id": order_id})
+    return payment
 
 
 @routes.get("/orders/{order_id}")
@@ -416,7 +433,10 @@ OPENAPI_PATHS: dict[str, Any] = {
         errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.REQUEST_NOT_FOUND),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
-                    "`hold_status` is active, released, expired, sold, cancelled or refunded.",
+                    "`hold_status` is active, released, expired, sold, cancelled or refunded. "
+                    "If Redis lost the request's record (a restart), the answer comes from "
+                    "Postgres (`recovered`: true); a request never decided ends `failed` "
+                    "with code `request_lost` (retryable: send it again) once it is 15 s old.",
         responses={200: ok({"type": "object"}, "pending (with `ahead`) or the decision.")},
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(

@@ -1,4 +1,6 @@
-"""Browse, search and event details: the public face of the catalog.
+"""Browse, search and event details: the public face of the catalog, as the JSON
+documents `api.fan.storefront` answers at `/events`, `/search` and `/events/{id}` (or
+renders as pages for browsers).
 
 Browse and search read the `event_listings` read model (one indexed query per
 page); details add the venue, performers, price tiers and per-section
@@ -30,7 +32,6 @@ from api.http.params import (
     decode_cursor,
     encode_cursor,
     invalid,
-    path_id,
     query_bool,
     query_choice,
     query_datetime,
@@ -40,8 +41,6 @@ from api.http.params import (
 from api.organizer.ownership import may_see_drafts
 from engine.store import listings
 from workers.keys import Keys
-
-routes = web.RouteTableDef()
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -147,8 +146,7 @@ def _keyset(request: web.Request, sort: str) -> tuple[Any, int] | None:
     return key, cursor[2]
 
 
-@routes.get("/events")
-async def browse_events(request: web.Request) -> web.Response:
+async def browse_document(request: web.Request) -> dict[str, Any]:
     """Anyone: published events, filtered, sorted, one page at a time (cursor)."""
     sort = query_choice(request, "sort", tuple(listings.SORTS), "starts_at")
     limit = query_int(request, "limit", low=1, high=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
@@ -176,8 +174,7 @@ async def browse_events(request: web.Request) -> web.Response:
         key, last_id = page.next_key
         next_cursor = encode_cursor([sort, key.isoformat() if isinstance(key, datetime) else key,
                                      last_id])
-    return web.json_response({"events": [listing_json(row) for row in page.rows],
-                              "next_cursor": next_cursor})
+    return {"events": [listing_json(row) for row in page.rows], "next_cursor": next_cursor}
 
 
 # ---------------------------------------------------------------- search
@@ -222,9 +219,8 @@ def _highlights(row: dict[str, Any], pattern: re.Pattern[str] | None) -> dict[st
     return found
 
 
-@routes.get("/search")
-async def search_events(request: web.Request) -> web.Response:
-    """Anyone: published events matching every word (as a prefix), ranked, with highlights."""
+async def search_document(request: web.Request) -> dict[str, Any]:
+    """The search answer for the request's `q`, filters and cursor."""
     query = request.query.get("q")
     if query is None:
         invalid("q", "is required")
@@ -256,10 +252,8 @@ async def search_events(request: web.Request) -> web.Response:
         item["highlights"] = _highlights(row, pattern)
         results.append(item)
     more = len(rows) == limit and offset + limit < listings.SEARCH_CANDIDATES
-    return web.json_response({
-        "query": query, "terms": terms, "results": results,
-        "next_cursor": encode_cursor(["offset", offset + limit]) if more else None,
-    })
+    return {"query": query, "terms": terms, "results": results,
+            "next_cursor": encode_cursor(["offset", offset + limit]) if more else None}
 
 
 # ---------------------------------------------------------------- details
@@ -315,20 +309,9 @@ def read_details(engine: sa.Engine, event_id: int) -> dict[str, Any] | None:
     }
 
 
-@routes.get("/events/{event_id}")
-async def event_details(request: web.Request) -> web.StreamResponse:
-    """Anyone (drafts: their organizer or ops): details with per-section availability.
-
-    A browser asking for HTML gets the event's fan page (the waiting room) instead.
-    """
-    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
-    if prefers_html(request):
-        try:
-            from api.fan import fan_pages
-        except ModuleNotFoundError:
-            pass
-        else:
-            return await fan_pages.waiting_page(request)
+async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
+    """The event's details with per-section availability; 404 `event_not_found` for an
+    event the caller may not see."""
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
         raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
@@ -357,7 +340,7 @@ async def event_details(request: web.Request) -> web.StreamResponse:
         "book": f"/events/{event_id}/book",
         "reservations": f"/events/{event_id}/reservations",
     }
-    return web.json_response(details)
+    return details
 
 
 # ---------------------------------------------------------------- OpenAPI

@@ -111,9 +111,21 @@ def read_tickets(engine: sa.Engine, buyer_id: int, limit: int,
     } for t in rows]
 
 
+def _page_load(request: web.Request) -> bool:
+    """A browser loading the page: it asks for HTML and sends no session token."""
+    from api.fan.catalog import prefers_html
+
+    return prefers_html(request) and "Authorization" not in request.headers
+
+
 @routes.get("/me/orders")
 async def my_orders(request: web.Request) -> web.Response:
-    """Signed in: the caller's own orders, newest first, with their seats."""
+    """Signed in: the caller's own orders, newest first, with their seats. A browser's page
+    load gets the My orders page, which fetches them."""
+    if _page_load(request):
+        from api.fan import account_pages
+
+        return await account_pages.orders_page(request)
     principal = await require_principal(request)
     limit = _page_size(request)
     cursor = decode_cursor(request)
@@ -137,7 +149,12 @@ async def my_orders(request: web.Request) -> web.Response:
 
 @routes.get("/me/tickets")
 async def my_tickets(request: web.Request) -> web.Response:
-    """Signed in: the caller's own e-tickets (with QR payloads), newest first."""
+    """Signed in: the caller's own e-tickets (with QR payloads), newest first. A browser's
+    page load gets the My tickets page, which fetches them."""
+    if _page_load(request):
+        from api.fan import account_pages
+
+        return await account_pages.tickets_page(request)
     principal = await require_principal(request)
     limit = _page_size(request)
     cursor = decode_cursor(request)

@@ -20,6 +20,7 @@ import redis.asyncio
 from aiohttp import web
 
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
+from api.http.errors import SSE_STREAM
 from workers.keys import Keys
 from workers.publish import results_message_lines
 
@@ -112,6 +113,7 @@ async def sse_response(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    request[SSE_STREAM] = response  # a later error ends the stream cleanly (api/http/errors.py)
     return response
 
 

@@ -131,6 +131,7 @@ ORGANIZING_STATUS: dict[OrganizingCode, int] = {
     OrganizingCode.EVENT_CANCELLED: 409,
     OrganizingCode.EVENT_LOCKED: 409,
     OrganizingCode.EVENT_IN_PAST: 409,
+    OrganizingCode.EVENT_NOT_PUBLISHED: 409,
 }
 
 ErrorCodeLike = ApiErrorCode | BookingCode | RoomCode | OrganizingCode

@@ -145,6 +145,10 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     return _internal_error(request, exc)
 
 
+SSE_STREAM = "onsale.sse_stream"
+"""Request key of an event stream already started (set by `api.fan.results_hub.sse_response`)."""
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn whatever a handler raises into the error shape (redirects pass through)."""
@@ -153,6 +157,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_http_exception(request, exc)
+        return await _answer(request, from_http_exception(request, exc))
     except Exception as exc:
-        return to_response(request, exc)
+        return await _answer(request, to_response(request, exc))
+
+
+async def _answer(request: web.Request, answer: web.StreamResponse) -> web.StreamResponse:
+    """The error answer; once an event stream has started (its status line is sent) the
+    error becomes the stream's last event, `error`, in the same JSON shape, and the stream
+    ends cleanly: the client reconnects (EventSource waits `retry` ms) or polls instead of
+    reading an error page spliced into the stream."""
+    stream = request.get(SSE_STREAM)
+    if not isinstance(stream, web.StreamResponse) or not stream.prepared:
+        return answer
+    body = answer.text if isinstance(answer, web.Response) and answer.text else "{}"
+    try:
+        await stream.write(f"retry: 1000\nevent: error\ndata: {body}\n\n".encode())
+        await stream.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass  # the client is gone already
+    return stream

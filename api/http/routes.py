@@ -17,6 +17,7 @@ from aiohttp import web
 
 from api import ops
 from api.fan import (
+    account_pages,
     accounts,
     booking,
     booking_page,
@@ -25,11 +26,13 @@ from api.fan import (
     fan_pages,
     results_hub,
     seatmap_live,
+    storefront,
+    ticket_qr,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
 from api.http.static_files import add_static_folder
-from api.organizer import events, scans, venues
+from api.organizer import events, holdbacks, pages, reports, scans, venues
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -39,19 +42,27 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     booking.routes,
     waitingroom_http.routes,
     metrics.routes,
-    catalog.routes,
     seatmap_live.routes,
     venues.routes,
     events.routes,
     scans.routes,
     fan_history.routes,
+    ticket_qr.routes,
+    holdbacks.routes,
+    reports.routes,
     booking_page.routes,
+    storefront.routes,
+    account_pages.routes,
+    pages.routes,
 )
 STATIC_FOLDERS: tuple[tuple[str, Path], ...] = (
     ("/static/booking", booking_page.STATIC_DIR),
     ("/static/waitingroom", fan_pages.STATIC_DIR),
+    ("/static/boxoffice", storefront.STATIC_DIR),
+    ("/static/backoffice", pages.STATIC_DIR),
 )
-"""The fan pages' scripts and styles (the ops sub-app serves its own)."""
+"""The fan pages' and the organizer pages' scripts, styles and vendored libraries (the ops
+sub-app serves its own)."""
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
     results_hub.results_hub_ctx,
     booking.booking_ctx,

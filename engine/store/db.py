@@ -11,6 +11,11 @@ POOL_TIMEOUT_SECONDS = 10.0
 POOL_RECYCLE_SECONDS = 1800
 STATEMENT_TIMEOUT_MS = 30_000
 """A runaway statement is cancelled rather than holding locks through an on-sale."""
+CONNECT_TIMEOUT_SECONDS = 5
+UNANSWERED_TCP_MS = 15_000
+"""A TCP connection whose sent data goes unacknowledged this long is dropped, as is an idle
+one whose keepalives go unanswered (10 s + 3 x 3 s): a Postgres that became unreachable
+(no reset ever comes) fails the call instead of hanging it until the OS gives up."""
 
 
 def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
@@ -24,7 +29,10 @@ def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                      "application_name": "onsale"},
+                      "application_name": "onsale",
+                      "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                      "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
+                      "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS},
         echo=echo,
     )
 

@@ -42,6 +42,7 @@ class OrganizingCode(str, Enum):
     EVENT_CANCELLED = "event_cancelled"
     EVENT_LOCKED = "event_locked"
     EVENT_IN_PAST = "event_in_past"
+    EVENT_NOT_PUBLISHED = "event_not_published"
 
 
 class OrganizingError(Exception):

@@ -112,3 +112,35 @@ def scan_ticket(engine: Engine, event_id: int, ticket_id: int, secret: str) -> S
     if row.status == "valid":  # as read under the lock, before this scan marked it used
         return Scan("admitted", ticket, used_at)
     return Scan("used" if row.status == "used" else "void", ticket, used_at)
+
+
+_OWNED = text("""
+    SELECT t.id, t.secret, t.status, t.used_at, t.order_id, t.event_id, t.seat_id,
+           sec.name AS section, s.row_label AS row, s.label AS seat, z.name AS zone,
+           e.name AS event_name, e.starts_at, v.name AS venue_name, v.city,
+           u.display_name AS holder
+    FROM tickets t
+    JOIN orders o ON o.order_id = t.order_id
+    JOIN users u ON u.id = o.buyer_id
+    JOIN events e ON e.id = t.event_id JOIN venues v ON v.id = e.venue_id
+    LEFT JOIN seats s ON s.id = t.seat_id
+    LEFT JOIN sections sec ON sec.id = s.section_id
+    LEFT JOIN ga_zones z ON z.id = t.zone_id
+    WHERE t.id = :id AND o.buyer_id = :buyer_id""")
+
+
+def owned_ticket(engine: Engine, ticket_id: int, buyer_id: int) -> dict[str, Any] | None:
+    """The ticket with its event and place, if `buyer_id` bought it; else None (another
+    fan's ticket does not exist for the caller)."""
+    with engine.connect() as conn:
+        row = conn.execute(_OWNED, {"id": ticket_id, "buyer_id": buyer_id}).first()
+    if row is None:
+        return None
+    return {"ticket_id": row.id, "order_id": row.order_id, "status": row.status,
+            "used_at": row.used_at, "event_id": row.event_id, "event_name": row.event_name,
+            "starts_at": row.starts_at, "venue": row.venue_name, "city": row.city,
+            "holder": row.holder,
+            "place": notifications.ticket_place(row.section, row.row,
+                                                row.seat if row.seat_id is not None else None,
+                                                row.zone),
+            "qr_payload": f"{row.id}.{row.secret}"}

@@ -21,6 +21,15 @@ RETRY_MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
+class TicketCode:
+    """One e-ticket as its mail shows it: the place and the QR payload the gate scans."""
+
+    ticket_id: int
+    place: str
+    qr_payload: str
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     kind: str
@@ -29,6 +38,9 @@ class Message:
     subject: str
     body: str
     attempts: int
+    tickets: tuple[TicketCode, ...] = ()
+    """The order's valid e-tickets, read at sending time (order_paid messages only), so the
+    mailer can attach each QR code as an image."""
 
 
 _ORDER = text("""
@@ -47,12 +59,34 @@ _DUE = text("""
     WHERE sent_at IS NULL AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id LIMIT :limit
     FOR UPDATE SKIP LOCKED""")
+_TICKET_CODES = text("""
+    SELECT t.id, t.secret, sec.name AS section, s.row_label, s.label, z.name AS zone
+    FROM tickets t
+    LEFT JOIN seats s ON s.id = t.seat_id
+    LEFT JOIN sections sec ON sec.id = s.section_id
+    LEFT JOIN ga_zones z ON z.id = t.zone_id
+    WHERE t.order_id = :order_id AND t.status <> 'void'
+    ORDER BY t.id""")
 _SENT = text("UPDATE notifications SET sent_at = now(), attempts = attempts + 1,"
              " last_error = NULL WHERE id = :id")
 _FAILED = text("""
     UPDATE notifications SET attempts = attempts + 1, last_error = :error,
         next_attempt_at = now() + make_interval(secs => :delay)
     WHERE id = :id""")
+
+
+def ticket_place(section: str | None, row: str | None, seat: str | None,
+                 zone: str | None = None) -> str:
+    """Where a ticket's holder sits (or stands), as fans read it."""
+    if seat is None:
+        return f"{zone}, standing" if zone else "standing"
+    return f"{section}, row {row}, seat {seat}"
+
+
+def ticket_codes(conn: Connection, order_id: str) -> tuple[TicketCode, ...]:
+    return tuple(TicketCode(int(row.id), ticket_place(row.section, row.row_label, row.label,
+                                                      row.zone), f"{row.id}.{row.secret}")
+                 for row in conn.execute(_TICKET_CODES, {"order_id": order_id}))
 
 
 def _money(cents: int, currency: str) -> str:
@@ -71,14 +105,15 @@ def tickets_issued(conn: Connection, order_id: str, tickets: Sequence[dict[str, 
         return
     lines = []
     for ticket in tickets:
-        place = (f"{ticket['section']}, row {ticket['row']}, seat {ticket['seat']}"
-                 if ticket.get("seat_id") is not None else "standing")
+        place = ticket_place(ticket.get("section"), ticket.get("row"),
+                             ticket.get("seat") if ticket.get("seat_id") is not None else None)
         lines.append(f"  {place}: {ticket['qr_payload']}")
     body = (f"Hello {order.display_name},\n\n"
             f"your order {order_id} for {order.event_name} "
             f"({order.starts_at:%Y-%m-%d %H:%M} UTC) is paid: "
             f"{_money(order.total_cents, order.currency)}.\n\n"
-            f"Your {len(tickets)} e-ticket(s); show the code at the gate:\n"
+            f"Your {len(tickets)} e-ticket(s); show the code at the gate (the QR images "
+            "are attached; they are also under My tickets):\n"
             + "\n".join(lines) + "\n")
     conn.execute(_INSERT, {"kind": "order_paid", "order_id": order_id,
                            "user_id": order.buyer_id, "recipient": order.email,
@@ -120,8 +155,9 @@ def dispatch_due(engine: Engine, send: Callable[[Message], None], limit: int = 5
     sent = failed = 0
     with engine.begin() as conn:
         for row in conn.execute(_DUE, {"limit": limit}).all():
+            codes = ticket_codes(conn, row.order_id) if row.kind == "order_paid" else ()
             message = Message(int(row.id), row.kind, row.order_id, row.recipient, row.subject,
-                              row.body, int(row.attempts))
+                              row.body, int(row.attempts), codes)
             try:
                 send(message)
             except Exception as error:  # noqa: BLE001 - any failure is retried later

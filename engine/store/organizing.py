@@ -232,8 +232,8 @@ def create_event(engine: sa.Engine, actor: Actor, fields: Mapping[str, Any], *,
         raise _invalid_document(error, "Invalid event") from None
 
 
-def ensure_manages_event(engine: sa.Engine, actor: Actor, event_id: int) -> None:
-    """Refuse unless the actor manages the event; someone else's draft does not exist."""
+def ensure_manages_event(engine: sa.Engine, actor: Actor, event_id: int) -> str:
+    """The event's status, if the actor manages it; someone else's draft does not exist."""
     with engine.connect() as conn:
         row = conn.execute(sa.text("SELECT organizer_id, status FROM events WHERE id = :id"),
                            {"id": event_id}).first()
@@ -241,6 +241,20 @@ def ensure_manages_event(engine: sa.Engine, actor: Actor, event_id: int) -> None
         raise _event_not_found(event_id)
     if not actor.manages(row.organizer_id):
         raise _event_not_found(event_id) if row.status == "draft" else _not_owner("event")
+    return str(row.status)
+
+
+def ensure_on_sale_for_holdbacks(engine: sa.Engine, actor: Actor, event_id: int) -> None:
+    """Holdbacks are decided by the event's sale: it must be published, not cancelled."""
+    status = ensure_manages_event(engine, actor, event_id)
+    if status == "cancelled":
+        raise OrganizingError(OrganizingCode.EVENT_CANCELLED,
+                              "A cancelled event's seats no longer change.",
+                              {"event_id": event_id})
+    if status != "published":
+        raise OrganizingError(OrganizingCode.EVENT_NOT_PUBLISHED,
+                              "Publish the event first: holdbacks are decided by its sale.",
+                              {"event_id": event_id, "status": status})
 
 
 def _locked_event(conn: sa.Connection, event_id: int) -> Any:

@@ -25,11 +25,11 @@ from loadtests.journeys.common import (
     record_metric,
 )
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
+from loadtests.journeys.retrying import retry_delay_seconds, retrying
 
 MAX_QUEUE_POLL_SECONDS = 10.0
 """Never sleep longer than this between polls, whatever the server suggests."""
 QUEUE_GIVE_UP_SECONDS = 600.0
-MAX_RETRY_AFTER_SECONDS = 10.0
 
 
 class SurgeUser(FastHttpUser):
@@ -82,9 +82,9 @@ class SurgeUser(FastHttpUser):
 
     def join_queue(self, account: Account) -> dict[str, Any] | None:
         """A place in line (the join answer), {} when the event has no room, None on refusal."""
-        for _ in range(3):
-            with self.client.post(f"/events/{self.event_id}/queue", headers=account.auth,
-                                  name="/events/[id]/queue", catch_response=True) as response:
+        for attempt in range(3):
+            with retrying(self.client, "POST", f"/events/{self.event_id}/queue", what="join",
+                          headers=account.auth, name="/events/[id]/queue") as response:
                 code = error_code(response)
                 if response.status_code in (200, 201):
                     return json_of(response)
@@ -95,7 +95,7 @@ class SurgeUser(FastHttpUser):
                 if response.status_code in (409, 429):
                     response.success()
                     metrics.count(f"queue.join_refused.{code}")
-                    gevent.sleep(min(MAX_RETRY_AFTER_SECONDS, _retry_after(response)))
+                    gevent.sleep(retry_delay_seconds(response, attempt, self.rng))
                     continue
                 response.failure(f"join: {code}")
                 return None
@@ -110,9 +110,9 @@ class SurgeUser(FastHttpUser):
             if time.monotonic() - started > QUEUE_GIVE_UP_SECONDS:
                 return None
             gevent.sleep(min(MAX_QUEUE_POLL_SECONDS, float(status.get("poll_after_seconds") or 1)))
-            with self.client.get(f"/events/{self.event_id}/queue/{ticket}",
-                                 name="/events/[id]/queue/[ticket]",
-                                 catch_response=True) as response:
+            # Through an outage the fan keeps polling the same ticket: the place is theirs.
+            with retrying(self.client, "GET", f"/events/{self.event_id}/queue/{ticket}",
+                          what="poll", name="/events/[id]/queue/[ticket]") as response:
                 if response.status_code != 200:
                     response.failure(f"poll: {error_code(response)}")
                     return None
@@ -127,15 +127,8 @@ class SurgeUser(FastHttpUser):
         return status
 
     def leave_queue(self, ticket: str) -> None:
-        with self.client.delete(f"/events/{self.event_id}/queue/{ticket}",
-                                name="/events/[id]/queue/[ticket] (leave)",
-                                catch_response=True) as response:
+        with retrying(self.client, "DELETE", f"/events/{self.event_id}/queue/{ticket}",
+                      what="leave", name="/events/[id]/queue/[ticket] (leave)") as response:
             if response.status_code != 200:
                 response.failure(f"leave: {error_code(response)}")
 
-
-def _retry_after(response: Any) -> float:
-    try:
-        return float(response.headers.get("Retry-After") or 1)
-    except (TypeError, ValueError):
-        return 1.0

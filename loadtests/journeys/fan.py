@@ -18,13 +18,15 @@ import gevent
 from locust import task
 
 from loadtests.journeys import metrics
-from loadtests.journeys.base import MAX_RETRY_AFTER_SECONDS, SurgeUser, _retry_after
+from loadtests.journeys.base import SurgeUser
 from loadtests.journeys.choices import card_for, read_seat_map, reservation_body, tickets_wanted
 from loadtests.journeys.common import Account, error_code, json_of, record_metric
 from loadtests.journeys.defaults import TEST_CARD_OK
+from loadtests.journeys.retrying import retry_delay_seconds, retrying
 
 FINAL_REQUEST_STATES = frozenset({"held", "rejected", "failed", "released", "sold", "done"})
-FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided"})
+FINAL_ORDER_STATES = frozenset({"paid", "declined", "voided", "lost"})
+"""`lost`: not an order status; the journey's mark for an order Redis lost (404)."""
 DECISION_POLL_SECONDS = (0.05, 0.1, 0.2, 0.25)
 """Delays between status polls: quick at first (most decisions take milliseconds), then steady."""
 ORDER_POLL_SECONDS = (0.1, 0.2, 0.3, 0.5)
@@ -71,6 +73,9 @@ class Fan(SurgeUser):
         seat_map = self.seat_map()
         body = reservation_body(read_seat_map(seat_map), self.rng)
         held = self.reserve(headers, body)
+        if held is None and self.last_rejection == "request_lost":
+            metrics.count("fan.retry_lost_request")  # lost in a Redis restart: send it again
+            held = self.reserve(headers, body)
         if held is None and self.last_rejection == "seats_taken":
             metrics.count("fan.retry_best_available")
             held = self.reserve(headers, {"best_available": {"quantity": tickets_wanted(body)}})
@@ -84,8 +89,8 @@ class Fan(SurgeUser):
     # ------------------------------------------------------------ seats
 
     def seat_map(self) -> Any:
-        with self.client.get(f"/events/{self.event_id}/seats", name="/events/[id]/seats",
-                             catch_response=True) as response:
+        with retrying(self.client, "GET", f"/events/{self.event_id}/seats", what="seat map",
+                      name="/events/[id]/seats") as response:
             if response.status_code != 200:
                 response.failure(f"seat map: {error_code(response)}")
                 return None
@@ -97,11 +102,10 @@ class Fan(SurgeUser):
         key = uuid.uuid4().hex
         sent = time.monotonic()
         accepted: dict[str, Any] = {}
-        for _ in range(3):
-            with self.client.post(f"/events/{self.event_id}/reservations", json=body,
-                                  headers={**headers, "Idempotency-Key": key},
-                                  name="/events/[id]/reservations",
-                                  catch_response=True) as response:
+        for attempt in range(3):
+            with retrying(self.client, "POST", f"/events/{self.event_id}/reservations",
+                          what="reserve", json=body, headers={**headers, "Idempotency-Key": key},
+                          name="/events/[id]/reservations") as response:
                 code = error_code(response)
                 if response.status_code == 202:
                     accepted = json_of(response)
@@ -109,7 +113,7 @@ class Fan(SurgeUser):
                 if response.status_code == 429:
                     response.success()
                     metrics.count(f"reserve.refused.{code}")
-                    gevent.sleep(min(MAX_RETRY_AFTER_SECONDS, _retry_after(response)))
+                    gevent.sleep(retry_delay_seconds(response, attempt, self.rng))
                     continue
                 response.failure(f"reserve: {code}")
                 metrics.count(f"reserve.refused.{code}")
@@ -121,6 +125,9 @@ class Fan(SurgeUser):
         streamed = self.rng.random() < STREAM_SHARE
         if streamed:
             decision = self.stream_decision(headers, accepted["events_url"])
+            if decision is None:  # the stream ended early (a server restarting): poll
+                metrics.count("reserve.stream_fell_back_to_polling")
+                decision = self.poll_decision(headers, accepted["status_url"])
         else:
             decision = self.poll_decision(headers, accepted["status_url"])
         if decision is None:
@@ -153,8 +160,11 @@ class Fan(SurgeUser):
         while time.monotonic() < deadline:
             gevent.sleep(schedule[min(polls, len(schedule) - 1)])
             polls += 1
-            with self.client.get(url, headers=headers, name=name,
-                                 catch_response=True) as response:
+            with retrying(self.client, "GET", url, what=what, headers=headers,
+                          name=name) as response:
+                if response.status_code == 404 and error_code(response) == "order_not_found":
+                    response.success()  # its record was lost in a restart: buy again
+                    return {"status": "lost"}
                 if response.status_code != 200:
                     response.failure(f"{what}: {error_code(response)}")
                     return None
@@ -165,8 +175,9 @@ class Fan(SurgeUser):
 
     def stream_decision(self, headers: dict[str, str], url: str) -> dict[str, Any] | None:
         """Read the SSE stream to its end: the server closes it after the final state."""
-        with self.client.get(url, headers={**headers, "Accept": "text/event-stream"},
-                             name="/requests/[id]/events", catch_response=True) as response:
+        with retrying(self.client, "GET", url, what="request stream",
+                      headers={**headers, "Accept": "text/event-stream"},
+                      name="/requests/[id]/events") as response:
             if response.status_code != 200:
                 response.failure(f"request stream: {error_code(response)}")
                 return None
@@ -190,14 +201,15 @@ class Fan(SurgeUser):
             else:
                 metrics.count("fan.walked_away_from_hold")
 
-    def pay(self, headers: dict[str, str], held: dict[str, Any], card: str
-            ) -> dict[str, Any] | None:
+    def pay(self, headers: dict[str, str], held: dict[str, Any], card: str,
+            lost_before: bool = False) -> dict[str, Any] | None:
         kind = "good_card" if card == TEST_CARD_OK else "test_decline"
         metrics.count(f"purchase.attempt.{kind}")
         started = time.monotonic()
-        with self.client.post(f"/holds/{held['hold_id']}/purchase", headers=headers,
-                              json={"payment_method": {"card_number": card}},
-                              name="/holds/[id]/purchase", catch_response=True) as response:
+        with retrying(self.client, "POST", f"/holds/{held['hold_id']}/purchase",
+                      what="purchase", headers=headers,
+                      json={"payment_method": {"card_number": card}},
+                      name="/holds/[id]/purchase") as response:
             code = error_code(response)
             if response.status_code != 202:
                 expected = code in ("not_admitted", "hold_expired")
@@ -209,6 +221,9 @@ class Fan(SurgeUser):
                 return None
             accepted = json_of(response)
         order = self.follow_order(headers, accepted["status_url"])
+        if order is not None and order.get("status") == "lost" and not lost_before:
+            metrics.count("purchase.order_lost")
+            return self.pay(headers, held, card, lost_before=True)  # one order per hold
         elapsed_ms = (time.monotonic() - started) * 1000
         status = (order or {}).get("status", "undecided")
         metrics.count(f"purchase.{status}.{kind}")
@@ -228,8 +243,9 @@ class Fan(SurgeUser):
                                       ORDER_POLL_SECONDS, FINAL_ORDER_STATES)
 
     def release(self, headers: dict[str, str], hold_id: str) -> None:
-        with self.client.delete(f"/holds/{hold_id}", headers=headers, name="/holds/[id]",
-                                catch_response=True) as response:
+        with retrying(self.client, "DELETE", f"/holds/{hold_id}", what="release",
+                      headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                      name="/holds/[id]") as response:
             if response.status_code != 202:
                 response.failure(f"release: {error_code(response)}")
                 return

@@ -21,9 +21,8 @@ expect = pytest.importorskip("playwright.async_api", reason="the playwright pack
 
 
 def waiting_page_path(server: LiveServer, event_id: int) -> str:
-    """The fan URL `/events/{id}` once the catalog serves browsers there, else the page's own."""
-    if server.has_get_route("/events/{event_id}"):
-        return f"/events/{event_id}"
+    """The waiting page's own URL (`/events/{id}` gives browsers the event page, whose
+    "Join the line" leads here)."""
     return f"/events/{event_id}/waiting-room"
 
 

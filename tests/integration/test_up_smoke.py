@@ -52,6 +52,38 @@ def _wait_until(
     pytest.fail(f"not {what} within {timeout:.0f}s:\n{log.read_text()}")
 
 
+def _start_up(
+    tmp_path: Path, *options: str
+) -> tuple[subprocess.Popen[bytes], Path, str, Path]:
+    """`onsale up --no-demo` on a fresh data directory and a free port, one partition worker:
+    the process, its data directory, its /readyz URL and its log file."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("ONSALE_")}
+    environment.update(ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port), ONSALE_WORKERS="1")
+    log = tmp_path / "up.log"
+    with log.open("wb") as output:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "api.launcher.cli", "up", "--no-demo", *options],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return up, data_dir, f"http://127.0.0.1:{port}/readyz", log
+
+
+def _stop_up(up: subprocess.Popen[bytes], log: Path) -> None:
+    """Ctrl-C, as a developer stops it; a failure if it does not stop in time."""
+    if up.poll() is None:
+        up.send_signal(signal.SIGINT)
+    try:
+        up.wait(STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        pytest.fail(f"onsale up did not stop on SIGINT:\n{log.read_text()}")
+
+
 def _api_child(up: subprocess.Popen[bytes]) -> psutil.Process | None:
     for child in psutil.Process(up.pid).children():
         try:
@@ -65,21 +97,8 @@ def _api_child(up: subprocess.Popen[bytes]) -> psutil.Process | None:
 def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
     tmp_path: Path,
 ) -> None:
-    data_dir = tmp_path / "data"
-    port = free_port()
-    readyz = f"http://127.0.0.1:{port}/readyz"
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("ONSALE_")}
-    environment.update(ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port), ONSALE_WORKERS="1")
-    log = tmp_path / "up.log"
     started = time.monotonic()
-    with log.open("wb") as output:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "api.launcher.cli", "up", "--no-demo"],
-            cwd=ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    up, data_dir, readyz, log = _start_up(tmp_path)
     try:
         _wait_until(lambda: _status(readyz) == 200, READY_TIMEOUT_SECONDS, "ready", up, log)
         print(f"onsale up ready in {time.monotonic() - started:.1f}s")
@@ -101,13 +120,7 @@ def test_up_on_embedded_servers_gets_ready_restarts_children_and_stops_clean(
         children = psutil.Process(up.pid).children(recursive=True)
         _wait_until(lambda: "onsale is up" in log.read_text(), 5, "announced", up, log)
     finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGINT)
-        try:
-            up.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            up.kill()
-            pytest.fail(f"onsale up did not stop on SIGINT:\n{log.read_text()}")
+        _stop_up(up, log)
 
     output_text = log.read_text()
     assert up.returncode == 0, output_text

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from engine.errors import BookingError, ErrorCode
-from engine.seatmap import MAX_SEATS, categories, seat_count, validate_seatmap, venue_from_seatmap
+from engine.seatmap import (
+    MAX_SEATS,
+    categories,
+    seat_count,
+    seatmap_problems,
+    validate_seatmap,
+    venue_from_seatmap,
+)
 
 
 def _doc() -> dict[str, Any]:
@@ -105,3 +112,16 @@ def test_venue_from_seatmap_validates_first() -> None:
     doc["sections"][0]["rows"][0]["seats"][0]["y"] = -1
     with pytest.raises(BookingError):
         venue_from_seatmap(doc, 1, itertools.count(1), itertools.count(1), itertools.count(1))
+
+
+def test_problems_name_a_bad_element_in_every_row_at_once() -> None:
+    assert seatmap_problems(_doc()) == []
+    doc = _doc()
+    doc["sections"][0]["rows"][0]["seats"][1]["x"] = 5000
+    doc["sections"][0]["rows"][1]["seats"][3]["category"] = ""
+    doc["sections"][1]["rows"][0]["label"] = ""
+    assert [path for path, _ in seatmap_problems(doc)] == [
+        "sections[0].rows[0].seats[1].x", "sections[0].rows[1].seats[3].category",
+        "sections[1].rows[0].label"]
+    assert seatmap_problems(doc, limit=2)[-1][0] == "sections[0].rows[1].seats[3].category"
+    assert seatmap_problems([]) == [("", "must be an object")], "not even a document"

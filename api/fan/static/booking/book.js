@@ -12,6 +12,10 @@
   const PALETTE = ["#2f6fdb", "#1c8a4c", "#b7791f", "#8e44ad", "#d35400", "#16a085", "#c0392b"];
   const POLL_MS = 250;
   const POLL_LIMIT_MS = 60000;
+  const RETRY_LIMIT_MS = 60000;
+  const MAX_BACKOFF_S = 8;
+  const keptKey = "onsale.booking." + eventId + ".";
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   const state = {
     seats: new Map(),      // seat id -> {row, label, section, category, price, state}
@@ -49,6 +53,18 @@
     }
   }
 
+  // Seconds before the next try: the server's Retry-After, else our own doubling backoff,
+  // plus up to half again at random so fans turned away together do not return together.
+  function retryDelaySeconds(response, attempt) {
+    const header = Number(response ? response.headers.get("Retry-After") : NaN);
+    const base = Number.isFinite(header) && header > 0 ? header :
+      Math.min(MAX_BACKOFF_S, 0.5 * 2 ** attempt);
+    return base * (1 + Math.random() / 2);
+  }
+
+  // One call of the JSON API. A 503 or 429 (a server restarting, a full queue) or a lost
+  // connection is retried for up to RETRY_LIMIT_MS: the fan's hold and pending request are
+  // kept meanwhile (calls that change state carry an Idempotency-Key or are idempotent).
   async function api(method, path, body, extraHeaders) {
     const headers = {"Accept": "application/json", ...(extraHeaders || {})};
     const token = sessionToken();
@@ -56,17 +72,51 @@
     const admission = admissionToken();
     if (admission) headers["X-Admission-Token"] = admission;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
-    const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error((data.error && data.error.message) || response.statusText);
-      error.status = response.status;
-      error.code = data.error && data.error.code;
-      error.details = (data.error && data.error.details) || {};
-      throw error;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      let response = null;
+      try {
+        response = await fetch(path, {
+          method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
+      } catch (networkError) {
+        response = null;
+      }
+      const retryable = response === null || response.status === 503 || response.status === 429;
+      if (retryable && Date.now() - started < RETRY_LIMIT_MS) {
+        say("The service is busy; retrying\u2026 You keep your hold meanwhile.", "warn");
+        await sleep(retryDelaySeconds(response, attempt) * 1000);
+        continue;
+      }
+      if (response === null) throw new Error("We cannot reach the service; please try again.");
+      const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const error = new Error((data.error && data.error.message) || response.statusText);
+        error.status = response.status;
+        error.code = data.error && data.error.code;
+        error.details = (data.error && data.error.details) || {};
+        throw error;
+      }
+      return data;
     }
-    return data;
+  }
+
+  const idempotencyKey = () => crypto.randomUUID ? crypto.randomUUID() : String(Math.random());
+
+  // The hold and a request still being decided survive a reload of the page (and so an
+  // outage the fan reloads through): kept in this tab's sessionStorage.
+  function remember(name, value) {
+    try {
+      if (value == null) sessionStorage.removeItem(keptKey + name);
+      else sessionStorage.setItem(keptKey + name, JSON.stringify(value));
+    } catch (error) { /* storage full or disabled: the page still works without it */ }
+  }
+
+  function recalled(name) {
+    try {
+      return JSON.parse(sessionStorage.getItem(keptKey + name) || "null");
+    } catch (error) {
+      return null;
+    }
   }
 
   function explain(error) {
@@ -325,16 +375,27 @@
     say("Reserving\u2026", "");
     try {
       const accepted = await api("POST", `/events/${eventId}/reservations`, body,
-        {"Idempotency-Key": crypto.randomUUID ? crypto.randomUUID() : String(Math.random())});
-      const decided = await pollRequest(accepted.request_id);
+        {"Idempotency-Key": idempotencyKey()});
+      await decide(accepted.request_id);
+    } catch (error) {
+      say(explain(error), "error");
+    }
+  }
+
+  // Follow a reservation to its decision. A request lost in a server restart ends
+  // `failed` (code request_lost): nothing was booked and the fan may simply try again.
+  async function decide(requestId) {
+    remember("pending", requestId);
+    try {
+      const decided = await pollRequest(requestId);
       if (decided.status === "held") {
         showHold(decided);
       } else {
         const error = decided.error || {};
         say(`Not held: ${error.message || decided.status}`, "error");
       }
-    } catch (error) {
-      say(explain(error), "error");
+    } finally {
+      remember("pending", null);
     }
   }
 
@@ -369,6 +430,7 @@
       list.appendChild(item);
     }
     $("hold-total").textContent = money(hold.total_cents);
+    remember("hold", hold);
     $("hold").hidden = false;
     $("selection").hidden = true;
     $("best-available").hidden = true;
@@ -387,6 +449,7 @@
   function clearHold() {
     clearInterval(state.countdown);
     state.hold = null;
+    remember("hold", null);
     state.selected.clear();
     for (const id of state.seats.keys()) paint(id);
     $("hold").hidden = true;
@@ -398,7 +461,8 @@
   $("release-hold").addEventListener("click", async () => {
     if (!state.hold) return;
     try {
-      const accepted = await api("DELETE", `/holds/${state.hold.hold_id}`);
+      const accepted = await api("DELETE", `/holds/${state.hold.hold_id}`, undefined,
+        {"Idempotency-Key": idempotencyKey()});
       await pollRequest(accepted.request_id);
       clearHold();
       say("Released.", "ok");
@@ -413,13 +477,20 @@
     $("pay").disabled = true;
     say("Paying\u2026", "");
     try {
-      let order = await api("POST", `/holds/${state.hold.hold_id}/purchase`,
+      // Buying a hold is idempotent (one order per hold), so it is safe to send again.
+      const buy = () => api("POST", `/holds/${state.hold.hold_id}/purchase`,
         {payment_method: {card_number: $("card-number").value}});
+      let order = await buy();
       const started = Date.now();
       while (!["paid", "declined", "voided"].includes(order.status)) {
         if (Date.now() - started > POLL_LIMIT_MS) throw new Error("Payment is taking long.");
-        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        order = await api("GET", `/orders/${order.order_id}`);
+        await sleep(POLL_MS);
+        try {
+          order = await api("GET", `/orders/${order.order_id}`);
+        } catch (error) {
+          if (error.code !== "order_not_found") throw error;
+          order = await buy(); // its record was lost in a restart: the purchase starts again
+        }
       }
       showOrder(order);
     } catch (error) {
@@ -442,6 +513,7 @@
     }
     if (order.status === "paid") {
       clearInterval(state.countdown);
+      remember("hold", null);
       $("hold").hidden = true;
       say("Paid. Your tickets are below.", "ok");
     } else {
@@ -475,6 +547,11 @@
       renderSelection();
       follow();
       root.dataset.ready = "true";
+      const hold = recalled("hold");
+      if (hold && hold.expires_at > Date.now() / 1000) showHold(hold);
+      else remember("hold", null);
+      const pending = recalled("pending");
+      if (pending && !state.hold) await decide(pending);
     } catch (error) {
       say(explain(error), "error");
     }

@@ -92,8 +92,14 @@
     timer = setTimeout(action, Math.max(0.2, seconds) * 1000);
   }
 
+  // A retry after a failure waits up to half again at random: fans turned away together
+  // (a server restarting) do not all come back in the same instant.
+  function jittered(seconds) {
+    return seconds * (1 + Math.random() / 2);
+  }
+
   function backoff(action) {
-    schedule(backoffSeconds, action);
+    schedule(jittered(backoffSeconds), action);
     backoffSeconds = Math.min(backoffSeconds * 2, MAX_BACKOFF_SECONDS);
   }
 
@@ -157,7 +163,7 @@
     if (reply.status === 429) {
       const wait = retryAfterSeconds(reply, 10);
       problem("Too many attempts to join; trying again in " + wait + " s.");
-      schedule(wait, () => join(proof));
+      schedule(jittered(wait), () => join(proof));
       return;
     }
     problem(reply.data && reply.data.error ? reply.data.error.message : "Joining failed.");
@@ -201,7 +207,7 @@
       return;
     }
     problem("The queue is busy; you keep your place while we retry.");
-    schedule(retryAfterSeconds(reply, backoffSeconds), poll);
+    schedule(jittered(retryAfterSeconds(reply, backoffSeconds)), poll);
     backoffSeconds = Math.min(backoffSeconds * 2, MAX_BACKOFF_SECONDS);
   }
 

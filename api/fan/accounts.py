@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,13 +39,45 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The body of `POST /auth/login`."""
+
+    email: str
+    """The account's e-mail address (any case)."""
+    password: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Credentials:
+        return cls(_field(body, "email").lower(), _field(body, "password"))
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """The body of `POST /auth/register`."""
+
+    email: str
+    """An e-mail address no account uses yet."""
+    password: str
+    """At least 8 characters."""
+    display_name: str | None = None
+    """Shown to organizers and on tickets (up to 80 characters); the address's name part
+    when left out."""
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Registration:
+        credentials = Credentials.from_json(body)
+        name = body.get("display_name")
+        return cls(credentials.email, credentials.password,
+                   str(name)[:80] if name else None)
+
+
 @routes.post("/auth/register")
 async def register(request: web.Request) -> web.Response:
     """Anyone: create a fan account and get a session token."""
-    body = await read_json(request)
-    email = _field(body, "email").lower()
-    password = _field(body, "password")
-    name = str(body.get("display_name") or email.split("@")[0])[:80]
+    registration = Registration.from_json(await read_json(request))
+    email, password = registration.email, registration.password
+    name = registration.display_name or email.split("@")[0][:80]
     if not EMAIL.match(email):
         raise ApiError(
             ApiErrorCode.INVALID_REQUEST,
@@ -86,9 +119,8 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     """Anyone: exchange email + password for a session token."""
-    body = await read_json(request)
-    email = _field(body, "email").lower()
-    password = _field(body, "password")
+    credentials = Credentials.from_json(await read_json(request))
+    email, password = credentials.email, credentials.password
     engine = request.app[DB_ENGINE_KEY]
 
     def find() -> Any:
@@ -140,13 +172,9 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-from api.http.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
+from api.http.body_schema import object_schema  # noqa: E402  (documentation, kept last)
+from api.http.openapi_spec import json_body, ok, operation  # noqa: E402
 
-_CREDENTIALS: dict[str, Any] = {
-    "type": "object", "required": ["email", "password"],
-    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
-                   "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-}
 _SESSION = {"type": "object", "properties": {
     "user": {"type": "object"}, "token": {"type": "string"},
     "expires_at": {"type": "string", "format": "date-time"}}}
@@ -156,16 +184,13 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Create a fan account", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EMAIL_TAKEN,
                 ApiErrorCode.PAYLOAD_TOO_LARGE),
-        body=json_body({**_CREDENTIALS, "properties": {
-            **_CREDENTIALS["properties"],
-            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024},
-            "display_name": {"type": "string", "maxLength": 80}}}),
+        body=json_body(object_schema(Registration, closed=False)),
         responses={201: ok(_SESSION, "The account and a session token.")})},
     "/auth/login": {"post": operation(
         "Sign in", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.INVALID_CREDENTIALS,
                 ApiErrorCode.PAYLOAD_TOO_LARGE),
-        body=json_body(_CREDENTIALS),
+        body=json_body(object_schema(Credentials, closed=False)),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(
         "Sign out", who="signed in", tags=["Accounts"], signed_in=True,

@@ -458,7 +458,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 ApiErrorCode.REQUEST_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
                 BookingCode.HOLD_EXPIRED),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _ADMISSION],
-        body=json_body(object_schema(PurchaseRequest)),
+        body=json_body(object_schema(PurchaseRequest, closed=False)),
         responses={202: ok({"type": "object"}, "The order, authorizing.")}, **_BOOKING)},
     "/orders/{order_id}": {"get": operation(
         "An order", who="the order's owner (or ops)",

@@ -38,7 +38,7 @@ def type_schema(annotation: Any) -> dict[str, Any]:
     if inspect.isclass(annotation) and issubclass(annotation, Enum):
         return {"type": "string", "enum": [member.value for member in annotation]}
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
-        return object_schema(annotation)
+        return object_schema(annotation, closed=False)
     for scalar, name in _SCALARS.items():
         if annotation is scalar:
             return {"type": name}
@@ -58,7 +58,7 @@ def field_docs(cls: type) -> dict[str, str]:
                 and isinstance(following, ast.Expr)
                 and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)):
-            docs[statement.target.id] = inspect.cleandoc(following.value.value)
+            docs[statement.target.id] = " ".join(following.value.value.split())
     return docs
 
 
@@ -66,28 +66,31 @@ def _json_default(value: object) -> object:
     return value.value if isinstance(value, Enum) else value
 
 
-def object_schema(cls: type, *, all_optional: bool = False,
+def object_schema(cls: type, *, all_optional: bool = False, closed: bool = True,
                   extra: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The object schema of dataclass `cls`; unknown properties are refused, as the parsers do.
+    """The object schema of dataclass `cls`.
 
-    `all_optional` is for a change of some fields (PATCH); `extra` adds properties the
-    handler reads besides the dataclass's own.
+    `all_optional` is for a change of some fields (PATCH); `closed` says unknown
+    properties are refused (as `from_mapping` parsers do; a parser that ignores them
+    passes False); `extra` adds properties the handler reads besides the dataclass's own.
     """
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for item in dataclasses.fields(cls):
-        schema = type_schema(hints[item.name])
+        field_schema = type_schema(hints[item.name])
         if item.name in docs:
-            schema["description"] = docs[item.name]
+            field_schema["description"] = docs[item.name]
         if item.default is not dataclasses.MISSING:
-            schema["default"] = _json_default(item.default)
+            field_schema["default"] = _json_default(item.default)
         elif item.default_factory is dataclasses.MISSING and not all_optional:
             required.append(item.name)
-        properties[item.name] = schema
+        properties[item.name] = field_schema
     properties.update(extra or {})
-    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if closed:
+        schema["additionalProperties"] = False
     if required:
         schema["required"] = required
     return schema

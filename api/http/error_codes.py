@@ -46,6 +46,8 @@ class ApiErrorCode(str, Enum):
     EVENT_NOT_FOUND = "event_not_found"
     VENUE_NOT_FOUND = "venue_not_found"
     REQUEST_NOT_FOUND = "request_not_found"
+    REQUEST_LOST = "request_lost"
+    """Told in a request's state (`GET /requests/{id}`, a 200) when Redis lost it undecided."""
     TICKET_NOT_FOUND = "ticket_not_found"
     # state that forbids the change now
     CONFLICT = "conflict"
@@ -95,6 +97,9 @@ API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.EVENT_NOT_FOUND: CodeSpec(404, "No such event."),
     ApiErrorCode.VENUE_NOT_FOUND: CodeSpec(404, "No such venue."),
     ApiErrorCode.REQUEST_NOT_FOUND: CodeSpec(404, "No such request."),
+    ApiErrorCode.REQUEST_LOST: CodeSpec(
+        410, "This request was lost in a server restart before it was decided; nothing was "
+             "booked. Please send it again."),
     ApiErrorCode.TICKET_NOT_FOUND: CodeSpec(404, "No such ticket for this event."),
     ApiErrorCode.CONFLICT: CodeSpec(409, "It changed meanwhile; try again."),
     ApiErrorCode.EVENT_NOT_ON_SALE: CodeSpec(409, "This event is not on sale."),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 
@@ -29,7 +29,7 @@ CARD_DIGITS_MAX = 19
 
 @dataclass(frozen=True, slots=True)
 class PaymentMethod:
-    card_number: str
+    card_number: Annotated[str, {"minLength": CARD_DIGITS_MIN, "maxLength": 23}]
     """The card's number, spaces allowed (12 to 19 digits); only the gateway's tokenizer sees
     it."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -43,9 +43,9 @@ def _field(body: dict[str, Any], name: str) -> str:
 class Credentials:
     """The body of `POST /auth/login`."""
 
-    email: str
+    email: Annotated[str, {"format": "email", "maxLength": 254}]
     """The account's e-mail address (any case)."""
-    password: str
+    password: Annotated[str, {"minLength": 1, "maxLength": 1024}]
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Credentials:
@@ -56,11 +56,11 @@ class Credentials:
 class Registration:
     """The body of `POST /auth/register`."""
 
-    email: str
+    email: Annotated[str, {"format": "email", "maxLength": 254}]
     """An e-mail address no account uses yet."""
-    password: str
+    password: Annotated[str, {"minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024}]
     """At least 8 characters."""
-    display_name: str | None = None
+    display_name: Annotated[str | None, {"maxLength": 80}] = None
     """Shown to organizers and on tickets (up to 80 characters); the address's name part
     when left out."""
 

@@ -21,8 +21,20 @@ _SCALARS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", s
 
 
 def type_schema(annotation: Any) -> dict[str, Any]:
-    """The schema of one annotation: scalars, str enums, lists, optionals, dataclasses."""
+    """The schema of one annotation: scalars, str enums, lists, optionals, dataclasses.
+
+    Keywords the field's parser enforces ride on its type as a dict,
+    `Annotated[str, {"minLength": 12}]` (a plain dict, so a lower layer's dataclass
+    needs nothing of the API), and are merged in.
+    """
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *metadata = typing.get_args(annotation)
+        schema = type_schema(base)
+        for item in metadata:
+            if isinstance(item, dict):
+                schema.update(item)
+        return schema
     if origin in (typing.Union, types.UnionType):
         members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         inner = type_schema(members[0]) if len(members) == 1 else {
@@ -74,7 +86,7 @@ def object_schema(cls: type, *, all_optional: bool = False, closed: bool = True,
     properties are refused (as `from_mapping` parsers do; a parser that ignores them
     passes False); `extra` adds properties the handler reads besides the dataclass's own.
     """
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     docs = field_docs(cls)
     properties: dict[str, Any] = {}
     required: list[str] = []

@@ -24,7 +24,7 @@ from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
 from engine.store.order_payments import OrderPayment, order_payment
 from waitingroom.wire import text_map
-from workers.booking_requests import event_of, parse_hold_body
+from workers.booking_requests import HOLD_CHOICES, event_of, parse_hold_body
 from workers.checkout import PurchaseRequest, start_checkout
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
@@ -391,22 +391,7 @@ from api.http.openapi_spec import (  # noqa: E402
 _ACCEPTED = {"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},
     "status_url": {"type": "string"}, "events_url": {"type": "string"}}}
-_QUANTITY = {"type": "integer", "minimum": 1}
-_HOLD_BODY = {"oneOf": [
-    {"type": "object", "required": ["seats"], "additionalProperties": False,
-     "properties": {"seats": {"type": "array", "minItems": 1,
-                              "items": {"type": "integer"}}}},
-    {"type": "object", "required": ["best_available"], "additionalProperties": False,
-     "properties": {"best_available": {
-         "type": "object", "required": ["quantity"], "additionalProperties": False,
-         "properties": {"quantity": _QUANTITY, "section_id": ID_SCHEMA,
-                        "tier": {"type": "string", "minLength": 1},
-                        "max_price_cents": _QUANTITY}}}},
-    {"type": "object", "required": ["general_admission"], "additionalProperties": False,
-     "properties": {"general_admission": {
-         "type": "object", "required": ["zone_id", "quantity"], "additionalProperties": False,
-         "properties": {"zone_id": ID_SCHEMA, "quantity": _QUANTITY}}}},
-]}
+_HOLD_BODY = {"oneOf": [object_schema(choice) for choice in HOLD_CHOICES]}
 _IDEMPOTENCY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
                      "Repeat a request safely: the same key returns the same request.")

@@ -68,3 +68,24 @@ def test_the_account_bodies_parse_into_the_types_their_schemas_come_from() -> No
         Credentials.from_json({"email": "a@b.co"})
     assert refused.value.details == {"field": "password", "reason": "required string"}
     assert object_schema(Registration, closed=False)["required"] == ["email", "password"]
+
+
+def test_reservation_bodies_parse_into_the_choices_their_schema_lists() -> None:
+    from workers.booking_requests import (
+        HOLD_CHOICES,
+        BestAvailable,
+        BestAvailableChoice,
+        ChosenSeats,
+        parse_hold_body,
+        parse_hold_choice,
+    )
+
+    assert parse_hold_choice({"seats": [3, 4]}) == ChosenSeats([3, 4])
+    assert parse_hold_choice({"best_available": {"quantity": 2, "tier": "F"}}) == \
+        BestAvailableChoice(BestAvailable(2, None, "F", None))
+    assert parse_hold_body({"best_available": {"quantity": 2, "tier": "F"}}) == {
+        "quantity": 2, "tier": "F"}
+    assert parse_hold_body({"general_admission": {"zone_id": 9, "quantity": 3}}) == {
+        "zone_id": 9, "quantity": 3}
+    documented = [set(object_schema(choice)["required"]) for choice in HOLD_CHOICES]
+    assert documented == [{"seats"}, {"best_available"}, {"general_admission"}]

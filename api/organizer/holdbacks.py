@@ -10,13 +10,15 @@ the error). The engine's commands are `BlockSeats` and `UnblockSeats`.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from aiohttp import web
 
 from api.fan.booking import enqueue_request
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.body_schema import object_schema
 from api.http.error_codes import ApiErrorCode, OrganizingCode
 from api.http.errors import read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
@@ -32,8 +34,25 @@ MAX_HOLDBACK_SEATS = 1000
 """Seats one holdback request may name: a section of an arena; more go in several requests."""
 
 
+@dataclass(frozen=True, slots=True)
+class HoldbackSeats:
+    """The body of a holdback and of its release."""
+
+    seat_ids: Annotated[list[Annotated[int, {"minimum": 1}]],
+                        {"minItems": 1, "maxItems": MAX_HOLDBACK_SEATS, "uniqueItems": True}]
+    """Seat ids of the event's venue."""
+
+    @classmethod
+    def from_json(cls, body: Any) -> HoldbackSeats:
+        return cls(_checked_seat_ids(body))
+
+
 def parse_seat_ids(body: Any) -> list[int]:
     """`{"seat_ids": [ids]}`: a non-empty list of distinct seat ids."""
+    return HoldbackSeats.from_json(body).seat_ids
+
+
+def _checked_seat_ids(body: Any) -> list[int]:
     if not isinstance(body, dict):
         invalid("body", "must be a JSON object")
     seat_ids = body.get("seat_ids")
@@ -85,11 +104,7 @@ async def list_holdbacks(request: web.Request) -> web.Response:
 
 
 _EVENT_ID = param("event_id", "path", ID_SCHEMA, "The event.")
-_SEATS_BODY = json_body({"type": "object", "required": ["seat_ids"],
-                         "additionalProperties": False, "properties": {
-                             "seat_ids": {"type": "array", "minItems": 1,
-                                          "maxItems": MAX_HOLDBACK_SEATS,
-                                          "uniqueItems": True, "items": ID_SCHEMA}}})
+_SEATS_BODY = json_body(object_schema(HoldbackSeats))
 _ACCEPTED = ok({"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},
     "status_url": {"type": "string"}}}, "Accepted, pending; poll `status_url`.")

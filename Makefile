@@ -46,6 +46,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r engine waitingroom workers api loadtests -q -b .bandit-baseline.json
 
 # Every loadtests/bench_*.py in turn; `make bench BENCH_ARGS=--quick` for a short run.
 bench: install

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from locust import LoadTestShape
 
-from loadtests.journeys import metrics  # noqa: F401  (registers the journey counters)
+from loadtests.journeys import (
+    metrics,  # noqa: F401  (registers the journey counters)
+    timeline,  # noqa: F401  (registers --timeline-file)
+)
 from loadtests.journeys.common import METRIC  # noqa: F401  (registers the command-line options)
 from loadtests.journeys.fan import Fan
 from loadtests.journeys.others import Abandoner, Bot, Browser

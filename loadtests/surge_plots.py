@@ -13,6 +13,7 @@ import csv
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,28 @@ from loadtests.audit_redis import RequestRecord  # noqa: E402
 from loadtests.surge_sampler import Sample  # noqa: E402
 
 PLOTS = ("queue.png", "admission_rate.png", "decisions.png", "latency.png")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A moment (or span) to mark on every plot, e.g. a fault `onsale chaos` injected."""
+
+    label: str
+    start: float
+    """Epoch seconds."""
+    end: float | None = None
+
+
+def draw_marks(ax: Axes, marks: Sequence[Mark], start: float) -> None:
+    """Each mark as a red line (a span when it lasted) labelled at the top of the axes."""
+    for mark in marks:
+        at = mark.start - start
+        if mark.end is not None and mark.end - mark.start >= 0.5:
+            ax.axvspan(at, mark.end - start, color="tab:red", alpha=0.12)
+        ax.axvline(at, color="tab:red", linestyle="--", linewidth=1)
+        ax.annotate(mark.label, xy=(at, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(2, -4), textcoords="offset points", color="tab:red",
+                    fontsize="x-small", rotation=90, va="top", ha="left")
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -105,8 +128,9 @@ def client_latency_p95(history_csv: Path, start: float) -> list[tuple[float, flo
 
 def write_plots(directory: Path, samples: Sequence[Sample], requests: Sequence[RequestRecord],
                 start: float, configured_per_second: float | None,
-                history_csv: Path | None = None) -> list[Path]:
-    """Each plot as its own PNG, plus overview.png with all four; returns the paths."""
+                history_csv: Path | None = None, marks: Sequence[Mark] = ()) -> list[Path]:
+    """Each plot as its own PNG, plus overview.png with all four; returns the paths.
+    `marks` (faults, for `onsale chaos`) are drawn on each."""
     client = client_latency_p95(history_csv, start) if history_csv else []
     drawers: tuple[Callable[[Axes], None], ...] = (
         lambda ax: _queue(ax, samples),
@@ -119,6 +143,7 @@ def write_plots(directory: Path, samples: Sequence[Sample], requests: Sequence[R
         figure, ax = plt.subplots(figsize=(8, 4), dpi=100)
         draw(ax)
         _finish(ax)
+        draw_marks(ax, marks, start)
         figure.tight_layout()
         figure.savefig(directory / name)
         plt.close(figure)
@@ -127,6 +152,7 @@ def write_plots(directory: Path, samples: Sequence[Sample], requests: Sequence[R
     for ax, draw in zip(axes.flat, drawers, strict=True):
         draw(ax)
         _finish(ax)
+        draw_marks(ax, marks, start)
     figure.tight_layout()
     figure.savefig(directory / "overview.png")
     plt.close(figure)

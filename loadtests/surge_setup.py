@@ -24,12 +24,14 @@ from sqlalchemy import Engine, text
 
 from api.fan.identity import SESSION_TTL, token_hash
 from engine.pricing import PriceTier
+from engine.seatmap import DRAWING_SIZE
 from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from waitingroom.config import RoomConfig
 from waitingroom.keys import RoomKeys, events_registry
 
 SEATS_PER_ROW = 20
+ROW_PITCH = 14.0
 GA_SHARE = 0.15
 CIRCLE_SHARE = 0.3
 BUYER_LIMIT = 6
@@ -46,10 +48,12 @@ class SurgeEvent:
     ga_capacity: int
 
 
-def _section(name: str, rank: int, rows: int, first_row: int, category: str) -> dict[str, Any]:
+def _section(name: str, rank: int, rows: int, first_row: int, category: str,
+             row_pitch: float = ROW_PITCH) -> dict[str, Any]:
     return {"name": name, "rank": rank, "rows": [
         {"label": _row_label(first_row + r), "rank": r + 1,
-         "seats": [{"label": str(n + 1), "x": 10.0 + 12 * n, "y": 10.0 + 14 * (first_row + r),
+         "seats": [{"label": str(n + 1), "x": 10.0 + 12 * n,
+                    "y": round(10.0 + row_pitch * (first_row + r), 2),
                     "category": category} for n in range(SEATS_PER_ROW)]}
         for r in range(rows)]}
 
@@ -69,9 +73,11 @@ def seatmap_for(capacity: int, run_name: str) -> dict[str, Any]:
     seated = max(SEATS_PER_ROW * 2, capacity - ga)
     circle_rows = max(1, round(seated * CIRCLE_SHARE / SEATS_PER_ROW))
     stalls_rows = max(1, math.ceil(seated / SEATS_PER_ROW) - circle_rows)
+    # Seat maps are drawn on a 1000-unit square: a big hall packs its rows closer.
+    pitch = min(ROW_PITCH, (DRAWING_SIZE - 20.0) / (stalls_rows + circle_rows))
     return {"name": f"Surge Hall ({run_name})", "city": "Loopback",
-            "sections": [_section("Stalls", 1, stalls_rows, 0, "A"),
-                         _section("Circle", 2, circle_rows, stalls_rows, "B")],
+            "sections": [_section("Stalls", 1, stalls_rows, 0, "A", pitch),
+                         _section("Circle", 2, circle_rows, stalls_rows, "B", pitch)],
             "ga_zones": [{"name": "Floor", "capacity": ga, "category": "GA"}]}
 
 

@@ -82,7 +82,8 @@ def local_stack(data_dir: Path, log_path: Path, workers: int, *, api_processes: 
     port = free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("ONSALE_") or key in PASSED_THROUGH}
-    environment.update(ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port),
+    environment.update(ONSALE_SIGNUPS_PER_IP_PER_MINUTE="0",  # every fan signs up from here
+                       ONSALE_DATA_DIR=str(data_dir), ONSALE_PORT=str(port),
                        ONSALE_HOST="127.0.0.1", ONSALE_WORKERS=str(workers),
                        ONSALE_API_PROCESSES=str(api_processes), PYTHONUNBUFFERED="1")
     if server_urls is not None:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -190,8 +191,9 @@ class AdmissionController:
 
 
 def new_owner_id() -> str:
-    """A controller identity unique across processes and restarts."""
-    return f"controller-{secrets.token_hex(8)}"
+    """A controller identity unique across processes and restarts; it names the process
+    (`controller-<pid>-<random>`), so ops and fault runs see which one holds a room."""
+    return f"controller-{os.getpid()}-{secrets.token_hex(6)}"
 
 
 async def _event_ids(provider: EventIdsProvider) -> Iterable[int]:

@@ -107,6 +107,8 @@ class AdmissionSigner:
         """
         if not token:
             raise not_admitted("missing")
+        if not token.isascii():  # a JWT is ASCII; PyJWT would fail encoding a lone surrogate
+            raise not_admitted("invalid", "the admission token is not valid")
         try:
             claims = jwt.decode(
                 token,

@@ -67,7 +67,7 @@ def enqueued_at_of(request_id: str) -> float | None:
 
 def event_of(request_id: str) -> int:
     head, _, _ = request_id.partition("-")
-    if not head.isdigit():
+    if not (head.isascii() and head.isdigit()) or len(head) > 18:
         raise BookingError(ErrorCode.INVALID_REQUEST, "Malformed id.", {"id": request_id})
     return int(head)
 

@@ -2,21 +2,28 @@
 
 Passwords are hashed with argon2 (argon2-cffi's defaults). New accounts are
 fans; organizer and ops accounts are created by ops or the demo data.
+Sign-ups and sign-ins are rate limited and argon2 runs in bounded slots
+(api/sign_in_limits.py). A sign-in for an unknown email checks the password
+against a stand-in hash, so it takes as long as one for a known email and the
+answer (401 `invalid_credentials`) is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from dataclasses import dataclass
-from typing import Annotated, Any
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
+from api.fan.sign_in_limits import PasswordWork, record_sign_in, spend_sign_in, spend_sign_up
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
@@ -24,8 +31,33 @@ from engine.store.models import User
 
 routes = web.RouteTableDef()
 _hasher = PasswordHasher()
+PASSWORD_WORK_KEY = web.AppKey("password_work", PasswordWork)
+
+
+async def accounts_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PASSWORD_WORK_KEY] = PasswordWork()
+    yield
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    """A hash no password matches, for sign-ins with an unknown email (made once)."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _check_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; a stored value that is no argon2 hash (an account made
+    without a password) matches nothing."""
+    try:
+        _hasher.verify(password_hash or _stand_in_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+"""OWASP ASVS 2.1.1 and 2.1.2: at least 12 characters, up to 128 (no other composition rule)."""
+MAX_SIGN_IN_PASSWORD_LENGTH = 1024
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -39,58 +71,27 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    """The body of `POST /auth/login`."""
-
-    email: Annotated[str, {"format": "email", "maxLength": 254}]
-    """The account's e-mail address (any case)."""
-    password: Annotated[str, {"minLength": 1, "maxLength": 1024}]
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> Credentials:
-        return cls(_field(body, "email").lower(), _field(body, "password"))
-
-
-@dataclass(frozen=True, slots=True)
-class Registration:
-    """The body of `POST /auth/register`."""
-
-    email: Annotated[str, {"format": "email", "maxLength": 254}]
-    """An e-mail address no account uses yet."""
-    password: Annotated[str, {"minLength": MIN_PASSWORD_LENGTH, "maxLength": 1024}]
-    """At least 8 characters."""
-    display_name: Annotated[str | None, {"maxLength": 80}] = None
-    """Shown to organizers and on tickets (up to 80 characters); the address's name part
-    when left out."""
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> Registration:
-        credentials = Credentials.from_json(body)
-        name = body.get("display_name")
-        return cls(credentials.email, credentials.password,
-                   str(name)[:80] if name else None)
-
-
 @routes.post("/auth/register")
 async def register(request: web.Request) -> web.Response:
     """Anyone: create a fan account and get a session token."""
-    registration = Registration.from_json(await read_json(request))
-    email, password = registration.email, registration.password
-    name = registration.display_name or email.split("@")[0][:80]
+    body = await read_json(request)
+    email = _field(body, "email").lower()
+    password = _field(body, "password")
+    name = str(body.get("display_name") or email.split("@")[0])[:80]
     if not EMAIL.match(email):
         raise ApiError(
             ApiErrorCode.INVALID_REQUEST,
             "email: not an email address",
             {"field": "email", "reason": "not an email address"},
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ApiError(
-            ApiErrorCode.INVALID_REQUEST,
-            f"password: at least {MIN_PASSWORD_LENGTH} characters",
-            {"field": "password", "reason": "too short"},
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+            f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+            {"field": "password",
+             "reason": "too short" if len(password) < MIN_PASSWORD_LENGTH else "too long"},
         )
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    await spend_sign_up(request)
+    password_hash = await request.app[PASSWORD_WORK_KEY].run(_hasher.hash, password)
     engine = request.app[DB_ENGINE_KEY]
 
     def create() -> int | None:
@@ -119,8 +120,12 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     """Anyone: exchange email + password for a session token."""
-    credentials = Credentials.from_json(await read_json(request))
-    email, password = credentials.email, credentials.password
+    body = await read_json(request)
+    email = _field(body, "email").lower()
+    password = _field(body, "password")
+    if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "password: too long",
+                       {"field": "password", "reason": "too long"})
     engine = request.app[DB_ENGINE_KEY]
 
     def find() -> Any:
@@ -131,13 +136,13 @@ async def login(request: web.Request) -> web.Response:
                 )
             ).first()
 
+    await spend_sign_in(request, email)
     row = await asyncio.to_thread(find)
-    try:
-        if row is None:
-            raise VerificationError("unknown email")
-        await asyncio.to_thread(_hasher.verify, row.password_hash, password)
-    except VerificationError:
-        raise ApiError(ApiErrorCode.INVALID_CREDENTIALS, "Email or password is wrong.") from None
+    matches = await request.app[PASSWORD_WORK_KEY].run(
+        _check_password, None if row is None else row.password_hash, password)
+    await record_sign_in(request, email, succeeded=matches)
+    if not matches:
+        raise ApiError(ApiErrorCode.INVALID_CREDENTIALS, "Email or password is wrong.")
     token, expires_at = await asyncio.to_thread(open_session, engine, row.id)
     return web.json_response(
         {
@@ -172,9 +177,13 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-from api.http.body_schema import object_schema  # noqa: E402  (documentation, kept last)
 from api.http.openapi_spec import json_body, ok, operation  # noqa: E402
 
+_CREDENTIALS: dict[str, Any] = {
+    "type": "object", "required": ["email", "password"],
+    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
+                   "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
+}
 _SESSION = {"type": "object", "properties": {
     "user": {"type": "object"}, "token": {"type": "string"},
     "expires_at": {"type": "string", "format": "date-time"}}}
@@ -183,14 +192,21 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/auth/register": {"post": operation(
         "Create a fan account", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EMAIL_TAKEN,
-                ApiErrorCode.PAYLOAD_TOO_LARGE),
-        body=json_body(object_schema(Registration, closed=False)),
+                ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
+        body=json_body({**_CREDENTIALS, "properties": {
+            **_CREDENTIALS["properties"],
+            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH,
+                         "maxLength": MAX_PASSWORD_LENGTH},
+            "display_name": {"type": "string", "maxLength": 80}}},
+            example={"email": "new-fan@onsale.example", "password": "correct horse battery",
+                     "display_name": "New Fan"}),
         responses={201: ok(_SESSION, "The account and a session token.")})},
     "/auth/login": {"post": operation(
         "Sign in", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.INVALID_CREDENTIALS,
-                ApiErrorCode.PAYLOAD_TOO_LARGE),
-        body=json_body(object_schema(Credentials, closed=False)),
+                ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
+        body=json_body(_CREDENTIALS, example={"email": "fan@onsale.example",
+                                              "password": "onsale-fan-demo"}),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(
         "Sign out", who="signed in", tags=["Accounts"], signed_in=True,

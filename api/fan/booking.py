@@ -22,6 +22,7 @@ from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
+from api.http.params import path_id, path_token
 from engine.store.order_payments import OrderPayment, order_payment
 from waitingroom.wire import text_map
 from workers.booking_requests import HOLD_CHOICES, event_of, parse_hold_body
@@ -77,18 +78,16 @@ async def booking_ctx(app: web.Application) -> Any:
 
 
 def _event_id(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit():
-        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def _idempotency_key(request: web.Request) -> str | None:
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise ApiError(
-            ApiErrorCode.INVALID_REQUEST,
-            "Idempotency-Key: 1 to 200 characters",
+    if key is not None and not (
+        0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH and key.isascii() and key.isprintable()
+    ):
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+            "Idempotency-Key: 1 to 200 printable ASCII characters",
             {"field": "Idempotency-Key"},
         )
     return key
@@ -194,7 +193,7 @@ def _hold_status(recorded: str | None, expires_at: Any) -> str:
 
 
 def _request_id(request: web.Request) -> str:
-    request_id = request.match_info["request_id"]
+    request_id = path_token(request, "request_id", ApiErrorCode.REQUEST_NOT_FOUND, "request")
     try:
         event_of(request_id)
     except Exception:
@@ -247,7 +246,7 @@ async def stream_request(request: web.Request) -> web.StreamResponse:
 async def release_hold(request: web.Request) -> web.Response:
     """The hold's owner: give the seats back now (decided in queue order, 202)."""
     principal = await require_principal(request)
-    hold_id = request.match_info["hold_id"]
+    hold_id = path_token(request, "hold_id", BookingCode.HOLD_NOT_FOUND, "hold")
     hold = await _owned_hold(request, hold_id, principal)  # not theirs, or gone: 404 now
     if hold["hold_status"] != "active":
         raise ApiError(BookingCode.HOLD_NOT_FOUND, f"This hold was {hold['hold_status']} already.",
@@ -279,7 +278,7 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
 async def purchase(request: web.Request) -> web.Response:
     """The hold's owner, admitted: pay for the held seats (202, then poll the order)."""
     principal = await require_principal(request)
-    hold_id = request.match_info["hold_id"]
+    hold_id = path_token(request, "hold_id", BookingCode.HOLD_NOT_FOUND, "hold")
     hold = await _owned_hold(request, hold_id, principal)
     await ensure_on_sale(request, hold["event_id"])
     await require_admission(request, hold["event_id"], principal)
@@ -316,7 +315,7 @@ async def refund_order(request: web.Request) -> web.Response:
     order (order refunded, tickets void, seats back on sale), then the payments worker gives
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
-    order_id = request.match_info["order_id"]
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
     payment = await refundable_payment(request, order_id)
     return await enqueue_request(request, principal, payment.event_id, "refund",
                           {"order_id": order_id})
@@ -343,14 +342,15 @@ async def get_order(request: web.Request) -> web.Response:
     """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided
     or refunded."""
     principal = await require_principal(request)
-    return web.json_response(await _order_state(request, request.match_info["order_id"], principal))
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
+    return web.json_response(await _order_state(request, order_id, principal))
 
 
 @routes.get("/orders/{order_id}/events")
 async def stream_order(request: web.Request) -> web.StreamResponse:
     """The order's owner: order states as Server-Sent Events, ending with a final one."""
     principal = await require_principal(request)
-    order_id = request.match_info["order_id"]
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
     booking = request.app[BOOKING_KEY]
     pubsub = booking.redis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(booking.keys.order_channel(order_id))
@@ -411,7 +411,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "Poll `status_url` or stream `events_url` for held or rejected.",
         parameters=[param("event_id", "path", ID_SCHEMA, "The event."), _IDEMPOTENCY,
                     _ADMISSION],
-        body=json_body(_HOLD_BODY), responses={202: ok(_ACCEPTED, "Accepted, pending.")},
+        body=json_body(_HOLD_BODY, example={"best_available": {"quantity": 2}}),
+        responses={202: ok(_ACCEPTED, "Accepted, pending.")},
         **_BOOKING)},
     "/requests/{request_id}": {"get": operation(
         "A booking request's state", who="the request's owner (or ops)",

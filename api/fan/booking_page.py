@@ -23,7 +23,9 @@ from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
+from api.http.errors import page_not_found
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
+from api.http.params import ascii_id
 
 routes = web.RouteTableDef()
 
@@ -55,14 +57,16 @@ def _page_context(event_id: int, event: dict[str, Any]) -> dict[str, Any]:
 async def booking_page(request: web.Request) -> web.Response:
     """Anyone (the page signs the fan in; booking needs admission): the seat-selection page."""
     raw = request.match_info["event_id"]
+    event_id = ascii_id(raw)
     event = None
-    if raw.isdigit() and len(raw) <= 18:
-        event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], int(raw))
-    if event is None:
-        return web.Response(status=404, content_type="text/html",
-                            text=render_string("fan/booking_not_found.html", request, {}))
+    if event_id is not None:
+        event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], event_id)
+    if event_id is None or event is None:
+        return page_not_found(
+            request, lambda: render_string("fan/booking_not_found.html", request, {}), "event",
+            {"event_id": raw})
     return web.Response(
-        text=render_string("fan/booking.html", request, _page_context(int(raw), event)),
+        text=render_string("fan/booking.html", request, _page_context(event_id, event)),
         content_type="text/html", headers={"Cache-Control": "no-cache"})
 
 

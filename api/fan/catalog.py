@@ -226,6 +226,8 @@ async def search_document(request: web.Request) -> dict[str, Any]:
         invalid("q", "is required")
     if len(query) > SEARCH_MAX_QUERY_CHARS:
         invalid("q", f"must be at most {SEARCH_MAX_QUERY_CHARS} characters")
+    if "\x00" in query:  # Postgres text cannot hold NUL
+        invalid("q", "must not contain NUL characters")
     limit = query_int(request, "limit", low=1, high=50, default=DEFAULT_PAGE_SIZE)
     assert limit is not None
     cursor = decode_cursor(request)

@@ -29,7 +29,9 @@ from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
+from api.http.errors import page_not_found
 from api.http.openapi_spec import error_codes
+from api.http.params import ascii_id
 from engine.store.models import EventRow, VenueRow
 
 STATIC_DIR = Path(__file__).parent / "static" / "waitingroom"
@@ -41,8 +43,7 @@ ADMISSION_STORAGE_PREFIX = "onsale.admission."
 
 
 def _event_id(request: web.Request) -> int | None:
-    raw = request.match_info["event_id"]
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    return ascii_id(request.match_info["event_id"])
 
 
 def _lookup(engine: sa.Engine, event_id: int) -> dict[str, Any] | None:
@@ -64,12 +65,9 @@ async def waiting_page(request: web.Request) -> web.Response:
     if event_id is not None:
         event = await asyncio.to_thread(_lookup, request.app[DB_ENGINE_KEY], event_id)
     if event_id is None or event is None:
-        return web.Response(
-            status=404,
-            text=render_string("fan/waiting_room_not_found.html", request, {}),
-            content_type="text/html",
-            charset="utf-8",
-        )
+        return page_not_found(
+            request, lambda: render_string("fan/waiting_room_not_found.html", request, {}),
+            "event", {"event_id": request.match_info["event_id"]})
     return web.Response(
         text=render_string("fan/waiting_room.html", request, _page_context(event_id, event)),
         content_type="text/html",

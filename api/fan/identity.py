@@ -52,6 +52,9 @@ async def optional_principal(request: web.Request) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
+    if not (token.isascii() and token.isprintable()):  # no session token looks otherwise
+        raise ApiError(ApiErrorCode.UNAUTHORIZED,
+                       "The session token is unknown, expired or revoked.")
     digest = token_hash(token)
     redis = request.config_dict[REDIS_KEY]
     cached = await redis.get(_cache_key(request, digest))

@@ -31,7 +31,7 @@ from api.fan.seatmap_cache import (
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
-from api.http.params import path_id, query_int
+from api.http.params import ascii_id, path_id, query_int
 from api.organizer.ownership import may_see_drafts
 
 routes = web.RouteTableDef()
@@ -90,7 +90,7 @@ def _after_version(request: web.Request) -> int | None:
     after = query_int(request, "after", low=0, high=2**62)
     if after is None:
         last = request.headers.get("Last-Event-ID", "")
-        after = int(last) if last.isdigit() and len(last) < 18 else None
+        after = ascii_id(last)
     return after
 
 

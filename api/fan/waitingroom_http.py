@@ -31,6 +31,7 @@ from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
 from api.http.openapi_spec import error_codes
+from api.http.params import path_id
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
@@ -109,10 +110,7 @@ async def waiting_room_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def event_id_of(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def _urls(event_id: int, ticket: str) -> dict[str, str]:

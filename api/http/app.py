@@ -8,12 +8,16 @@ starts while Postgres or Redis are down, and /readyz reports it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import redis.asyncio
 import sqlalchemy
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
+from aiohttp.web_server import Server
 
 from api.http.appkeys import (
     DB_ENGINE_KEY,
@@ -25,11 +29,18 @@ from api.http.appkeys import (
 )
 from api.http.client_address import TRUSTED_PROXIES_KEY, TrustedProxies
 from api.http.cors import cors_middleware
-from api.http.errors import error_middleware
+from api.http.errors import (
+    MAX_HEADER_FIELD_BYTES,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE_BYTES,
+    JsonErrorRequestHandler,
+    error_middleware,
+)
 from api.http.fast_path import fast_path_middleware
 from api.http.metrics import http_metrics_middleware
 from api.http.request_context import body_limit_middleware, request_context_middleware
 from api.http.routes import add_feature_contexts, add_routes
+from api.http.security_headers import add_security_headers
 from api.http.static_files import static_files_middleware
 from api.http.templates import setup_templates
 from api.launcher.settings import Settings
@@ -67,6 +78,7 @@ def create_app(settings: Settings, gateway: PaymentGateway | None = None) -> web
         ],
         client_max_size=settings.max_body_bytes,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS_KEY] = settings
     app[GATEWAY_KEY] = gateway if gateway is not None else make_gateway(settings.payment_gateway)
     app[TRUSTED_PROXIES_KEY] = TrustedProxies(settings.trusted_proxies)
@@ -115,3 +127,43 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS_KEY] = client
     yield
     await client.aclose()
+
+
+class _JsonErrorServer(Server):
+    def __call__(self) -> JsonErrorRequestHandler:
+        return JsonErrorRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class ApiRunner(web.AppRunner):
+    """`web.AppRunner` whose connections answer in the error shape even when a request never
+    reaches the app (`JsonErrorRequestHandler`), with the parser limits that shape relies on.
+    Every server of the API runs through it: `onsale api` (`run_api`) and the tests."""
+
+    def __init__(self, app: web.Application, **kwargs: object) -> None:
+        super().__init__(app, max_line_size=MAX_REQUEST_LINE_BYTES,
+                         max_field_size=MAX_HEADER_FIELD_BYTES, max_headers=MAX_HEADERS,
+                         **kwargs)  # type: ignore[arg-type]
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer  # one method differs; aiohttp builds the rest
+        return server
+
+
+def run_api(app: web.Application, *, host: str, port: int, shutdown_timeout: float,
+            reuse_port: bool = False) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then shut it down gracefully (like `web.run_app`,
+    through `ApiRunner`)."""
+
+    async def serve() -> None:
+        runner = ApiRunner(app, handle_signals=True, access_log=None,
+                           shutdown_timeout=shutdown_timeout)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve())

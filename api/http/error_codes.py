@@ -28,6 +28,9 @@ __all__ = ["ApiErrorCode", "BookingCode", "ErrorCodeLike", "OrganizingCode", "Ro
 class ApiErrorCode(str, Enum):
     # the request itself
     INVALID_REQUEST = "invalid_request"
+    MALFORMED_REQUEST = "malformed_request"
+    REQUEST_LINE_TOO_LONG = "request_line_too_long"
+    REQUEST_HEADER_TOO_LARGE = "request_header_too_large"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -37,6 +40,7 @@ class ApiErrorCode(str, Enum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNPROCESSABLE_ENTITY = "unprocessable_entity"
     TOO_MANY_REQUESTS = "too_many_requests"
+    RATE_LIMITED = "rate_limited"
     # who is asking
     UNAUTHORIZED = "unauthorized"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -62,7 +66,9 @@ class ApiErrorCode(str, Enum):
     REDIS_UNAVAILABLE = "redis_unavailable"
     DATABASE_UNAVAILABLE = "database_unavailable"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    BUSY = "busy"
     INTERNAL_ERROR = "internal_error"
+    TIMEOUT = "timeout"
 
     @property
     def status(self) -> int:
@@ -81,6 +87,9 @@ class CodeSpec:
 
 API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.INVALID_REQUEST: CodeSpec(400, "The request is invalid."),
+    ApiErrorCode.MALFORMED_REQUEST: CodeSpec(400, "The request could not be read."),
+    ApiErrorCode.REQUEST_LINE_TOO_LONG: CodeSpec(414, "The request line is too long."),
+    ApiErrorCode.REQUEST_HEADER_TOO_LARGE: CodeSpec(431, "The request's headers are too large."),
     ApiErrorCode.PAYLOAD_TOO_LARGE: CodeSpec(413, "The request body exceeds the limit."),
     ApiErrorCode.NOT_FOUND: CodeSpec(404, "No such resource."),
     ApiErrorCode.METHOD_NOT_ALLOWED: CodeSpec(405, "This method is not allowed here."),
@@ -90,6 +99,7 @@ API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.UNSUPPORTED_MEDIA_TYPE: CodeSpec(415, "Unsupported media type."),
     ApiErrorCode.UNPROCESSABLE_ENTITY: CodeSpec(422, "Unprocessable request."),
     ApiErrorCode.TOO_MANY_REQUESTS: CodeSpec(429, "Slow down; see Retry-After."),
+    ApiErrorCode.RATE_LIMITED: CodeSpec(429, "Too many attempts; see Retry-After."),
     ApiErrorCode.UNAUTHORIZED: CodeSpec(401, "Sign in: send `Authorization: Bearer <token>`."),
     ApiErrorCode.INVALID_CREDENTIALS: CodeSpec(401, "Email or password is wrong."),
     ApiErrorCode.FORBIDDEN: CodeSpec(403, "You may not do this."),
@@ -115,7 +125,9 @@ API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.DATABASE_UNAVAILABLE: CodeSpec(
         503, "the database is unavailable; retry shortly"),
     ApiErrorCode.SERVICE_UNAVAILABLE: CodeSpec(503, "Unavailable; retry shortly."),
+    ApiErrorCode.BUSY: CodeSpec(503, "Too busy now; retry shortly."),
     ApiErrorCode.INTERNAL_ERROR: CodeSpec(500, "internal error; please report the request id"),
+    ApiErrorCode.TIMEOUT: CodeSpec(504, "the request took too long; retry"),
 }
 
 BOOKING_STATUS: dict[BookingCode, int] = {

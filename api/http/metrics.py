@@ -43,6 +43,7 @@ from prometheus_client.registry import Collector
 
 import workers.metrics  # noqa: F401  (sets the multiprocess identity before any metric exists)
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.params import ascii_id
 from waitingroom.keys import events_registry
 from waitingroom.wire import text_map
 from workers.ops_counters import OpsKeys, add_counts
@@ -129,9 +130,9 @@ def event_of(request: web.Request) -> int | None:
     for name in _EVENT_PARAMS:
         raw = request.match_info.get(name)
         if raw:
-            head = raw.split("-", 1)[0]
-            if head.isdigit() and len(head) <= 18:
-                return int(head)
+            event_id = ascii_id(raw.split("-", 1)[0])
+            if event_id is not None:
+                return event_id
     return None
 
 

@@ -45,10 +45,12 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def json_body(schema: dict[str, Any], description: str = "", required: bool = True
-              ) -> dict[str, Any]:
-    return {"required": required, "description": description,
-            "content": {JSON: {"schema": schema}}}
+def json_body(schema: dict[str, Any], description: str = "", required: bool = True,
+              example: dict[str, Any] | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example  # shown in the docs, and sent by Schemathesis' examples phase
+    return {"required": required, "description": description, "content": {JSON: media}}
 
 
 def ok(schema: dict[str, Any] | None, description: str = "OK",
@@ -105,5 +107,5 @@ def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, A
     return op
 
 
-ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1}
+ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "examples": [1]}
 DATETIME_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time"}

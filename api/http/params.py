@@ -9,15 +9,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NoReturn
 
 from aiohttp import web
 
-from api.http.error_codes import ApiErrorCode
-from api.http.errors import ApiError
+from api.http.error_codes import ApiErrorCode, ErrorCodeLike
+from api.http.errors import ApiError, holds_unstorable_text
 
 MAX_TEXT_PARAM_CHARS = 200
+MAX_ID_DIGITS = 18
+"""Ids are Postgres bigints: 18 digits always fit, and a longer id names nothing."""
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+"""What an integer parameter may look like. Python's int() also takes ' 7', '1_000', '+7'
+and digits of every script ('١٢٣' is 123; '²' passes str.isdigit and fails int)."""
+
+
+def ascii_id(raw: str | None, max_digits: int = MAX_ID_DIGITS) -> int | None:
+    """`raw` as a non-negative id if it is 1 to `max_digits` ASCII digits, else None."""
+    if raw is None or not 0 < len(raw) <= max_digits or not raw.isascii() or not raw.isdigit():
+        return None
+    return int(raw)
 
 
 def invalid(field: str, reason: str) -> NoReturn:
@@ -35,6 +48,8 @@ def query_text(request: web.Request, name: str, *,
         invalid(name, "must not be empty")
     if len(value) > max_chars:
         invalid(name, f"must be at most {max_chars} characters")
+    if "\x00" in value:
+        invalid(name, "must not contain NUL characters")
     return value
 
 
@@ -43,10 +58,9 @@ def query_int(request: web.Request, name: str, *, low: int, high: int,
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        invalid(name, "must be an integer")
+    if not _INTEGER.fullmatch(raw):
+        invalid(name, "must be an integer (ASCII digits)")
+    value = int(raw)
     if not low <= value <= high:
         invalid(name, f"must be between {low} and {high}")
     return value
@@ -106,19 +120,33 @@ def decode_cursor(request: web.Request, name: str = "cursor") -> list[Any] | Non
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):
         invalid(name, "is not a cursor this API returned")
-    if not isinstance(payload, list):
+    if not isinstance(payload, list) or holds_unstorable_text(payload):
         invalid(name, "is not a cursor this API returned")
     return payload
 
 
-def path_id(request: web.Request, name: str, code: ApiErrorCode, what: str) -> int:
+def path_id(request: web.Request, name: str, code: ErrorCodeLike, what: str) -> int:
     """A numeric path id; anything else is a 404 with the resource's own code."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18:
+    value = ascii_id(raw)
+    if value is None:
         raise ApiError(code, f"No such {what}.", {name: raw})
-    return int(raw)
+    return value
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+"""What an opaque id the API hands out (request, hold, order) looks like."""
+
+
+def path_token(request: web.Request, name: str, code: ErrorCodeLike, what: str) -> str:
+    """An opaque path id the API handed out; anything else (NUL, other scripts, 129+
+    characters) is a 404 with the resource's own code, before it reaches Redis or SQL."""
+    raw = request.match_info[name]
+    if not _TOKEN.fullmatch(raw):
+        raise ApiError(code, f"No such {what}.", {name: raw})
+    return raw
 
 
 def body_text(body: dict[str, Any], name: str, *, max_chars: int, required: bool = True,
@@ -130,6 +158,8 @@ def body_text(body: dict[str, Any], name: str, *, max_chars: int, required: bool
         return None
     if not isinstance(value, str):
         invalid(name, "must be a string")
+    if holds_unstorable_text(value):
+        invalid(name, "must be valid Unicode without NUL characters")
     value = value.strip()
     if not value and not allow_empty:
         invalid(name, "must not be empty")

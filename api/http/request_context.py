@@ -47,7 +47,7 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
-def request_id_for(request: web.Request) -> str:
+def request_id_for(request: web.BaseRequest) -> str:
     offered = request.headers.get(REQUEST_ID_HEADER)
     if offered is not None and _ACCEPTABLE_REQUEST_ID.match(offered):
         return offered

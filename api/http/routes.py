@@ -64,6 +64,7 @@ STATIC_FOLDERS: tuple[tuple[str, Path], ...] = (
 """The fan pages' and the organizer pages' scripts, styles and vendored libraries (the ops
 sub-app serves its own)."""
 FEATURE_CONTEXTS: tuple[CleanupContext, ...] = (
+    accounts.accounts_ctx,
     results_hub.results_hub_ctx,
     booking.booking_ctx,
     waitingroom_http.waiting_room_ctx,

@@ -22,13 +22,21 @@ def add_static_folder(router: web.UrlDispatcher, prefix: str, directory: Path) -
     router.add_static(prefix, directory)
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, where a name the file system refuses (too long, NUL) is just absent."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 @web.middleware
 async def static_files_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource = getattr(request.match_info.route, "resource", None)
     if not isinstance(resource, web.StaticResource):
         return await handler(request)
     directory: Path = resource.get_info()["directory"]
-    if not (directory / request.match_info["filename"]).is_file():
+    if not _is_file(directory / request.match_info["filename"]):
         raise web.HTTPNotFound()
     response = await handler(request)  # aiohttp refuses paths that lead out of the folder
     response.headers.setdefault("Cache-Control", f"public, max-age={STATIC_MAX_AGE_SECONDS}")

@@ -32,7 +32,8 @@ log = logging.getLogger("onsale")
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-PASS_THROUGH = {"surge": "loadtests.surge", "audit": "loadtests.audit"}
+PASS_THROUGH = {"surge": "loadtests.surge", "audit": "loadtests.audit",
+                "chaos": "loadtests.chaos.runner"}
 """Subcommands with their own argument parsers: everything after the name goes to them."""
 
 
@@ -107,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
         "surge", help="run a Locust surge test (local stack unless --host) and audit it")
     commands.add_parser(
         "audit", help="check the booking invariants of an event in Postgres and Redis")
+    commands.add_parser(
+        "chaos", help="inject faults during a surge on a local stack, audit, report")
 
     migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
     migrate.set_defaults(run=_migrate)

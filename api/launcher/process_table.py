@@ -10,7 +10,7 @@ process to kill; an operator can read it to see what runs.
       "api-1": 4120, "api-2": 4121,   # "api" alone when ONSALE_API_PROCESSES=1
       "worker-1": 4122, "worker-2": 4123,
       "payments-worker": 4124, "notifier": 4125,
-      "admission-controller": 4126, "autopilot": 4127,
+      "admission-controller-1": 4126, "admission-controller-2": 4128, "autopilot": 4127,
       "redis": 4101, "postgres": 4102   # embedded servers only, when `onsale up` owns them
     }
 

@@ -26,9 +26,7 @@ WORKER_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
 
 def serve_api(settings: Settings) -> int:
     """`onsale api`: the HTTP API until SIGTERM or SIGINT."""
-    from aiohttp import web
-
-    from api.http.app import MissingServerError, create_app
+    from api.http.app import MissingServerError, create_app, run_api
     from workers.gateways import make_gateway
 
     try:
@@ -37,15 +35,10 @@ def serve_api(settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     log.info("API listening on http://%s:%d", settings.host, settings.port)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,  # one line per request comes from the request-context middleware
-        print=None,
-        shutdown_timeout=5.0,
-        reuse_port=True,  # `onsale up --api-processes N` runs N of these on one port
-    )
+    # no aiohttp access log: one line per request comes from the request-context middleware;
+    # ApiRunner answers what aiohttp's parser refuses in the error shape
+    run_api(app, host=settings.host, port=settings.port, shutdown_timeout=5.0,
+            reuse_port=True)  # `onsale up --api-processes N` runs N of these on one port
     return 0
 
 

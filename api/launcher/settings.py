@@ -74,6 +74,13 @@ class Settings:
     """Networks our own proxies send from: their X-Forwarded-For names the client for the
     per-IP limits (api/http/client_address.py). Empty: the header is ignored."""
     max_body_bytes: int = field(default=65536, metadata=_at_least(1))
+    signups_per_ip_per_minute: int = field(default=10, metadata=_at_least(0))
+    """Accounts one address may create a minute (each costs an argon2 hash); 0: no limit."""
+    sign_ins_per_ip_per_minute: int = field(default=30, metadata=_at_least(0))
+    """Sign-in attempts one address may make a minute; 0: no limit."""
+    failed_sign_ins_per_account: int = field(default=10, metadata=_at_least(0))
+    """Failed sign-ins an account takes in 15 minutes before further attempts are refused
+    until the window ends; 0: no limit."""
     demo_data: bool = True
     ticket_signing_key: str | None = field(default=None, repr=False, metadata={"min_length": 32})
     mail_url: str = field(default="log", metadata={"mail_url": True})

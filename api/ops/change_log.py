@@ -17,6 +17,7 @@ from aiohttp import web
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import error_codes
+from api.http.params import ascii_id
 from api.ops.common import GUARD_CODES, OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
 
@@ -123,10 +124,11 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise ApiError(ApiErrorCode.INVALID_REQUEST,
-                       f"{name} must be a whole number", {"field": name})
-    return int(raw)
+    value = ascii_id(raw)
+    if value is None:
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, f"{name} must be a whole number of at most 18"
+                       " digits", {"field": name})
+    return value
 
 
 @routes.get("/audit")

@@ -19,6 +19,7 @@ from api.fan.identity import Principal, require_principal
 from api.http.appkeys import Settings
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
+from api.http.params import path_id
 from api.ops.sampler import Sampler
 from waitingroom.errors import WaitingRoomError
 from waitingroom.room import WaitingRoom
@@ -90,10 +91,7 @@ def ops_principal(request: web.Request) -> Principal:
 
 
 def event_id_of(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": raw})
-    return int(raw)
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def api_error(error: WaitingRoomError) -> ApiError:

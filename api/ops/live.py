@@ -21,6 +21,7 @@ from api.fan.results_hub import sse_response, sse_send
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import error_codes
+from api.http.params import ascii_id
 from api.ops.common import GUARD_CODES, OPS_KEY, OPS_ROLE, OpsServices, event_id_of, routes
 from api.ops.sampler import sale_state
 from waitingroom.config import RoomConfig
@@ -157,13 +158,14 @@ async def event_stats(request: web.Request) -> web.Response:
     """Ops only. The event's figures now, and `history` (per second, `history_seconds` back)."""
     event_id = event_id_of(request)
     raw = request.query.get("history_seconds", str(DEFAULT_HISTORY_SECONDS))
-    if not raw.isdigit():
+    seconds = ascii_id(raw)
+    if seconds is None:
         raise ApiError(
             ApiErrorCode.INVALID_REQUEST,
             "history_seconds must be a whole number",
             {"field": "history_seconds"},
         )
-    seconds = min(int(raw), MAX_HISTORY_SECONDS)
+    seconds = min(seconds, MAX_HISTORY_SECONDS)
     sampler = request.config_dict[OPS_KEY].sampler
     now = time.time()
     snapshot = await sampler.snapshot(event_id, now)

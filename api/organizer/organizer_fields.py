@@ -7,7 +7,6 @@ editor can point at it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from api.fan.catalog import CATEGORIES_PATTERN
 from api.http.error_codes import ApiErrorCode
-from api.http.errors import ApiError
+from api.http.errors import ApiError, parse_json_object
 from api.http.openapi_spec import ID_SCHEMA, param
 from api.http.params import body_int, body_text, invalid, parse_datetime
 
@@ -158,14 +157,7 @@ async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:
             raise ApiError(ApiErrorCode.PAYLOAD_TOO_LARGE,
                            f"a seat map may be at most {max_bytes} bytes")
         chunks.append(chunk)
-    try:
-        doc = json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(ApiErrorCode.INVALID_REQUEST, f"request body is not valid JSON: {exc}",
-                       {"field": "body", "reason": "not valid JSON"}) from None
-    if not isinstance(doc, dict):
-        invalid("body", "must be a seat-map object")
-    return doc
+    return parse_json_object(b"".join(chunks), request.charset)
 
 
 _TIER_SCHEMA = {

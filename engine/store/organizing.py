@@ -84,16 +84,16 @@ def organizer_of(engine: sa.Engine, user_id: int) -> int | None:
 
 
 def ensure_organizer(engine: sa.Engine, user_id: int) -> int:
-    """The account's organizer, made (named after the account) with its first venue or event."""
+    """The account's organizer (named after the account), made on first use. Two first
+    requests at once both insert: the loser's insert waits for the winner's commit and does
+    nothing, then both read it."""
     with engine.begin() as conn:
-        existing = conn.execute(sa.text(
-            "SELECT id FROM organizers WHERE user_id = :user_id FOR UPDATE"),
-            {"user_id": user_id}).scalar()
-        if existing is not None:
-            return int(existing)
-        name = conn.execute(sa.text("SELECT display_name FROM users WHERE id = :id"),
-                            {"id": user_id}).scalar_one()
-        return catalog.create_organizer(conn, name, user_id)
+        conn.execute(sa.text(
+            "INSERT INTO organizers (name, user_id)"
+            " SELECT display_name, id FROM users WHERE id = :user_id"
+            " ON CONFLICT (user_id) DO NOTHING"), {"user_id": user_id})
+        return int(conn.execute(sa.text("SELECT id FROM organizers WHERE user_id = :user_id"),
+                                {"user_id": user_id}).scalar_one())
 
 
 # ---------------------------------------------------------------- venues

@@ -127,6 +127,7 @@ def live_settings(
         data_dir=tmp_path,
         demo_data=False,
         partitions=1,
+        signups_per_ip_per_minute=0,  # every test's fans sign up from 127.0.0.1
     )
 
 

@@ -56,7 +56,7 @@ def unique_word() -> str:
 async def test_a_fan_buys_from_the_home_page_and_the_gate_admits_the_ticket_once(
         browser: Any, live_server: LiveServer, redis_client: Redis) -> None:
     fan_page = await (await browser.new_context()).new_page()
-    fan_page.set_default_timeout(15_000)
+    fan_page.set_default_timeout(30_000)
     organizer_email, organizer_token, organizer_id = await new_account(
         fan_page, live_server, "organizer", "Gate Keeper")
     name = f"{unique_word()} Live"
@@ -79,7 +79,7 @@ async def test_a_fan_buys_from_the_home_page_and_the_gate_admits_the_ticket_once
     assert await fan_page.locator("#sections tbody tr").count() == 1
     await check_page(fan_page, "event")
     await fan_page.get_by_role("link", name="Join the line").click()
-    await fan_page.wait_for_url(f"**/events/{event_id}/book", timeout=20_000)
+    await fan_page.wait_for_url(f"**/events/{event_id}/book", timeout=60_000)  # admitted
 
     seats = fan_page.locator("#seat-map circle")
     await fan_page.locator("#booking[data-ready='true']").wait_for()
@@ -116,7 +116,7 @@ async def test_a_fan_buys_from_the_home_page_and_the_gate_admits_the_ticket_once
     fan_token = await fan_page.evaluate("localStorage.getItem('onsale.sessionToken')")
 
     gate = await (await browser.new_context()).new_page()
-    gate.set_default_timeout(15_000)
+    gate.set_default_timeout(30_000)
     await sign_in(gate, live_server, organizer_email, f"/organizer/events/{event_id}/gate")
     await gate.get_by_role("heading", name=name).wait_for()
     await check_page(gate, "gate")

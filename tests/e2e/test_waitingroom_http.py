@@ -381,8 +381,11 @@ async def test_waiting_page_and_its_assets(api: TestClient[Any, Any], event_id: 
     text = await page.text()
     assert f'data-event-id="{event_id}"' in text and 'lang="en"' in text
     assert f"/events/{event_id}/book" in text
-    missing = await api.get("/events/999999999/waiting-room")
+    missing = await api.get("/events/999999999/waiting-room", headers={"Accept": "text/html"})
     assert missing.status == 404 and missing.content_type == "text/html"
+    missing = await api.get("/events/999999999/waiting-room")  # not a browser: the error shape
+    assert missing.status == 404
+    assert (await missing.json())["error"]["code"] == "event_not_found"
     script = await api.get("/static/waitingroom/waiting.js")
     assert script.status == 200 and "javascript" in script.content_type
     assert (await api.get("/static/waitingroom/../app.py")).status == 404

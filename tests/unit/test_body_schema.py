@@ -11,9 +11,7 @@ from enum import Enum
 
 import pytest
 
-from api.fan.accounts import Credentials, Registration
 from api.http.body_schema import object_schema, type_schema
-from api.http.errors import ApiError
 
 
 class Colour(str, Enum):
@@ -57,17 +55,6 @@ def test_a_patch_body_requires_nothing_and_an_open_body_allows_more() -> None:
 def test_an_unknown_annotation_is_refused_rather_than_documented_wrongly() -> None:
     with pytest.raises(TypeError):
         type_schema(bytes)
-
-
-def test_the_account_bodies_parse_into_the_types_their_schemas_come_from() -> None:
-    assert Credentials.from_json({"email": " Fan@Example.COM ", "password": "pw"}) == \
-        Credentials("fan@example.com", "pw")
-    assert Registration.from_json({"email": "a@b.co", "password": "long enough"}) == \
-        Registration("a@b.co", "long enough", None)
-    with pytest.raises(ApiError) as refused:
-        Credentials.from_json({"email": "a@b.co"})
-    assert refused.value.details == {"field": "password", "reason": "required string"}
-    assert object_schema(Registration, closed=False)["required"] == ["email", "password"]
 
 
 def test_reservation_bodies_parse_into_the_choices_their_schema_lists() -> None:

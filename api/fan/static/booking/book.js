@@ -219,6 +219,16 @@
     legend();
   }
 
+  function legendItem(text, color, className) {
+    // the category is the organizer's text: it goes in as text, never as markup
+    const item = document.createElement("span");
+    const swatch = document.createElement("i");
+    if (color) swatch.style.background = color;
+    if (className) swatch.className = className;
+    item.append(swatch, text);
+    return item;
+  }
+
   function legend() {
     const items = [];
     for (const [category, color] of state.categoryColor) {
@@ -226,10 +236,10 @@
       for (const seat of state.seats.values()) {
         if (seat.category === category) { price = seat.price; break; }
       }
-      items.push(`<span><i style="background:${color}"></i>${category} ${money(price)}</span>`);
+      items.push(legendItem(`${category} ${money(price)}`, color, null));
     }
-    items.push('<span><i class="taken"></i>taken</span>');
-    $("legend").innerHTML = items.join(" ");
+    items.push(legendItem("taken", null, "taken"));
+    $("legend").replaceChildren(...items.flatMap((item) => [item, " "]));
   }
 
   function paint(id) {

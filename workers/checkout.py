@@ -78,7 +78,9 @@ async def start_checkout(redis: aioredis.Redis, keys: Keys, gateway: PaymentGate
                          hold_id: str, hold: Mapping[str, Any], buyer_id: int,
                          purchase: PurchaseRequest,
                          now: float) -> dict[str, Any]:
-    """Record the order and push its authorize job in one MULTI; the order as the fan sees it.
+    """Record the order and push its authorize job in one pipeline; the order as the fan sees
+    it. (The order and the payments queue sit in two Redis Cluster slots, so the pipeline is
+    not a MULTI.)
 
     `hold` is the hold request's state (`event_id`, `expires_at`,
     `total_cents`, `seats` or `zone_id` and `quantity`), already checked to be the
@@ -98,7 +100,7 @@ async def start_checkout(redis: aioredis.Redis, keys: Keys, gateway: PaymentGate
     fields = order_fields(hold_id, hold, buyer_id, attempt, gateway.tokenize(card_number),
                           card_number)
     job = authorize_job(keys, order_id, attempt)
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=False) as pipe:  # two slots: no MULTI
         pipe.hset(order_key, mapping=fields)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
         pipe.expire(order_key, ORDER_RECORD_TTL_SECONDS)
         job.push(pipe)

@@ -87,6 +87,8 @@ async def _main(redis_url: str, prefix: str, connect: Connect) -> None:
 
 
 def run(redis_url: str, prefix: str, connect: Connect = aioredis.Redis.from_url) -> int:
-    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
+    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases.
+    `connect` makes the Redis client from the URL (the launcher passes onsale's factory,
+    which also speaks Redis Cluster; this package may not import it)."""
     asyncio.run(_main(redis_url, prefix, connect))
     return 0

@@ -78,9 +78,9 @@ async def start_checkout(redis: aioredis.Redis, keys: Keys, gateway: PaymentGate
                          hold_id: str, hold: Mapping[str, Any], buyer_id: int,
                          purchase: PurchaseRequest,
                          now: float) -> dict[str, Any]:
-    """Record the order and push its authorize job in one pipeline; the order as the fan sees
-    it. (The order and the payments queue sit in two Redis Cluster slots, so the pipeline is
-    not a MULTI.)
+    """Record the order and push its authorize job; the order as the fan sees it. (The
+    order and the payments queue sit in several Redis Cluster slots, so no MULTI: the order
+    and the job's hash are written first, the job queued after.)
 
     `hold` is the hold request's state (`event_id`, `expires_at`,
     `total_cents`, `seats` or `zone_id` and `quantity`), already checked to be the
@@ -100,9 +100,13 @@ async def start_checkout(redis: aioredis.Redis, keys: Keys, gateway: PaymentGate
     fields = order_fields(hold_id, hold, buyer_id, attempt, gateway.tokenize(card_number),
                           card_number)
     job = authorize_job(keys, order_id, attempt)
-    async with redis.pipeline(transaction=False) as pipe:  # two slots: no MULTI
+    async with redis.pipeline(transaction=False) as pipe:  # many slots: no MULTI
         pipe.hset(order_key, mapping=fields)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
         pipe.expire(order_key, ORDER_RECORD_TTL_SECONDS)
-        job.push(pipe)
+        job.write(pipe)
+        await pipe.execute()
+    # Queued once the order and the job are written (Followup.write says why).
+    async with redis.pipeline(transaction=False) as pipe:
+        job.queue(pipe)
         await pipe.execute()
     return public_order(fields)

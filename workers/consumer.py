@@ -171,7 +171,18 @@ class PartitionConsumer:
         self._last_renewal = self._clock()
         self._rebuild_memory()
         log.info("partition %s: lease acquired, token %s", self.partition, self.lease.token)
-        self._rerun_inflight()
+        try:
+            self._rerun_inflight()
+        except LeaseLost:
+            # Lost again before the interrupted batch was handed over: stand by and let
+            # the next holder (perhaps this one) re-run it. Holding on to the token here
+            # would count the partition as ours (`PartitionSupervisor.held`) with no one
+            # serving it.
+            log.warning("partition %s: lease lost while re-running; standing by",
+                        self.partition)
+            self._decider.forget()
+            self.lease.release()
+            return False
         return True
 
     def step(self) -> int:
@@ -502,6 +513,10 @@ class PartitionConsumer:
         return self.lease.token
 
     def _load_inventory(self, event_id: int, ended: bool = False) -> EventInventory | None:
+        # A batch (or its re-run after a takeover) may load many events' seats before it
+        # reaches the next step: renew between loads, or the lease lapses mid-batch and
+        # every re-run of the batch lapses the same way.
+        self._renew_if_due()
         load = self._store.load_ended_event if ended else self._store.load_event
         loaded = self._store_call(lambda: load(event_id))
         if loaded is None:

@@ -9,6 +9,9 @@ of the same slot (both carry the `{payments}` tag), runs the job's function with
 own `Job`, and records the outcome as RQ does (job status, `ended_at`, the finished or
 failed registry), so `rq info` and `Job.fetch` tell the truth. A job in flight when a
 runner died is run again by the next one to start: payment jobs are idempotent.
+A job's hash and its id on the queue lie in two slots, written by one non-transactional
+pipeline that a cluster client sends to the two nodes concurrently, so the id can arrive
+first: the runner waits up to `JOB_ARRIVAL_SECONDS` for the hash before giving up on it.
 On a single Redis server the payments worker stays RQ's SimpleWorker.
 """
 
@@ -22,6 +25,7 @@ import zlib
 from datetime import UTC, datetime
 
 from redis import Redis
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, rq_failed_registry, rq_finished_registry
@@ -30,6 +34,8 @@ from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS, rq_timestamp
 log = logging.getLogger("onsale.payments")
 
 WAIT_SECONDS = 1.0
+JOB_ARRIVAL_SECONDS = 2.0
+JOB_ARRIVAL_POLL_SECONDS = 0.01
 
 
 class PaymentJobRunner:
@@ -72,9 +78,20 @@ class PaymentJobRunner:
         while not stop.is_set():
             self.run_one(WAIT_SECONDS)
 
+    def _fetch(self, job_id: str) -> Job:
+        """RQ's job, once its hash has arrived (see the module's docstring)."""
+        deadline = time.monotonic() + JOB_ARRIVAL_SECONDS
+        while True:
+            try:
+                return Job.fetch(job_id, connection=self._redis)
+            except NoSuchJobError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(JOB_ARRIVAL_POLL_SECONDS)
+
     def _run(self, job_id: str) -> None:
         try:
-            job = Job.fetch(job_id, connection=self._redis)
+            job = self._fetch(job_id)
         except Exception:  # noqa: BLE001 - a job gone or unreadable is skipped, as RQ does
             log.warning("payments job %s could not be read", job_id, exc_info=True)
             return

@@ -61,6 +61,14 @@ class ApiErrorCode(str, Enum):
     TICKET_ALREADY_USED = "ticket_already_used"
     TICKET_VOID = "ticket_void"
     QUEUE_FULL = "queue_full"
+    # presales and the waiting list
+    PRESALE_NOT_FOUND = "presale_not_found"
+    PRESALE_ONLY = "presale_only"
+    INVALID_CODE = "invalid_code"
+    CODE_USED = "code_used"
+    PRESALE_FULL = "presale_full"
+    NOT_SOLD_OUT = "not_sold_out"
+    NOT_ON_WAITING_LIST = "not_on_waiting_list"
     # the service
     NOT_READY = "not_ready"
     REDIS_UNAVAILABLE = "redis_unavailable"
@@ -119,6 +127,15 @@ API_CODES: dict[ApiErrorCode, CodeSpec] = {
     ApiErrorCode.TICKET_ALREADY_USED: CodeSpec(409, "This ticket was already scanned in."),
     ApiErrorCode.TICKET_VOID: CodeSpec(409, "This ticket is void: its order was refunded."),
     ApiErrorCode.QUEUE_FULL: CodeSpec(429, "Too many requests waiting; retry shortly."),
+    ApiErrorCode.PRESALE_NOT_FOUND: CodeSpec(404, "No such presale."),
+    ApiErrorCode.PRESALE_ONLY: CodeSpec(
+        403, "Only presale code holders may join the line now; redeem a code first."),
+    ApiErrorCode.INVALID_CODE: CodeSpec(404, "No open presale has this code."),
+    ApiErrorCode.CODE_USED: CodeSpec(409, "This code was used by another account."),
+    ApiErrorCode.PRESALE_FULL: CodeSpec(409, "This presale has let in all it may."),
+    ApiErrorCode.NOT_SOLD_OUT: CodeSpec(409, "Tickets are still on sale: book them instead."),
+    ApiErrorCode.NOT_ON_WAITING_LIST: CodeSpec(
+        404, "This account is not on the waiting list."),
     ApiErrorCode.NOT_READY: CodeSpec(503, "Not ready."),
     ApiErrorCode.REDIS_UNAVAILABLE: CodeSpec(
         503, "the queue store is unavailable; retry shortly"),

@@ -4,6 +4,7 @@ runner died runs again. On one server and on the cluster."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 from tests.support.redis_targets import single_and_cluster_redis_url
-from workers.keys import RQ_QUEUE_PREFIX, Keys
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUE_PREFIX, Keys
 from workers.payments import Followup
 from workers.payments_runner import PaymentJobRunner
 from workers.rqjob import rq_job_hash
@@ -55,3 +56,21 @@ def test_a_job_in_flight_when_its_runner_died_runs_again(redis_client: Any,
     assert successor.drain() == 1
     assert Job.fetch("cut-1", connection=redis_client).get_status() == JobStatus.FINISHED
     assert redis_client.llen(f"{queue_name}:inflight") == 0
+
+
+def test_a_job_whose_id_arrives_before_its_hash_still_runs(redis_client: Any,
+                                                          redis_prefix: str) -> None:
+    """A cluster pipeline writes the job's hash and its queue entry on two nodes at once:
+    the id may be popped first, and the job must not be dropped for that."""
+    queue_name = Keys(redis_prefix).payments_queue_name()
+    job = Followup(queue_name, "late-1", rq_job_hash("late-1", queue_name, "builtins.len",
+                                                     ("abc",), 60))
+    redis_client.rpush(RQ_QUEUE_PREFIX + queue_name, "late-1")
+    late_hash = threading.Timer(
+        0.2, lambda: redis_client.hset(RQ_JOB_PREFIX + "late-1", mapping=job.mapping))
+    late_hash.start()
+    try:
+        assert PaymentJobRunner(redis_client, queue_name).drain() == 1
+    finally:
+        late_hash.join()
+    assert Job.fetch("late-1", connection=redis_client).get_status() == JobStatus.FINISHED

@@ -17,12 +17,20 @@ redis-py or RQ can bring the stall back.
 
 from __future__ import annotations
 
+from redis import Redis
 from rq import SimpleWorker
 
 
 class SimpleWorkerWithoutCommands(SimpleWorker):
     """A `SimpleWorker` (jobs run in the worker's own process) that opens no pub/sub
     connection and starts no thread. Stop it by SIGTERM/SIGINT or run it in burst mode."""
+
+    def _set_connection(self, connection: Redis) -> Redis:
+        """RQ's timeout set-up, then the pool's open connections are closed so that every
+        connection the worker uses carries that timeout (see the module docstring)."""
+        connection = super()._set_connection(connection)
+        connection.connection_pool.reset()
+        return connection
 
     def subscribe(self) -> None:
         """RQ's command channel is not used by onsale (see the module docstring)."""

@@ -55,3 +55,25 @@ def test_every_burst_of_a_polling_loop_ends_without_a_thread(
         SimpleWorkerWithoutCommands([queue], connection=redis).work(
             burst=True, with_scheduler=False)
         assert pubsub_threads_alive() == []
+
+
+def test_every_connection_the_worker_uses_waits_as_long_as_its_dequeue(
+        redis_url: str, redis_prefix: str) -> None:
+    """A connection the pool held before the worker was made kept redis-py 8's 5 s default
+    socket timeout, so an idle dequeue (BLPOP for minutes) timed out and RQ backed off for up
+    to a minute while payments waited. Checked on the connection the pool hands out next."""
+    redis = Redis.from_url(redis_url)  # no explicit socket timeout, as onsale's client
+    try:
+        redis.ping()  # the pool now holds a connection made with the default timeout
+        queue = Queue(f"{redis_prefix}-rqworker-timeout", connection=redis)
+        worker = SimpleWorkerWithoutCommands([queue], connection=redis,
+                                             name=f"{redis_prefix}-rqworker-timeout")
+        connection = redis.connection_pool.get_connection()
+        try:
+            assert connection.socket_timeout is not None
+            assert connection.socket_timeout >= worker.dequeue_timeout, (
+                "a dequeue would time out before its wait ends")
+        finally:
+            redis.connection_pool.release(connection)
+    finally:
+        redis.close()

@@ -14,7 +14,7 @@ UV_VERSION := 0.13.9
 UV_VENV    := $(VENV)/lock-tool
 UV         := $(UV_VENV)/bin/uv
 
-.PHONY: install lock run test lint bench
+.PHONY: install lock run test lint bench cluster cluster-up cluster-down
 
 install: $(STAMP)
 
@@ -53,3 +53,26 @@ bench: install
 	@names="$$($(BIN)/onsale bench --list)"; \
 	if [ -z "$$names" ]; then echo "no benchmarks yet (loadtests/bench_*.py)"; fi; \
 	for name in $$names; do $(BIN)/onsale bench $$name $(BENCH_ARGS) || exit 1; done
+
+# The compose cluster on this machine's Docker (docs/scaling.md, "Cluster on Docker"):
+# images built offline from Debian packages, Postgres, a Redis Cluster (3 masters + 3
+# replicas), three API replicas behind HAProxy, two partition workers and the rest;
+# a surge through the load balancer, audited, then again under a worker pause, a worker
+# partition and a Redis master kill. Figures: bench-results/cluster.json. Not part of
+# `make test` (about 8 minutes). CLUSTER_ARGS go to loadtests/cluster_run.py
+# (--users, --duration, --faults); CLUSTER_PYTHON: a Python that already has onsale.
+CLUSTER_PYTHON ?= $(BIN)/python
+CLUSTER_ARGS   ?=
+CLUSTER_INSTALL := $(if $(filter $(BIN)/python,$(CLUSTER_PYTHON)),install)
+CLUSTER_COMPOSE := docker-compose -p onsale-cluster -f deploy/cluster/docker-compose.yml
+
+cluster: $(CLUSTER_INSTALL)
+	deploy/docker/build-images.sh
+	$(CLUSTER_PYTHON) -m loadtests.cluster_run --fresh $(CLUSTER_ARGS)
+
+cluster-up: $(CLUSTER_INSTALL)
+	deploy/docker/build-images.sh
+	$(CLUSTER_PYTHON) -m loadtests.cluster_run --up-only
+
+cluster-down:
+	$(CLUSTER_COMPOSE) down --volumes --remove-orphans

@@ -47,6 +47,7 @@ from loadtests.audit_redis import (
 )
 from loadtests.audit_replay import replay_log
 from workers.keys import Keys
+from workers.redis_client import sync_client
 
 SETTLE_POLL_SECONDS = 0.5
 DEFAULT_EXPIRY_GRACE_SECONDS = 5.0
@@ -100,7 +101,7 @@ def run_audit(database_url: str, redis_url: str, prefix: str, event_id: int, *,
 
     started = time.monotonic()
     engine = make_engine(database_url, pool_size=1, max_overflow=0)
-    redis = Redis.from_url(redis_url)
+    redis = sync_client(redis_url)
     keys = Keys(prefix)
     try:
         requests, orders = _settled(redis, keys, event_id, settle_seconds)

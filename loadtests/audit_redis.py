@@ -79,10 +79,9 @@ def _read(redis: Redis, keys: list[str]) -> Iterator[tuple[str, dict[str, str]]]
 
 def request_records(redis: Redis, keys: Keys, event_id: int) -> list[RequestRecord]:
     """Every request of the event whose status record still exists (they live a day)."""
-    pattern = keys.request(f"{event_id}-*")
     records = []
-    for key, fields in _hashes(redis, pattern):
-        request_id = key.rsplit(":req:", 1)[1]
+    for key, fields in _hashes(redis, keys.request_pattern(event_id)):
+        request_id = keys.request_id_of(key)
         decided = fields.get("decided_at")
         records.append(RequestRecord(
             request_id=request_id,

@@ -37,7 +37,8 @@ EVENTS = 20
 ROUNDS_QUICK, ROUNDS_FULL = 30, 200
 
 
-def _make_events(database_url: str, count: int) -> list[int]:
+def make_bench_events(database_url: str, count: int, name: str = "ops bench") -> list[int]:
+    """`count` published events on sale now, each on a 2,000-seat hall of one tier."""
     from engine.pricing import PriceTier
     from engine.store.catalog import create_event, create_organizer, create_venue
     from engine.store.db import make_engine
@@ -58,7 +59,7 @@ def _make_events(database_url: str, count: int) -> list[int]:
             organizer = create_organizer(conn, "Ops Bench Promotions")
             venue = create_venue(conn, seatmap, organizer)
             return [
-                create_event(conn, organizer_id=organizer, venue_id=venue, name="ops bench",
+                create_event(conn, organizer_id=organizer, venue_id=venue, name=name,
                              category="concert", starts_at=now + timedelta(days=30),
                              onsale_at=now, price_tiers=[PriceTier("a", "A", "A", 5000)],
                              status="published")
@@ -85,7 +86,7 @@ async def _run(settings: Settings, rounds: int) -> list[dict[str, Any]]:
 
     prefix = f"opsbench-{uuid.uuid4().hex[:8]}"
     settings = settings.replace(redis_prefix=prefix)
-    events = _make_events(settings.database_url or "", EVENTS)
+    events = make_bench_events(settings.database_url or "", EVENTS)
     sync_redis = redis.Redis.from_url(settings.redis_url or "")
     async_redis = aioredis.Redis.from_url(settings.redis_url or "")
     db = make_engine(settings.database_url or "")

@@ -49,6 +49,20 @@ def write_results(name: str, payload: Mapping[str, Any], directory: Path = RESUL
     return path
 
 
+def update_results(name: str, payload: Mapping[str, Any],
+                   directory: Path = RESULTS_DIR) -> Path:
+    """`write_results`, keeping the figures other benchmarks wrote into the same file
+    (e.g. several write into scaling.json); this run's keys replace theirs."""
+    path = directory / f"{name}.json"
+    kept: dict[str, Any] = {}
+    if path.exists():
+        try:
+            kept = dict(json.loads(path.read_text()).get("results") or {})
+        except (ValueError, AttributeError):
+            kept = {}
+    return write_results(name, {**kept, **payload}, directory)
+
+
 def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Print rows as an aligned text table, numbers right-aligned, floats to 3 digits."""
     rendered = [[_cell(row.get(column, "")) for column in columns] for row in rows]

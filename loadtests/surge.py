@@ -119,7 +119,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
            run_name: str) -> int:
-    from redis import Redis
     from sqlalchemy import text
 
     from engine.store.db import make_engine
@@ -128,9 +127,10 @@ def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
     from loadtests.audit_redis import request_records
     from loadtests.surge_sampler import Sampler, StandInController, controller_running
     from workers.keys import Keys
+    from workers.redis_client import sync_client
 
     engine = make_engine(target.database_url, pool_size=2, max_overflow=0)
-    redis = Redis.from_url(target.redis_url)
+    redis = sync_client(target.redis_url)
     controller: StandInController | None = None
     try:
         if args.event:

@@ -132,12 +132,13 @@ class StandInController:
 
     def _run(self) -> None:
         from waitingroom.main import serve
+        from workers.redis_client import async_client
 
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             self._ready.set()
-            await serve(self._redis_url, self._prefix, self._stop)
+            await serve(self._redis_url, self._prefix, self._stop, connect=async_client)
 
         asyncio.run(main())
 

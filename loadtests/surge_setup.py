@@ -29,6 +29,7 @@ from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from waitingroom.config import RoomConfig
 from waitingroom.keys import RoomKeys, events_registry
+from workers.redis_client import sync_client
 
 SEATS_PER_ROW = 20
 ROW_PITCH = 14.0
@@ -142,7 +143,7 @@ def room_config(admissions_per_minute: float, max_active_users: int,
 def configure_room(redis: Redis, prefix: str, event_id: int, config: RoomConfig) -> None:
     """What `WaitingRoom.configure` writes (one pipeline), from this synchronous process."""
     keys = RoomKeys(prefix, event_id)
-    with redis.pipeline(transaction=True) as pipe:
+    with redis.pipeline(transaction=False) as pipe:  # two slots (Redis Cluster): no MULTI
         pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
         pipe.sadd(events_registry(prefix), str(event_id))
         pipe.execute()
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("set ONSALE_DATABASE_URL and ONSALE_REDIS_URL")
     run_name = datetime.now(UTC).strftime("%Y%m%d-%H%M%S") + "-" + _secrets.token_hex(2)
     engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
-    redis = Redis.from_url(settings.redis_url)
+    redis = sync_client(settings.redis_url)
     try:
         event = create_surge_event(engine, args.seats or round(args.users * 1.2), args.hold_ttl,
                                    run_name)

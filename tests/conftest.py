@@ -30,14 +30,28 @@ def redis_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real Redis Cluster (3 masters, 3 replicas) on loopback for the session: needs
+    redis-server and redis-cli on PATH, else the tests that use it are skipped."""
+    from loadtests.redis_cluster import ClusterUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except ClusterUnavailable as reason:
+        pytest.skip(f"no Redis Cluster: {reason}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """Every Redis key a test session writes starts with this (RQ's queue names contain it);
     at the end of the session every such key goes, and at its start the keys of test
     sessions whose process is gone (killed runs) go too. Nothing else is touched."""
-    import redis
+    from workers.redis_client import sync_client
 
     prefix = f"onsaletest-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     _sweep_abandoned(client)
     yield prefix
     _delete_matching(client, [f"{prefix}*", f"rq:*{prefix}*"])
@@ -47,9 +61,9 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture()
 def redis_client(redis_url: str, redis_prefix: str) -> Iterator[object]:
-    import redis
+    from workers.redis_client import sync_client
 
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     yield client
     _delete_matching(client, [f"{redis_prefix}*", f"rq:*{redis_prefix}*"])
     client.close()

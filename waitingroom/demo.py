@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import redis.asyncio
 
@@ -16,8 +17,9 @@ DEMO_NEW_USERS_PER_MINUTE = 600
 DEMO_MAX_ACTIVE_USERS = 500
 
 
-async def _open(redis_url: str, prefix: str, event_id: int, signer: AdmissionSigner) -> bool:
-    client = redis.asyncio.Redis.from_url(redis_url)
+async def _open(redis_url: str, prefix: str, event_id: int, signer: AdmissionSigner,
+                connect: Callable[[str], redis.asyncio.Redis]) -> bool:
+    client = connect(redis_url)
     try:
         room = WaitingRoom(client, prefix, signer)
         if await room.get_config(event_id) is not None:
@@ -32,6 +34,9 @@ async def _open(redis_url: str, prefix: str, event_id: int, signer: AdmissionSig
         await client.aclose()
 
 
-def open_demo_room(redis_url: str, prefix: str, event_id: int, signer: AdmissionSigner) -> bool:
-    """Open the surge event's room unless it has one; True if it was created now."""
-    return asyncio.run(_open(redis_url, prefix, event_id, signer))
+def open_demo_room(redis_url: str, prefix: str, event_id: int, signer: AdmissionSigner,
+                   connect: Callable[[str], redis.asyncio.Redis] = redis.asyncio.Redis.from_url,
+                   ) -> bool:
+    """Open the surge event's room unless it has one; True if it was created now. `connect`
+    makes the client from the URL (the launcher passes onsale's single-or-cluster factory)."""
+    return asyncio.run(_open(redis_url, prefix, event_id, signer, connect))

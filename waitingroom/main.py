@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -21,6 +21,9 @@ import redis.exceptions
 from waitingroom.controller import STEP_INTERVAL_SECONDS, AdmissionController, new_owner_id
 from waitingroom.keys import events_registry
 from waitingroom.wire import text
+
+Connect = Callable[..., aioredis.Redis]
+"""Makes the async Redis client from a URL and options."""
 
 log = logging.getLogger("onsale.admission")
 
@@ -54,10 +57,13 @@ class ConfiguredEvents:
 
 
 async def serve(
-    redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS
+    redis_url: str, prefix: str, stop: asyncio.Event, interval: float = STEP_INTERVAL_SECONDS,
+    connect: Connect = aioredis.Redis.from_url,
 ) -> None:
-    """Run one controller until `stop` is set (tests drive this directly)."""
-    client = aioredis.Redis.from_url(
+    """Run one controller until `stop` is set (tests drive this directly). `connect` makes
+    the Redis client from the URL: the launcher passes onsale's factory, which also speaks
+    Redis Cluster (workers/redis_client.py; this package may not import it)."""
+    client = connect(
         redis_url,
         socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -72,15 +78,17 @@ async def serve(
         log.info("admission controller %s stopped", controller.owner_id)
 
 
-async def _main(redis_url: str, prefix: str) -> None:
+async def _main(redis_url: str, prefix: str, connect: Connect) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(redis_url, prefix, stop)
+    await serve(redis_url, prefix, stop, connect=connect)
 
 
-def run(redis_url: str, prefix: str) -> int:
-    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases."""
-    asyncio.run(_main(redis_url, prefix))
+def run(redis_url: str, prefix: str, connect: Connect = aioredis.Redis.from_url) -> int:
+    """`onsale admission-controller`: runs until SIGTERM or SIGINT, then releases its leases.
+    `connect` makes the Redis client from the URL (the launcher passes onsale's factory,
+    which also speaks Redis Cluster; this package may not import it)."""
+    asyncio.run(_main(redis_url, prefix, connect))
     return 0

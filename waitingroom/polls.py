@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
-from waitingroom.scripts import run_script
+from waitingroom.scripts import LuaScript
 from waitingroom.wire import fresh_seed, text
 
 MAX_POLLS_PER_SCRIPT = 128
@@ -36,7 +35,7 @@ _Queued = tuple[int, str, "asyncio.Future[FanPoll | None]"]
 
 
 class StatusPolls:
-    def __init__(self, redis: aioredis.Redis, script: AsyncScript):
+    def __init__(self, redis: aioredis.Redis, script: LuaScript):
         self._redis = redis
         self._script = script
         self._queued: dict[int, list[_Queued]] = {}
@@ -93,7 +92,7 @@ class StatusPolls:
             args.append(now_text)
         self.script_calls += 1
         try:
-            reply = await run_script(self._redis, self._script, keys, args)
+            reply = await self._script(keys, args)
         except Exception as exc:  # each waiting poll raises it (Redis down: 503 and retry)
             for *_, answer in batch:
                 if not answer.done():

@@ -76,16 +76,21 @@ class WaitingRoom:
     ) -> None:
         """Create or change the room; live fans and the controller see it on their next call.
 
-        With `pipeline` the writes are only queued on it (e.g. in one MULTI with
-        an audit record) and the caller executes it.
+        With `pipeline` the config write is only queued on it (e.g. in one MULTI with
+        an audit record) and the caller executes it. The event joins the registry of rooms
+        at once, on its own: that set is in no event's hash slot, so it cannot be in the
+        caller's MULTI on Redis Cluster (a registered event without a config is skipped).
         """
         keys = self.keys(event_id)
-        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
-        pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
-        pipe.sadd(events_registry(self._prefix), str(event_id))
-        if pipeline is None:
-            async with pipe:
-                await pipe.execute()
+        if pipeline is not None:
+            await self._redis.sadd(events_registry(self._prefix), str(event_id))
+            pipeline.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            return
+        # Queued inside `async with`: entering a cluster pipeline starts it afresh.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            pipe.sadd(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
 
     async def get_config(self, event_id: int) -> RoomConfig | None:
         stored = text_map(await self._redis.hgetall(self.keys(event_id).config))
@@ -99,12 +104,14 @@ class WaitingRoom:
     async def delete_room(self, event_id: int, pipeline: Pipeline | None = None) -> None:
         """Drop every key of the event's room (join-attempt windows expire on their own)."""
         keys = self.keys(event_id)
-        pipe = pipeline if pipeline is not None else self._redis.pipeline(transaction=False)
-        pipe.delete(*keys.all_fixed())
-        pipe.srem(events_registry(self._prefix), str(event_id))
-        if pipeline is None:
-            async with pipe:
-                await pipe.execute()
+        if pipeline is not None:  # the caller's MULTI holds the event's slot only
+            pipeline.delete(*keys.all_fixed())
+            await self._redis.srem(events_registry(self._prefix), str(event_id))
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.delete(*keys.all_fixed())
+            pipe.srem(events_registry(self._prefix), str(event_id))
+            await pipe.execute()
 
     async def summary(self, event_id: int, now: float) -> QueueSummary:
         keys = self.keys(event_id)

@@ -8,12 +8,12 @@ Replies start with a status word: "ok" or the refusal ("rate_limited", ...).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from waitingroom.status import LineProgress
@@ -197,41 +197,49 @@ return 0
 """
 
 
+class LuaScript:
+    """One Lua script on one asyncio client: EVALSHA, and EVAL when the node lacks it.
+
+    A node lacks it after a restart or a flush, and after a cluster failover: the promoted
+    replica never had it (SCRIPT LOAD is not replicated), and redis-py's own script object
+    loads it on the nodes it knew before and fails again. EVAL goes where the keys are and
+    leaves the script cached there. Cheaper per call than redis-py's object, which checks
+    for pipelines on every call: the status poll runs thousands of times a second."""
+
+    __slots__ = ("_redis", "sha", "source")
+
+    def __init__(self, redis: aioredis.Redis, source: str):
+        self._redis = redis
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
+        try:
+            return await self._redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await self._redis.eval(self.source, len(keys), *keys, *args)
+
+
 @dataclass(frozen=True, slots=True)
 class RoomScripts:
-    """The scripts registered on one client (EVALSHA, falling back to EVAL after a flush)."""
+    """The scripts of one client."""
 
-    join_queue: AsyncScript
-    queue_status: AsyncScript
-    leave_queue: AsyncScript
-    end_session: AsyncScript
-    controller_prepare: AsyncScript
-    controller_advance: AsyncScript
-    controller_release: AsyncScript
+    join_queue: LuaScript
+    queue_status: LuaScript
+    leave_queue: LuaScript
+    end_session: LuaScript
+    controller_prepare: LuaScript
+    controller_advance: LuaScript
+    controller_release: LuaScript
 
     @classmethod
     def register(cls, redis: aioredis.Redis) -> RoomScripts:
         return cls(
-            join_queue=redis.register_script(JOIN_QUEUE),
-            queue_status=redis.register_script(QUEUE_STATUS),
-            leave_queue=redis.register_script(LEAVE_QUEUE),
-            end_session=redis.register_script(END_SESSION),
-            controller_prepare=redis.register_script(CONTROLLER_PREPARE),
-            controller_advance=redis.register_script(CONTROLLER_ADVANCE),
-            controller_release=redis.register_script(CONTROLLER_RELEASE),
+            join_queue=LuaScript(redis, JOIN_QUEUE),
+            queue_status=LuaScript(redis, QUEUE_STATUS),
+            leave_queue=LuaScript(redis, LEAVE_QUEUE),
+            end_session=LuaScript(redis, END_SESSION),
+            controller_prepare=LuaScript(redis, CONTROLLER_PREPARE),
+            controller_advance=LuaScript(redis, CONTROLLER_ADVANCE),
+            controller_release=LuaScript(redis, CONTROLLER_RELEASE),
         )
-
-
-async def run_script(
-    redis: aioredis.Redis, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]
-) -> Any:
-    """EVALSHA straight away; after a Redis restart or flush, the script's own call loads it.
-
-    What `script(keys=..., args=...)` does, minus the work it repeats on every
-    call to support pipelines (an import and a Protocol isinstance check): the
-    status poll runs thousands of times a second.
-    """
-    try:
-        return await redis.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await script(keys=keys, args=args)

@@ -3,10 +3,11 @@
 Loop while holding the partition lease:
   1. take a batch of job ids off the RQ queue in one round trip (they move to an
      in-flight list, so a crash leaves them for the next holder),
-  2. read their payloads in one pipeline,
+  2. read their payloads in one more script call (their keys named),
   3. decide them in queue order (expiry first) in memory,
   4. persist the batch in one Postgres transaction that checks the fencing token,
-  5. publish outcomes, availability deltas and RQ job states in one Redis transaction.
+  5. publish outcomes and RQ job states in one Redis script (the partition's slot), after
+     the batch's event-keyed writes (availability deltas, counters, payment jobs).
 
 `run` runs steps 1-3, 4 and 5 in three threads, like an assembly line: batch
 N+2 is decided while N+1 commits and N is published, each stage in queue order,
@@ -32,10 +33,12 @@ from engine.events import places_of
 from engine.inventory import EventInventory
 from workers.booking_requests import BookingRequest
 from workers.decider import BatchDecider, BatchDecision, Outcome, expand_held
+from workers.enqueue import register_queues
 from workers.keys import RQ_JOB_PREFIX, Keys, text
 from workers.lease import LeaseLost, PartitionLease
 from workers.ports import BookingStore, StaleFence, StoreConflict, StoreUnavailable
 from workers.publish import Commands, Publisher
+from workers.redis_client import LuaScript
 from workers.rqjob import payload_from_job_data
 
 log = logging.getLogger("onsale.consumer")
@@ -44,7 +47,7 @@ T = TypeVar("T")
 
 BatchHook = Callable[[str, BatchDecision, float, Commands], None]
 """Called with (partition, decision, decided at, writes) before each batch is published;
-Redis writes it records on `writes` run in the publish script."""
+Redis writes it records on `writes` go in the publish step's pipeline."""
 
 IDLE_WAIT_SECONDS = 0.2
 SALE_CHECK_SECONDS = 1.0
@@ -64,16 +67,20 @@ if #ids > 0 then
   redis.call('RPUSH', KEYS[2], unpack(ids))
 end
 redis.call('INCRBY', KEYS[3], #ids + tonumber(ARGV[2]))
--- Each id with its RQ job's payload, so the batch is read in this same round trip;
--- ARGV[3] is an id already moved by BLMOVE, whose payload comes first.
-local taken = {}
-if ARGV[3] ~= '' then table.insert(ids, 1, ARGV[3]) end
-for _, id in ipairs(ids) do
-  taken[#taken + 1] = id
-  taken[#taken + 1] = redis.call('HGET', ARGV[4] .. id, 'data') or ''
-end
-return taken
+return ids
 """
+"""Moves up to ARGV[1] ids to the in-flight list. The jobs' payloads are read after it by
+_READ_PAYLOADS: a script must name every key it touches (Redis Cluster), and the ids are
+not known before it runs. ARGV[2] counts an id BLMOVE already moved."""
+
+_READ_PAYLOADS = """
+local blobs = {}
+for i, key in ipairs(KEYS) do blobs[i] = redis.call('HGET', key, 'data') or '' end
+return blobs
+"""
+"""Each job's `data` ('' if the job is gone). One script call, not a pipeline of HGETs:
+packing and parsing 256 commands in redis-py cost ~6 ms a batch, the script ~0.5 ms. The
+job keys are all in the partition's slot (workers/keys.py)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,9 @@ class PartitionConsumer:
         self._on_batch = on_batch
         self._owns_event = owns_event
         self.lease = PartitionLease(redis, keys, partition, owner, config.lease_ttl_ms)
-        self._pop = redis.register_script(_POP_BATCH)
+        register_queues(redis, keys, [partition])
+        self._pop = LuaScript(redis, _POP_BATCH)
+        self._read_payloads = LuaScript(redis, _READ_PAYLOADS)
         self._publisher = Publisher(redis, keys)
         self._decider = BatchDecider(self._load_inventory)
         self._last_renewal = 0.0
@@ -170,7 +179,18 @@ class PartitionConsumer:
         self._last_renewal = self._clock()
         self._rebuild_memory()
         log.info("partition %s: lease acquired, token %s", self.partition, self.lease.token)
-        self._rerun_inflight()
+        try:
+            self._rerun_inflight()
+        except LeaseLost:
+            # Lost again before the interrupted batch was handed over: stand by and let
+            # the next holder (perhaps this one) re-run it. Holding on to the token here
+            # would count the partition as ours (`PartitionSupervisor.held`) with no one
+            # serving it.
+            log.warning("partition %s: lease lost while re-running; standing by",
+                        self.partition)
+            self._decider.forget()
+            self.lease.release()
+            return False
         return True
 
     def step(self) -> int:
@@ -365,10 +385,7 @@ class PartitionConsumer:
         if not ids:
             return [], {}
         if blobs is None:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for job_id in ids:
-                    pipe.hget(RQ_JOB_PREFIX + job_id, "data")
-                blobs = pipe.execute()
+            blobs = list(self._payloads(ids).values())
         requests: list[BookingRequest] = []
         broken: dict[str, str] = {}
         for job_id, blob in zip(ids, blobs, strict=True):
@@ -408,9 +425,9 @@ class PartitionConsumer:
         pop_keys = [keys.queue(partition), keys.inflight(partition),
                     keys.dequeued_count(partition)]
         batch = self._config.batch_max
-        taken = self._pop(keys=pop_keys, args=[batch, 0, "", RQ_JOB_PREFIX])
+        taken = [text(job_id) for job_id in self._pop(keys=pop_keys, args=[batch, 0])]
         if taken or not wait:
-            return _pairs(taken)
+            return self._payloads(taken)
         timeout = IDLE_WAIT_SECONDS
         expiry = self._decider.next_expiry()
         if expiry is not None:
@@ -419,7 +436,15 @@ class PartitionConsumer:
                                    timeout, "LEFT", "RIGHT")  # type: ignore[arg-type]  # seconds, float
         if first is None:
             return {}
-        return _pairs(self._pop(keys=pop_keys, args=[batch - 1, 1, first, RQ_JOB_PREFIX]))
+        more = self._pop(keys=pop_keys, args=[batch - 1, 1])
+        return self._payloads([text(first), *(text(job_id) for job_id in more)])
+
+    def _payloads(self, ids: list[str]) -> dict[str, bytes]:
+        """Each id with its RQ job's payload ('' if the job is gone), in queue order."""
+        if not ids:
+            return {}
+        blobs = self._read_payloads(keys=[RQ_JOB_PREFIX + job_id for job_id in ids])
+        return {job_id: blob or b"" for job_id, blob in zip(ids, blobs, strict=True)}
 
     def _work_due(self) -> bool:
         """Something to decide without a request: a hold's expiry, or an ended sale's holds
@@ -517,8 +542,3 @@ class PartitionConsumer:
                 time.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 self._renew_if_due()
-
-
-def _pairs(flat: list[bytes]) -> dict[str, bytes]:
-    """The pop script's [id, data, id, data, ...] as {id: data} (insertion = queue order)."""
-    return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}

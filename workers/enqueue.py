@@ -8,6 +8,11 @@ arrive in the same event-loop turn as one group (one round trip, one script
 call), and while a call is out it holds new requests back and sends them as one
 group when it answers, the way a database groups commits; alone, a request is a
 group of one and goes at once.
+
+Every key the script touches is in the partition's hash slot (workers/keys.py), so it runs
+on Redis Cluster; a group holds requests of one partition only. RQ's global set of queues
+is not one of them: `register_queues` adds the partition queues to it once, when a
+consumer starts.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +29,8 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from workers.booking_requests import BookingRequest, new_request_id
-from workers.keys import RQ_JOB_PREFIX, RQ_QUEUES_SET, Keys
+from workers.keys import RQ_JOB_PREFIX, RQ_QUEUES_SET, Keys, job_id_for_partition
+from workers.redis_client import AsyncLuaScript, LuaScript
 from workers.rqjob import DYNAMIC_JOB_FIELDS, STATIC_JOB_FIELDS, dynamic_job_fields
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -48,17 +55,17 @@ _STATIC_HSET_ARGS = ", ".join(f"{_lua_quote(k)}, {_lua_quote(v)}" for k, v in ST
 _DYNAMIC_HSET_ARGS = ", ".join(f"{_lua_quote(name)}, ARGV[a + {3 + i}]"
                                for i, name in enumerate(DYNAMIC_JOB_FIELDS))
 
-# KEYS: rq:queues, then per request: queue, job, idempotency ('' if none), status, counter.
-# ARGV: count, max depth, idempotency TTL, status TTL, then per request: id,
-# idempotency value, the dynamic job fields, kind, event, buyer, partition, enqueued_at.
+# KEYS per request: queue, job, idempotency (the queue's key again if none), status, counter.
+# ARGV: count, max depth, idempotency TTL, status TTL, then per request: id, idempotency
+# value ('' if none), the dynamic job fields, kind, event, buyer, partition, enqueued_at.
 _ENQUEUE = f"""
 local replies = {{}}
-local registered = {{}}
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local k = 1 + i * {_KEYS_PER_REQUEST}
+  local k = i * {_KEYS_PER_REQUEST}
   local a = 4 + i * {_ARGS_PER_REQUEST}
   local outcome, detail = nil, nil
-  if KEYS[k + 3] ~= '' then
+  local idempotent = ARGV[a + 2] ~= ''
+  if idempotent then
     local existing = redis.call('GET', KEYS[k + 3])
     if existing then outcome, detail = 'duplicate', existing end
   end
@@ -74,11 +81,7 @@ for i = 0, tonumber(ARGV[1]) - 1 do
                'enqueued_at', ARGV[a + 12])
     redis.call('EXPIRE', KEYS[k + 4], ARGV[4])
     redis.call('RPUSH', KEYS[k + 1], ARGV[a + 1])
-    if not registered[KEYS[k + 1]] then
-      redis.call('SADD', KEYS[1], KEYS[k + 1])  -- RQ's set of queues, once per queue and call
-      registered[KEYS[k + 1]] = true
-    end
-    if KEYS[k + 3] ~= '' then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'EX', ARGV[3]) end
+    if idempotent then redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'EX', ARGV[3]) end
     outcome, detail = 'ok', tostring(seq)
   end
   replies[#replies + 1] = outcome
@@ -124,7 +127,8 @@ class _Prepared:
 def _prepare(keys: Keys, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
              partition: str, idempotency_key: str | None, request_id: str | None) -> _Prepared:
     request = BookingRequest(
-        request_id=request_id or new_request_id(event_id),
+        # The id puts the RQ job key in the partition's slot (given ids are extended too).
+        request_id=job_id_for_partition(request_id or new_request_id(event_id), partition),
         event_id=event_id,
         buyer_id=buyer_id,
         kind=kind,
@@ -134,10 +138,12 @@ def _prepare(keys: Keys, *, event_id: int, buyer_id: int, kind: str, params: dic
     if idempotency_key:
         # What a repeated key is compared with; without a key there is nothing to compare.
         body_print = fingerprint(kind, params)
-        idem_key = keys.idempotency(event_id, buyer_id, idempotency_key)
+        idem_key = keys.idempotency(partition, event_id, buyer_id, idempotency_key)
+        idem_value = f"{request.request_id}|{body_print}"
     else:
-        body_print = idem_key = ""
-    args = (request.request_id, f"{request.request_id}|{body_print}",
+        body_print = idem_value = ""
+        idem_key = keys.queue(partition)  # a placeholder in the slot; the script skips it
+    args = (request.request_id, idem_value,
             *dynamic_job_fields(keys.queue_name(partition), request.to_payload()),
             kind, event_id, buyer_id, partition, repr(request.enqueued_at))
     script_keys = (keys.queue(partition), RQ_JOB_PREFIX + request.request_id, idem_key,
@@ -147,7 +153,7 @@ def _prepare(keys: Keys, *, event_id: int, buyer_id: int, kind: str, params: dic
 
 def _group_call(group: list[_Prepared], max_depth: int) -> tuple[list[Any], list[Any]]:
     """(keys, args) of one script call for `group`, in order."""
-    script_keys: list[Any] = [RQ_QUEUES_SET]
+    script_keys: list[Any] = []
     argv: list[Any] = [len(group), max_depth, IDEMPOTENCY_TTL_SECONDS, STATUS_TTL_SECONDS]
     for prepared in group:
         script_keys.extend(prepared.keys)
@@ -168,21 +174,31 @@ def _interpret(outcome: Any, detail: Any, prepared: _Prepared) -> Enqueued:
     return Enqueued(prepared.request_id, duplicate=False)
 
 
+def register_queues(redis: Redis, keys: Keys, partitions: list[str]) -> None:
+    """Add the partition queues to RQ's global set of queues (what `rq info` lists). Not
+    in the enqueue script: that set is in no partition's slot."""
+    if partitions:
+        redis.sadd(RQ_QUEUES_SET, *(keys.queue(partition) for partition in partitions))
+
+
+_Group = list[tuple[_Prepared, asyncio.Future[Enqueued]]]
+
+
 class RequestQueue:
     """Enqueues booking requests for the API (async) and the benchmark (same code path).
 
-    Requests enqueued in the same event-loop turn, or while `max_in_flight` calls are out,
-    go to Redis as one group; each caller still gets its own answer (or error) and the
-    group keeps their order. `max_in_flight=None`: every turn's group goes at once."""
+    Requests for one partition enqueued in the same event-loop turn, or while
+    `max_in_flight` calls for it are out, go to Redis as one group (one partition: one hash
+    slot); each caller still gets its own answer (or error) and the group keeps their
+    order. `max_in_flight=None`: every turn's group goes at once."""
 
     def __init__(self, redis: AsyncRedis, keys: Keys, max_queue_depth: int,
                  max_in_flight: int | None = CALLS_IN_FLIGHT):
         self._keys = keys
         self._max_depth = max_queue_depth
-        self._script = redis.register_script(_ENQUEUE)
-        self._waiting: list[tuple[_Prepared, asyncio.Future[Enqueued]]] = []
+        self._script = AsyncLuaScript(redis, _ENQUEUE)
         self._max_in_flight = max_in_flight
-        self._in_flight = 0
+        self._lanes: dict[str, _Lane] = {}
 
     async def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                       partition: str, idempotency_key: str | None = None,
@@ -190,6 +206,41 @@ class RequestQueue:
         prepared = _prepare(self._keys, event_id=event_id, buyer_id=buyer_id, kind=kind,
                             params=params, partition=partition,
                             idempotency_key=idempotency_key, request_id=request_id)
+        lane = self._lanes.get(partition)
+        if lane is None:
+            lane = self._lanes[partition] = _Lane(self._send, self._max_in_flight)
+        return await lane.enqueue(prepared)
+
+    async def _send(self, group: _Group) -> None:
+        script_keys, argv = _group_call([prepared for prepared, _ in group], self._max_depth)
+        try:
+            replies = await self._script(keys=script_keys, args=argv)
+        except BaseException as error:
+            for _, answer in group:
+                if not answer.done():
+                    answer.set_exception(error)
+            raise
+        for index, (prepared, answer) in enumerate(group):
+            if answer.done():  # the caller gave up (cancelled); the request stays queued
+                continue
+            try:
+                answer.set_result(_interpret(replies[2 * index], replies[2 * index + 1],
+                                             prepared))
+            except (QueueFull, IdempotencyConflict) as refused:
+                answer.set_exception(refused)
+
+
+class _Lane:
+    """One partition's requests waiting to go, and its calls in flight."""
+
+    def __init__(self, send: Callable[[_Group], Coroutine[Any, Any, None]],
+                 max_in_flight: int | None):
+        self._send = send
+        self._max_in_flight = max_in_flight
+        self._waiting: _Group = []
+        self._in_flight = 0
+
+    async def enqueue(self, prepared: _Prepared) -> Enqueued:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Enqueued] = loop.create_future()
         if not self._waiting:
@@ -215,24 +266,6 @@ class RequestQueue:
         if self._waiting:
             self._send_waiting()
 
-    async def _send(self, group: list[tuple[_Prepared, asyncio.Future[Enqueued]]]) -> None:
-        script_keys, argv = _group_call([prepared for prepared, _ in group], self._max_depth)
-        try:
-            replies = await self._script(keys=script_keys, args=argv)
-        except BaseException as error:
-            for _, answer in group:
-                if not answer.done():
-                    answer.set_exception(error)
-            raise
-        for index, (prepared, answer) in enumerate(group):
-            if answer.done():  # the caller gave up (cancelled); the request stays queued
-                continue
-            try:
-                answer.set_result(_interpret(replies[2 * index], replies[2 * index + 1],
-                                             prepared))
-            except (QueueFull, IdempotencyConflict) as refused:
-                answer.set_exception(refused)
-
 
 def _retrieve(task: asyncio.Task[None]) -> None:
     """Errors of a group call reach each caller; do not also report them as unretrieved."""
@@ -246,7 +279,7 @@ class SyncRequestQueue:
     def __init__(self, redis: Redis, keys: Keys, max_queue_depth: int):
         self._keys = keys
         self._max_depth = max_queue_depth
-        self._script = redis.register_script(_ENQUEUE)
+        self._script = LuaScript(redis, _ENQUEUE)
 
     def enqueue(self, *, event_id: int, buyer_id: int, kind: str, params: dict[str, Any],
                 partition: str, idempotency_key: str | None = None,

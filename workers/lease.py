@@ -13,6 +13,7 @@ from __future__ import annotations
 from redis import Redis
 
 from workers.keys import Keys
+from workers.redis_client import LuaScript
 
 _ACQUIRE = """
 local current = redis.call('GET', KEYS[1])
@@ -63,9 +64,9 @@ class PartitionLease:
         self._redis = redis
         self._key = keys.lease(partition)
         self._fence_key = keys.fence(partition)
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._acquire = LuaScript(redis, _ACQUIRE)
+        self._renew = LuaScript(redis, _RENEW)
+        self._release = LuaScript(redis, _RELEASE)
 
     @property
     def value(self) -> str:

@@ -22,6 +22,7 @@ from workers.gateway import PaymentGateway
 from workers.keys import Keys, text
 from workers.mailers import Mailer
 from workers.partitions import partition_for
+from workers.redis_client import LuaScript, is_cluster_client
 from workers.supervisor import PartitionSupervisor
 
 log = logging.getLogger("onsale.worker")
@@ -63,7 +64,7 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
     from waitingroom.keys import RoomKeys
     from waitingroom.scripts import END_SESSION
 
-    script = redis.register_script(END_SESSION)
+    script = LuaScript(redis, END_SESSION)
 
     def end(event_id: int, buyer_id: int) -> None:
         keys = RoomKeys(prefix, event_id)
@@ -83,6 +84,7 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
     from workers.abandoned_jobs import retry_abandoned_jobs
     from workers.enqueue import SyncRequestQueue
     from workers.payment_sweep import start_settle_sweep
+    from workers.payments_runner import PaymentJobRunner
     from workers.processes import process_alive
     from workers.rqworker import SimpleWorkerWithoutCommands
 
@@ -99,6 +101,9 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
         end_admission=_admission_ender(redis, redis_prefix),
         **payments.postgres_parts(engine, signing_key),
     ))
+    if is_cluster_client(redis):  # RQ's Worker cannot run on a cluster (payments_runner)
+        PaymentJobRunner(redis, keys.payments_queue_name()).serve(_stop_on_signals())
+        return
     queue = Queue(keys.payments_queue_name(), connection=redis)
     retry_abandoned_jobs(queue, redis, process_alive)
     # Captures and voids that went missing (failed for good in a long outage) are pushed again.

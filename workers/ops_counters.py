@@ -55,7 +55,7 @@ def add_counts(
     pipe: Any, keys: OpsKeys, event_id: int, second: int, counts: Mapping[str, int]
 ) -> None:
     """Queue the increments of one event-second on `pipe` (the caller executes it): a
-    Redis pipeline, or the publish script's recorder (`workers.publish.Commands`)."""
+    Redis pipeline, or the publish step's recorder (`workers.publish.Commands`)."""
     key = keys.second(event_id, second)
     for name, amount in counts.items():
         if amount:

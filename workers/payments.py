@@ -60,8 +60,17 @@ class Followup:
 
     def push(self, pipe: Any) -> None:
         """Enqueue on `pipe` (sync or async pipeline) exactly as RQ's `enqueue` would."""
-        queue_key = RQ_QUEUE_PREFIX + self.queue_name
+        self.write(pipe)
+        self.queue(pipe)
+
+    def write(self, pipe: Any) -> None:
+        """The job's hash alone: on Redis Cluster, `write` what the job reads in one round
+        trip and `queue` it in the next, since a cluster pipeline sends to its nodes
+        concurrently and the payments worker may take the id before the rest has landed."""
         pipe.hset(RQ_JOB_PREFIX + self.job_id, mapping=self.mapping)
+
+    def queue(self, pipe: Any) -> None:
+        queue_key = RQ_QUEUE_PREFIX + self.queue_name
         pipe.rpush(queue_key, self.job_id)
         pipe.sadd(RQ_QUEUES_SET, queue_key)
 

@@ -1,15 +1,17 @@
-"""After a batch is committed: tell everyone, in one Redis script call.
+"""After a batch is committed: tell everyone, in two Redis round trips.
 
-Request statuses (poll), one message per batch on the partition's results
-channel (SSE; one line per decision, `request id TAB json`, so a listener decodes
-only the decisions it waits for), availability deltas per event (live seat maps), RQ job states
-in RQ's own registries (`rq info` tells the truth), payment follow-ups, and the
-batch's ids trimmed off the in-flight list. All of it runs as one Lua script,
-so a batch of hundreds costs one round trip and little client CPU, and it runs
-only while the lease in Redis is still ours: a consumer that lost its lease
-cannot publish a decision taken on state it no longer owns. If this step is
-lost to a crash, the next lease holder re-runs the in-flight ids, finds their
-outcomes in Postgres, and publishes again.
+First the batch's writes to keys outside the partition's hash slot, in one pipeline:
+availability deltas per event (live seat maps), how holds ended, payment follow-ups and the
+dashboard's counters. Then one Lua script on the partition's slot: request statuses (poll),
+one message per batch on the partition's results channel (SSE; one line per decision,
+`request id TAB json`, so a listener decodes only the decisions it waits for), RQ job
+states in RQ's own registries (`rq info` tells the truth), and the batch's ids trimmed off
+the in-flight list. The script runs only while the lease in Redis is still ours: a
+consumer that lost its lease cannot publish a decision taken on state it no longer owns.
+The writes before it are facts Postgres already holds (the batch committed under the
+fence), safe to repeat. If either step is lost to a crash, the next lease holder re-runs
+the in-flight ids, finds their outcomes in Postgres, and publishes again (a payment
+follow-up may then be queued twice; its jobs are idempotent).
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ from workers.keys import (
     rq_finished_registry,
 )
 from workers.lease import LeaseLost
+from workers.redis_client import LuaScript
 from workers.rqjob import FAILURE_TTL_SECONDS, RESULT_TTL_SECONDS, rq_timestamp
 
 AVAILABILITY_STREAM_MAX = 5000
 
 _FIXED_KEYS = 5
-_FIXED_ARGS = 9
+_FIXED_ARGS = 8
 _ARGS_PER_JOB = 5
 
+# KEYS: in-flight list, finished and failed registries, stats, lease, then per job its
+# status record and RQ job hash; all in the partition's slot.
 _FINISH_BATCH = f"""
 if ARGV[8] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[8] then return -1 end
 local jobs = tonumber(ARGV[1])
@@ -73,34 +78,21 @@ redis.call('LTRIM', KEYS[1], jobs, -1)
 redis.call('HINCRBY', KEYS[4], 'decisions', jobs)
 redis.call('HINCRBY', KEYS[4], 'batches', 1)
 redis.call('HSET', KEYS[4], 'last_batch_at', ARGV[5])
--- Then the batch's other writes (deltas, payment follow-ups), each as
--- name, key count, arg count, args; their keys follow the jobs' keys.
-local k = {_FIXED_KEYS} + 2 * jobs
-local a = {_FIXED_ARGS} + jobs * {_ARGS_PER_JOB} + 1
-for _ = 1, tonumber(ARGV[9]) do
-  local name, nkeys, nargs = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  if name == 'HOLDENDED' then
-    -- A hold request's record says how its hold ended, if the record is still there
-    -- (a hold re-made by a paid-after-expiry sale has a sell request's id: left alone).
-    if redis.call('HGET', KEYS[k + 1], 'kind') == 'hold' then
-      redis.call('HSET', KEYS[k + 1], 'hold_status', ARGV[a + 3])
-    end
-  else
-    local call = {{name}}
-    for j = 1, nkeys do call[#call + 1] = KEYS[k + j] end
-    for j = 1, nargs do call[#call + 1] = ARGV[a + 2 + j] end
-    redis.call(unpack(call))
-  end
-  k = k + nkeys
-  a = a + 3 + nargs
-end
 return jobs
 """
+
+_HOLD_ENDED = """
+if redis.call('HGET', KEYS[1], 'kind') == 'hold' then
+  redis.call('HSET', KEYS[1], 'hold_status', ARGV[1])
+end
+"""
+"""A hold request's record says how its hold ended, if the record is still there (a hold
+re-made by a paid-after-expiry sale has a sell request's id: left alone)."""
 
 
 @dataclass
 class Commands:
-    """Redis writes recorded to run inside the publish script, in order.
+    """Redis writes recorded to run before the publish script, in order, each on one key.
 
     It offers the few pipeline methods a follow-up needs, so `Followup.push` records
     its job here exactly as it would queue it on a pipeline."""
@@ -139,7 +131,7 @@ class Commands:
 
     def hold_ended(self, request_key: str, how: str) -> None:
         """Record `hold_status` on a hold request's status record, only if it exists and
-        is a hold's (the publish script checks)."""
+        is a hold's (a small script checks)."""
         self._add("HOLDENDED", [request_key], [how])
 
     def then(self, other: Commands) -> None:
@@ -147,6 +139,25 @@ class Commands:
         self.keys.extend(other.keys)
         self.args.extend(other.args)
         self.count += other.count
+
+    def send(self, redis: Redis) -> None:
+        """Run the writes in one pipeline (no MULTI: their keys lie in many slots)."""
+        if not self.count:
+            return
+        with redis.pipeline(transaction=False) as pipe:
+            k = a = 0
+            for _ in range(self.count):
+                name, nkeys, nargs = self.args[a], self.args[a + 1], self.args[a + 2]
+                keys = self.keys[k:k + nkeys]
+                args = self.args[a + 3:a + 3 + nargs]
+                if name == "HOLDENDED":  # EVAL as a command: a cluster pipeline has no eval()
+                    pipe.execute_command("EVAL", _HOLD_ENDED, 1,  # type: ignore[no-untyped-call]
+                                         *keys, *args)
+                else:
+                    pipe.execute_command(name, *keys, *args)  # type: ignore[no-untyped-call]
+                k += nkeys
+                a += 3 + nargs
+            pipe.execute()
 
 
 def results_message_lines(data: bytes | str) -> list[tuple[str, bytes | str]]:
@@ -177,7 +188,7 @@ class Publisher:
     def __init__(self, redis: Redis, keys: Keys):
         self._redis = redis
         self._keys = keys
-        self._finish = redis.register_script(_FINISH_BATCH)
+        self._finish = LuaScript(redis, _FINISH_BATCH)
 
     def publish_batch(self, *, partition: str, queue_name: str, job_ids: Sequence[str],
                       outcomes: Sequence[Outcome], broken: dict[str, str],
@@ -195,8 +206,8 @@ class Publisher:
         (released, expired, sold, cancelled, refunded), recorded on the hold request's status
         record.
         `refunded_orders`: orders refunded in the batch, each followed by a refund job.
-        `extra`: the caller's own writes (the dashboard's counters), run in the same script
-        after the batch's own writes."""
+        `extra`: the caller's own writes (the dashboard's counters), sent with the batch's
+        writes outside the partition's slot, before the script."""
         committed = repr(now if committed_at is None else committed_at)
         keys = self._keys
         by_id = {outcome.request_id: outcome for outcome in outcomes}
@@ -239,7 +250,7 @@ class Publisher:
             writes.then(extra)
         argv: list[Any] = [len(job_ids), ended, RESULT_TTL_SECONDS, FAILURE_TTL_SECONDS,
                            repr(now), keys.results_channel(partition),
-                           "\n".join(lines), lease_value,
-                           writes.count, *job_args, *writes.args]
-        if self._finish(keys=[*script_keys, *writes.keys], args=argv) == -1:
+                           "\n".join(lines), lease_value, *job_args]
+        writes.send(self._redis)
+        if self._finish(keys=script_keys, args=argv) == -1:
             raise LeaseLost(partition)

@@ -58,6 +58,8 @@ def packed_connection_class(connection_class: type[Any]) -> type[Any]:
 def with_hiredis_packing(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
     """`client`, its pool now opening connections that pack with hiredis (TCP, TLS or
     Unix socket alike). Call before the client's first command."""
+    if not isinstance(client, redis.asyncio.Redis):
+        return client  # a cluster client: one pool per node, made as nodes are found
     pool = client.connection_pool
     pool.connection_class = packed_connection_class(pool.connection_class)
     return client

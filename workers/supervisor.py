@@ -79,7 +79,7 @@ class PartitionSupervisor:
                 try:
                     self._heartbeat()
                     self._ensure_threads(stop)
-                except RedisError as error:  # Redis restarting: the consumers wait it out too
+                except RedisError as error:  # Redis restarting or failing over: consumers wait too
                     log.warning("worker %s: no heartbeat (%s); retrying", self.owner, error)
                 stop.wait(HEARTBEAT_SECONDS)
         finally:
@@ -124,4 +124,9 @@ class PartitionSupervisor:
                     stop.wait(REBALANCE_COOLDOWN_SECONDS)
             except Exception:  # noqa: BLE001 - a crash of one partition must not end the process
                 log.exception("partition %s: consumer crashed; restarting", consumer.partition)
+                # A crashed consumer holds nothing: left set, its token would count the
+                # partition as ours (`held`, `may_acquire`) while no one serves it.
+                with contextlib.suppress(Exception):
+                    consumer.lease.release()
+                consumer.lease.token = None
                 stop.wait(1.0)

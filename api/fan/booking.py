@@ -325,10 +325,14 @@ async def purchase(request: web.Request) -> web.Response:
         fields["zone_id"] = json.dumps(hold["zone_id"])
         fields["quantity"] = json.dumps(hold["quantity"])
     job = authorize_job(booking.keys, order_id, attempt)
-    async with booking.redis.pipeline(transaction=True) as pipe:
+    async with booking.redis.pipeline(transaction=False) as pipe:  # many slots: no MULTI
         pipe.hset(order_key, mapping={k: str(v) for k, v in fields.items()})
         pipe.expire(order_key, 7 * 24 * 3600)
-        job.push(pipe)
+        job.write(pipe)
+        await pipe.execute()
+    # Queued once the order and the job are written (Followup.write says why).
+    async with booking.redis.pipeline(transaction=False) as pipe:
+        job.queue(pipe)
         await pipe.execute()
     return _order_accepted(public_order({k: str(v) for k, v in fields.items()}))
 

@@ -46,6 +46,7 @@ from api.http.templates import setup_templates
 from api.launcher.settings import Settings
 from workers.gateway import PaymentGateway
 from workers.gateways import make_gateway
+from workers.redis_client import async_client
 from workers.redis_packing import with_hiredis_packing
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def make_redis(settings: Settings) -> redis.asyncio.Redis:
     """The API process's Redis client. Its pool opens up to `ONSALE_REDIS_MAX_CONNECTIONS`
     connections: redis-py's default of 100 refuses the 101st concurrent command ("Too many
     connections") instead of waiting, which a surge reaches."""
-    return with_hiredis_packing(redis.asyncio.Redis.from_url(
+    return with_hiredis_packing(async_client(
         settings.redis_url or "",
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,

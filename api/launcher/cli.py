@@ -261,10 +261,11 @@ def _prepare_database(settings: Settings) -> None:
         if surge_event and settings.redis_url:
             from waitingroom.demo import open_demo_room
             from waitingroom.keyfile import load_or_create_signer
+            from workers.redis_client import async_client
 
             signer = load_or_create_signer(settings.data_dir / "admission-key.pem")
             if open_demo_room(settings.redis_url, settings.redis_prefix, int(surge_event),
-                              signer):
+                              signer, async_client):
                 log.info("waiting room opened for the demo surge event %s", surge_event)
 
 

@@ -44,18 +44,17 @@ def serve_api(settings: Settings) -> int:
 
 def run_worker(settings: Settings) -> int:
     """`onsale worker`: one partition consumer process."""
-    from redis import Redis
-
     from engine.store.db import make_engine
     from workers.consumer import ConsumerConfig
     from workers.main import run
+    from workers.redis_client import sync_client
 
     # Timeouts: an unreachable Redis (no reset ever comes) fails a call instead of hanging
     # the consumer; its longest blocking command waits well under a second.
-    redis = Redis.from_url(settings.redis_url or "",
-                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-                           socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS,
-                           socket_timeout=WORKER_REDIS_SOCKET_TIMEOUT_SECONDS)
+    redis = sync_client(settings.redis_url or "",
+                        health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                        socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS,
+                        socket_timeout=WORKER_REDIS_SOCKET_TIMEOUT_SECONDS)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
     engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
     try:
@@ -70,16 +69,15 @@ def run_worker(settings: Settings) -> int:
 
 def run_payments_worker(settings: Settings) -> int:
     """`onsale payments-worker`: the payments queue, on the gateway the settings name."""
-    from redis import Redis
-
     from engine.store.db import make_engine
     from workers.gateways import make_gateway
     from workers.main import run_payments
+    from workers.redis_client import sync_client
 
     # RQ sets the socket timeout itself, above its blocking dequeue's wait.
-    redis = Redis.from_url(settings.redis_url or "",
-                           health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-                           socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS)
+    redis = sync_client(settings.redis_url or "",
+                        health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+                        socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS)
     engine = make_engine(settings.database_url or "")
     try:
         run_payments(redis, engine, make_gateway(settings.payment_gateway),
@@ -111,8 +109,9 @@ def run_notifier(settings: Settings) -> int:
 def run_admission_controller(settings: Settings) -> int:
     """`onsale admission-controller`: advances every waiting room at its ops-set rate."""
     from waitingroom.main import run
+    from workers.redis_client import async_client
 
-    return run(settings.redis_url or "", settings.redis_prefix)
+    return run(settings.redis_url or "", settings.redis_prefix, connect=async_client)
 
 
 def run_autopilot(settings: Settings) -> int:
@@ -122,13 +121,12 @@ def run_autopilot(settings: Settings) -> int:
 
 
 async def _autopilot(settings: Settings) -> None:
-    import redis.asyncio as aioredis
-
     from api.ops.autopilot_runner import serve
     from api.ops.common import make_services
     from engine.store.db import make_engine
+    from workers.redis_client import async_client
 
-    redis = aioredis.Redis.from_url(
+    redis = async_client(
         settings.redis_url or "",
         socket_connect_timeout=AUTOPILOT_REDIS_CONNECT_TIMEOUT_SECONDS,
         socket_timeout=AUTOPILOT_REDIS_SOCKET_TIMEOUT_SECONDS,

@@ -31,6 +31,7 @@ from api.ops.common import OpsServices
 from api.ops.rooms import change_room
 from api.ops.sampler import LiveState
 from waitingroom.autopilot import AutopilotTargets, ControllerState, Measurement, step
+from workers.redis_client import AsyncLuaScript
 
 log = logging.getLogger("onsale.autopilot")
 
@@ -59,7 +60,7 @@ class AutopilotRunner:
     def __init__(self, services: OpsServices, owner: str):
         self._services = services
         self.owner = owner
-        self._lease = services.redis.register_script(_LEASE)
+        self._lease = AsyncLuaScript(services.redis, _LEASE)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

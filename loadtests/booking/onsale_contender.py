@@ -37,7 +37,7 @@ from loadtests.booking.cpu import process_cpu
 from loadtests.booking.workload import Workload
 from waitingroom.wire import text as reply_text
 from workers.enqueue import RequestQueue, SyncRequestQueue
-from workers.keys import Keys
+from workers.keys import Keys, job_id_for_partition
 from workers.publish import results_message_lines
 from workers.redis_packing import with_hiredis_packing
 from workers.supervisor import WORKER_STALE_SECONDS
@@ -260,7 +260,9 @@ class OnsaleContender:
                     future.set_result(item)
 
     async def book(self, request: BookingRequest) -> Decision:
-        request_id = self._new_request_id()
+        # The id as the queue will store it (in the partition's hash slot), so the decision
+        # on the results channel finds its waiter.
+        request_id = job_id_for_partition(self._new_request_id(), PARTITION)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         await self._queue.enqueue(event_id=self._event_id, buyer_id=request.buyer_id,

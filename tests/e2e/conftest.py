@@ -28,8 +28,7 @@ pytestmark = pytest.mark.e2e
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
-@pytest.fixture(scope="session")
-def database_url(pg_admin_url: str) -> Iterator[str]:
+def migrated_database(pg_admin_url: str) -> Iterator[str]:
     """A migrated database of our own, made and dropped with the shared test helpers."""
     from engine.store.migrate import upgrade_to_head
 
@@ -40,6 +39,11 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    yield from migrated_database(pg_admin_url)
 
 
 @pytest.fixture()

@@ -18,8 +18,10 @@ from sqlalchemy import text
 from api.launcher.settings import Settings
 from engine.store.db import make_engine
 from engine.store.notifications import dispatch_due
+from tests.e2e.conftest import migrated_database
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import account
+from tests.support.redis_targets import single_and_cluster_redis_url
 from workers import payments
 from workers.enqueue import SyncRequestQueue
 from workers.gateway import PaymentResult
@@ -27,12 +29,22 @@ from workers.gateways.sandbox import TestGateway
 from workers.keys import Keys
 from workers.mailers import make_mailer
 from workers.partitions import partition_for
+from workers.payments_runner import PaymentJobRunner
+from workers.redis_client import is_cluster_client
 from workers.rqworker import SimpleWorkerWithoutCommands
 
 pytestmark = pytest.mark.e2e
 
 DECLINED_CARD = "4000 0000 0000 0002"
 GOOD_CARD = "4242 4242 4242 4242"
+
+redis_url = single_and_cluster_redis_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str, redis_url: str) -> Iterator[str]:
+    """A database per Redis target: the [single] and [cluster] runs register the same fans."""
+    yield from migrated_database(pg_admin_url)
 
 
 @pytest.fixture()
@@ -85,6 +97,9 @@ def backend(settings: Settings, engine: Any, event_id: int, redis_client: Redis,
 
 
 async def run_payment_jobs(redis: Redis, settings: Settings) -> None:
+    if is_cluster_client(redis):
+        PaymentJobRunner(redis, Keys(settings.redis_prefix).payments_queue_name()).drain()
+        return
     queue = Queue(Keys(settings.redis_prefix).payments_queue_name(), connection=redis)
     worker = SimpleWorkerWithoutCommands([queue], connection=redis)
     worker.work(burst=True, with_scheduler=False)  # installs signal handlers: main thread only

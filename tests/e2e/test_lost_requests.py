@@ -72,10 +72,11 @@ async def test_an_undecided_lost_request_ends_failed_and_retryable(
 
     def enqueue(age_seconds: float) -> str:
         request_id = new_request_id(event_id, now=time.time() - age_seconds)
-        queue.enqueue(event_id=event_id, buyer_id=buyer_id, kind="hold",
-                      params={"best_available": {"quantity": 1}}, partition=partition,
-                      request_id=request_id)
-        return request_id
+        # The queue answers the id it stored: the given one plus the characters that put
+        # its RQ job key in the partition's hash slot (workers/slots.py).
+        return queue.enqueue(event_id=event_id, buyer_id=buyer_id, kind="hold",
+                             params={"best_available": {"quantity": 1}}, partition=partition,
+                             request_id=request_id).request_id
 
     old, fresh = enqueue(LOST_AFTER_SECONDS + 5), enqueue(0)
     queued = await (await client.get(f"/requests/{old}", headers=fan)).json()

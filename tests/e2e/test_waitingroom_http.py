@@ -38,6 +38,7 @@ from waitingroom.keys import RoomKeys
 from waitingroom.pow import solve
 from waitingroom.room import WaitingRoom
 from waitingroom.tokens import AdmissionSigner, session_jti
+from workers.redis_client import async_client
 
 pytestmark = pytest.mark.e2e
 
@@ -429,7 +430,8 @@ async def test_controller_follows_rooms_switched_on_later(
 ) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(
-        controller_main.serve(room_settings.redis_url or "", room_settings.redis_prefix, stop, 0.05)
+        controller_main.serve(room_settings.redis_url or "", room_settings.redis_prefix, stop, 0.05,
+                              connect=async_client)
     )
     try:
         await asyncio.sleep(0.1)

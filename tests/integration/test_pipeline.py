@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis.asyncio
 from redis import Redis
 from sqlalchemy import Engine, text
 
 from tests.support.booking import make_event
+from tests.support.redis_targets import single_and_cluster_redis_url
 from workers.consumer import REFUND_SWEEP_SECONDS, ConsumerConfig, PartitionConsumer
 from workers.enqueue import (
     Enqueued,
@@ -33,10 +33,13 @@ from workers.keys import (
 from workers.lease import LeaseLost
 from workers.pg_store import PostgresBookingStore
 from workers.publish import results_message_lines
+from workers.redis_client import async_client
 
 pytestmark = pytest.mark.integration
 
 PARTITION = "p0"
+
+redis_url = single_and_cluster_redis_url()
 
 
 class Clock:
@@ -167,7 +170,7 @@ async def test_requests_of_one_loop_turn_go_as_one_group_with_answers_of_their_o
     """The async queue groups concurrent callers into one script call; each caller still
     gets its own idempotency and backpressure answer, and the queue keeps call order."""
     event_id = make_event(db_engine)
-    client = redis.asyncio.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     grouped = RequestQueue(client, keys, max_queue_depth=4)
 
     def hold(buyer: int, key: str | None = None, quantity: int = 2) -> Any:
@@ -206,7 +209,7 @@ async def test_requests_arriving_while_a_call_is_out_wait_and_go_as_one_group(
     """Group commit: one request per loop turn, as an API process gets them from separate
     fans; while the first call is out, the next ones are held and go together."""
     event_id = make_event(db_engine)
-    client = redis.asyncio.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     grouped = CountingQueue(client, keys, max_queue_depth=1000)
     unlimited = CountingQueue(client, keys, max_queue_depth=1000, max_in_flight=None)
 
@@ -261,7 +264,7 @@ def test_a_wait_for_the_first_request_takes_no_more_than_batch_max(
     waiting.start()
 
     async def three_at_once() -> None:  # one script call: all three land together
-        client = redis.asyncio.Redis.from_url(redis_url)
+        client = async_client(redis_url)
         grouped = RequestQueue(client, keys, max_queue_depth=100)
         try:
             await asyncio.gather(*(grouped.enqueue(

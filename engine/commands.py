@@ -70,8 +70,21 @@ class UnblockSeats:
     seat_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class OfferSeats:
+    """Offer seats that came back to the head of the sold-out waiting list: a hold for that
+    fan, decided in queue order with bookings, lasting `ttl_seconds` (the offer's window)."""
+
+    offer_id: str
+    hold_id: str
+    buyer_id: int
+    quantity: int
+    ttl_seconds: float
+    tier: str | None = None
+
+
 HoldCommand = HoldSeats | HoldBestAvailable | HoldGeneralAdmission
 Command = (
     HoldSeats | HoldBestAvailable | HoldGeneralAdmission | ReleaseHold | ExpireHolds
-    | SellHold | RefundOrder | BlockSeats | UnblockSeats
+    | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats
 )

@@ -27,6 +27,23 @@ class SeatsHeld:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatsOffered:
+    """Seats held for a waiting-list fan (an offer): a hold like `SeatsHeld` in every way
+    but its origin, so it expires, is released or sold as any hold."""
+
+    request_id: str
+    """The offer's id."""
+    hold_id: str
+    buyer_id: int
+    seat_ids: tuple[int, ...]
+    prices_cents: tuple[int, ...]
+    total_cents: int
+    expires_at: float
+    zone_id: int | None = None
+    quantity: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class HoldRejected:
     request_id: str
     hold_id: str
@@ -87,7 +104,7 @@ class SeatsUnblocked:
 
 Event = (
     SeatsHeld | HoldRejected | HoldReleased | HoldExpired | SeatsSold | OrderRefunded
-    | SeatsBlocked | SeatsUnblocked
+    | SeatsBlocked | SeatsUnblocked | SeatsOffered
 )
 
 _EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
@@ -109,12 +126,16 @@ class EventType(str, Enum):
     ORDER_REFUNDED = "OrderRefunded"
     SEATS_BLOCKED = "SeatsBlocked"
     SEATS_UNBLOCKED = "SeatsUnblocked"
+    SEATS_OFFERED = "SeatsOffered"
 
 
 def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
     """The seats an event changes the state of, and its general-admission zone (or None)."""
     match event:
-        case SeatsHeld() | HoldReleased() | HoldExpired() | SeatsSold() | OrderRefunded():
+        case (
+            SeatsHeld() | SeatsOffered() | HoldReleased() | HoldExpired() | SeatsSold()
+            | OrderRefunded()
+        ):
             return event.seat_ids, event.zone_id
         case SeatsBlocked() | SeatsUnblocked():
             return event.seat_ids, None

@@ -24,6 +24,7 @@ from engine.commands import (
     HoldBestAvailable,
     HoldGeneralAdmission,
     HoldSeats,
+    OfferSeats,
     RefundOrder,
     ReleaseHold,
     SellHold,
@@ -38,6 +39,7 @@ from engine.events import (
     OrderRefunded,
     SeatsBlocked,
     SeatsHeld,
+    SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
 )
@@ -185,8 +187,32 @@ class EventInventory:
                 return [self._block(command.seat_ids)]
             case UnblockSeats():
                 return [self._unblock(command.seat_ids)]
+            case OfferSeats():
+                return self._offer(command, now)
             case _:
                 assert_never(command)
+
+    def _offer(self, command: OfferSeats, now: float) -> list[Event]:
+        """The best free seats of the tier for the fan at the head of the waiting list, or
+        nothing when too few are free (the fan stays at the head for the next seats back)."""
+        wanted = HoldBestAvailable(command.offer_id, command.hold_id, command.buyer_id,
+                                   command.quantity, tier=command.tier)
+        try:
+            self._check_hold_request(command.hold_id, command.buyer_id, command.quantity)
+            seat_ids = self._pick_best(wanted)
+        except BookingError:
+            return []
+        prices = tuple(self._seat_price(seat_id) for seat_id in seat_ids)
+        return [SeatsOffered(
+            request_id=command.offer_id,
+            hold_id=command.hold_id,
+            buyer_id=command.buyer_id,
+            seat_ids=seat_ids,
+            prices_cents=prices,
+            total_cents=sum(prices),
+            expires_at=round(now + command.ttl_seconds, 6),
+            quantity=len(seat_ids),
+        )]
 
     def _hold_or_reject(self, command: HoldSeats | HoldBestAvailable, choose: _Chooser,
                         now: float) -> SeatsHeld | HoldRejected:
@@ -412,7 +438,7 @@ class EventInventory:
     def apply(self, event: Event) -> None:
         """Change the state as the event says. No validation: events are facts."""
         match event:
-            case SeatsHeld():
+            case SeatsHeld() | SeatsOffered():
                 self._put_hold(HoldRecord(event.hold_id, event.request_id, event.buyer_id,
                                           event.seat_ids, event.prices_cents, event.total_cents,
                                           event.expires_at, event.zone_id, event.quantity))

@@ -16,6 +16,9 @@ Reads Postgres and Redis, never writes. Checks, each named in the output:
     holds_returned  expired/released holds keep no seat; active holds have theirs and are
                     not past expiry (plus a grace)
     buyer_limits    tickets held + owned per buyer <= the event's limit; counters agree
+    presale_codes   a single-use code lets in one account (its owner); a presale lets in at
+                    most its quota
+    waiting_list_offers  waiting-list offers were made in list order
     queue_order     the partition decided hold requests in enqueue order
     fifo_share      how far the decision order follows the waiting-room order (see
                     docs/surge.md): informational unless --min-fifo-share is given
@@ -124,6 +127,8 @@ def run_audit(database_url: str, redis_url: str, prefix: str, event_id: int, *,
                 checks.requests_final(conn, event_id, requests, orders),
                 checks.holds_returned(conn, event_id, expiry_grace_seconds),
                 checks.buyer_limits(conn, event_id),
+                checks.presale_codes(conn, event_id),
+                checks.waiting_list_offers(conn, event_id, replay),
                 checks.queue_order(replay, requests),
                 checks.fifo_share(replay, merge_places(room, positions), room is not None,
                                   min_fifo_share),

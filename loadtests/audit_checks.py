@@ -348,3 +348,48 @@ def fifo_share(replay: Replay, places: dict[int, int], has_room: bool,
         if share < minimum:
             check.violate(1, [f"FIFO share {share:.3f} below the required {minimum:.3f}"])
     return check
+
+
+def presale_codes(conn: Connection, event_id: int) -> CheckResult:
+    """Codes used no more than allowed: a single-use code lets in one account, its owner;
+    a presale never lets in more accounts than its quota."""
+    check = CheckResult("presale_codes", "presale codes used no more than allowed")
+    over_quota = _rows(conn, """
+        SELECT p.id, p.quota, count(a.account_id) AS let_in
+        FROM presales p LEFT JOIN presale_access a ON a.presale_id = p.id
+        WHERE p.event_id = :event_id
+        GROUP BY p.id HAVING count(a.account_id) > p.quota""", event_id)
+    check.violate(len(over_quota), [f"presale {r.id}: {r.let_in} accounts let in, quota "
+                                    f"{r.quota}" for r in over_quota])
+    reused = _rows(conn, """
+        SELECT c.code, c.account_id, count(*) AS uses,
+               count(*) FILTER (WHERE a.account_id IS DISTINCT FROM c.account_id) AS strangers
+        FROM presale_codes c JOIN presales p ON p.id = c.presale_id
+        JOIN presale_access a ON a.presale_id = c.presale_id AND a.code = c.code
+        WHERE p.event_id = :event_id AND c.kind = 'single_use'
+        GROUP BY c.code, c.account_id
+        HAVING count(*) > 1 OR count(*) FILTER (
+            WHERE a.account_id IS DISTINCT FROM c.account_id) > 0""", event_id)
+    check.violate(len(reused), [f"single-use code {r.code[:4]}…: {r.uses} accounts let in, "
+                                f"{r.strangers} not its owner" for r in reused])
+    let_in = conn.execute(text(
+        "SELECT count(*) FROM presale_access a JOIN presales p ON p.id = a.presale_id"
+        " WHERE p.event_id = :event_id"), {"event_id": event_id}).scalar_one()
+    check.figures = {"accounts_let_in": int(let_in)}
+    check.detail = f"{let_in} accounts let in by codes"
+    return check
+
+
+def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> CheckResult:
+    """Offers in list order: the partition made waiting-list offers in the order of the list.
+    (An offer of a seat that was not free is a `log_replay` anomaly.)"""
+    check = CheckResult("waiting_list_offers", "waiting-list offers made in list order")
+    entry_of = {str(r.request_id): int(r.id) for r in _rows(conn, """
+        SELECT id, request_id FROM waiting_list_entries
+        WHERE event_id = :event_id AND request_id IS NOT NULL""", event_id)}
+    order = [entry_of[request_id] for _, request_id, _ in replay.offers if request_id in entry_of]
+    inversions = count_inversions(order)
+    check.violate(inversions, [f"{inversions} pairs of offers made against the list order"])
+    check.figures = {"offers": len(replay.offers), "offers_with_an_entry": len(order)}
+    check.detail = f"{len(replay.offers)} offers"
+    return check

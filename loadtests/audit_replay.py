@@ -26,10 +26,15 @@ class Replay:
     anomalies: list[str] = field(default_factory=list)
     hold_decisions: list[tuple[int, str, int]] = field(default_factory=list)
     """(log seq, request id, buyer id) of every SeatsHeld / HoldRejected, in log order."""
+    offers: list[tuple[int, str, int]] = field(default_factory=list)
+    """(log seq, offer id, buyer id) of every SeatsOffered (waiting-list offers), in log order."""
 
     def note_hold_decision(self, seq: int, payload: Mapping[str, Any]) -> None:
         self.hold_decisions.append(
             (seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
+
+    def note_offer(self, seq: int, payload: Mapping[str, Any]) -> None:
+        self.offers.append((seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
 
     def give_back(self, seq: int, seats: list[int], owner: tuple[str, str | None],
                   step: str) -> None:
@@ -70,6 +75,15 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                     if replay._state(seat) != AVAILABLE:
                         replay.anomalies.append(
                             f"log #{seq}: seat {seat} held by {hold_id} while "
+                            f"{_describe(replay._state(seat))}")
+                    replay._set(seat, ("held", hold_id))
+            case EventType.SEATS_OFFERED:  # a waiting-list offer: only free seats
+                replay.note_offer(seq, payload)
+                hold_id = str(payload["hold_id"])
+                for seat in seats:
+                    if replay._state(seat) != AVAILABLE:
+                        replay.anomalies.append(
+                            f"log #{seq}: seat {seat} offered by {hold_id} while "
                             f"{_describe(replay._state(seat))}")
                     replay._set(seat, ("held", hold_id))
             case EventType.HOLD_REJECTED:

@@ -198,13 +198,14 @@ def bench_token(account: int) -> str:
     return f"benchfan-{account}"
 
 
-def prime_sessions(client: redis.Redis, prefix: str, fans: int) -> None:
-    """Signed-in fans without 100,000 argon2 hashes: the API's session cache, filled directly.
+def prime_sessions(client: redis.Redis, prefix: str, fans: int, first: int = 1) -> None:
+    """Signed-in fans without 100,000 argon2 hashes: the API's session cache, filled directly
+    for accounts first..first+fans-1.
 
     Each join still resolves its bearer token through the cache as any request does.
     """
     pipe = client.pipeline(transaction=False)
-    for account in range(1, fans + 1):
+    for account in range(first, first + fans):
         digest = hashlib.sha256(bench_token(account).encode()).hexdigest()
         pipe.set(f"{prefix}:session:{digest}", f"{account}|fan|fan{account}@bench.invalid",
                  ex=3600)

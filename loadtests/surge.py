@@ -25,6 +25,7 @@ import contextlib
 import logging
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from loadtests.surge_stack import Stack, StackError, check_loopback, local_stack
 log = logging.getLogger("onsale.surge")
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+WORKER_EXIT_SECONDS = 15
 LOCUST_GRACE_SECONDS = 60.0
 SETTLE_SECONDS = 30.0
 CONTROLLER_WAIT_SECONDS = 2.5
@@ -81,9 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-active", type=int, help="max admitted sessions (default: users)")
     parser.add_argument("--workers", type=int, default=2,
                         help="partition workers of the local stack (default 2)")
-    parser.add_argument("--locust-processes", type=int, default=1, metavar="N",
-                        help="Locust worker processes on this machine (one core each; "
-                        "default 1)")
+    parser.add_argument("--processes", "--locust-processes", dest="locust_processes",
+                        type=int, default=1, metavar="N",
+                        help="distributed Locust on this machine: a master and N worker "
+                        "processes (one core each; default 1: one process); see docs/surge.md "
+                        "for workers on other machines")
     parser.add_argument("--think-scale", type=float, default=1.0,
                         help="scale the journeys' think times (0.2: impatient fans)")
     return parser
@@ -193,9 +197,19 @@ def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id:
         "--metrics-file", str(report / "journeys.json"), "--load-shape", args.shape,
         "--think-scale", str(args.think_scale), "--loglevel", "WARNING",
     ]
+    workers: list[subprocess.Popen[bytes]] = []
     if args.locust_processes > 1:
-        command += ["--processes", str(args.locust_processes),
+        port = free_port()
+        custom = command[command.index("--event-id"):]
+        command += ["--master", "--expect-workers", str(args.locust_processes),
+                    "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                     "--account-slices", str(args.locust_processes)]
+        workers = [subprocess.Popen(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+             "--master-host", "127.0.0.1", "--master-port", str(port),
+             "--account-slices", str(args.locust_processes), *custom],
+            stdout=subprocess.DEVNULL, stderr=(report / f"locust-worker-{n}.log").open("wb"))
+            for n in range(args.locust_processes)]
     progress = Progress(report / "locust_stats_history.csv", args.duration, sampler,
                         interactive=sys.stdout.isatty())
     with (report / "locust.log").open("wb") as output:
@@ -215,7 +229,24 @@ def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id:
             locust.wait(15)
             raise
     progress.done()
+    stop_workers(workers)
     return int(locust.returncode if locust.returncode is not None else -1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    """Locust workers leave when their master quits; any still there after a grace go."""
+    for worker in workers:
+        try:
+            worker.wait(WORKER_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            worker.terminate()
+            worker.wait(15)
 
 
 if __name__ == "__main__":

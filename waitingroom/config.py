@@ -37,8 +37,12 @@ class RoomConfig:
     max_active_users: int = 1000
     """Admitted sessions alive at once (token not expired, no purchase, not left)."""
     admission_token_ttl_seconds: float = 900.0
-    position_expiry_seconds: float = 60.0
-    """A waiting fan who does not poll for this long loses the place."""
+    position_expiry_seconds: float = 180.0
+    """A waiting fan who does not poll for this long loses the place.
+
+    Three minutes: fans far back poll their own place every half of it
+    (waitingroom.shared_line), under once a minute; walked-away places are
+    skipped for free when the serving position reaches them."""
     paused: bool = False
     pow_difficulty_bits: int = 0
     """Leading zero bits the join proof-of-work needs; 0 turns it off."""

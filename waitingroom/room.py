@@ -8,6 +8,7 @@ about what to tell the fan live in the pure modules. Time comes in as `now`
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from waitingroom.config import RoomConfig
+from waitingroom.draw_store import commit_draw_seed
 from waitingroom.errors import ErrorCode, WaitingRoomError, not_admitted
 from waitingroom.keys import JOIN_WINDOW_SECONDS, RoomKeys, check_prefix, events_registry
 from waitingroom.polls import StatusPolls
@@ -72,9 +74,16 @@ class WaitingRoom:
     # ops
 
     async def configure(
-        self, event_id: int, config: RoomConfig, pipeline: Pipeline | None = None
+        self,
+        event_id: int,
+        config: RoomConfig,
+        pipeline: Pipeline | None = None,
+        now: float | None = None,
     ) -> None:
         """Create or change the room; live fans and the controller see it on their next call.
+
+        The first configuration also commits the room to its shuffle seed
+        (`waitingroom.draw_store.commit_draw_seed`); later ones keep it.
 
         With `pipeline` the config write is only queued on it (e.g. in one MULTI with
         an audit record) and the caller executes it. The event joins the registry of rooms
@@ -82,13 +91,16 @@ class WaitingRoom:
         caller's MULTI on Redis Cluster (a registered event without a config is skipped).
         """
         keys = self.keys(event_id)
+        committed_at = time.time() if now is None else now
         if pipeline is not None:
             await self._redis.sadd(events_registry(self._prefix), str(event_id))
             pipeline.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            commit_draw_seed(pipeline, keys, committed_at)
             return
         # Queued inside `async with`: entering a cluster pipeline starts it afresh.
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(keys.config, mapping=config.to_fields())  # type: ignore[arg-type]
+            commit_draw_seed(pipe, keys, committed_at)
             pipe.sadd(events_registry(self._prefix), str(event_id))
             await pipe.execute()
 
@@ -181,6 +193,8 @@ class WaitingRoom:
                 keys.seen,
                 keys.sessions,
                 keys.join_attempts(now),
+                keys.joined_at,
+                keys.joined_by,
             ],
             args=[
                 str(user_id),

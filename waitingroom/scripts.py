@@ -26,6 +26,7 @@ local function start_if_due(config_key, state_key, now, now_text, seed)
   local joined = redis.call('HGET', state_key, 'joined') or '0'
   redis.call('HSET', state_key, 'started_at', now_text, 'prequeue_size', joined)
   if redis.call('HGET', config_key, 'mode') == 'shuffle' then
+    seed = redis.call('HGET', config_key, 'draw_seed') or seed
     redis.call('HSET', state_key, 'seed', seed)
   end
 end
@@ -47,7 +48,7 @@ local function fan_state(seen_key, sessions_key, seq, now, now_text, expiry)
 end
 """
 
-# KEYS: config state members seen sessions join_attempts
+# KEYS: config state members seen sessions join_attempts joined_at joined_by
 # ARGV: account, ip or '', now, seed, proven pow bits (-1 none), join window ttl
 JOIN_QUEUE = (
     _START_IF_DUE
@@ -80,6 +81,8 @@ if difficulty > 0 and difficulty > tonumber(ARGV[5]) then return {'pow_required'
 seq = tostring(redis.call('HINCRBY', KEYS[2], 'joined', 1))
 redis.call('HSET', KEYS[3], ARGV[1], seq)
 redis.call('HSET', KEYS[4], seq, now_text)
+redis.call('HSET', KEYS[7], seq, now_text)
+redis.call('HSET', KEYS[8], seq, ARGV[1])
 return {'ok', 'waiting', seq, '', '1', redis.call('HGETALL', KEYS[2]),
   redis.call('HGETALL', KEYS[1])}
 """

@@ -20,6 +20,7 @@ from engine.commands import (
     HoldBestAvailable,
     HoldGeneralAdmission,
     HoldSeats,
+    OfferSeats,
     RefundOrder,
     ReleaseHold,
     SellHold,
@@ -38,6 +39,8 @@ class RequestKind(str, Enum):
     REFUND = "refund"
     BLOCK = "block"
     UNBLOCK = "unblock"
+    OFFER = "offer"
+    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier)."""
 
 
 REQUEST_ID_TIME_MARK = "t"
@@ -135,6 +138,9 @@ class BookingRequest:
                 return BlockSeats(tuple(int(s) for s in p["seat_ids"]))
             case RequestKind.UNBLOCK:
                 return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
+            case RequestKind.OFFER:
+                return OfferSeats(self.request_id, self.hold_id, self.buyer_id,
+                                  int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"))
             case _:
                 assert_never(kind)
 

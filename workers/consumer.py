@@ -1,8 +1,8 @@
 """The partition consumer: the only writer of its events' seat state.
 
 Loop while holding the partition lease:
-  1. take a batch of job ids off the RQ queue in one round trip (they move to an
-     in-flight list, so a crash leaves them for the next holder),
+  1. take a batch of job ids off the RQ queue in one round trip, only while the lease is
+     ours (they move to an in-flight list, so a crash leaves them for the next holder),
   2. read their payloads in one more script call (their keys named),
   3. decide them in queue order (expiry first) in memory,
   4. persist the batch in one Postgres transaction that checks the fencing token,
@@ -59,6 +59,7 @@ STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
 _POP_BATCH = """
+if redis.call('GET', KEYS[4]) ~= ARGV[2] then return -1 end
 local ids = {}
 -- ARGV[1] ids at most (LRANGE 0 -1 would be the whole queue).
 if tonumber(ARGV[1]) > 0 then ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1) end
@@ -66,12 +67,14 @@ if #ids > 0 then
   redis.call('LTRIM', KEYS[1], #ids, -1)
   redis.call('RPUSH', KEYS[2], unpack(ids))
 end
-redis.call('INCRBY', KEYS[3], #ids + tonumber(ARGV[2]))
+redis.call('INCRBY', KEYS[3], #ids)
 return ids
 """
-"""Moves up to ARGV[1] ids to the in-flight list. The jobs' payloads are read after it by
-_READ_PAYLOADS: a script must name every key it touches (Redis Cluster), and the ids are
-not known before it runs. ARGV[2] counts an id BLMOVE already moved."""
+"""Moves up to ARGV[1] ids to the in-flight list, only while the lease (KEYS[4]) holds the
+caller's value ARGV[2]; -1, moving nothing, once it does not. A holder that lost its lease
+must not add to the list after the next holder read it at takeover: nobody would ever
+decide those ids. The jobs' payloads are read after it by _READ_PAYLOADS: a script must
+name every key it touches (Redis Cluster), and the ids are not known before it runs."""
 
 _READ_PAYLOADS = """
 local blobs = {}
@@ -256,9 +259,9 @@ class PartitionConsumer:
         return publisher.submit(self._publish_in_order, batch)
 
     def _publish_in_order(self, batch: Batch) -> None:
-        """Publish unless an earlier publication failed: the publish script trims the batch's
-        ids off the head of the in-flight list, so a batch must never be published after
-        one before it was not. The next lease holder re-runs them all."""
+        """Publish unless an earlier publication failed: decisions reach listeners in queue
+        order, so a batch is never published after one before it was not. The next lease
+        holder re-runs them all (they are still in the in-flight list)."""
         if self._publish_error is not None:
             raise self._publish_error
         try:
@@ -420,24 +423,32 @@ class PartitionConsumer:
 
     def _take_batch(self, wait: bool) -> dict[str, bytes]:
         """Up to `batch_max` queued ids, moved to the in-flight list, each with its job data
-        (queue order); with `wait`, blocks briefly for the first one when the queue is empty."""
+        (queue order); with `wait`, blocks briefly for the first one when the queue is empty.
+        LeaseLost if the lease is no longer ours (nothing is moved then)."""
         keys, partition = self._keys, self.partition
-        pop_keys = [keys.queue(partition), keys.inflight(partition),
-                    keys.dequeued_count(partition)]
-        batch = self._config.batch_max
-        taken = [text(job_id) for job_id in self._pop(keys=pop_keys, args=[batch, 0])]
+        taken = self._pop_batch()
         if taken or not wait:
             return self._payloads(taken)
         timeout = IDLE_WAIT_SECONDS
         expiry = self._decider.next_expiry()
         if expiry is not None:
             timeout = max(0.01, min(timeout, expiry - self._clock()))
-        first = self._redis.blmove(keys.queue(partition), keys.inflight(partition),
-                                   timeout, "LEFT", "RIGHT")  # type: ignore[arg-type]  # seconds, float
+        # BLMOVE from the queue to itself, head to head, waits for an id and leaves it
+        # queued: only the pop script, which checks the lease, moves ids to the in-flight list.
+        first = self._redis.blmove(keys.queue(partition), keys.queue(partition),
+                                   timeout, "LEFT", "LEFT")  # type: ignore[arg-type]  # seconds, float
         if first is None:
             return {}
-        more = self._pop(keys=pop_keys, args=[batch - 1, 1])
-        return self._payloads([text(first), *(text(job_id) for job_id in more)])
+        return self._payloads(self._pop_batch())
+
+    def _pop_batch(self) -> list[str]:
+        keys, partition = self._keys, self.partition
+        taken = self._pop(keys=[keys.queue(partition), keys.inflight(partition),
+                                keys.dequeued_count(partition), keys.lease(partition)],
+                          args=[self._config.batch_max, self.lease.value])
+        if taken == -1:
+            raise LeaseLost(self.partition)
+        return [text(job_id) for job_id in taken]
 
     def _payloads(self, ids: list[str]) -> dict[str, bytes]:
         """Each id with its RQ job's payload ('' if the job is gone), in queue order."""
@@ -524,6 +535,10 @@ class PartitionConsumer:
         return self.lease.token
 
     def _load_inventory(self, event_id: int, ended: bool = False) -> EventInventory | None:
+        # A batch (or its re-run after a takeover) may load many events' seats before it
+        # reaches the next step: renew between loads, or the lease lapses mid-batch and
+        # every re-run of the batch lapses the same way.
+        self._renew_if_due()
         load = self._store.load_ended_event if ended else self._store.load_event
         loaded = self._store_call(lambda: load(event_id))
         if loaded is None:

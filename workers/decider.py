@@ -29,6 +29,7 @@ from engine.events import (
     OrderRefunded,
     SeatsBlocked,
     SeatsHeld,
+    SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
 )
@@ -88,7 +89,7 @@ class BatchDecision:
                 self.refunded_orders.append(event.order_id)
                 if event.hold_id:
                     self.hold_endings[event.hold_id] = "refunded"
-            case SeatsHeld() | HoldRejected() | SeatsBlocked() | SeatsUnblocked():
+            case SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked() | SeatsUnblocked():
                 pass  # no hold ended
             case _:
                 assert_never(event)
@@ -268,6 +269,8 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], now: float)
     match last:
         case SeatsHeld():
             return _outcome(request, "held", now, **held_compact(last))
+        case SeatsOffered():  # the offered fan checks out as from any hold
+            return _outcome(request, "held", now, **held_compact(last), offer=True)
         case HoldRejected():
             return _outcome(request, "rejected", now, error=BookingError(
                 ErrorCode(last.code), last.message))
@@ -288,7 +291,7 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], now: float)
             assert_never(last)
 
 
-def held_compact(held: SeatsHeld) -> dict[str, Any]:
+def held_compact(held: SeatsHeld | SeatsOffered) -> dict[str, Any]:
     """What is stored for a held request: ids and prices; `expand_held` adds seat details."""
     return {"hold_id": held.hold_id, "seat_ids": list(held.seat_ids),
             "prices_cents": list(held.prices_cents), "zone_id": held.zone_id,

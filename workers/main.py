@@ -13,6 +13,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from redis import Redis
@@ -73,6 +74,20 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
     return end
 
 
+def _start_offer_rounds(engine: sa.Engine, requests: Any,
+                        partition_of: Callable[[int], str]) -> None:
+    """The sold-out waiting list's offer rounds, on a daemon thread of this process."""
+    from workers.waiting_list import run_offer_rounds
+
+    def enqueue_offer(event_id: int, buyer_id: int, params: dict[str, object]) -> str:
+        enqueued = requests.enqueue(event_id=event_id, buyer_id=buyer_id, kind="offer",
+                                    params=params, partition=partition_of(event_id))
+        return str(enqueued.request_id)
+
+    threading.Thread(target=run_offer_rounds, args=(engine, enqueue_offer, threading.Event()),
+                     name="waiting-list-offers", daemon=True).start()
+
+
 def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
                  redis_prefix: str, partitions: int, max_queue_depth: int,
                  signing_key: bytes) -> None:
@@ -94,9 +109,11 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
         pins = {int(k): text(v) for k, v in redis.hgetall(keys.partition_pins()).items()}
         return partition_for(event_id, partitions, pins)
 
+    requests = SyncRequestQueue(redis, keys, max_queue_depth)
+    _start_offer_rounds(engine, requests, partition_of)
     payments.configure(payments.PaymentsContext(
         redis=redis, keys=keys, gateway=gateway,
-        requests=SyncRequestQueue(redis, keys, max_queue_depth),
+        requests=requests,
         partition_of=partition_of,
         end_admission=_admission_ender(redis, redis_prefix),
         **payments.postgres_parts(engine, signing_key),

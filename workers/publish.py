@@ -5,8 +5,9 @@ availability deltas per event (live seat maps), how holds ended, payment follow-
 dashboard's counters. Then one Lua script on the partition's slot: request statuses (poll),
 one message per batch on the partition's results channel (SSE; one line per decision,
 `request id TAB json`, so a listener decodes only the decisions it waits for), RQ job
-states in RQ's own registries (`rq info` tells the truth), and the batch's ids trimmed off
-the in-flight list. The script runs only while the lease in Redis is still ours: a
+states in RQ's own registries (`rq info` tells the truth), and the batch's ids removed from
+the in-flight list one by one (never a count off its head: an id the batch did not include
+stays there to be decided). The script runs only while the lease in Redis is still ours: a
 consumer that lost its lease cannot publish a decision taken on state it no longer owns.
 The writes before it are facts Postgres already holds (the batch committed under the
 fence), safe to repeat. If either step is lost to a crash, the next lease holder re-runs
@@ -59,6 +60,9 @@ for i = 1, jobs do
   redis.call('HSET', request_key, 'status', ARGV[a + 1], 'result', ARGV[a + 2],
              'decided_at', ARGV[a + 3])
   local job_id = string.sub(job_key, 8)
+  -- This id only: one the batch did not include stays for a holder to decide. The
+  -- batch's ids are at the head of the list, so each LREM stops at once.
+  redis.call('LREM', KEYS[1], 1, job_id)
   if ARGV[a + 4] == 'finished' then
     redis.call('HSET', job_key, 'status', 'finished', 'ended_at', ARGV[2])
     redis.call('EXPIRE', job_key, ARGV[3])
@@ -74,7 +78,6 @@ end
 if #finished > 0 then redis.call('ZADD', KEYS[2], unpack(finished)) end
 if #failed > 0 then redis.call('ZADD', KEYS[3], unpack(failed)) end
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
-redis.call('LTRIM', KEYS[1], jobs, -1)
 redis.call('HINCRBY', KEYS[4], 'decisions', jobs)
 redis.call('HINCRBY', KEYS[4], 'batches', 1)
 redis.call('HSET', KEYS[4], 'last_batch_at', ARGV[5])
@@ -197,7 +200,7 @@ class Publisher:
                       hold_endings: Mapping[str, str] | None = None,
                       refunded_orders: Sequence[str] = (),
                       extra: Commands | None = None) -> None:
-        """Publish the decisions of `job_ids` (queue order) and trim them off the in-flight list.
+        """Publish the decisions of `job_ids` (queue order); remove them from the in-flight list.
 
         `committed_at` is when the batch became durable; the channel message carries it so a
         listener can tell when (and, from the message order, in which order) it was decided.

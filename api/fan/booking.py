@@ -177,7 +177,7 @@ async def _request_state(
     else:
         state.update(json.loads(record.get("result") or "{}"))
         state["decided_at"] = float(record.get("decided_at") or 0)
-        if record["kind"] == "hold" and record["status"] == "held":
+        if record["kind"] in ("hold", "offer") and record["status"] == "held":
             state["hold_status"] = _hold_status(record.get("hold_status"), state.get("expires_at"))
     return state
 
@@ -264,7 +264,7 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
         raise ApiError(
             404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
         ) from None
-    if state["kind"] != "hold" or state["status"] != "held":
+    if state["kind"] not in ("hold", "offer") or state["status"] != "held":
         raise ApiError(
             404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
         )
@@ -283,7 +283,8 @@ async def purchase(request: web.Request) -> web.Response:
     hold_id = path_token(request, "hold_id", "hold_not_found", "hold")
     hold = await _owned_hold(request, hold_id, principal)
     await ensure_on_sale(request, hold["event_id"])
-    await require_admission(request, hold["event_id"], principal)
+    if hold["kind"] != "offer":  # a waiting-list offer stands in for admission
+        await require_admission(request, hold["event_id"], principal)
     body = await read_json(request)
     method = body.get("payment_method")
     card = method.get("card_number") if isinstance(method, dict) else None

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.fan.identity import optional_principal
+from api.fan.presale_http import visible_tiers
 from api.fan.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
 from api.fan.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
-from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.appkeys import DB_ENGINE_KEY, READ_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.errors import ApiError
 from api.http.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
 from api.http.params import (
@@ -153,7 +154,7 @@ async def browse_document(request: web.Request) -> dict[str, Any]:
     after = _keyset(request, sort)
     performer_id, performer_name = _performer_filter(request)
     flt = _browse_filter(request)
-    engine = request.app[DB_ENGINE_KEY]
+    engine = request.app[READ_ENGINE_KEY]  # a replica may answer: nothing here decides a sale
 
     def read() -> listings.Page:
         with engine.connect() as conn:
@@ -237,7 +238,7 @@ async def search_document(request: web.Request) -> dict[str, Any]:
             invalid("cursor", "is not a cursor this API returned")
         offset = cursor[1]
     terms = listings.search_terms(query)
-    engine = request.app[DB_ENGINE_KEY]
+    engine = request.app[READ_ENGINE_KEY]  # a replica may answer: nothing here decides a sale
     flt = _browse_filter(request)
 
     def read() -> list[dict[str, Any]]:
@@ -319,6 +320,7 @@ async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
     if details["status"] == "draft" and not await may_see_drafts(
             request, await optional_principal(request), details["organizer"]["organizer_id"]):
         raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+    details["price_tiers"] = await visible_tiers(request, event_id, details["price_tiers"])
     window: SaleWindow = details.pop("_window")
     refusal = window.refusal(datetime.now(UTC))
     details["on_sale"] = refusal is None

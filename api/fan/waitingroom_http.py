@@ -24,12 +24,14 @@ from aiohttp import web
 
 from api.fan import fan_pages
 from api.fan.identity import require_principal
+from api.fan.presale_http import presale_gate
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
 from api.http.params import path_id
+from waitingroom.draw_store import DrawStore
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
 from waitingroom.room import WaitingRoom
@@ -115,6 +117,7 @@ def _urls(event_id: int, ticket: str) -> dict[str, str]:
     return {
         "status_url": f"/events/{event_id}/queue/{ticket}",
         "summary_url": f"/events/{event_id}/queue",
+        "receipt_url": f"/events/{event_id}/queue/{ticket}/receipt",
     }
 
 
@@ -162,13 +165,16 @@ async def join_queue(request: web.Request) -> web.Response:
     """
     event_id = event_id_of(request)
     principal = await require_principal(request)
+    await presale_gate(request, event_id, principal.user_id)
     solution = await _pow_solution(request)
     room = request.app[WAITING_ROOM_KEY]
     joined = await room.join(
         event_id, principal.user_id, time.time(), ip=client_address(request), pow_solution=solution
     )
     urls = _urls(event_id, joined.ticket)
-    body = {**joined.to_json(), **urls}
+    store = DrawStore(request.app[REDIS_KEY], request.app[SETTINGS_KEY].redis_prefix, room.signer)
+    receipt = await store.receipt_if_recorded(event_id, joined.ticket)
+    body = {**joined.to_json(), **urls, "receipt": receipt}
     return _no_store(body, 201 if joined.created else 200, Location=urls["status_url"])
 
 
@@ -279,6 +285,8 @@ _JOINED: dict[str, Any] = {
         "created": {"type": "boolean"},
         "status_url": {"type": "string"},
         "summary_url": {"type": "string"},
+        "receipt_url": {"type": "string"},
+        "receipt": {"type": "string"},
     },
 }
 

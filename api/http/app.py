@@ -22,6 +22,7 @@ from aiohttp.web_server import Server
 from api.http.appkeys import (
     DB_ENGINE_KEY,
     GATEWAY_KEY,
+    READ_ENGINE_KEY,
     READINESS_KEY,
     REDIS_KEY,
     SETTINGS_KEY,
@@ -92,21 +93,42 @@ def create_app(settings: Settings, gateway: PaymentGateway | None = None) -> web
     return app
 
 
-def make_db_engine(database_url: str) -> sqlalchemy.Engine:
-    """The store's engine factory when it exists, else a plain engine that checks connections."""
+def make_db_engine(database_url: str, settings: Settings | None = None) -> sqlalchemy.Engine:
+    """The store's engine factory when it exists, else a plain engine that checks connections.
+
+    With `settings.database_max_connections` set, the pool is this process's share of
+    the connection budget (engine/store/pool_budget.py)."""
     try:
         from engine.store.db import make_engine
+        from engine.store.pool_budget import api_pool
     except ModuleNotFoundError as exc:
-        if exc.name not in ("engine.store.db",):
+        if exc.name not in ("engine.store.db", "engine.store.pool_budget"):
             raise
         return sqlalchemy.create_engine(database_url, pool_pre_ping=True)
-    return make_engine(database_url)
+    if settings is None:
+        return make_engine(database_url)
+    if not settings.database_max_connections:
+        return make_engine(database_url,
+                           transaction_pooling=settings.database_transaction_pooling)
+    pool = api_pool(max_connections=settings.database_max_connections,
+                    reserved=settings.database_reserved_connections,
+                    api_processes=settings.api_processes,
+                    worker_processes=settings.workers, partitions=settings.partitions)
+    return make_engine(database_url, pool_size=pool.pool_size, max_overflow=pool.max_overflow,
+                       transaction_pooling=settings.database_transaction_pooling)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    db_engine = make_db_engine(app[SETTINGS_KEY].database_url or "")
+    settings = app[SETTINGS_KEY]
+    db_engine = make_db_engine(settings.database_url or "", settings)
     app[DB_ENGINE_KEY] = db_engine
+    read_engine = db_engine
+    if settings.database_read_url:
+        read_engine = make_db_engine(settings.database_read_url, settings)
+    app[READ_ENGINE_KEY] = read_engine
     yield
+    if read_engine is not db_engine:
+        read_engine.dispose()
     db_engine.dispose()
 
 

@@ -15,11 +15,14 @@ from aiohttp import web
 from api.launcher.settings import Settings
 from workers.gateway import PaymentGateway
 
-__all__ = ["DB_ENGINE_KEY", "GATEWAY_KEY", "READINESS_KEY", "REDIS_KEY", "SETTINGS_KEY",
-           "Readiness", "Settings"]
+__all__ = ["DB_ENGINE_KEY", "GATEWAY_KEY", "READINESS_KEY", "READ_ENGINE_KEY", "REDIS_KEY",
+           "SETTINGS_KEY", "Readiness", "Settings"]
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 DB_ENGINE_KEY = web.AppKey("db_engine", sqlalchemy.Engine)
+READ_ENGINE_KEY = web.AppKey("read_engine", sqlalchemy.Engine)
+"""Browse and search only: the replica of `database_read_url`, else the same engine as
+DB_ENGINE_KEY. Holds, sales and every other read use DB_ENGINE_KEY."""
 REDIS_KEY = web.AppKey("redis", redis.asyncio.Redis)
 GATEWAY_KEY = web.AppKey("payment_gateway", PaymentGateway)
 

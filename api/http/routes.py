@@ -22,17 +22,20 @@ from api.fan import (
     booking,
     booking_page,
     catalog,
+    draw_http,
     fan_history,
     fan_pages,
+    presale_http,
     results_hub,
     seatmap_live,
     storefront,
     ticket_qr,
+    waiting_list_http,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
 from api.http.static_files import add_static_folder
-from api.organizer import events, holdbacks, pages, reports, scans, venues
+from api.organizer import events, holdbacks, pages, presales, reports, scans, venues
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -41,6 +44,10 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     accounts.routes,
     booking.routes,
     waitingroom_http.routes,
+    draw_http.routes,
+    presale_http.routes,
+    waiting_list_http.routes,
+    presales.routes,
     metrics.routes,
     seatmap_live.routes,
     venues.routes,

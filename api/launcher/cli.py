@@ -32,8 +32,12 @@ log = logging.getLogger("onsale")
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-PASS_THROUGH = {"surge": "loadtests.surge", "audit": "loadtests.audit",
-                "chaos": "loadtests.chaos.runner"}
+PASS_THROUGH = {
+    "surge": "loadtests.surge",
+    "audit": "loadtests.audit",
+    "chaos": "loadtests.chaos.runner",
+    "verify-draw": "api.launcher.verify_draw",
+}
 """Subcommands with their own argument parsers: everything after the name goes to them."""
 
 
@@ -110,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         "audit", help="check the booking invariants of an event in Postgres and Redis")
     commands.add_parser(
         "chaos", help="inject faults during a surge on a local stack, audit, report")
+    commands.add_parser(
+        "verify-draw", help="recompute a shuffled sale's draw from its public report (HTTP only)")
 
     migrate = commands.add_parser("migrate", help="bring the database schema to the newest version")
     migrate.set_defaults(run=_migrate)

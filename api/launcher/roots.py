@@ -56,7 +56,8 @@ def run_worker(settings: Settings) -> int:
                         socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS,
                         socket_timeout=WORKER_REDIS_SOCKET_TIMEOUT_SECONDS)
     # Each partition consumer keeps one connection for its commits; loads use the rest.
-    engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2)
+    engine = make_engine(settings.database_url or "", pool_size=settings.partitions + 2,
+                         transaction_pooling=settings.database_transaction_pooling)
     try:
         run(redis, engine, redis_prefix=settings.redis_prefix, partitions=settings.partitions,
             config=ConsumerConfig(batch_max=settings.batch_max,
@@ -78,7 +79,8 @@ def run_payments_worker(settings: Settings) -> int:
     redis = sync_client(settings.redis_url or "",
                         health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
                         socket_connect_timeout=WORKER_REDIS_CONNECT_TIMEOUT_SECONDS)
-    engine = make_engine(settings.database_url or "")
+    engine = make_engine(settings.database_url or "",
+                         transaction_pooling=settings.database_transaction_pooling)
     try:
         run_payments(redis, engine, make_gateway(settings.payment_gateway),
                      redis_prefix=settings.redis_prefix, partitions=settings.partitions,
@@ -97,7 +99,8 @@ def run_notifier(settings: Settings) -> int:
     from workers.main import run_notifier as run
 
     mailer = make_mailer(settings.mail_url, settings.mail_from)
-    engine = make_engine(settings.database_url or "")
+    engine = make_engine(settings.database_url or "",
+                         transaction_pooling=settings.database_transaction_pooling)
     logging.getLogger("onsale.mail").info("notifier: sending to %s", settings.mail_url)
     try:
         run(engine, mailer)
@@ -132,7 +135,8 @@ async def _autopilot(settings: Settings) -> None:
         socket_timeout=AUTOPILOT_REDIS_SOCKET_TIMEOUT_SECONDS,
         health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
     )
-    db = make_engine(settings.database_url or "")
+    db = make_engine(settings.database_url or "",
+                     transaction_pooling=settings.database_transaction_pooling)
     try:
         await serve(make_services(settings, redis, db))
     finally:

@@ -50,6 +50,15 @@ class Settings:
     """Everything a process of onsale may be configured with. See README for each variable."""
 
     database_url: str | None = None
+    database_read_url: str | None = None
+    """A streaming replica that browse and search read from (optional); holds, sales and
+    everything else use `database_url`."""
+    database_max_connections: int = field(default=0, metadata=_at_least(0))
+    """The connections Postgres (or PgBouncer's `max_client_conn`) allows. Set, each API
+    process's pool is derived from it (engine/store/pool_budget.py); 0 keeps the default pool."""
+    database_reserved_connections: int = field(default=10, metadata=_at_least(0))
+    database_transaction_pooling: bool = False
+    """Postgres is reached through PgBouncer in transaction mode: no prepared statements."""
     redis_url: str | None = None
     redis_prefix: str = "onsale"
     redis_max_connections: int = field(default=1000, metadata=_at_least(1))
@@ -137,7 +146,7 @@ class Settings:
     def redacted(self) -> dict[str, str]:
         """The settings as they may appear in logs: passwords in URLs are masked."""
         shown = self.to_env()
-        for name in ("ONSALE_DATABASE_URL", "ONSALE_REDIS_URL"):
+        for name in ("ONSALE_DATABASE_URL", "ONSALE_DATABASE_READ_URL", "ONSALE_REDIS_URL"):
             if name in shown:
                 shown[name] = _mask_password(shown[name])
         if "ONSALE_TICKET_SIGNING_KEY" in shown:

@@ -25,6 +25,7 @@ from engine.events import (
     OrderRefunded,
     SeatsBlocked,
     SeatsHeld,
+    SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
 )
@@ -79,7 +80,9 @@ def record_of(event: Event) -> Row:
     return record
 
 
-def tickets_of(event: SeatsHeld | HoldReleased | HoldExpired | SeatsSold | OrderRefunded) -> int:
+def tickets_of(
+    event: SeatsHeld | SeatsOffered | HoldReleased | HoldExpired | SeatsSold | OrderRefunded,
+) -> int:
     """Tickets an event is about: the GA quantity, or one per seat."""
     if event.zone_id is not None:
         return event.quantity
@@ -90,7 +93,7 @@ def _keys(event: Event) -> set[tuple[str, object]]:
     """The seats, hold and order an event touches: events sharing one cannot share a step."""
     keys: set[tuple[str, object]] = set()
     match event:
-        case SeatsHeld() | HoldReleased() | HoldExpired():
+        case SeatsHeld() | SeatsOffered() | HoldReleased() | HoldExpired():
             keys.add(("hold", event.hold_id))
         case SeatsSold():
             keys.add(("hold", event.hold_id))
@@ -146,7 +149,7 @@ def plan_batch(events: list[Event]) -> BatchPlan:
 def _plan_event(event: Event, step: Step, zone_deltas: dict[int, list[int]],
                 buyer_deltas: dict[int, int]) -> None:
     match event:
-        case SeatsHeld():
+        case SeatsHeld() | SeatsOffered():
             step.new_holds.append({
                 "hold_id": event.hold_id, "request_id": event.request_id,
                 "buyer_id": event.buyer_id, "seat_ids": list(event.seat_ids),

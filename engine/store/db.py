@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +21,20 @@ one whose keepalives go unanswered (10 s + 3 x 3 s): a Postgres that became unre
 
 
 def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
-                max_overflow: int = POOL_MAX_OVERFLOW, echo: bool = False) -> Engine:
-    """An engine with a bounded pool that survives Postgres restarts (pre-ping)."""
+                max_overflow: int = POOL_MAX_OVERFLOW, echo: bool = False,
+                transaction_pooling: bool = False) -> Engine:
+    """An engine with a bounded pool that survives Postgres restarts (pre-ping).
+
+    `transaction_pooling`: Postgres is behind PgBouncer in transaction mode, where
+    consecutive transactions may run on different server connections, so psycopg
+    must not prepare statements (`prepare_threshold=None`), and no startup options
+    are sent (PgBouncer refuses them).
+    """
+    # PgBouncer refuses the `options` startup parameter: behind it, set statement_timeout
+    # on the role (ALTER ROLE ... SET statement_timeout), see docs/scaling.md.
+    pooling: dict[str, Any] = (
+        {"prepare_threshold": None} if transaction_pooling
+        else {"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"})
     return create_engine(
         database_url,
         pool_pre_ping=True,
@@ -28,11 +42,11 @@ def make_engine(database_url: str, *, pool_size: int = POOL_SIZE,
         max_overflow=max_overflow,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         pool_recycle=POOL_RECYCLE_SECONDS,
-        connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-                      "application_name": "onsale",
+        connect_args={"application_name": "onsale",
                       "connect_timeout": CONNECT_TIMEOUT_SECONDS,
                       "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3,
-                      "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS},
+                      "keepalives_count": 3, "tcp_user_timeout": UNANSWERED_TCP_MS,
+                      **pooling},
         echo=echo,
     )
 

@@ -530,7 +530,7 @@ class OpsAuditEntry(Base):
 
 # ---------------------------------------------------------------- notifications
 
-NOTIFICATION_KINDS = ("order_paid", "order_refunded")
+NOTIFICATION_KINDS = ("order_paid", "order_refunded", "waitlist_offer")
 
 
 class Notification(Base):
@@ -559,5 +559,101 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+# ---------------------------------------------------------------- presales
+
+PRESALE_CODE_KINDS = ("single_use", "per_account")
+
+
+class PresaleRow(Base):
+    """A window before (or beside) the general sale open only to holders of its access codes.
+
+    `quota` caps the accounts let in; `redeemed` counts them and is raised only by the
+    redemption statement (`engine.store.presales`), which the check keeps within the quota.
+    `tier_codes` are the price tiers it unlocks: hidden from everyone else."""
+
+    __tablename__ = "presales"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("quota >= 0", name="quota"),
+        CheckConstraint("redeemed >= 0 AND redeemed <= quota", name="redeemed"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tier_codes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    quota: Mapped[int] = mapped_column(Integer)
+    redeemed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = _created()
+
+
+class PresaleCode(Base):
+    """An access code. `single_use`: binds to the first account that redeems it (`account_id`);
+    `per_account`: a shared code every account may redeem once (up to the quota)."""
+
+    __tablename__ = "presale_codes"
+    __table_args__ = (CheckConstraint(_one_of("kind", PRESALE_CODE_KINDS), name="kind"),)
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    presale_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("presales.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(Text)
+    account_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class PresaleAccess(Base):
+    """An account let into a presale, with the code it redeemed: one row per account."""
+
+    __tablename__ = "presale_access"
+
+    presale_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("presales.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    redeemed_at: Mapped[datetime] = _created()
+
+
+# ---------------------------------------------------------------- sold-out waiting list
+
+WAITING_LIST_STATUSES = ("waiting", "offering", "offered", "taken", "lapsed", "left")
+
+
+class WaitingListEntry(Base):
+    """A fan on an event's sold-out waiting list; `id` is the list order.
+
+    `waiting` -> `offering` (an OfferSeats request is on the partition, `request_id`) ->
+    `offered` (a hold for the fan, `hold_id`, until `offer_expires_at`) -> `taken` (sold) or
+    `lapsed` (expired or released: the next fan gets the seats). No seats for the offer:
+    back to `waiting` at the head."""
+
+    __tablename__ = "waiting_list_entries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", WAITING_LIST_STATUSES), name="status"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index("ux_waiting_list_entries_active", "event_id", "account_id", unique=True,
+              postgresql_where=text("status IN ('waiting', 'offering', 'offered')")),
+        Index(None, "event_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="waiting")
+    request_id: Mapped[str | None] = mapped_column(Text)
+    hold_id: Mapped[str | None] = mapped_column(Text)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
 
 TABLE_NAMES = tuple(Base.metadata.tables)

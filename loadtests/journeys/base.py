@@ -26,6 +26,7 @@ from loadtests.journeys.common import (
 )
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from loadtests.journeys.retrying import retry_delay_seconds, retrying
+from waitingroom.shared_line import own_poll_due, shared_poll_seconds
 
 MAX_QUEUE_POLL_SECONDS = 10.0
 """Never sleep longer than this between polls, whatever the server suggests."""
@@ -37,6 +38,8 @@ class SurgeUser(FastHttpUser):
     wait_time = constant(0)  # journeys sleep where a person would; see `think`
     network_timeout = 60.0
     connection_timeout = 10.0
+    line_rate: float | None = None
+    """Admissions per second from the last read of the line summary (waitingroom.shared_line)."""
 
     def on_start(self) -> None:
         options = self.environment.parsed_options
@@ -102,14 +105,21 @@ class SurgeUser(FastHttpUser):
         return None
 
     def wait_for_admission(self, joined: dict[str, Any]) -> dict[str, Any] | None:
-        """Poll the ticket as the server suggests until admitted; the final status, or None."""
+        """Wait as the waiting page does until admitted; the final status, or None.
+
+        Far back the fan reads the shared summary and asks about their own place
+        only near the front or to keep it (waitingroom.shared_line); near the
+        front they poll the ticket as the server suggests.
+        """
         started = time.monotonic()
         status = joined
         ticket = joined["ticket"]
         while status.get("state") == "waiting":
             if time.monotonic() - started > QUEUE_GIVE_UP_SECONDS:
                 return None
-            gevent.sleep(min(MAX_QUEUE_POLL_SECONDS, float(status.get("poll_after_seconds") or 1)))
+            if not self.follow_summary(status):
+                gevent.sleep(min(MAX_QUEUE_POLL_SECONDS,
+                                 float(status.get("poll_after_seconds") or 1)))
             # Through an outage the fan keeps polling the same ticket: the place is theirs.
             with retrying(self.client, "GET", f"/events/{self.event_id}/queue/{ticket}",
                           what="poll", name="/events/[id]/queue/[ticket]") as response:
@@ -125,6 +135,32 @@ class SurgeUser(FastHttpUser):
         metrics.sample("time_in_queue_ms", waited_ms)
         record_metric(self.environment, "time_in_queue", waited_ms)
         return status
+
+    def follow_summary(self, status: dict[str, Any]) -> bool:
+        """Far back: read the shared summary until an own poll is due; False when near the front."""
+        position = status.get("position")
+        if position is None or status.get("in_prequeue"):
+            return False
+        expiry = float(status.get("position_expiry_seconds") or 60)
+        serving, rate = int(status.get("serving_position") or 0), self.line_rate
+        last_own = time.monotonic()
+        followed = False
+        while not own_poll_due(position, serving, rate,
+                               seconds_since_own_poll=time.monotonic() - last_own,
+                               position_expiry_seconds=expiry):
+            followed = True
+            gevent.sleep(shared_poll_seconds(rate))
+            with self.client.get(f"/events/{self.event_id}/queue", name="/events/[id]/queue",
+                                 catch_response=True) as response:
+                if response.status_code != 200:
+                    response.failure(f"summary: {error_code(response)}")
+                    return followed
+                summary = json_of(response)
+            serving = int(summary.get("serving_position") or 0)
+            rate = summary.get("admission_rate_per_second") or (
+                float(summary.get("new_users_per_minute") or 0) / 60)
+            self.line_rate = rate
+        return followed
 
     def leave_queue(self, ticket: str) -> None:
         with retrying(self.client, "DELETE", f"/events/{self.event_id}/queue/{ticket}",

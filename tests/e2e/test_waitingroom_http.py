@@ -164,7 +164,7 @@ async def test_one_place_per_account_and_a_shared_summary(
     assert polled["state"] == "waiting" and polled["people_ahead"] == 1
     assert polled["estimated_wait_seconds"] > 0 and polled["poll_after_seconds"] >= 0.8
     assert polled["admission_token"] is None
-    assert polled["position_expiry_seconds"] == 60.0
+    assert polled["position_expiry_seconds"] == 180.0
 
     summaries = [await api.get(f"/events/{event_id}/queue") for _ in range(2)]
     bodies = [await s.read() for s in summaries]

@@ -349,6 +349,60 @@ def test_zombie_with_stale_token_cannot_write(redis_client: Redis, keys: Keys,
     drain(successor, redis_client, keys)
 
 
+def lease_moves_before_publishing(worker: PartitionConsumer, redis: Redis, keys: Keys) -> None:
+    """The lease moves on after `worker` took and committed a batch, before it publishes."""
+    publish = worker._publisher.publish_batch  # noqa: SLF001
+
+    def moved_then_publish(**kwargs: Any) -> None:
+        redis.set(keys.lease(PARTITION), "someone-else|999")
+        publish(**kwargs)
+
+    worker._publisher.publish_batch = moved_then_publish  # type: ignore[method-assign]  # noqa: SLF001
+
+
+def test_a_consumer_that_lost_its_lease_moves_no_id_in_flight(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Every request that got a 202 reaches a final state: a holder that lost its lease takes
+    nothing off the queue. An id it moved to the in-flight list after the next holder read
+    that list at takeover would be decided by nobody."""
+    event_id = make_event(db_engine)
+    zombie = consumer(redis_client, keys, db_engine, owner="zombie", lease_ttl_ms=200)
+    assert zombie.try_take_over()
+    redis_client.delete(keys.lease(PARTITION))  # zombie paused past its lease
+    successor = consumer(redis_client, keys, db_engine, owner="successor")
+    assert successor.try_take_over()  # reads the (empty) in-flight list
+    ids = [hold_best(queue, event_id, buyer) for buyer in (1, 2, 3)]
+    for wait in (False, True):
+        with pytest.raises(LeaseLost):
+            zombie._take_batch(wait=wait)  # noqa: SLF001 - it wakes up and takes a batch
+    assert redis_client.llen(keys.inflight(PARTITION)) == 0, "a stale holder moved ids"
+    assert redis_client.llen(keys.queue(PARTITION)) == 3
+    drain(successor, redis_client, keys)
+    assert [status(redis_client, keys, r)["status"] for r in ids] == ["held"] * 3
+
+
+def test_an_id_in_flight_that_a_batch_did_not_include_survives_its_publish(
+        redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
+    """Every request that got a 202 reaches a final state: the publish script removes the
+    batch's own ids from the in-flight list, not a count of ids off its head, so an id put
+    there by someone else (a stale holder, before pops checked the lease) stays until the
+    next holder decides it."""
+    event_id = make_event(db_engine)
+    stray, *ids = [hold_best(queue, event_id, buyer) for buyer in (1, 2, 3, 4)]
+    holder = consumer(redis_client, keys, db_engine, owner="holder")
+    assert holder.try_take_over()
+    redis_client.lmove(keys.queue(PARTITION), keys.inflight(PARTITION), "LEFT", "RIGHT")
+    assert holder.step() == 3
+    assert [status(redis_client, keys, r)["status"] for r in ids] == ["held"] * 3
+    assert status(redis_client, keys, stray)["status"] == "pending"
+    assert redis_client.lrange(keys.inflight(PARTITION), 0, -1) == [stray.encode()]
+    holder.lease.release()
+    successor = consumer(redis_client, keys, db_engine, owner="successor")
+    assert successor.try_take_over()  # re-runs the whole in-flight list
+    assert status(redis_client, keys, stray)["status"] == "held"
+    assert redis_client.llen(keys.inflight(PARTITION)) == 0
+
+
 def test_consumer_that_lost_its_lease_publishes_nothing(
         redis_client: Redis, keys: Keys, queue: SyncRequestQueue, db_engine: Engine) -> None:
     """The publish script runs only while the lease holds this consumer's value: one that
@@ -359,7 +413,7 @@ def test_consumer_that_lost_its_lease_publishes_nothing(
     hold_best(queue, event_id, 1)  # takes both seats
     drain(zombie, redis_client, keys)
     late = [hold_best(queue, event_id, buyer) for buyer in (2, 3)]  # sold out: rejections
-    redis_client.set(keys.lease(PARTITION), "someone-else|999")  # the lease moved on
+    lease_moves_before_publishing(zombie, redis_client, keys)
     zombie._renew_if_due = lambda: None  # type: ignore[method-assign]  # it does not notice
     with pytest.raises(LeaseLost):
         zombie.step()
@@ -381,7 +435,7 @@ def test_serving_consumer_that_lost_its_lease_stops_publishing_and_stands_by(
     assert zombie.try_take_over()
     zombie._renew_if_due = lambda: None  # type: ignore[method-assign]  # it does not notice
     zombie.try_take_over = lambda: False  # type: ignore[method-assign]  # nor take it back
-    redis_client.set(keys.lease(PARTITION), "someone-else|999")  # the lease moved on
+    lease_moves_before_publishing(zombie, redis_client, keys)
     late = [hold_best(queue, event_id, buyer) for buyer in (1, 2, 3)]
     stop = threading.Event()
     thread = threading.Thread(target=zombie.run, args=(stop,))

@@ -133,6 +133,7 @@
     if (reply.status === 200 || reply.status === 201) {
       backoffSeconds = 1;
       ticket = reply.data.ticket;
+      lastOwnPollAt = Date.now();
       sessionStorage.setItem(ticketKey, ticket);
       render(reply.data, true);
       return;
@@ -191,6 +192,7 @@
     }
     if (reply.status === 200) {
       backoffSeconds = 1;
+      lastOwnPollAt = Date.now();
       problem("");
       render(reply.data, false);
       return;
@@ -219,6 +221,91 @@
 
   function scheduleNextPoll(suggested) {
     schedule(document.hidden ? keepAliveSeconds() : Math.min(suggested, keepAliveSeconds()), poll);
+  }
+
+  // ---- far back: the shared line document ----------------------------------------------
+  // The rule of waitingroom/shared_line.py (keep the constants equal): a fan far back reads
+  // the summary GET /events/{id}/queue, the same for everyone and cached for a second by a
+  // CDN or proxy, works out people ahead and the wait, and asks about their own place only
+  // when the serving position plus a margin reaches them, or every half position expiry
+  // to stay in line.
+  const NEAR_FRONT_SECONDS = 30;
+  const NEAR_FRONT_MIN_PLACES = 50;
+  const MIN_SHARED_POLL_SECONDS = 1;
+  const MAX_SHARED_POLL_SECONDS = 5;
+  let lastOwnPollAt = 0;
+  let lineRate = null; // admissions per second, from the last summary read
+
+  function nearFrontMargin(rate) {
+    return Math.max(NEAR_FRONT_MIN_PLACES, Math.ceil((rate > 0 ? rate : 0) * NEAR_FRONT_SECONDS));
+  }
+
+  function nearFront(position, serving, rate) {
+    return serving + nearFrontMargin(rate) >= position;
+  }
+
+  function sharedPollSeconds(rate) {
+    if (!(rate > 0)) return MAX_SHARED_POLL_SECONDS;
+    const crossing = nearFrontMargin(rate) / rate;
+    return Math.max(MIN_SHARED_POLL_SECONDS, Math.min(MAX_SHARED_POLL_SECONDS, crossing / 4));
+  }
+
+  function ownPollDue(position, serving, rate) {
+    const sinceOwn = (Date.now() - lastOwnPollAt) / 1000;
+    return nearFront(position, serving, rate) || sinceOwn >= positionExpirySeconds / 2;
+  }
+
+  function waitFromSummary(position, summary) {
+    if (summary.paused) return null;
+    const rate = summary.admission_rate_per_second || summary.new_users_per_minute / 60;
+    if (!(rate > 0)) return null;
+    return (Math.max(position - summary.serving_position - 1, 0) + 1) / rate;
+  }
+
+  // Fans whose place is known and who are far back follow the summary; everyone else polls
+  // their own place as the server suggests.
+  function scheduleAfterStatus(status) {
+    const farBack =
+      status.position !== null && !status.in_prequeue &&
+      !nearFront(status.position, status.serving_position, lineRate);
+    if (farBack) schedule(MIN_SHARED_POLL_SECONDS, readSummary);
+    else scheduleNextPoll(status.poll_after_seconds || 1);
+  }
+
+  async function readSummary() {
+    if (finished || !ticket || !lastStatus) return;
+    let reply;
+    try {
+      reply = await fetch(queueUrl, { headers: { Accept: "application/json" } });
+    } catch (_) {
+      poll(); // the summary is unreachable: ask about the place itself
+      return;
+    }
+    if (reply.status !== 200) {
+      poll();
+      return;
+    }
+    const summary = await reply.json();
+    const rate = summary.admission_rate_per_second || summary.new_users_per_minute / 60;
+    lineRate = rate;
+    const position = lastStatus.position;
+    if (ownPollDue(position, summary.serving_position, rate)) {
+      poll();
+      return;
+    }
+    const wait = waitFromSummary(position, summary);
+    lastStatus = {
+      ...lastStatus,
+      serving_position: summary.serving_position,
+      people_ahead: Math.max(position - summary.serving_position - 1, 0),
+      estimated_wait_seconds: wait,
+      paused: summary.paused,
+    };
+    renderFigures(lastStatus);
+    schedule(document.hidden ? keepAliveSeconds() : sharedPollSeconds(rate), () => {
+      if (document.hidden) poll();
+      else readSummary();
+    });
   }
 
   document.addEventListener("visibilitychange", () => {
@@ -252,7 +339,7 @@
     $("line-title").textContent = "You are in line";
     show("line", joined && wasHidden);
     renderFigures(status);
-    scheduleNextPoll(status.poll_after_seconds || 1);
+    scheduleAfterStatus(status);
   }
 
   function renderFigures(status) {

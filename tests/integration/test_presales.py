@@ -1,0 +1,109 @@
+"""Presale codes in Postgres: a code is redeemed once under concurrency, the quota holds,
+and no code is used more than allowed (the audit's `presale_codes` check agrees)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from threading import Barrier
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from engine.store import presales as store
+from engine.store.presales import CodeKind, RedeemOutcome
+from loadtests.audit_checks import presale_codes
+from tests.support.booking import make_event
+
+CONTENDERS = 12
+
+
+def accounts(engine: Engine, count: int) -> list[int]:
+    tag = uuid.uuid4().hex[:8]
+    with engine.begin() as conn:
+        return [
+            int(
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO users (email, password_hash, role, display_name)"
+                        " VALUES (:email, 'x', 'fan', 'Fan') RETURNING id"
+                    ),
+                    {"email": f"p{i}-{tag}@example.com"},
+                ).scalar_one()
+            )
+            for i in range(count)
+        ]
+
+
+def open_presale(engine: Engine, event_id: int, quota: int) -> store.Presale:
+    now = datetime.now(UTC)
+    return store.create_presale(
+        engine, event_id, "Fan club", now - timedelta(hours=1), now + timedelta(hours=1),
+        ["front"], quota,
+    )
+
+
+def race(engine: Engine, event_id: int, pairs: list[tuple[str, int]]) -> list[RedeemOutcome]:
+    """Every (code, account) redeemed at the same moment, one thread and connection each."""
+    start = Barrier(len(pairs))
+
+    def one(pair: tuple[str, int]) -> RedeemOutcome:
+        start.wait()
+        return store.redeem_code(engine, event_id, pair[0], pair[1], datetime.now(UTC)).outcome
+
+    with ThreadPoolExecutor(len(pairs)) as pool:
+        return list(pool.map(one, pairs))
+
+
+def test_a_single_use_code_is_redeemed_once_under_concurrency(db_engine: Engine) -> None:
+    event_id = make_event(db_engine)
+    presale = open_presale(db_engine, event_id, quota=100)
+    [code] = store.issue_codes(db_engine, presale.id, CodeKind.SINGLE_USE, 1)
+    fans = accounts(db_engine, CONTENDERS)
+    outcomes = race(db_engine, event_id, [(code, fan) for fan in fans])
+    assert outcomes.count(RedeemOutcome.GRANTED) == 1, "exactly one account wins the code"
+    assert outcomes.count(RedeemOutcome.CODE_TAKEN) == CONTENDERS - 1
+    winner = fans[outcomes.index(RedeemOutcome.GRANTED)]
+    again = store.redeem_code(db_engine, event_id, code, winner, datetime.now(UTC))
+    assert again.outcome is RedeemOutcome.ALREADY_IN, "the owner may come back"
+    with db_engine.connect() as conn:
+        assert presale_codes(conn, event_id).violations == 0
+
+
+def test_the_quota_holds_when_a_crowd_redeems_a_shared_code(db_engine: Engine) -> None:
+    event_id = make_event(db_engine)
+    quota = 5
+    presale = open_presale(db_engine, event_id, quota=quota)
+    [code] = store.issue_codes(db_engine, presale.id, CodeKind.PER_ACCOUNT, 1)
+    fans = accounts(db_engine, CONTENDERS)
+    outcomes = race(db_engine, event_id, [(code, fan) for fan in fans])
+    assert outcomes.count(RedeemOutcome.GRANTED) == quota, "never more accounts than the quota"
+    assert outcomes.count(RedeemOutcome.PRESALE_FULL) == CONTENDERS - quota
+    assert store.presale(db_engine, presale.id).redeemed == quota  # type: ignore[union-attr]
+
+
+def test_the_quota_holds_across_distinct_codes(db_engine: Engine) -> None:
+    event_id = make_event(db_engine)
+    presale = open_presale(db_engine, event_id, quota=3)
+    codes = store.issue_codes(db_engine, presale.id, CodeKind.SINGLE_USE, CONTENDERS)
+    fans = accounts(db_engine, CONTENDERS)
+    outcomes = race(db_engine, event_id, list(zip(codes, fans, strict=True)))
+    assert outcomes.count(RedeemOutcome.GRANTED) == 3
+
+
+def test_codes_work_only_inside_the_window_and_for_their_event(db_engine: Engine) -> None:
+    event_id, other_event = make_event(db_engine), make_event(db_engine)
+    presale = open_presale(db_engine, event_id, quota=10)
+    [code] = store.issue_codes(db_engine, presale.id, CodeKind.SINGLE_USE, 1)
+    [fan] = accounts(db_engine, 1)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert store.redeem_code(db_engine, event_id, code, fan, later).outcome is (
+        RedeemOutcome.UNKNOWN_CODE
+    )
+    assert store.redeem_code(db_engine, other_event, code, fan, datetime.now(UTC)).outcome is (
+        RedeemOutcome.UNKNOWN_CODE
+    )
+    assert store.redeem_code(db_engine, event_id, "NOSUCHCODE", fan, datetime.now(UTC)).outcome is (
+        RedeemOutcome.UNKNOWN_CODE
+    )

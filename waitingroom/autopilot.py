@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from waitingroom.errors import ErrorCode, WaitingRoomError
 
@@ -47,11 +47,11 @@ class Driver(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class AutopilotTargets:
-    target_p99_seconds: float = 0.5
+    target_p99_seconds: Annotated[float, {"exclusiveMinimum": 0}] = 0.5
     """Booking request-to-decision p99 to keep under."""
-    target_queue_depth: int = 200
+    target_queue_depth: Annotated[int, {"minimum": 1}] = 200
     """Requests waiting on the event's partition queue to keep under."""
-    min_new_users_per_minute: float = 60.0
+    min_new_users_per_minute: Annotated[float, {"minimum": 1}] = 60.0
     max_new_users_per_minute: float = 6000.0
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from waitingroom.errors import ErrorCode, WaitingRoomError
 
@@ -28,26 +28,30 @@ class QueueMode(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class RoomConfig:
+    """What ops set for one event's room. Field bounds ride on the types as JSON Schema
+    keywords (the ops API documents the fields from here); `__post_init__` enforces them."""
+
     opens_at: float
     """Joining earlier is refused (`queue_closed`); until sale start fans join the pre-queue."""
     sale_starts_at: float
     """Admissions begin; in shuffle mode the pre-queue order is drawn at this moment."""
     mode: QueueMode = QueueMode.FIFO
-    new_users_per_minute: float = 600.0
-    max_active_users: int = 1000
+    new_users_per_minute: Annotated[float, {"minimum": 0}] = 600.0
+    max_active_users: Annotated[int, {"minimum": 0}] = 1000
     """Admitted sessions alive at once (token not expired, no purchase, not left)."""
-    admission_token_ttl_seconds: float = 900.0
-    position_expiry_seconds: float = 180.0
+    admission_token_ttl_seconds: Annotated[float, {"minimum": 1}] = 900.0
+    position_expiry_seconds: Annotated[float, {"minimum": 3}] = 180.0
     """A waiting fan who does not poll for this long loses the place.
 
     Three minutes: fans far back poll their own place every half of it
     (waitingroom.shared_line), under once a minute; walked-away places are
     skipped for free when the serving position reaches them."""
     paused: bool = False
-    pow_difficulty_bits: int = 0
+    pow_difficulty_bits: Annotated[
+        int, {"minimum": 0, "maximum": MAX_POW_DIFFICULTY_BITS}] = 0
     """Leading zero bits the join proof-of-work needs; 0 turns it off."""
-    join_limit_per_ip_per_minute: int = 120
-    join_limit_per_account_per_minute: int = 10
+    join_limit_per_ip_per_minute: Annotated[int, {"minimum": 1}] = 120
+    join_limit_per_account_per_minute: Annotated[int, {"minimum": 1}] = 10
 
     def __post_init__(self) -> None:
         _check(math.isfinite(self.opens_at), "opens_at", "must be a finite epoch time")

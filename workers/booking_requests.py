@@ -2,7 +2,8 @@
 
 A request is plain data (JSON-safe dict payload) so it survives the queue; the
 partition consumer turns it into an engine command at decision time. The API
-parses bodies with `parse_hold_body` so a bad request is refused before it is
+parses bodies with `parse_hold_body` (into one of `HOLD_CHOICES`, which the API's
+reservation schema is generated from) so a bad request is refused before it is
 queued, with the field at fault named.
 """
 
@@ -12,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, assert_never
+from typing import Annotated, Any, assert_never
 
 from engine.commands import (
     BlockSeats,
@@ -164,13 +165,76 @@ def _positive_int(body: dict[str, Any], field: str, path: str, maximum: int | No
     return value
 
 
-def parse_hold_body(body: Any) -> dict[str, Any]:
-    """Validate a reservation body; return the params of a `hold` request.
+@dataclass(frozen=True, slots=True)
+class ChosenSeats:
+    """`{"seats": [ids]}`: hold these seats."""
 
-    Accepted shapes: `{"seats": [ids]}`, `{"best_available": {"quantity", "section_id"?,
-    "tier"?, "max_price_cents"?, "split_ok"?}}` (split_ok false: the seats sit together in
-    one row), `{"general_admission": {"zone_id", "quantity"}}`.
-    """
+    seats: Annotated[list[int], {"minItems": 1, "maxItems": MAX_SEATS_PER_HOLD,
+                                 "uniqueItems": True}]
+    """Seat ids of the event's venue."""
+
+    def params(self) -> dict[str, Any]:
+        return {"seat_ids": list(self.seats)}
+
+
+@dataclass(frozen=True, slots=True)
+class BestAvailable:
+    quantity: Annotated[int, {"minimum": 1, "maximum": MAX_SEATS_PER_HOLD}]
+    section_id: Annotated[int | None, {"minimum": 1}] = None
+    """Only in this section."""
+    tier: Annotated[str | None, {"minLength": 1}] = None
+    """Only seats of this price tier (its code)."""
+    max_price_cents: Annotated[int | None, {"minimum": 1}] = None
+    """Only seats at or below this price."""
+    split_ok: bool | None = None
+    """False: only seats side by side in one row (default: apart if need be)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BestAvailableChoice:
+    """`{"best_available": {...}}`: the best seats together (or, failing that and unless
+    `split_ok` is false, the best seats apart)."""
+
+    best_available: BestAvailable
+
+    def params(self) -> dict[str, Any]:
+        choice = self.best_available
+        params: dict[str, Any] = {"quantity": choice.quantity}
+        for name in ("section_id", "tier", "max_price_cents", "split_ok"):
+            if getattr(choice, name) is not None:
+                params[name] = getattr(choice, name)
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class GeneralAdmission:
+    zone_id: Annotated[int, {"minimum": 1}]
+    quantity: Annotated[int, {"minimum": 1, "maximum": MAX_SEATS_PER_HOLD}]
+
+
+@dataclass(frozen=True, slots=True)
+class GeneralAdmissionChoice:
+    """`{"general_admission": {...}}`: standing places in a zone."""
+
+    general_admission: GeneralAdmission
+
+    def params(self) -> dict[str, Any]:
+        return {"zone_id": self.general_admission.zone_id,
+                "quantity": self.general_admission.quantity}
+
+
+HoldChoice = ChosenSeats | BestAvailableChoice | GeneralAdmissionChoice
+HOLD_CHOICES = (ChosenSeats, BestAvailableChoice, GeneralAdmissionChoice)
+"""The reservation bodies, in the order the API documents them."""
+
+
+def parse_hold_body(body: Any) -> dict[str, Any]:
+    """Validate a reservation body; return the params of a `hold` request."""
+    return parse_hold_choice(body).params()
+
+
+def parse_hold_choice(body: Any) -> HoldChoice:
+    """A reservation body as one of `HOLD_CHOICES`, the field at fault named if it is not."""
     if not isinstance(body, dict):
         raise _invalid("body", "must be a JSON object")
     shapes = [key for key in ("seats", "best_available", "general_admission") if key in body]
@@ -186,29 +250,31 @@ def parse_hold_body(body: Any) -> dict[str, Any]:
             raise _invalid("seats", f"at most {MAX_SEATS_PER_HOLD} seats")
         if len(set(seats)) != len(seats):
             raise _invalid("seats", "lists a seat twice")
-        return {"seat_ids": seats}
+        return ChosenSeats(seats)
     spec = body[shape]
     if not isinstance(spec, dict):
         raise _invalid(shape, "must be an object")
     quantity = _positive_int(spec, "quantity", f"{shape}.quantity", MAX_SEATS_PER_HOLD)
     if shape == "general_admission":
-        return {"zone_id": _positive_int(spec, "zone_id", "general_admission.zone_id"),
-                "quantity": quantity}
-    params: dict[str, Any] = {"quantity": quantity}
+        return GeneralAdmissionChoice(GeneralAdmission(
+            _positive_int(spec, "zone_id", "general_admission.zone_id"), quantity))
+    section_id = tier = max_price_cents = None
     if spec.get("section_id") is not None:
-        params["section_id"] = _positive_int(spec, "section_id", "best_available.section_id")
+        section_id = _positive_int(spec, "section_id", "best_available.section_id")
     if spec.get("tier") is not None:
         if not isinstance(spec["tier"], str) or not spec["tier"]:
             raise _invalid("best_available.tier", "must be a tier code")
-        params["tier"] = spec["tier"]
+        tier = spec["tier"]
     if spec.get("max_price_cents") is not None:
-        params["max_price_cents"] = _positive_int(spec, "max_price_cents",
-                                                  "best_available.max_price_cents")
+        max_price_cents = _positive_int(spec, "max_price_cents",
+                                        "best_available.max_price_cents")
+    split_ok = None
     if spec.get("split_ok") is not None:
         if not isinstance(spec["split_ok"], bool):
             raise _invalid("best_available.split_ok", "must be true or false")
-        params["split_ok"] = spec["split_ok"]
+        split_ok = spec["split_ok"]
     unknown = set(spec) - {"quantity", "section_id", "tier", "max_price_cents", "split_ok"}
     if unknown:
         raise _invalid(f"best_available.{sorted(unknown)[0]}", "unknown field")
-    return params
+    return BestAvailableChoice(BestAvailable(quantity, section_id, tier, max_price_cents,
+                                             split_ok))

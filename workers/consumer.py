@@ -148,10 +148,18 @@ class PartitionConsumer:
         """Stand by until the lease is ours, serve until it is lost, yielded or `stop` is set."""
         self.yielded = False
         while not stop.is_set():
-            if not may_acquire() or not self.try_take_over():
+            if not may_acquire():
                 stop.wait(STANDBY_POLL_SECONDS)
                 continue
+            # Taking over re-runs the interrupted batch, which can outlast the lease (a
+            # Postgres outage): its LeaseLost, like any error, must let go of the lease here.
+            # A token left set made this process count the partition as held, so neither
+            # it nor the other worker (at its fair share) took it again: the partition
+            # stalled after a long Postgres cut.
             try:
+                if not self.try_take_over():
+                    stop.wait(STANDBY_POLL_SECONDS)
+                    continue
                 self._serve(stop, should_yield)
             except LeaseLost:
                 log.warning("partition %s: lease lost, standing by", self.partition)
@@ -289,6 +297,9 @@ class PartitionConsumer:
         conflicts = 0
         while True:
             self._decide(batch)
+            # Reading and deciding a re-run can take a while (loads, a slow Postgres): keep
+            # the lease meanwhile rather than find it gone at the publish.
+            self._renew_if_due()
             try:
                 self._commit(batch)
                 break

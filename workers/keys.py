@@ -126,6 +126,11 @@ class Keys:
         """Tagged, so RQ's keys of this queue (queue, registries) share one slot."""
         return f"{self.prefix}:{{payments}}"
 
+    def authorized_orders(self) -> str:
+        """Orders authorized and not yet captured or voided (order id -> when authorized): the
+        payments worker's settle sweep finds the ones whose capture or void went missing."""
+        return f"{self.prefix}:payments:authorized"
+
     def order(self, order_id: str) -> str:
         event_id = order_id.split("-", 1)[0]
         return f"{self.prefix}:{{ev:{event_id}}}:order:{order_id}"

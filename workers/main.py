@@ -98,6 +98,7 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
     from workers import payments
     from workers.abandoned_jobs import retry_abandoned_jobs
     from workers.enqueue import SyncRequestQueue
+    from workers.payment_sweep import start_settle_sweep
     from workers.payments_runner import PaymentJobRunner
     from workers.processes import process_alive
     from workers.rqworker import SimpleWorkerWithoutCommands
@@ -122,6 +123,8 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
         return
     queue = Queue(keys.payments_queue_name(), connection=redis)
     retry_abandoned_jobs(queue, redis, process_alive)
+    # Captures and voids that went missing (failed for good in a long outage) are pushed again.
+    start_settle_sweep(redis, keys, threading.Event())
     # Registry maintenance finds jobs whose worker died mid-run (their heartbeat expired)
     # and retries them: every PAYMENTS_MAINTENANCE_SECONDS instead of RQ's 10 minutes.
     SimpleWorkerWithoutCommands([queue], connection=redis,

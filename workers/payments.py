@@ -149,14 +149,19 @@ def followups(outcomes: Sequence[Outcome], keys: Keys,
         order_id = outcome.result.get("order_id")
         if not order_id:
             continue  # only sells the payments worker made carry an order (always, today)
-        if outcome.status == "sold":
-            jobs.append(_job(keys.payments_queue_name(), f"capture-{order_id}",
-                             "workers.payments.capture_order", order_id))
-        else:
-            code = (outcome.result.get("error") or {}).get("code", "hold_expired")
-            jobs.append(_job(keys.payments_queue_name(), f"void-{order_id}",
-                             "workers.payments.void_order", order_id, code))
+        jobs.append(settle_job(keys, order_id, outcome.status, outcome.result))
     return jobs
+
+
+def settle_job(keys: Keys, order_id: str, sell_status: str, result: dict[str, Any]) -> Followup:
+    """What ends an authorized order once its sale is decided: capture when sold, else void
+    (the code says why). One job id per order and kind: pushing it again is idempotent."""
+    if sell_status == "sold":
+        return _job(keys.payments_queue_name(), f"capture-{order_id}",
+                    "workers.payments.capture_order", order_id)
+    code = (result.get("error") or {}).get("code", "hold_expired")
+    return _job(keys.payments_queue_name(), f"void-{order_id}",
+                "workers.payments.void_order", order_id, code)
 
 
 def _set_order(ctx: PaymentsContext, order_id: str, **fields: Any) -> dict[str, str]:
@@ -238,6 +243,8 @@ def authorize_order(order_id: str, attempt: int) -> str:
         # Keep the authorization; RQ retries this job. The sale is still decided in order.
         time.sleep(0.5)
         raise
+    # Indexed before it says authorized, so the settle sweep never misses one.
+    ctx.redis.zadd(ctx.keys.authorized_orders(), {order_id: time.time()})
     _set_order(ctx, order_id, status="authorized", card="", payment_ref=result.reference,
                sell_request_id=enqueued.request_id)
     return "authorized"
@@ -259,6 +266,7 @@ def capture_order(order_id: str) -> str:
             locked.record_capture(order["payment_ref"])
         tickets = ctx.issue_tickets(order_id)
         _set_order(ctx, order_id, status="paid", tickets=tickets, paid_at=time.time())
+        ctx.redis.zrem(ctx.keys.authorized_orders(), order_id)
     # The fan is done: free their place under max_active_users. (Not at purchase start: a
     # declined card must be retryable under the same admission.)
     ctx.end_admission(int(order["event_id"]), int(order["buyer_id"]))
@@ -275,6 +283,7 @@ def void_order(order_id: str, code: str) -> str:
     _set_order(ctx, order_id, status="voided", error={
         "code": code, "message": "The hold expired before payment completed and its seats "
         "were taken; the payment was voided.", "details": {}})
+    ctx.redis.zrem(ctx.keys.authorized_orders(), order_id)
     return "voided"
 
 

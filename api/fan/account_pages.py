@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.http.error_codes import ApiErrorCode
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import path_id
 from api.http.templates import render
@@ -48,7 +49,7 @@ async def tickets_page(request: web.Request) -> web.Response:
 async def printable_ticket(request: web.Request) -> web.Response:
     """Anyone may load the page; it shows the ticket only to its buyer (JSON from
     GET /me/tickets/{id})."""
-    ticket_id = path_id(request, "ticket_id", "ticket_not_found", "ticket")
+    ticket_id = path_id(request, "ticket_id", ApiErrorCode.TICKET_NOT_FOUND, "ticket")
     return render(request, "fan/ticket_print.html", {"ticket_id": ticket_id})
 
 
@@ -64,7 +65,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/signout": _page("The sign-out page"),
     "/me/tickets/{ticket_id}/print": {"get": operation(
         "A printable e-ticket (HTML)", who="anyone (only the ticket's buyer sees it)",
-        tags=["Account pages"], errors=(404,),
+        tags=["Account pages"], errors=(ApiErrorCode.TICKET_NOT_FOUND,),
         parameters=[param("ticket_id", "path", ID_SCHEMA, "The ticket.")],
         responses={200: ok({"type": "string"}, "The page.", content_type="text/html")})},
 }

@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
 from api.fan.sign_in_limits import PasswordWork, record_sign_in, spend_sign_in, spend_sign_up
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from engine.store.models import User
 
@@ -63,8 +64,7 @@ def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             f"{name}: required string",
             {"field": name, "reason": "required string"},
         )
@@ -80,15 +80,12 @@ async def register(request: web.Request) -> web.Response:
     name = str(body.get("display_name") or email.split("@")[0])[:80]
     if not EMAIL.match(email):
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "email: not an email address",
             {"field": "email", "reason": "not an email address"},
         )
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ApiError(
-            400,
-            "invalid_request",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
             f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
             {"field": "password",
              "reason": "too short" if len(password) < MIN_PASSWORD_LENGTH else "too long"},
@@ -108,7 +105,7 @@ async def register(request: web.Request) -> web.Response:
 
     user_id = await asyncio.to_thread(create)
     if user_id is None:
-        raise ApiError(409, "email_taken", "An account with this email exists; sign in.")
+        raise ApiError(ApiErrorCode.EMAIL_TAKEN, "An account with this email exists; sign in.")
     token, expires_at = await asyncio.to_thread(open_session, engine, user_id)
     return web.json_response(
         {
@@ -127,7 +124,7 @@ async def login(request: web.Request) -> web.Response:
     email = _field(body, "email").lower()
     password = _field(body, "password")
     if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
-        raise ApiError(400, "invalid_request", "password: too long",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "password: too long",
                        {"field": "password", "reason": "too long"})
     engine = request.app[DB_ENGINE_KEY]
 
@@ -145,7 +142,7 @@ async def login(request: web.Request) -> web.Response:
         _check_password, None if row is None else row.password_hash, password)
     await record_sign_in(request, email, succeeded=matches)
     if not matches:
-        raise ApiError(401, "invalid_credentials", "Email or password is wrong.")
+        raise ApiError(ApiErrorCode.INVALID_CREDENTIALS, "Email or password is wrong.")
     token, expires_at = await asyncio.to_thread(open_session, engine, row.id)
     return web.json_response(
         {
@@ -180,9 +177,9 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-from api.http.openapi_spec import json_body, ok, operation  # noqa: E402  (documentation, kept last)
+from api.http.openapi_spec import json_body, ok, operation  # noqa: E402
 
-_CREDENTIALS = {
+_CREDENTIALS: dict[str, Any] = {
     "type": "object", "required": ["email", "password"],
     "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
                    "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
@@ -193,7 +190,9 @@ _SESSION = {"type": "object", "properties": {
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/auth/register": {"post": operation(
-        "Create a fan account", who="anyone", tags=["Accounts"], errors=(400, 409, 413, 503),
+        "Create a fan account", who="anyone", tags=["Accounts"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EMAIL_TAKEN,
+                ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
         body=json_body({**_CREDENTIALS, "properties": {
             **_CREDENTIALS["properties"],
             "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH,
@@ -203,15 +202,19 @@ OPENAPI_PATHS: dict[str, Any] = {
                      "display_name": "New Fan"}),
         responses={201: ok(_SESSION, "The account and a session token.")})},
     "/auth/login": {"post": operation(
-        "Sign in", who="anyone", tags=["Accounts"], errors=(400, 401, 413, 503),
+        "Sign in", who="anyone", tags=["Accounts"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.INVALID_CREDENTIALS,
+                ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
         body=json_body(_CREDENTIALS, example={"email": "fan@onsale.example",
                                               "password": "onsale-fan-demo"}),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(
-        "Sign out", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        "Sign out", who="signed in", tags=["Accounts"], signed_in=True,
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN),
         responses={200: ok({"type": "object"}, "The token is revoked.")})},
     "/me": {"get": operation(
-        "Who am I", who="signed in", tags=["Accounts"], signed_in=True, errors=(401, 503),
+        "Who am I", who="signed in", tags=["Accounts"], signed_in=True,
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN),
         responses={200: ok({"type": "object", "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"},
             "role": {"type": "string", "enum": ["fan", "organizer", "ops"]}}})})},

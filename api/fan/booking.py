@@ -20,15 +20,18 @@ from api.fan.request_recovery import recovered_state
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
 from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.params import path_id, path_token
 from engine.store.order_payments import OrderPayment, order_payment
-from workers.booking_requests import event_of, parse_hold_body
+from waitingroom.wire import text_map
+from workers.booking_requests import HOLD_CHOICES, event_of, parse_hold_body
+from workers.checkout import PurchaseRequest, start_checkout
 from workers.enqueue import IdempotencyConflict, QueueFull, RequestQueue
 from workers.gateway import PaymentGateway
 from workers.keys import Keys
 from workers.partitions import partition_for
-from workers.payments import authorize_job, order_id_for, public_order
+from workers.payments import public_order
 
 routes = web.RouteTableDef()
 
@@ -61,7 +64,7 @@ class Booking:
     async def partition_of(self, event_id: int) -> str:
         if time.monotonic() - self._pins_read_at > PINS_CACHE_SECONDS:
             raw = await self.redis.hgetall(self.keys.partition_pins())
-            self._pins = {int(k): v.decode() for k, v in raw.items()}
+            self._pins = {int(k): v for k, v in text_map(raw).items()}
             self._pins_read_at = time.monotonic()
         return partition_for(event_id, self.partitions, self._pins)
 
@@ -75,7 +78,7 @@ async def booking_ctx(app: web.Application) -> Any:
 
 
 def _event_id(request: web.Request) -> int:
-    return path_id(request, "event_id", "event_not_found", "event")
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -83,9 +86,7 @@ def _idempotency_key(request: web.Request) -> str | None:
     if key is not None and not (
         0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH and key.isascii() and key.isprintable()
     ):
-        raise ApiError(
-            400,
-            "invalid_request",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
             "Idempotency-Key: 1 to 200 printable ASCII characters",
             {"field": "Idempotency-Key"},
         )
@@ -107,15 +108,13 @@ async def enqueue_request(
         )
     except QueueFull as full:
         raise ApiError(
-            429,
-            "queue_full",
+            ApiErrorCode.QUEUE_FULL,
             "Too many requests are waiting for this event; try again shortly.",
             {"depth": full.depth, "retry_after": RETRY_AFTER_SECONDS},
         ) from None
     except IdempotencyConflict as conflict:
         raise ApiError(
-            409,
-            "idempotency_conflict",
+            ApiErrorCode.IDEMPOTENCY_CONFLICT,
             "This Idempotency-Key was used for a different request.",
             {"request_id": str(conflict)},
         ) from None
@@ -149,20 +148,19 @@ async def _request_state(
 ) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.request(request_id))
-    record = {k.decode(): v.decode() for k, v in raw.items()}
+    record = text_map(raw)
     if not record:  # never made, or lost with Redis: ask Postgres and the id's age
         recovered = await recovered_state(request, booking.redis, request_id,
                                           principal.user_id, principal.role == "ops")
         if recovered is None:
-            raise ApiError(
-                404, "request_not_found", "No such request for you.", {"request_id": request_id}
-            )
+            raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND, "No such request for you.",
+                           {"request_id": request_id})
         if recovered["status"] == "held":
             recovered["hold_status"] = _hold_status(None, recovered.get("expires_at"))
         return recovered
     if int(record["buyer_id"]) != principal.user_id and principal.role != "ops":
-        raise ApiError(
-            404, "request_not_found", "No such request for you.", {"request_id": request_id}
+        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND, "No such request for you.",
+                       {"request_id": request_id}
         )
     state: dict[str, Any] = {
         "request_id": request_id,
@@ -195,12 +193,12 @@ def _hold_status(recorded: str | None, expires_at: Any) -> str:
 
 
 def _request_id(request: web.Request) -> str:
-    request_id = path_token(request, "request_id", "request_not_found", "request")
+    request_id = path_token(request, "request_id", ApiErrorCode.REQUEST_NOT_FOUND, "request")
     try:
         event_of(request_id)
     except Exception:
-        raise ApiError(
-            404, "request_not_found", "No such request.", {"request_id": request_id}
+        raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND,
+                       "No such request.", {"request_id": request_id}
         ) from None
     return request_id
 
@@ -248,10 +246,10 @@ async def stream_request(request: web.Request) -> web.StreamResponse:
 async def release_hold(request: web.Request) -> web.Response:
     """The hold's owner: give the seats back now (decided in queue order, 202)."""
     principal = await require_principal(request)
-    hold_id = path_token(request, "hold_id", "hold_not_found", "hold")
+    hold_id = path_token(request, "hold_id", BookingCode.HOLD_NOT_FOUND, "hold")
     hold = await _owned_hold(request, hold_id, principal)  # not theirs, or gone: 404 now
     if hold["hold_status"] != "active":
-        raise ApiError(404, "hold_not_found", f"This hold was {hold['hold_status']} already.",
+        raise ApiError(BookingCode.HOLD_NOT_FOUND, f"This hold was {hold['hold_status']} already.",
                        {"hold_id": hold_id, "hold_status": hold["hold_status"]})
     return await enqueue_request(request, principal, hold["event_id"], "release",
                                  {"hold_id": hold_id})
@@ -261,16 +259,16 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
     try:
         state = await _request_state(request, hold_id, principal)
     except ApiError:
-        raise ApiError(
-            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       "No live hold with this id for you.", {"hold_id": hold_id}
         ) from None
     if state["kind"] not in ("hold", "offer") or state["status"] != "held":
-        raise ApiError(
-            404, "hold_not_found", "No live hold with this id for you.", {"hold_id": hold_id}
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       "No live hold with this id for you.", {"hold_id": hold_id}
         )
     if state["hold_status"] in ("released", "cancelled"):
-        raise ApiError(
-            404, "hold_not_found", f"This hold was {state['hold_status']}; reserve again.",
+        raise ApiError(BookingCode.HOLD_NOT_FOUND,
+                       f"This hold was {state['hold_status']}; reserve again.",
             {"hold_id": hold_id, "hold_status": state["hold_status"]},
         )
     return state
@@ -280,62 +278,17 @@ async def _owned_hold(request: web.Request, hold_id: str, principal: Principal) 
 async def purchase(request: web.Request) -> web.Response:
     """The hold's owner, admitted: pay for the held seats (202, then poll the order)."""
     principal = await require_principal(request)
-    hold_id = path_token(request, "hold_id", "hold_not_found", "hold")
+    hold_id = path_token(request, "hold_id", BookingCode.HOLD_NOT_FOUND, "hold")
     hold = await _owned_hold(request, hold_id, principal)
     await ensure_on_sale(request, hold["event_id"])
     if hold["kind"] != "offer":  # a waiting-list offer stands in for admission
         await require_admission(request, hold["event_id"], principal)
-    body = await read_json(request)
-    method = body.get("payment_method")
-    card = method.get("card_number") if isinstance(method, dict) else None
-    if not isinstance(card, str) or not 12 <= len(card.replace(" ", "")) <= 19:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "payment_method.card_number: a card number",
-            {"field": "payment_method.card_number"},
-        )
-    if hold["expires_at"] <= time.time():
-        raise ApiError(
-            410, "hold_expired", "This hold has expired; reserve again.", {"hold_id": hold_id}
-        )
+    purchase_request = PurchaseRequest.from_json(await read_json(request))
     booking = request.app[BOOKING_KEY]
-    order_id = order_id_for(hold_id)
-    order_key = booking.keys.order(order_id)
-    existing = {k.decode(): v.decode() for k, v in (await booking.redis.hgetall(order_key)).items()}
-    if existing and existing.get("status") not in ("declined",):
-        return _order_accepted(public_order(existing))
-    attempt = int(existing.get("attempt") or 0) + 1
-    fields: dict[str, Any] = {
-        "order_id": order_id,
-        "hold_id": hold_id,
-        "event_id": hold["event_id"],
-        "buyer_id": principal.user_id,
-        "amount_cents": hold["total_cents"],
-        "status": "authorizing",
-        "attempt": attempt,
-        # The card number goes no further than the gateway's tokenizer.
-        "payment_token": booking.gateway.tokenize(card),
-        "card_last4": card.replace(" ", "")[-4:],
-        "error": "",
-        # A hold recovered from Postgres after a Redis loss lists seat ids, not seats.
-        "seat_ids": json.dumps([s["seat_id"] for s in hold.get("seats", [])]
-                               or hold.get("seat_ids", [])),
-    }
-    if hold.get("zone_id") is not None:
-        fields["zone_id"] = json.dumps(hold["zone_id"])
-        fields["quantity"] = json.dumps(hold["quantity"])
-    job = authorize_job(booking.keys, order_id, attempt)
-    async with booking.redis.pipeline(transaction=False) as pipe:  # many slots: no MULTI
-        pipe.hset(order_key, mapping={k: str(v) for k, v in fields.items()})
-        pipe.expire(order_key, 7 * 24 * 3600)
-        job.write(pipe)
-        await pipe.execute()
-    # Queued once the order and the job are written (Followup.write says why).
-    async with booking.redis.pipeline(transaction=False) as pipe:
-        job.queue(pipe)
-        await pipe.execute()
-    return _order_accepted(public_order({k: str(v) for k, v in fields.items()}))
+    order = await start_checkout(booking.redis, booking.keys, booking.gateway, hold_id=hold_id,
+                                 hold=hold, buyer_id=principal.user_id,
+                                 purchase=purchase_request, now=time.time())
+    return _order_accepted(order)
 
 
 def _order_accepted(order: dict[str, Any]) -> web.Response:
@@ -350,9 +303,10 @@ def _order_accepted(order: dict[str, Any]) -> web.Response:
 async def _order_state(request: web.Request, order_id: str, principal: Principal) -> dict[str, Any]:
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.order(order_id))
-    order = {k.decode(): v.decode() for k, v in raw.items()}
+    order = text_map(raw)
     if not order or (int(order["buyer_id"]) != principal.user_id and principal.role != "ops"):
-        raise ApiError(404, "order_not_found", "No such order for you.", {"order_id": order_id})
+        raise ApiError(BookingCode.ORDER_NOT_FOUND,
+                       "No such order for you.", {"order_id": order_id})
     return public_order(order)
 
 
@@ -362,7 +316,7 @@ async def refund_order(request: web.Request) -> web.Response:
     order (order refunded, tickets void, seats back on sale), then the payments worker gives
     the money back and the fan is told by mail. 202, then poll the request."""
     principal = await require_principal(request, "ops")
-    order_id = path_token(request, "order_id", "order_not_found", "order")
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
     payment = await refundable_payment(request, order_id)
     return await enqueue_request(request, principal, payment.event_id, "refund",
                           {"order_id": order_id})
@@ -373,11 +327,12 @@ async def refundable_payment(request: web.Request, order_id: str) -> OrderPaymen
     `order_not_refundable` for an order that is not paid or whose event was cancelled."""
     payment = await asyncio.to_thread(order_payment, request.app[DB_ENGINE_KEY], order_id)
     if payment is None:
-        raise ApiError(404, "order_not_found", "No such order.", {"order_id": order_id})
+        raise ApiError(BookingCode.ORDER_NOT_FOUND, "No such order.", {"order_id": order_id})
     if payment.status != "paid" or payment.event_status == "cancelled":
         reason = ("its event was cancelled: its refund is automatic"
                   if payment.status == "paid" else f"it is {payment.status}")
-        raise ApiError(409, "order_not_refundable", f"This order cannot be refunded: {reason}.",
+        raise ApiError(ApiErrorCode.ORDER_NOT_REFUNDABLE,
+                       f"This order cannot be refunded: {reason}.",
                        {"order_id": order_id, "status": payment.status,
                         "event_status": payment.event_status})
     return payment
@@ -388,7 +343,7 @@ async def get_order(request: web.Request) -> web.Response:
     """The order's owner (or ops): authorizing, authorized, paid (+ tickets), declined, voided
     or refunded."""
     principal = await require_principal(request)
-    order_id = path_token(request, "order_id", "order_not_found", "order")
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
     return web.json_response(await _order_state(request, order_id, principal))
 
 
@@ -396,7 +351,7 @@ async def get_order(request: web.Request) -> web.Response:
 async def stream_order(request: web.Request) -> web.StreamResponse:
     """The order's owner: order states as Server-Sent Events, ending with a final one."""
     principal = await require_principal(request)
-    order_id = path_token(request, "order_id", "order_not_found", "order")
+    order_id = path_token(request, "order_id", BookingCode.ORDER_NOT_FOUND, "order")
     booking = request.app[BOOKING_KEY]
     pubsub = booking.redis.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(booking.keys.order_channel(order_id))
@@ -424,39 +379,35 @@ async def stream_order(request: web.Request) -> web.StreamResponse:
         await pubsub.aclose()
 
 
-from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param  # noqa: E402
+from api.http.body_schema import object_schema  # noqa: E402
+from api.http.openapi_spec import (  # noqa: E402
+    ID_SCHEMA,
+    OperationCommon,
+    json_body,
+    ok,
+    operation,
+    param,
+)
 
 _ACCEPTED = {"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},
     "status_url": {"type": "string"}, "events_url": {"type": "string"}}}
-_QUANTITY = {"type": "integer", "minimum": 1}
-_HOLD_BODY = {"oneOf": [
-    {"type": "object", "required": ["seats"], "additionalProperties": False,
-     "properties": {"seats": {"type": "array", "minItems": 1,
-                              "items": {"type": "integer"}}}},
-    {"type": "object", "required": ["best_available"], "additionalProperties": False,
-     "properties": {"best_available": {
-         "type": "object", "required": ["quantity"], "additionalProperties": False,
-         "properties": {"quantity": _QUANTITY, "section_id": ID_SCHEMA,
-                        "tier": {"type": "string", "minLength": 1},
-                        "max_price_cents": _QUANTITY}}}},
-    {"type": "object", "required": ["general_admission"], "additionalProperties": False,
-     "properties": {"general_admission": {
-         "type": "object", "required": ["zone_id", "quantity"], "additionalProperties": False,
-         "properties": {"zone_id": ID_SCHEMA, "quantity": _QUANTITY}}}},
-]}
+_HOLD_BODY = {"oneOf": [object_schema(choice) for choice in HOLD_CHOICES]}
 _IDEMPOTENCY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
                      "Repeat a request safely: the same key returns the same request.")
 _ADMISSION = param("X-Admission-Token", "header", {"type": "string"},
                    "The waiting room's admission token, when the event has a waiting room.")
 _SSE = ok({"type": "string"}, "An event stream.", content_type="text/event-stream")
-_BOOKING = {"tags": ["Booking"], "signed_in": True}
+_BOOKING = OperationCommon(tags=["Booking"], signed_in=True)
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/reservations": {"post": operation(
         "Hold seats (explicit, best available or standing)",
-        who="a signed-in buyer admitted to the event", errors=(400, 401, 403, 404, 409, 429, 503),
+        who="a signed-in buyer admitted to the event",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                RoomCode.NOT_ADMITTED, ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
+                ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
         description="Answers 202 at once; the event's partition decides in queue order. "
                     "Poll `status_url` or stream `events_url` for held or rejected.",
         parameters=[param("event_id", "path", ID_SCHEMA, "The event."), _IDEMPOTENCY,
@@ -465,7 +416,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={202: ok(_ACCEPTED, "Accepted, pending.")},
         **_BOOKING)},
     "/requests/{request_id}": {"get": operation(
-        "A booking request's state", who="the request's owner (or ops)", errors=(401, 404, 503),
+        "A booking request's state", who="the request's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.REQUEST_NOT_FOUND),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         description="A held hold request also says what became of the hold since: "
                     "`hold_status` is active, released, expired, sold, cancelled or refunded. "
@@ -476,29 +428,37 @@ OPENAPI_PATHS: dict[str, Any] = {
         **_BOOKING)},
     "/requests/{request_id}/events": {"get": operation(
         "A booking request's states (SSE)", who="the request's owner (or ops)",
-        errors=(401, 404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.REQUEST_NOT_FOUND),
         parameters=[param("request_id", "path", {"type": "string"}, "From the 202.")],
         responses={200: _SSE}, **_BOOKING)},
     "/holds/{hold_id}": {"delete": operation(
-        "Release a hold early", who="the hold's owner", errors=(401, 404, 429, 503),
+        "Release a hold early", who="the hold's owner",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                BookingCode.HOLD_NOT_FOUND, ApiErrorCode.REQUEST_NOT_FOUND,
+                ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _IDEMPOTENCY],
         responses={202: ok(_ACCEPTED, "Accepted, decided in queue order.")}, **_BOOKING)},
     "/holds/{hold_id}/purchase": {"post": operation(
         "Pay for a hold", who="the hold's owner, admitted to the event",
-        errors=(400, 401, 403, 404, 410, 503),
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                RoomCode.NOT_ADMITTED, ApiErrorCode.EVENT_NOT_FOUND, BookingCode.HOLD_NOT_FOUND,
+                ApiErrorCode.REQUEST_NOT_FOUND, ApiErrorCode.EVENT_NOT_ON_SALE,
+                BookingCode.HOLD_EXPIRED),
         parameters=[param("hold_id", "path", {"type": "string"}, "The hold."), _ADMISSION],
-        body=json_body({"type": "object", "required": ["payment_method"], "properties": {
-            "payment_method": {"type": "object", "required": ["card_number"], "properties": {
-                "card_number": {"type": "string", "minLength": 12, "maxLength": 23}}}}}),
+        body=json_body(object_schema(PurchaseRequest, closed=False)),
         responses={202: ok({"type": "object"}, "The order, authorizing.")}, **_BOOKING)},
     "/orders/{order_id}": {"get": operation(
-        "An order", who="the order's owner (or ops)", errors=(401, 404, 503),
+        "An order", who="the order's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, BookingCode.ORDER_NOT_FOUND),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
         responses={200: ok({"type": "object"}, "authorizing, authorized, paid (with "
                                "tickets), declined, voided, or refunded.")},
         **_BOOKING)},
     "/orders/{order_id}/refund": {"post": operation(
-        "Refund a paid order", who="ops", errors=(401, 403, 404, 409, 429, 503),
+        "Refund a paid order", who="ops",
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                BookingCode.ORDER_NOT_FOUND, ApiErrorCode.IDEMPOTENCY_CONFLICT,
+                ApiErrorCode.ORDER_NOT_REFUNDABLE, ApiErrorCode.QUEUE_FULL),
         description="Decided in queue order on the event's partition (order refunded, "
                     "tickets void, seats back on sale); the money goes back through the "
                     "payment gateway and the fan is told by mail. Poll `status_url` for "
@@ -508,7 +468,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         responses={202: ok(_ACCEPTED, "Accepted, pending.")}, tags=["Booking"],
         signed_in=True)},
     "/orders/{order_id}/events": {"get": operation(
-        "An order's states (SSE)", who="the order's owner (or ops)", errors=(401, 404, 503),
+        "An order's states (SSE)", who="the order's owner (or ops)",
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, BookingCode.ORDER_NOT_FOUND),
         parameters=[param("order_id", "path", {"type": "string"}, "The order.")],
         responses={200: _SSE}, **_BOOKING)},
 }

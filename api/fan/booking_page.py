@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import page_not_found
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import ascii_id
@@ -72,13 +73,14 @@ async def booking_page(request: web.Request) -> web.Response:
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/book": {"get": operation(
         "Seat-selection page (HTML)", who="anyone; booking from it needs sign-in and admission",
-        tags=["Fan pages"], errors=(),
+        tags=["Fan pages"],
         parameters=[param("event_id", "path", ID_SCHEMA, "A published event.")],
         responses={200: ok({"type": "string"}, "HTML.", content_type="text/html"),
                    404: ok({"type": "string"}, "Not on sale (HTML).",
                            content_type="text/html")})},
     "/static/booking/{name}": {"get": operation(
-        "The seat-selection page's assets", who="anyone", tags=["Fan pages"], errors=(404,),
+        "The seat-selection page's assets", who="anyone", tags=["Fan pages"],
+        errors=(ApiErrorCode.NOT_FOUND,),
         parameters=[param("name", "path", {"type": "string", "enum": list(STATIC_FILES)},
                           "book.js or book.css")],
         responses={200: ok({"type": "string"}, "The file.", content_type="text/plain")})},

@@ -26,6 +26,7 @@ from api.fan.presale_http import visible_tiers
 from api.fan.sale_status import SALE_STATUS_KEY, SaleStatusCache, SaleWindow
 from api.fan.seatmap_cache import SEATMAP_CACHE_KEY, EventNotFound, SeatMapCache
 from api.http.appkeys import DB_ENGINE_KEY, READ_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import DATETIME_SCHEMA, ID_SCHEMA, ok, operation, param, ref
 from api.http.params import (
@@ -316,10 +317,10 @@ async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
     event the caller may not see."""
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     if details["status"] == "draft" and not await may_see_drafts(
             request, await optional_principal(request), details["organizer"]["organizer_id"]):
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     details["price_tiers"] = await visible_tiers(request, event_id, details["price_tiers"])
     window: SaleWindow = details.pop("_window")
     refusal = window.refusal(datetime.now(UTC))
@@ -328,7 +329,8 @@ async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
     try:
         seat_map = await request.app[SEATMAP_CACHE_KEY].get(event_id)
     except EventNotFound:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id}) from None
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND,
+                       "No such event.", {"event_id": event_id}) from None
     sections = seat_map.section_availability()
     left = sum(section["available"] for section in sections)
     details["availability"] = {
@@ -391,7 +393,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/events": {"get": operation(
-        "Browse events", who="anyone", tags=["Catalog"], errors=(400, 503),
+        "Browse events", who="anyone", tags=["Catalog"], errors=(ApiErrorCode.INVALID_REQUEST,),
         description="Keyset pagination: pass `next_cursor` back as `cursor` with the same "
                     "filters and sort.",
         parameters=[
@@ -409,7 +411,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "events": {"type": "array", "items": ref("EventListing")},
             "next_cursor": {"type": ["string", "null"]}}})})},
     "/search": {"get": operation(
-        "Search events", who="anyone", tags=["Catalog"], errors=(400, 503),
+        "Search events", who="anyone", tags=["Catalog"], errors=(ApiErrorCode.INVALID_REQUEST,),
         description="Postgres full-text search over event name, performers, venue and city. "
                     "Every word matches as a prefix, so results follow typing; names with "
                     "punctuation (`AC/DC`, `blink-182`) are found as written or with spaces "
@@ -430,7 +432,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "next_cursor": {"type": ["string", "null"]}}})})},
     "/events/{event_id}": {"get": operation(
         "Event details", who="anyone; drafts only their organizer or ops", tags=["Catalog"],
-        errors=(404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.EVENT_NOT_FOUND),
         description="With the venue, performers, price tiers and availability per section "
                     "(from the live seat-map cache). A browser asking for text/html gets the "
                     "event's fan page instead.",

@@ -20,6 +20,8 @@ from aiohttp import web
 
 from api.fan.waitingroom_http import SHARED_CACHE_KEY, WAITING_ROOM_KEY, event_id_of
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode, RoomCode
+from api.http.openapi_spec import error_codes
 from engine.store.booking_order import first_hold_decisions
 from loadtests.audit_replay import fifo_agreement
 from waitingroom.draw import build_report
@@ -91,6 +93,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "The sale's public draw: seed commitment, revealed seed, order, anomalies",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND)),
             "responses": {
                 "200": _json(
                     "the fairness report",
@@ -113,6 +116,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "A signed receipt of the ticket holder's place (Ed25519 JWT)",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND,
+                                          RoomCode.INVALID_TICKET)),
             "responses": {
                 "200": _json("the receipt", {"receipt": {"type": "string"}}),
                 "404": {"description": "invalid_ticket or room_not_found"},

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.openapi_spec import ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, query_int
 
@@ -175,12 +176,16 @@ _PAGING = [param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 
 OPENAPI_PATHS: dict[str, Any] = {
     "/me/orders": {"get": operation(
         "My orders", who="signed in: only the caller's own", tags=["Fan history"],
-        signed_in=True, errors=(400, 401, 503), parameters=_PAGING,
+        signed_in=True,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.FORBIDDEN), parameters=_PAGING,
         responses={200: ok({"type": "object", "properties": {
             "orders": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}}})})},
     "/me/tickets": {"get": operation(
         "My tickets", who="signed in: only the caller's own", tags=["Fan history"],
-        signed_in=True, errors=(400, 401, 503), parameters=_PAGING,
+        signed_in=True,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.FORBIDDEN), parameters=_PAGING,
         responses={200: ok({"type": "object", "properties": {
             "tickets": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}}})})},
 }

@@ -28,7 +28,9 @@ from aiohttp import web
 from aiohttp_jinja2 import render_string
 
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import page_not_found
+from api.http.openapi_spec import error_codes
 from api.http.params import ascii_id
 from engine.store.models import EventRow, VenueRow
 
@@ -110,6 +112,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["fan pages"],
             "summary": "The waiting page's script and stylesheet",
+            "x-error-codes": error_codes((ApiErrorCode.NOT_FOUND,)),
             "x-who-may-call": "Anyone",
             "parameters": [
                 {

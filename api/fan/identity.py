@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from engine.store.models import User, UserSession
+from waitingroom.wire import text
 
 SESSION_TTL = timedelta(days=7)
 SESSION_CACHE_SECONDS = 60
@@ -51,16 +53,18 @@ async def optional_principal(request: web.Request) -> Principal | None:
     if token is None:
         return None
     if not (token.isascii() and token.isprintable()):  # no session token looks otherwise
-        raise ApiError(401, "unauthorized", "The session token is unknown, expired or revoked.")
+        raise ApiError(ApiErrorCode.UNAUTHORIZED,
+                       "The session token is unknown, expired or revoked.")
     digest = token_hash(token)
     redis = request.config_dict[REDIS_KEY]
     cached = await redis.get(_cache_key(request, digest))
     if cached:
-        user_id, role, email = cached.decode().split("|", 2)
+        user_id, role, email = text(cached).split("|", 2)
         return Principal(int(user_id), role, email)
     principal = await asyncio.to_thread(_lookup, request.config_dict[DB_ENGINE_KEY], digest)
     if principal is None:
-        raise ApiError(401, "unauthorized", "The session token is unknown, expired or revoked.")
+        raise ApiError(ApiErrorCode.UNAUTHORIZED,
+                       "The session token is unknown, expired or revoked.")
     await redis.set(
         _cache_key(request, digest),
         f"{principal.user_id}|{principal.role}|{principal.email}",
@@ -73,10 +77,10 @@ async def require_principal(request: web.Request, *roles: str) -> Principal:
     """The caller, who must be signed in and (if roles are given) have one of them."""
     principal = await optional_principal(request)
     if principal is None:
-        raise ApiError(401, "unauthorized", "Sign in: send `Authorization: Bearer <token>`.")
+        raise ApiError(ApiErrorCode.UNAUTHORIZED, "Sign in: send `Authorization: Bearer <token>`.")
     if roles and principal.role not in roles:
-        raise ApiError(
-            403, "forbidden", f"This needs the {' or '.join(roles)} role.", {"role": principal.role}
+        raise ApiError(ApiErrorCode.FORBIDDEN,
+                       f"This needs the {' or '.join(roles)} role.", {"role": principal.role}
         )
     return principal
 

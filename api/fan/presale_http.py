@@ -20,6 +20,7 @@ from aiohttp import web
 from api.fan.identity import Principal, optional_principal, require_principal
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import invalid, path_id
@@ -32,9 +33,9 @@ MAX_CODE_CHARS = 64
 PRESALE_CACHE_SECONDS = 1.0
 MAX_CACHED_EVENTS = 4096
 _REFUSALS = {
-    store.RedeemOutcome.UNKNOWN_CODE: (404, "invalid_code", "No open presale has this code."),
-    store.RedeemOutcome.CODE_TAKEN: (409, "code_used", "This code was used by another account."),
-    store.RedeemOutcome.PRESALE_FULL: (409, "presale_full", "This presale has let in all it may."),
+    store.RedeemOutcome.UNKNOWN_CODE: ApiErrorCode.INVALID_CODE,
+    store.RedeemOutcome.CODE_TAKEN: ApiErrorCode.CODE_USED,
+    store.RedeemOutcome.PRESALE_FULL: ApiErrorCode.PRESALE_FULL,
 }
 
 
@@ -42,7 +43,7 @@ _REFUSALS = {
 async def redeem(request: web.Request) -> web.Response:
     """Signed-in fan: `{"code"}` lets the account into the presale it opens (200)."""
     principal = await require_principal(request)
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     body = await read_json(request)
     code = body.get("code") if isinstance(body, dict) else None
     if not isinstance(code, str) or not 0 < len(code.strip()) <= MAX_CODE_CHARS:
@@ -59,8 +60,7 @@ async def redeem(request: web.Request) -> web.Response:
     )
     refusal = _REFUSALS.get(outcome.outcome)
     if refusal is not None:
-        status, error_code, message = refusal
-        raise ApiError(status, error_code, message, {"event_id": event_id})
+        raise ApiError(refusal, details={"event_id": event_id})
     return web.json_response(
         {
             "event_id": event_id,
@@ -83,8 +83,7 @@ async def presale_gate(request: web.Request, event_id: int, account_id: int) -> 
     if accessible & {p.id for p in open_now}:
         return
     raise ApiError(
-        403,
-        "presale_only",
+        ApiErrorCode.PRESALE_ONLY,
         "Only presale code holders may join the line now; redeem a code first.",
         {
             "presale_ids": [p.id for p in open_now],
@@ -134,13 +133,15 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": operation(
             "Redeem a presale access code (binds a single-use code to this account)",
             who="signed-in fan",
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.INVALID_CODE, ApiErrorCode.CODE_USED,
+                    ApiErrorCode.PRESALE_FULL),
             tags=["presales"],
             parameters=[param("event_id", "path", ID_SCHEMA, "event id")],
             body=json_body(
                 {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}
             ),
             responses={200: ok({"type": "object"}, "let in (granted or already_in)")},
-            errors=(400, 401, 404, 409, 429),
             signed_in=True,
         ),
     },

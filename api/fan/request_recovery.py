@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from engine.store.repository import InventoryRepository
 from workers.booking_requests import enqueued_at_of, event_of
 from workers.keys import RQ_JOB_PREFIX
@@ -36,9 +37,8 @@ LOST_AFTER_SECONDS = 15.0
 """Longer than a consumer takes to commit and publish a batch it took before Redis went away."""
 
 LOST_RESULT: dict[str, Any] = {"error": {
-    "code": "request_lost",
-    "message": "This request was lost in a server restart before it was decided; "
-               "nothing was booked. Please send it again.",
+    "code": ApiErrorCode.REQUEST_LOST.value,
+    "message": ApiErrorCode.REQUEST_LOST.default_message,
     "details": {"retryable": True},
 }}
 

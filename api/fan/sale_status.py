@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 
 SALE_STATUS_CACHE_SECONDS = 1.0
@@ -74,10 +75,10 @@ async def ensure_on_sale(request: web.Request, event_id: int) -> None:
     """Raise 404 `event_not_found`, or 409 `event_not_on_sale` unless the event sells now."""
     window = await request.app[SALE_STATUS_KEY].window(request.app[DB_ENGINE_KEY], event_id)
     if window is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     refusal = window.refusal(datetime.now(UTC))
     if refusal is not None:
         reason, message = refusal
-        raise ApiError(409, "event_not_on_sale", message,
+        raise ApiError(ApiErrorCode.EVENT_NOT_ON_SALE, message,
                        {"event_id": event_id, "reason": reason, "status": window.status,
                         "onsale_at": window.onsale_at.isoformat()})

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from engine.store.seatmaps import (
     load_event_state,
     load_layout,
 )
+from waitingroom.wire import text
 from workers.keys import Keys
 
 log = logging.getLogger("onsale.seatmaps")
@@ -359,8 +360,9 @@ class SeatMapCache:
     # ------------------------------------------------------------ following the stream
 
     async def _last_stream_id(self, event_id: int) -> str:
-        last = await self._redis.xrevrange(self._keys.availability_stream(event_id), count=1)
-        return last[0][0].decode() if last else "0-0"
+        last = _entries(await self._redis.xrevrange(self._keys.availability_stream(event_id),
+                                                    count=1))
+        return last[0][0] if last else "0-0"
 
     async def _catch_up(self, seat_map: LiveSeatMap) -> None:
         """Apply every stream entry after the last one applied, in order."""
@@ -368,10 +370,10 @@ class SeatMapCache:
         async with lock:
             stream = self._keys.availability_stream(seat_map.event_id)
             while True:
-                entries = await self._redis.xrange(stream, min=f"({seat_map.stream_id}",
-                                                   count=STREAM_READ_COUNT)
+                entries = _entries(await self._redis.xrange(
+                    stream, min=f"({seat_map.stream_id}", count=STREAM_READ_COUNT))
                 for entry_id, fields in entries:
-                    seat_map.stream_id = entry_id.decode()
+                    seat_map.stream_id = entry_id
                     try:
                         delta = json.loads(fields[b"delta"])
                         seat_map.apply(int(delta["version"]), delta["changes"])
@@ -471,3 +473,8 @@ async def seatmap_cache_ctx(app: web.Application) -> AsyncIterator[None]:
     await cache.start()
     yield
     await cache.stop()
+
+
+def _entries(reply: Iterable[tuple[Any, Any]] | None) -> list[tuple[str, Mapping[Any, Any]]]:
+    """An XRANGE or XREVRANGE reply as (entry id, fields) pairs."""
+    return [(text(entry_id), fields or {}) for entry_id, fields in reply or ()]

@@ -28,6 +28,7 @@ from api.fan.seatmap_cache import (
     LiveSeatMap,
     Subscriber,
 )
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import ascii_id, path_id, query_int
@@ -46,17 +47,18 @@ async def _visible_map(request: web.Request, event_id: int) -> LiveSeatMap:
     try:
         seat_map = await request.app[SEATMAP_CACHE_KEY].get(event_id)
     except EventNotFound:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id}) from None
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND,
+                       "No such event.", {"event_id": event_id}) from None
     if seat_map.status == "draft" and not await may_see_drafts(
             request, await optional_principal(request), seat_map.organizer_id):
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     return seat_map
 
 
 @routes.get("/events/{event_id}/seats")
 async def seat_map(request: web.Request) -> web.Response:
     """Anyone (drafts: their organizer or ops): the seat map with states, prices and version."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     live = await _visible_map(request, event_id)
     headers = {"ETag": live.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding",
                "X-Inventory-Version": str(live.version)}
@@ -95,7 +97,7 @@ def _after_version(request: web.Request) -> int | None:
 @routes.get("/events/{event_id}/availability/stream")
 async def availability_stream(request: web.Request) -> web.StreamResponse:
     """Anyone (drafts: their organizer or ops): seat-state deltas after a version, as SSE."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     after = _after_version(request)
     cache = request.app[SEATMAP_CACHE_KEY]
     live = await _visible_map(request, event_id)
@@ -152,7 +154,7 @@ async def availability_stream(request: web.Request) -> web.StreamResponse:
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/seats": {"get": operation(
         "Live seat map", who="anyone; drafts only their organizer or ops", tags=["Seat maps"],
-        errors=(404, 503),
+        errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.EVENT_NOT_FOUND),
         description="Served from memory, kept current by the booking workers' availability "
                     "deltas. `seats` rows follow `seat_fields`: "
                     f"{', '.join(SEAT_FIELDS)}; state is available, held, sold or blocked. "
@@ -171,7 +173,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                    304: {"description": "Not modified: your map is current."}})},
     "/events/{event_id}/availability/stream": {"get": operation(
         "Seat-state deltas (SSE)", who="anyone; drafts only their organizer or ops",
-        tags=["Seat maps"], errors=(400, 404, 503),
+        tags=["Seat maps"],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                ApiErrorCode.EVENT_NOT_FOUND),
         description="Server-Sent Events. `delta` events carry `{version, changes}` where "
                     "changes maps a seat id to its new state and `zone:<id>` to a GA zone's "
                     "tickets left. A `snapshot` event carries `{version, status, states}` with "

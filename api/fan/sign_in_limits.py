@@ -25,6 +25,7 @@ from aiohttp import web
 
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 
 MINUTE_SECONDS = 60
@@ -48,7 +49,7 @@ class Window:
 
 def _refused(window: Window, retry_after: int) -> ApiError:
     retry_after = max(1, retry_after)
-    return ApiError(429, "rate_limited", f"Too many attempts; retry in {retry_after} s.",
+    return ApiError(ApiErrorCode.RATE_LIMITED, f"Too many attempts; retry in {retry_after} s.",
                     {"scope": window.scope, "retry_after": retry_after})
 
 
@@ -131,7 +132,7 @@ class PasswordWork:
 
     async def run(self, work: Callable[..., _T], *args: object) -> _T:
         if self._queued >= self._max_queued:
-            raise ApiError(503, "busy", "Too many sign-ins at once; retry shortly.",
+            raise ApiError(ApiErrorCode.BUSY, "Too many sign-ins at once; retry shortly.",
                            {"retry_after": 1})
         self._queued += 1
         try:

@@ -20,6 +20,7 @@ from aiohttp import web
 from api.fan import catalog
 from api.fan.waitingroom_http import WAITING_ROOM_KEY
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ok, operation, param
 from api.http.params import path_id
@@ -149,7 +150,7 @@ async def search_events(request: web.Request) -> web.Response:
 async def event_details(request: web.Request) -> web.Response:
     """Anyone (drafts: their organizer or ops): details with per-section availability;
     browsers get the event page (details, live availability, the next step)."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     if catalog.prefers_html(request):
         return await event_page(request, event_id)
     return web.json_response(await catalog.event_document(request, event_id))
@@ -160,12 +161,12 @@ OPENAPI_PATHS: dict[str, Any] = {
     **catalog.OPENAPI_PATHS,
     "/static/boxoffice/{name}": {"get": operation(
         "The box office pages' styles and scripts", who="anyone", tags=["Storefront"],
-        errors=(404,), parameters=[param("name", "path", {"type": "string"},
+        errors=(ApiErrorCode.NOT_FOUND,), parameters=[param("name", "path", {"type": "string"},
                                          "A file of api/fan/static/boxoffice/.")],
         responses={200: ok({"type": "string"}, "The file.", content_type="text/plain")})},
     "/": {"get": operation(
         "The home page: on sale now, on sale soon, categories, cities", who="anyone",
-        tags=["Storefront"], errors=(503,),
+        tags=["Storefront"],
         description="Browsers (Accept: text/html first) get the page; others JSON.",
         responses={200: ok({"type": "object", "properties": {
             "on_sale_now": {"type": "array"}, "on_sale_soon": {"type": "array"},

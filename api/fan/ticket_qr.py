@@ -14,6 +14,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.openapi_spec import ID_SCHEMA, ok, operation, param
 from api.http.params import path_id
@@ -28,11 +29,11 @@ _PRIVATE = {"Cache-Control": "private, no-store"}
 async def my_ticket(request: web.Request) -> dict[str, Any]:
     """The caller's ticket named in the path, or 404 `ticket_not_found`."""
     principal = await require_principal(request)
-    ticket_id = path_id(request, "ticket_id", "ticket_not_found", "ticket")
+    ticket_id = path_id(request, "ticket_id", ApiErrorCode.TICKET_NOT_FOUND, "ticket")
     ticket = await asyncio.to_thread(owned_ticket, request.app[DB_ENGINE_KEY], ticket_id,
                                      principal.user_id)
     if ticket is None:
-        raise ApiError(404, "ticket_not_found", "No such ticket of yours.",
+        raise ApiError(ApiErrorCode.TICKET_NOT_FOUND, "No such ticket of yours.",
                        {"ticket_id": ticket_id})
     return ticket
 
@@ -64,7 +65,9 @@ async def ticket_qr_png(request: web.Request) -> web.Response:
 
 
 _TICKET = [param("ticket_id", "path", ID_SCHEMA, "One of the caller's tickets (GET /me/tickets).")]
-_QR: Any = {"who": "the ticket's buyer", "errors": (400, 401, 404, 503), "signed_in": True,
+_QR: Any = {"who": "the ticket's buyer",
+           "errors": (ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                      ApiErrorCode.TICKET_NOT_FOUND), "signed_in": True,
        "tags": ["Fan history"], "parameters": _TICKET}
 
 OPENAPI_PATHS: dict[str, Any] = {

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, invalid, path_id
@@ -37,7 +38,7 @@ def _event_exists(engine: Any, event_id: int) -> bool:
 async def join_waiting_list(request: web.Request) -> web.Response:
     """Signed-in fan: `{"quantity", "tier"?}` -> 201 a place at the back (200: already on it)."""
     principal = await require_principal(request)
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     body = await read_json(request)
     if not isinstance(body, dict):
         invalid("body", "must be a JSON object")
@@ -49,10 +50,10 @@ async def join_waiting_list(request: web.Request) -> web.Response:
     engine = request.app[DB_ENGINE_KEY]
     exists = await asyncio.to_thread(_event_exists, engine, event_id)
     if not exists:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     free = await asyncio.to_thread(_free_seats, engine, event_id, tier)
     if free >= quantity:
-        raise ApiError(409, "not_sold_out", "Tickets are still on sale: book them instead.",
+        raise ApiError(ApiErrorCode.NOT_SOLD_OUT, "Tickets are still on sale: book them instead.",
                        {"event_id": event_id, "free_seats": free})
     entry, created = await asyncio.to_thread(
         store.join_list, engine, event_id, principal.user_id, quantity, tier)
@@ -64,11 +65,11 @@ async def join_waiting_list(request: web.Request) -> web.Response:
 async def my_waiting_list_entry(request: web.Request) -> web.Response:
     """Signed-in fan: the account's entry: place while waiting, the offer once made."""
     principal = await require_principal(request)
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     entry = await asyncio.to_thread(
         store.entry_of, request.app[DB_ENGINE_KEY], event_id, principal.user_id)
     if entry is None:
-        raise ApiError(404, "not_on_waiting_list", "This account is not on the waiting list.",
+        raise ApiError(ApiErrorCode.NOT_ON_WAITING_LIST, "This account is not on the waiting list.",
                        {"event_id": event_id})
     return web.json_response(entry.to_json(), headers={"Cache-Control": "no-store"})
 
@@ -77,7 +78,7 @@ async def my_waiting_list_entry(request: web.Request) -> web.Response:
 async def leave_waiting_list(request: web.Request) -> web.Response:
     """Signed-in fan: leave the list (while waiting); idempotent."""
     principal = await require_principal(request)
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     left = await asyncio.to_thread(
         store.leave_list, request.app[DB_ENGINE_KEY], event_id, principal.user_id)
     return web.json_response({"event_id": event_id, "left": left},
@@ -90,20 +91,25 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/waiting-list": {
         "post": operation(
             "Join the sold-out waiting list", who="signed-in fan", tags=["waiting list"],
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.NOT_SOLD_OUT),
             parameters=[_EVENT],
             body=json_body({"type": "object", "required": ["quantity"], "properties": {
                 "quantity": {"type": "integer", "minimum": 1,
                              "maximum": store.MAX_WAITING_LIST_QUANTITY},
                 "tier": {"type": "string"}}}),
             responses={201: ok(_ENTRY, "a place at the back"), 200: ok(_ENTRY, "already on it")},
-            errors=(400, 401, 404, 409), signed_in=True),
+            signed_in=True),
         "get": operation(
             "The account's waiting-list entry (place, or the offer)", who="signed-in fan",
+            errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND,
+                    ApiErrorCode.NOT_ON_WAITING_LIST),
             tags=["waiting list"], parameters=[_EVENT], responses={200: ok(_ENTRY)},
-            errors=(401, 404), signed_in=True),
+            signed_in=True),
         "delete": operation(
             "Leave the waiting list", who="signed-in fan", tags=["waiting list"],
-            parameters=[_EVENT], responses={200: ok({"type": "object"})},
-            errors=(401, 404), signed_in=True),
+            errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND),
+            parameters=[_EVENT], responses={200: ok({"type": "object"})}, signed_in=True),
     },
 }

@@ -28,8 +28,10 @@ from api.fan.presale_http import presale_gate
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
+from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.fast_path import fast_route
+from api.http.openapi_spec import error_codes
 from api.http.params import path_id
 from engine.errors import BookingError
 from waitingroom.draw_store import DrawStore
@@ -112,7 +114,7 @@ async def waiting_room_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def event_id_of(request: web.Request) -> int:
-    return path_id(request, "event_id", "event_not_found", "event")
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def _urls(event_id: int, ticket: str) -> dict[str, str]:
@@ -140,8 +142,7 @@ async def _pow_solution(request: web.Request) -> PowSolution | None:
         and 0 < len(nonce) <= MAX_NONCE_CHARS
     ):
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "pow: an object with the challenge and a nonce (strings)",
             {"field": "pow"},
         )
@@ -221,8 +222,7 @@ def _intent_params(body: Any) -> dict[str, Any]:
     except BookingError as refused:
         field = str(refused.details.get("field", "body")).removeprefix("best_available.")
         raise ApiError(
-            400,
-            "invalid_intent",
+            ApiErrorCode.INVALID_INTENT,
             f"{field}: {refused.details.get('reason', refused.message)}",
             {"field": field},
         ) from None
@@ -382,6 +382,11 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "tags": ["waiting room"],
             "summary": "Join the event's waiting room (signed-in fan; one place per account)",
+            "x-error-codes": error_codes((
+                ApiErrorCode.INVALID_REQUEST, RoomCode.POW_INVALID, ApiErrorCode.UNAUTHORIZED,
+                RoomCode.POW_REQUIRED, ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND,
+                RoomCode.QUEUE_CLOSED, RoomCode.RATE_LIMITED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.PRESALE_ONLY)),
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": False,
@@ -416,6 +421,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "The line as a whole, the same for every fan (cacheable for a second)",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND)),
             "responses": {
                 "200": _json(
                     "serving position, queue length, admission rate",
@@ -444,6 +450,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "Poll a place (ticket holder): state, people ahead, ETA, admission token",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND,
+                                            RoomCode.INVALID_TICKET)),
             "responses": {
                 "200": _json("where the ticket's holder stands", _STATUS),
                 "404": _error_doc("invalid_ticket or room_not_found"),
@@ -452,6 +460,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "delete": {
             "tags": ["waiting room"],
             "summary": "Leave the line or end the admitted session (ticket holder)",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.INVALID_TICKET)),
             "responses": {
                 "200": _json(
                     "whether there was a place or session to give up",
@@ -467,6 +476,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             method: {
                 "tags": ["waiting room"],
                 "summary": "State what to hold at your turn (ticket holder, still waiting)",
+                "x-error-codes": error_codes((
+                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.INVALID_REQUEST,
+                    ApiErrorCode.INVALID_INTENT, RoomCode.INVALID_TICKET,
+                    RoomCode.ROOM_NOT_FOUND, RoomCode.NOT_WAITING)),
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _INTENT}},
@@ -483,6 +496,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "tags": ["waiting room"],
             "summary": "The intent stated (null if none) and, once admitted, its hold request",
+            "x-error-codes": error_codes((ApiErrorCode.EVENT_NOT_FOUND, RoomCode.INVALID_TICKET,
+                                            RoomCode.ROOM_NOT_FOUND)),
             "responses": {
                 "200": _json("the intent", _INTENT_ANSWER),
                 "404": _error_doc("invalid_ticket or room_not_found"),

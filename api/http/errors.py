@@ -12,6 +12,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -23,70 +24,65 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
+from api.http.error_codes import (
+    ApiErrorCode,
+    ErrorCodeLike,
+    default_message,
+    status_of,
+)
 from api.http.log_format import request_id_var
 from api.http.request_context import request_id_for
 from api.http.security_headers import ALWAYS
-from engine.errors import BookingError, ErrorCode
+from engine.errors import BookingError
+from engine.store.errors import OrganizingError
 from waitingroom.errors import WaitingRoomError
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error the API itself decides (bad input, not ready, ...): raise it from a handler."""
+    """An error the API itself decides (bad input, not ready, ...): raise it from a handler.
+
+    The status follows from the code (`status_of`), so one code never answers two ways.
+    """
 
     def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+        self, code: ErrorCodeLike, message: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
         self.code = code
-        self.message = message
+        self.status = status_of(code)
+        self.message = message if message is not None else default_message(code)
         self.details = details or {}
+        super().__init__(f"{code.value}: {self.message}")
 
-
-BOOKING_ERROR_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.SEATS_TAKEN: 409,
-    ErrorCode.SOLD_OUT: 409,
-    ErrorCode.LIMIT_EXCEEDED: 409,
-    ErrorCode.HOLD_NOT_FOUND: 404,
-    ErrorCode.ORDER_NOT_FOUND: 404,
-    ErrorCode.HOLD_EXPIRED: 410,
-    ErrorCode.INVALID_REQUEST: 400,
-}
 
 # aiohttp raises these for routing and body limits; clients get stable codes, not reasons.
-HTTP_STATUS_CODES: dict[int, str] = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    408: "request_timeout",
-    409: "conflict",
-    411: "length_required",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "unprocessable_entity",
-    429: "too_many_requests",
-    503: "service_unavailable",
+HTTP_STATUS_CODES: dict[int, ApiErrorCode] = {
+    code.status: code for code in (
+        ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+        ApiErrorCode.NOT_FOUND, ApiErrorCode.METHOD_NOT_ALLOWED, ApiErrorCode.NOT_ACCEPTABLE,
+        ApiErrorCode.REQUEST_TIMEOUT, ApiErrorCode.CONFLICT, ApiErrorCode.LENGTH_REQUIRED,
+        ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ApiErrorCode.UNPROCESSABLE_ENTITY, ApiErrorCode.TOO_MANY_REQUESTS,
+        ApiErrorCode.SERVICE_UNAVAILABLE)
 }
 
 
 def error_response(
     status: int,
-    code: str,
+    code: ErrorCodeLike | str,
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    text = code.value if isinstance(code, Enum) else code
+    body = {"error": {"code": text, "message": message, "details": details or {}}}
     return web.json_response(body, status=status, headers=headers)
 
 
 def _not_json(reason: str) -> ApiError:
-    return ApiError(400, "invalid_request", f"request body is not valid JSON: {reason}",
+    return ApiError(ApiErrorCode.INVALID_REQUEST, f"request body is not valid JSON: {reason}",
                     {"field": "body", "reason": reason})
 
 
@@ -147,10 +143,10 @@ def parse_json_object(raw: bytes, charset: str | None = None) -> dict[str, Any]:
     except RecursionError:
         raise _not_json("nested too deeply") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "request body must be a JSON object",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "request body must be a JSON object",
                        {"field": "body", "reason": "must be a JSON object"})
     if holds_unstorable_text(body):
-        raise ApiError(400, "invalid_request",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
                        "request body holds a NUL character or an unpaired surrogate",
                        {"field": "body", "reason": "text must be valid Unicode without NUL"})
     return body
@@ -167,12 +163,12 @@ def page_not_found(request: web.Request, page: Callable[[], str], what: str,
     the error shape `{what}_not_found` for any other client."""
     if "text/html" in request.headers.get("Accept", ""):
         return web.Response(status=404, text=page(), content_type="text/html", charset="utf-8")
-    raise ApiError(404, f"{what}_not_found", f"No such {what}.", details)
+    raise ApiError(ApiErrorCode(f"{what}_not_found"), f"No such {what}.", details)
 
 
 def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     status = exc.status
-    code = HTTP_STATUS_CODES.get(status, f"http_{status}")
+    code: ApiErrorCode | str = HTTP_STATUS_CODES.get(status, f"http_{status}")
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if status == 404:
@@ -200,12 +196,12 @@ def _internal_error(request: web.Request, exc: BaseException) -> web.Response:
         exc_info=exc,
         extra={"request_id": request_id},
     )
-    return error_response(
-        500,
-        "internal_error",
-        "internal error; please report the request id",
-        {"request_id": request_id},
-    )
+    code = ApiErrorCode.INTERNAL_ERROR
+    return error_response(code.status, code, code.default_message, {"request_id": request_id})
+
+
+def _unavailable(code: ApiErrorCode) -> web.Response:
+    return error_response(code.status, code, code.default_message, headers={"Retry-After": "1"})
 
 
 def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
@@ -217,31 +213,19 @@ def to_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     if isinstance(exc, WaitingRoomError):
         retry_after = exc.details.get("retry_after")
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return error_response(exc.http_status, exc.code.value, exc.message, exc.details, headers)
-    if isinstance(exc, BookingError):
-        status = BOOKING_ERROR_STATUS.get(exc.code)
-        if status is None:
-            return _internal_error(request, exc)
-        return error_response(status, exc.code.value, exc.message, exc.details)
+        return error_response(exc.http_status, exc.code, exc.message, exc.details, headers)
+    if isinstance(exc, BookingError | OrganizingError):
+        return error_response(status_of(exc.code), exc.code, exc.message, exc.details)
     if isinstance(exc, RequestPayloadError):  # bad chunking, or a Content-Encoding that lies
-        return error_response(400, "malformed_request",
+        code = ApiErrorCode.MALFORMED_REQUEST
+        return error_response(code.status, code,
                               f"the request body could not be read: {exc}".split("\n", 1)[0])
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         log.warning("redis unavailable during %s %s: %s", request.method, request.path, exc)
-        return error_response(
-            503,
-            "redis_unavailable",
-            "the queue store is unavailable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable(ApiErrorCode.REDIS_UNAVAILABLE)
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.TimeoutError):
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
-        return error_response(
-            503,
-            "database_unavailable",
-            "the database is unavailable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return _unavailable(ApiErrorCode.DATABASE_UNAVAILABLE)
     return _internal_error(request, exc)
 
 
@@ -267,7 +251,7 @@ async def _answer(request: web.Request, answer: web.StreamResponse) -> web.Strea
     error becomes the stream's last event, `error`, in the same JSON shape, and the stream
     ends cleanly: the client reconnects (EventSource waits `retry` ms) or polls instead of
     reading an error page spliced into the stream."""
-    stream = request.get(SSE_STREAM)
+    stream: web.StreamResponse | None = request.get(SSE_STREAM)
     if stream is None or not stream.prepared:
         return answer
     body = answer.text if isinstance(answer, web.Response) and answer.text else "{}"
@@ -288,19 +272,22 @@ MAX_HEADERS = 128
 protocol_log = logging.getLogger("onsale.protocol")
 
 
-def protocol_error(exc: BaseException | None) -> tuple[int, str, str]:
+def protocol_error(exc: BaseException | None) -> tuple[int, ApiErrorCode, str]:
     """Status, code and message for a request aiohttp's HTTP parser refused."""
     if isinstance(exc, LineTooLong):
         if exc.args[1:2] == (MAX_REQUEST_LINE_BYTES,):
-            return 414, "request_line_too_long", (
+            code = ApiErrorCode.REQUEST_LINE_TOO_LONG
+            return code.status, code, (
                 f"the request line exceeds {MAX_REQUEST_LINE_BYTES} bytes")
-        return 431, "request_header_too_large", (
-            f"a header field exceeds {MAX_HEADER_FIELD_BYTES} bytes")
+        code = ApiErrorCode.REQUEST_HEADER_TOO_LARGE
+        return code.status, code, f"a header field exceeds {MAX_HEADER_FIELD_BYTES} bytes"
     if isinstance(exc, BadHttpMessage) and exc.message.startswith("Too many headers"):
-        return 431, "request_header_too_large", f"more than {MAX_HEADERS} header fields"
+        code = ApiErrorCode.REQUEST_HEADER_TOO_LARGE
+        return code.status, code, f"more than {MAX_HEADERS} header fields"
     reason = exc.message.split("\n", 1)[0].rstrip(":") if isinstance(
         exc, HttpProcessingError) else ""
-    return 400, "malformed_request", f"not a well-formed HTTP/1.1 request: {reason or 'bad syntax'}"
+    code = ApiErrorCode.MALFORMED_REQUEST
+    return code.status, code, f"not a well-formed HTTP/1.1 request: {reason or 'bad syntax'}"
 
 
 class JsonErrorRequestHandler(RequestHandler):
@@ -323,13 +310,14 @@ class JsonErrorRequestHandler(RequestHandler):
             protocol_log.info("refused a malformed request from %s: %s", request.remote, code)
             response = error_response(status, code, text)
         elif status == 504:
-            response = error_response(504, "timeout", "the request took too long; retry")
+            timeout = ApiErrorCode.TIMEOUT
+            response = error_response(timeout.status, timeout, timeout.default_message)
         else:
             request_id = request_id_for(request)
             log.error("unhandled error outside the middlewares", exc_info=exc,
                       extra={"request_id": request_id})
-            response = error_response(500, "internal_error",
-                                      "internal error; please report the request id",
+            internal = ApiErrorCode.INTERNAL_ERROR
+            response = error_response(internal.status, internal, internal.default_message,
                                       {"request_id": request_id})
         response.headers.update(ALWAYS)  # no app here, so no prepare signal either
         response.force_close()

@@ -18,6 +18,7 @@ import sqlalchemy
 from aiohttp import web
 
 from api.http.appkeys import DB_ENGINE_KEY, READINESS_KEY, REDIS_KEY, SETTINGS_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -43,7 +44,8 @@ async def readyz(request: web.Request) -> web.Response:
     if all(result["ok"] for result in checks.values()):
         return web.json_response({"status": "ready", "checks": checks})
     failing = sorted(name for name, result in checks.items() if not result["ok"])
-    raise ApiError(503, "not_ready", f"not ready: {', '.join(failing)} failing", {"checks": checks})
+    raise ApiError(ApiErrorCode.NOT_READY,
+                   f"not ready: {', '.join(failing)} failing", {"checks": checks})
 
 
 async def _timed(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -100,7 +102,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Liveness", who="anyone (process supervisors)", tags=["Health"],
         responses={200: ok({"type": "object"}, "The process is up.")})},
     "/readyz": {"get": operation(
-        "Readiness", who="anyone (load balancers)", tags=["Health"], errors=(503,),
+        "Readiness", who="anyone (load balancers)", tags=["Health"],
+        errors=(ApiErrorCode.DATABASE_UNAVAILABLE, ApiErrorCode.NOT_READY),
         description="Ready when Postgres and Redis answer and the schema is current; "
                     "a 503 `not_ready` lists the failing checks in `details.checks`.",
         responses={200: ok({"type": "object"}, "Ready, with each check's latency.")})},

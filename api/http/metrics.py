@@ -45,6 +45,7 @@ import workers.metrics  # noqa: F401  (sets the multiprocess identity before any
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.params import ascii_id
 from waitingroom.keys import events_registry
+from waitingroom.wire import text_map
 from workers.ops_counters import OpsKeys, add_counts
 
 log = logging.getLogger("onsale.metrics")
@@ -221,7 +222,7 @@ async def _flush(app: web.Application, tally: EventTally) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for (event_id, second), counts in taken.items():
             if event_id in rooms:
-                add_counts(pipe, keys, event_id, second, counts)  # type: ignore[arg-type]
+                add_counts(pipe, keys, event_id, second, counts)
         await pipe.execute()
 
 
@@ -319,7 +320,7 @@ async def partition_families(app: web.Application) -> list[Metric]:
 
     keys = Keys(app[SETTINGS_KEY].redis_prefix)
     redis = app[REDIS_KEY]
-    pins = {int(k): v.decode() for k, v in (await redis.hgetall(keys.partition_pins())).items()}
+    pins = {int(k): v for k, v in text_map(await redis.hgetall(keys.partition_pins())).items()}
     names = all_partitions(app[SETTINGS_KEY].partitions, pins)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
@@ -365,7 +366,8 @@ async def metrics(request: web.Request) -> web.Response:
     """Anyone who can reach it (keep it off the public listener): Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_mode():
-        MultiProcessCollector(registry)
+        # prometheus_client leaves this constructor unannotated.
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ProcessRegistry())
     try:

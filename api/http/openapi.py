@@ -19,7 +19,15 @@ from typing import Any
 
 from aiohttp import web
 
-from api.http.openapi_spec import ERROR_RESPONSES, ok, operation
+from api.http.error_codes import (
+    ApiErrorCode,
+    BookingCode,
+    ErrorCodeLike,
+    OrganizingCode,
+    RoomCode,
+    status_of,
+)
+from api.http.openapi_spec import ERROR_RESPONSES, error_codes, ok, operation
 
 routes = web.RouteTableDef()
 
@@ -32,7 +40,8 @@ ERROR_SCHEMA: dict[str, Any] = {
         "type": "object",
         "required": ["code", "message", "details"],
         "properties": {
-            "code": {"type": "string", "description": "Stable; clients branch on it."},
+            "code": {"$ref": "#/components/schemas/ErrorCode",
+                     "description": "Stable; clients branch on it."},
             "message": {"type": "string", "description": "For people."},
             "details": {"type": "object", "description": "Context: `field` and `reason` "
                                                          "for validation errors."},
@@ -49,7 +58,22 @@ _ERROR_TEXT = {
     "PayloadTooLarge": "The request body exceeds the limit.",
     "TooManyRequests": "Slow down; see Retry-After.",
     "Unavailable": "A dependency (Postgres, Redis) is unavailable; retry after Retry-After.",
+    "MethodNotAllowed": "This path does not take this method; see `Allow`.",
+    "NotAcceptable": "No representation the client accepts.",
+    "RequestTimeout": "The request took too long to arrive.",
+    "LengthRequired": "Send Content-Length.",
+    "UnsupportedMediaType": "Send JSON.",
+    "UnprocessableEntity": "Well-formed but unprocessable.",
+    "InternalError": "A bug; report the request id in `details.request_id`.",
 }
+ALL_CODES: tuple[ErrorCodeLike, ...] = (*ApiErrorCode, *BookingCode, *RoomCode,
+                                         *OrganizingCode)
+# What any operation may answer, decided before or after its handler: an unknown path or
+# method, a body over the limit, a store down, a bug.
+EVERYWHERE: tuple[ErrorCodeLike, ...] = (
+    ApiErrorCode.NOT_FOUND, ApiErrorCode.METHOD_NOT_ALLOWED, ApiErrorCode.PAYLOAD_TOO_LARGE,
+    ApiErrorCode.REDIS_UNAVAILABLE, ApiErrorCode.DATABASE_UNAVAILABLE,
+    ApiErrorCode.INTERNAL_ERROR)
 
 
 def _served_routes(app: web.Application) -> list[web.AbstractRoute]:
@@ -70,12 +94,15 @@ def _feature_modules(app: web.Application) -> list[Any]:
 
 def build_document(app: web.Application) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, "ErrorCode": {
+        "type": "string", "enum": error_codes(ALL_CODES),
+        "description": "Every code the API answers (`x-error-codes` per operation)."}}
     for module in _feature_modules(app):
         for path, item in getattr(module, "OPENAPI_PATHS", {}).items():
             paths.setdefault(path, {}).update(item)
         schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
     _fill_who_may_call(paths, app)
+    _error_responses_by_code(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -89,6 +116,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
                 "waiting room also need `X-Admission-Token`."),
         },
         "servers": [{"url": "/"}],
+        "x-error-codes-everywhere": error_codes(EVERYWHERE),
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": schemas,
@@ -105,6 +133,20 @@ def build_document(app: web.Application) -> dict[str, Any]:
             },
         },
     }
+
+
+def _error_responses_by_code(paths: dict[str, dict[str, Any]]) -> None:
+    """Give each operation a response for every status its `x-error-codes` answer with
+    (an operation that lists none gets an empty list: it decides no error itself)."""
+    by_value = {code.value: code for code in ALL_CODES}
+    for item in paths.values():
+        for method, op in item.items():
+            if method not in _METHOD_ORDER:
+                continue
+            for value in op.setdefault("x-error-codes", []):
+                status = status_of(by_value[value])
+                op["responses"].setdefault(str(status), {
+                    "$ref": f"#/components/responses/{ERROR_RESPONSES[status]}"})
 
 
 def _fill_who_may_call(paths: dict[str, dict[str, Any]], app: web.Application) -> None:
@@ -199,7 +241,8 @@ def _operation_html(path: str, method: str, op: dict[str, Any]) -> str:
                      f"<th>meaning</th></tr>{rows}</table>")
     body = op.get("requestBody")
     if body:
-        schema = next(iter(body.get("content", {}).values()), {}).get("schema", {})
+        media: dict[str, Any] | None = next(iter(body.get("content", {}).values()), None)
+        schema = media.get("schema", {}) if media else {}
         parts.append(f"<p><strong>Body:</strong> {_schema_text(schema)} "
                      f"{_inline(body.get('description', ''))}</p>")
     responses = ", ".join(

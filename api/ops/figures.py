@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from workers.ops_counters import LATENCY_BUCKETS_SECONDS
+
+_Json = TypeVar("_Json")
 
 RATE_WINDOW_SECONDS = 5
 SLOW_WINDOW_SECONDS = 60
@@ -141,12 +143,16 @@ def series(by_second: Mapping[int, SecondBucket], start: int, end: int) -> list[
     return [point(by_second, t) for t in range(start, end)]
 
 
-def round_floats(data: Any, digits: int = 4) -> Any:
+def round_floats(data: _Json, digits: int = 4) -> _Json:
     """Keep JSON small: 4 significant decimals are plenty for a chart."""
+    return cast(_Json, _rounded(data, digits))
+
+
+def _rounded(data: object, digits: int) -> object:
     if isinstance(data, float):
         return round(data, digits) if math.isfinite(data) else None
     if isinstance(data, dict):
-        return {k: round_floats(v, digits) for k, v in data.items()}
+        return {k: _rounded(v, digits) for k, v in data.items()}
     if isinstance(data, list):
-        return [round_floats(v, digits) for v in data]
+        return [_rounded(v, digits) for v in data]
     return data

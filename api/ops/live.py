@@ -18,9 +18,11 @@ from aiohttp import web
 
 from api.fan.identity import optional_principal
 from api.fan.results_hub import sse_response, sse_send
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
+from api.http.openapi_spec import error_codes
 from api.http.params import ascii_id
-from api.ops.common import OPS_KEY, OPS_ROLE, OpsServices, event_id_of, routes
+from api.ops.common import GUARD_CODES, OPS_KEY, OPS_ROLE, OpsServices, event_id_of, routes
 from api.ops.sampler import sale_state
 from waitingroom.config import RoomConfig
 from waitingroom.wire import text, text_map
@@ -159,8 +161,7 @@ async def event_stats(request: web.Request) -> web.Response:
     seconds = ascii_id(raw)
     if seconds is None:
         raise ApiError(
-            400,
-            "invalid_request",
+            ApiErrorCode.INVALID_REQUEST,
             "history_seconds must be a whole number",
             {"field": "history_seconds"},
         )
@@ -284,6 +285,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/ops/events": {
         "get": {
             "summary": "Events with a waiting room, and upcoming on-sales (ops only)",
+            "x-error-codes": error_codes(GUARD_CODES),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {
@@ -300,6 +302,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "get": {
             "summary": "An event's live figures and their per-second history (ops only)",
+            "x-error-codes": error_codes(
+                (*GUARD_CODES, ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EVENT_NOT_FOUND)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "parameters": [
@@ -323,6 +327,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "get": {
             "summary": "The event's figures as server-sent events, about once a second (ops only)",
+            "x-error-codes": error_codes((*GUARD_CODES, ApiErrorCode.EVENT_NOT_FOUND)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {
@@ -338,6 +343,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/ops/partitions": {
         "get": {
             "summary": "Partition leases, fencing tokens, heartbeats and queue depths (ops only)",
+            "x-error-codes": error_codes(GUARD_CODES),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {

@@ -17,6 +17,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp_jinja2 import render_string
 
+from api.http.error_codes import ApiErrorCode
+from api.http.openapi_spec import error_codes
 from api.ops.common import public, routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -62,6 +64,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         ],
         "get": {
             "summary": "The dashboard's static files (scripts, styles, vendored uPlot)",
+            "x-error-codes": error_codes((ApiErrorCode.NOT_FOUND,)),
             "tags": ["ops"],
             "x-who-may-call": "Anyone",
             "responses": {

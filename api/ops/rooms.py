@@ -21,9 +21,20 @@ import sqlalchemy.exc
 from aiohttp import web
 from redis.exceptions import WatchError
 
+from api.http.body_schema import object_schema
+from api.http.error_codes import ApiErrorCode, RoomCode
 from api.http.errors import ApiError, read_json
+from api.http.openapi_spec import error_codes
 from api.ops import change_log
-from api.ops.common import OPS_KEY, OpsServices, api_error, event_id_of, ops_principal, routes
+from api.ops.common import (
+    GUARD_CODES,
+    OPS_KEY,
+    OpsServices,
+    api_error,
+    event_id_of,
+    ops_principal,
+    routes,
+)
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state
 from waitingroom.autopilot import AutopilotTargets
 from waitingroom.config import RoomConfig
@@ -41,7 +52,7 @@ def sale_changes(action: str, current: RoomConfig | None, now: float) -> dict[st
     if action == "closed":
         return {"opens_at": SALE_CLOSED_AT, "sale_starts_at": SALE_CLOSED_AT, "paused": True}
     if action != "open":
-        raise ApiError(400, "invalid_config", "sale must be open or closed", {"field": "sale"})
+        raise ApiError(RoomCode.INVALID_CONFIG, "sale must be open or closed", {"field": "sale"})
     now = float(int(now))  # a whole second: the room's scripts compare at millisecond precision
     opens_at = now if current is None else min(current.opens_at, now)
     starts_at = now if current is None else min(current.sale_starts_at, now)
@@ -69,14 +80,14 @@ async def change_room(
                 if sale is not None:
                     wanted.update(sale_changes(sale, old, time.time() if now is None else now))
                 new = RoomConfig.from_mapping(wanted, base=old)
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
                 await room.configure(event_id, new, pipeline=pipe)
                 await pipe.execute()
                 return old, new
             except WatchError:
                 continue
-    raise ApiError(
-        409, "conflict", "The room changed too often meanwhile; try again.", {"retry_after": 1}
+    raise ApiError(ApiErrorCode.CONFLICT,
+                   "The room changed too often meanwhile; try again.", {"retry_after": 1}
     )
 
 
@@ -168,11 +179,11 @@ async def patch_waiting_room(request: web.Request) -> web.Response:
     body = await read_json(request)
     sale = body.pop("sale", None)
     if sale is not None and sale not in SALE_ACTIONS:
-        raise ApiError(400, "invalid_config", "sale must be open or closed", {"field": "sale"})
+        raise ApiError(RoomCode.INVALID_CONFIG, "sale must be open or closed", {"field": "sale"})
     if not body and sale is None:
-        raise ApiError(400, "invalid_request", "Nothing to change.")
+        raise ApiError(ApiErrorCode.INVALID_REQUEST, "Nothing to change.")
     if not await event_exists(services.db, event_id):
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     _, _, entries = await audited_room_change(
         services, event_id, body, change_log.Actor(principal.email, principal.user_id), sale=sale
     )
@@ -201,7 +212,7 @@ async def set_autopilot(
                 now_enabled = old["enabled"] if enabled is None else enabled
                 fields = {k: repr(v) for k, v in new_targets.to_json().items()}
                 fields["enabled"] = "1" if now_enabled else "0"
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]  # unannotated in redis-py
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
                 if now_enabled and not old["enabled"]:
                     # engage from the rate in force, with a fresh audit baseline
@@ -210,7 +221,7 @@ async def set_autopilot(
                 return old, {"enabled": now_enabled, **new_targets.to_json()}
             except WatchError:
                 continue
-    raise ApiError(409, "conflict", "The autopilot changed meanwhile; try again.")
+    raise ApiError(ApiErrorCode.CONFLICT, "The autopilot changed meanwhile; try again.")
 
 
 def _targets_json(view: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,8 +243,8 @@ async def post_autopilot(request: web.Request) -> web.Response:
     body = await read_json(request)
     enabled = body.pop("enabled", None)
     if enabled is not None and not isinstance(enabled, bool):
-        raise ApiError(
-            400, "invalid_request", "enabled must be true or false", {"field": "enabled"}
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                       "enabled must be true or false", {"field": "enabled"}
         )
     if await services.room.get_config(event_id) is None:
         error = WaitingRoomError(
@@ -277,12 +288,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "get": {
             "summary": "An event's waiting-room settings, line and autopilot (ops only)",
+            "x-error-codes": error_codes((*GUARD_CODES, ApiErrorCode.EVENT_NOT_FOUND)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "responses": {"200": {"description": _ROOM_VIEW}, **_OPS_REFUSALS},
         },
         "patch": {
             "summary": "Change (or create) an event's waiting room (ops only, audited)",
+            "x-error-codes": error_codes((
+                *GUARD_CODES, ApiErrorCode.INVALID_REQUEST, RoomCode.INVALID_CONFIG,
+                ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.CONFLICT)),
             "description": "Any RoomConfig field, and `sale: open|closed`. Takes effect "
             "within a second; one audit entry per changed field.",
             "tags": ["ops"],
@@ -291,23 +306,9 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "new_users_per_minute": {"type": "number", "minimum": 0},
-                                "max_active_users": {"type": "integer", "minimum": 0},
-                                "paused": {"type": "boolean"},
-                                "pow_difficulty_bits": {
-                                    "type": "integer",
-                                    "minimum": 0,
-                                    "maximum": 32,
-                                },
-                                "opens_at": {"type": "number"},
-                                "sale_starts_at": {"type": "number"},
-                                "mode": {"enum": ["fifo", "shuffle"]},
-                                "sale": {"enum": list(SALE_ACTIONS)},
-                            },
-                        }
+                        "schema": object_schema(RoomConfig, all_optional=True, extra={
+                            "sale": {"type": "string", "enum": list(SALE_ACTIONS),
+                                     "description": "Open the sale now, or close it."}}),
                     }
                 },
             },
@@ -324,22 +325,17 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_EVENT_ID],
         "post": {
             "summary": "Switch the admission autopilot on/off, set targets (ops only, audited)",
+            "x-error-codes": error_codes((
+                *GUARD_CODES, ApiErrorCode.INVALID_REQUEST, RoomCode.INVALID_CONFIG,
+                ApiErrorCode.EVENT_NOT_FOUND, RoomCode.ROOM_NOT_FOUND, ApiErrorCode.CONFLICT)),
             "tags": ["ops"],
             "security": [{"bearerAuth": []}],
             "requestBody": {
                 "required": True,
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "enabled": {"type": "boolean"},
-                                "target_p99_seconds": {"type": "number", "exclusiveMinimum": 0},
-                                "target_queue_depth": {"type": "integer", "minimum": 1},
-                                "min_new_users_per_minute": {"type": "number", "minimum": 1},
-                                "max_new_users_per_minute": {"type": "number"},
-                            },
-                        }
+                        "schema": object_schema(AutopilotTargets, all_optional=True, extra={
+                            "enabled": {"type": "boolean"}}),
                     }
                 },
             },

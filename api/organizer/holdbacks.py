@@ -10,17 +10,22 @@ the error). The engine's commands are `BlockSeats` and `UnblockSeats`.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from aiohttp import web
 
 from api.fan.booking import enqueue_request
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
-from api.http.errors import ApiError, read_json
+from api.http.body_schema import object_schema
+from api.http.error_codes import ApiErrorCode, OrganizingCode
+from api.http.errors import read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import invalid, path_id
 from api.organizer.events import managed_event
+from api.organizer.ownership import actor_of
+from engine.store import organizing
 from engine.store.holdbacks import blocked_seats
 
 routes = web.RouteTableDef()
@@ -29,8 +34,25 @@ MAX_HOLDBACK_SEATS = 1000
 """Seats one holdback request may name: a section of an arena; more go in several requests."""
 
 
+@dataclass(frozen=True, slots=True)
+class HoldbackSeats:
+    """The body of a holdback and of its release."""
+
+    seat_ids: Annotated[list[Annotated[int, {"minimum": 1}]],
+                        {"minItems": 1, "maxItems": MAX_HOLDBACK_SEATS, "uniqueItems": True}]
+    """Seat ids of the event's venue."""
+
+    @classmethod
+    def from_json(cls, body: Any) -> HoldbackSeats:
+        return cls(_checked_seat_ids(body))
+
+
 def parse_seat_ids(body: Any) -> list[int]:
     """`{"seat_ids": [ids]}`: a non-empty list of distinct seat ids."""
+    return HoldbackSeats.from_json(body).seat_ids
+
+
+def _checked_seat_ids(body: Any) -> list[int]:
     if not isinstance(body, dict):
         invalid("body", "must be a JSON object")
     seat_ids = body.get("seat_ids")
@@ -49,16 +71,11 @@ def parse_seat_ids(body: Any) -> list[int]:
 
 async def _holdback(request: web.Request, kind: str) -> web.Response:
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
-    event = await managed_event(request, principal, event_id)
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
+    actor = await actor_of(request, principal)
+    await asyncio.to_thread(organizing.ensure_on_sale_for_holdbacks, request.app[DB_ENGINE_KEY],
+                            actor, event_id)
     seat_ids = parse_seat_ids(await read_json(request))
-    if event.status == "cancelled":
-        raise ApiError(409, "event_cancelled", "A cancelled event's seats no longer change.",
-                       {"event_id": event_id})
-    if event.status != "published":
-        raise ApiError(409, "event_not_published",
-                       "Publish the event first: holdbacks are decided by its sale.",
-                       {"event_id": event_id, "status": event.status})
     return await enqueue_request(request, principal, event_id, kind, {"seat_ids": seat_ids})
 
 
@@ -79,7 +96,7 @@ async def unblock_seats(request: web.Request) -> web.Response:
 async def list_holdbacks(request: web.Request) -> web.Response:
     """The event's organizer and ops: the seats held back now, with their places."""
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     seats = await asyncio.to_thread(blocked_seats, request.app[DB_ENGINE_KEY], event_id)
     return web.json_response({"event_id": event_id, "seats": seats},
@@ -87,16 +104,16 @@ async def list_holdbacks(request: web.Request) -> web.Response:
 
 
 _EVENT_ID = param("event_id", "path", ID_SCHEMA, "The event.")
-_SEATS_BODY = json_body({"type": "object", "required": ["seat_ids"],
-                         "additionalProperties": False, "properties": {
-                             "seat_ids": {"type": "array", "minItems": 1,
-                                          "maxItems": MAX_HOLDBACK_SEATS,
-                                          "uniqueItems": True, "items": ID_SCHEMA}}})
+_SEATS_BODY = json_body(object_schema(HoldbackSeats))
 _ACCEPTED = ok({"type": "object", "properties": {
     "request_id": {"type": "string"}, "status": {"type": "string"},
     "status_url": {"type": "string"}}}, "Accepted, pending; poll `status_url`.")
 _WRITE: Any = {"who": "the event's organizer and ops", "signed_in": True,
-                "errors": (400, 401, 403, 404, 409, 429, 503), "tags": ["Organizers"],
+                "errors": (ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                           ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND,
+                           OrganizingCode.EVENT_CANCELLED, OrganizingCode.EVENT_NOT_PUBLISHED,
+                           ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
+                "tags": ["Organizers"],
                 "body": _SEATS_BODY, "responses": {202: _ACCEPTED}}
 _IDEMPOTENCY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1,
                                                    "maxLength": 200},
@@ -112,7 +129,8 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "seats). 409 `event_not_published` for a draft, `event_cancelled`."),
         "get": operation(
             "The seats held back now", who="the event's organizer and ops",
-            errors=(400, 401, 403, 404, 503), signed_in=True, tags=["Organizers"],
+            errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND), signed_in=True, tags=["Organizers"],
             parameters=[_EVENT_ID], responses={200: ok({"type": "object"})}),
     },
     "/organizer/events/{event_id}/holdbacks/release": {"post": operation(

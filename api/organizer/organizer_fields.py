@@ -13,18 +13,15 @@ from typing import Any
 from aiohttp import web
 
 from api.fan.catalog import CATEGORIES_PATTERN
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, parse_json_object
 from api.http.openapi_spec import ID_SCHEMA, param
 from api.http.params import body_int, body_text, invalid, parse_datetime
-from engine.errors import BookingError
 
 EVENT_FIELDS = ("name", "description", "category", "venue_id", "starts_at", "onsale_at",
                 "price_tiers", "performers", "currency", "buyer_limit", "hold_ttl_seconds")
 REQUIRED_EVENT_FIELDS = ("name", "category", "venue_id", "starts_at", "onsale_at",
                          "price_tiers")
-LOCKED_WHEN_PUBLISHED = ("venue_id", "price_tiers", "currency", "buyer_limit",
-                         "hold_ttl_seconds")
-"""What a loaded inventory and its granted holds depend on."""
 MAX_TIERS = 20
 MAX_PERFORMERS = 20
 MAX_PRICE_CENTS = 100_000_000
@@ -146,26 +143,18 @@ def event_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return fields
 
 
-def store_error(error: BookingError, what: str) -> ApiError:
-    """A store/engine validation error as a 400 naming the bad element."""
-    path = str(error.details.get("path") or "body")
-    reason = str(error.details.get("reason") or error.message)
-    return ApiError(400, "invalid_request", f"{what}: {path} {reason}",
-                    {"field": path, "reason": reason})
-
-
 async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, allowing up to `max_bytes` (seat maps are large)."""
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise ApiError(413, "payload_too_large",
+        raise ApiError(ApiErrorCode.PAYLOAD_TOO_LARGE,
                        f"a seat map of {declared} bytes exceeds the limit of {max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
-            raise ApiError(413, "payload_too_large",
+            raise ApiError(ApiErrorCode.PAYLOAD_TOO_LARGE,
                            f"a seat map may be at most {max_bytes} bytes")
         chunks.append(chunk)
     return parse_json_object(b"".join(chunks), request.charset)

@@ -1,67 +1,44 @@
-"""Which organizer a signed-in user acts for, and whether they may manage a venue or event.
+"""Who a signed-in user acts as in the backoffice: an `Actor` of the organizing use cases.
 
-An organizer account manages only its own organizer's venues and events; ops
-may manage all of them. Fans manage none.
+An organizer account manages only its own organizer's venues and events; ops may
+manage all of them. Fans manage none. The rules themselves live in
+`engine.store.organizing`; this module reads the caller's organizer for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from api.fan.identity import Principal
 from api.http.appkeys import DB_ENGINE_KEY
-from api.http.errors import ApiError
-
-
-def _organizer_of(engine: sa.Engine, user_id: int) -> int | None:
-    with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT id FROM organizers WHERE user_id = :user_id"),
-                            {"user_id": user_id}).scalar()
-
-
-def _ensure_organizer(engine: sa.Engine, user_id: int) -> int:
-    """The user's organizer row, made on first use. Two first requests at once both insert:
-    the loser's insert waits for the winner's commit and does nothing, then both read it."""
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO organizers (name, user_id)"
-            " SELECT display_name, id FROM users WHERE id = :user_id"
-            " ON CONFLICT (user_id) DO NOTHING"), {"user_id": user_id})
-        return int(conn.execute(sa.text("SELECT id FROM organizers WHERE user_id = :user_id"),
-                                {"user_id": user_id}).scalar_one())
+from engine.store import organizing
+from engine.store.organizing import Actor
 
 
 async def organizer_of(request: web.Request, principal: Principal) -> int | None:
     """The organizer the caller acts for (None for fans, ops and organizers with no venue yet)."""
     if principal.role != "organizer":
         return None
-    return await asyncio.to_thread(_organizer_of, request.app[DB_ENGINE_KEY], principal.user_id)
+    return await asyncio.to_thread(organizing.organizer_of, request.app[DB_ENGINE_KEY],
+                                   principal.user_id)
 
 
 async def acting_organizer(request: web.Request, principal: Principal) -> int:
     """The caller's organizer id, created with their first venue or event."""
-    return await asyncio.to_thread(_ensure_organizer, request.app[DB_ENGINE_KEY],
+    return await asyncio.to_thread(organizing.ensure_organizer, request.app[DB_ENGINE_KEY],
                                    principal.user_id)
 
 
-async def ensure_manages(request: web.Request, principal: Principal, organizer_id: int,
-                         what: str) -> None:
-    """Raise 403 unless the caller is ops or the organizer owning the thing."""
-    if principal.role == "ops":
-        return
-    if principal.role == "organizer" and await organizer_of(request, principal) == organizer_id:
-        return
-    raise ApiError(403, "forbidden", f"Only the organizer of this {what} (or ops) may do this.",
-                   {"reason": "not_owner"})
+async def actor_of(request: web.Request, principal: Principal) -> Actor:
+    """The caller as the use cases see them (an organizer with no venue yet acts for none)."""
+    return Actor(is_ops=principal.role == "ops",
+                 organizer_id=await organizer_of(request, principal))
 
 
 async def may_see_drafts(request: web.Request, principal: Principal | None,
                          organizer_id: int) -> bool:
     if principal is None:
         return False
-    if principal.role == "ops":
-        return True
-    return principal.role == "organizer" and await organizer_of(request, principal) == organizer_id
+    return (await actor_of(request, principal)).manages(organizer_id)

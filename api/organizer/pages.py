@@ -19,6 +19,7 @@ from api.fan.catalog import read_details
 from api.fan.identity import require_principal
 from api.fan.storefront import HOME_CATEGORIES
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import path_id
 from api.http.templates import render
@@ -54,14 +55,14 @@ async def new_event_page(request: web.Request) -> web.Response:
 @routes.get("/organizer/events/{event_id}")
 async def event_dashboard_page(request: web.Request) -> web.Response:
     """Anyone may load the page; its figures are the event's organizer's and ops' only."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     return render(request, "organizer/event_dashboard.html", {"event_id": event_id})
 
 
 @routes.get("/organizer/events/{event_id}/edit")
 async def edit_event_page(request: web.Request) -> web.Response:
     """Anyone may load the page; changing the event is for its organizer and ops."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     return render(request, "organizer/event_form.html", {"event_id": event_id,
                                                "categories": HOME_CATEGORIES})
 
@@ -69,7 +70,7 @@ async def edit_event_page(request: web.Request) -> web.Response:
 @routes.get("/organizer/events/{event_id}/gate")
 async def gate_page(request: web.Request) -> web.Response:
     """Anyone may load the page; scanning is for the event's organizer (gate staff) and ops."""
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None or details["status"] == "draft":
         event: dict[str, Any] = {"event_id": event_id, "name": f"Event {event_id}",
@@ -112,7 +113,8 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _page(summary: str, who: str, with_event: bool = False) -> dict[str, Any]:
     return {"get": operation(
-        summary, who=who, tags=["Organizer pages"], errors=(404,) if with_event else (),
+        summary, who=who, tags=["Organizer pages"],
+        errors=(ApiErrorCode.EVENT_NOT_FOUND,) if with_event else (),
         parameters=[param("event_id", "path", ID_SCHEMA, "The event.")] if with_event else None,
         responses={200: ok({"type": "string"}, "The page.", content_type="text/html")})}
 
@@ -121,7 +123,7 @@ _ANYONE = "anyone may load it; its data is the organizer's and ops' only"
 OPENAPI_PATHS: dict[str, Any] = {
     "/static/backoffice/{name}": {"get": operation(
         "The backoffice and gate pages' scripts and the vendored QR decoder", who="anyone",
-        tags=["Organizer pages"], errors=(404,),
+        tags=["Organizer pages"], errors=(ApiErrorCode.NOT_FOUND,),
         parameters=[param("name", "path", {"type": "string"},
                           "A file of api/organizer/static/backoffice/.")],
         responses={200: ok({"type": "string"}, "The file.", content_type="text/plain")})},
@@ -134,7 +136,9 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/organizer/events/{event_id}/gate": _page("The gate scanner (HTML)", _ANYONE, True),
     "/venues/check": {"post": operation(
         "Check a seat-map document without saving it", who="organizers and ops",
-        tags=["Organizers"], signed_in=True, errors=(400, 401, 403, 413, 503),
+        tags=["Organizers"], signed_in=True,
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.PAYLOAD_TOO_LARGE),
         description="Answers 200 whether or not the document is valid: `problems` lists "
                     "every element it can point at (the first problem, then the first of "
                     "each row), `summary` what the venue would hold.",

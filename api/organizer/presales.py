@@ -15,6 +15,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, body_text, invalid, parse_datetime, path_id
@@ -30,17 +31,18 @@ MAX_CODES_PER_REQUEST = store.MAX_CODES_PER_BATCH
 
 async def _managed_event_id(request: web.Request) -> int:
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     return event_id
 
 
 async def _managed_presale(request: web.Request) -> store.Presale:
     principal = await require_principal(request, "organizer", "ops")
-    presale_id = path_id(request, "presale_id", "presale_not_found", "presale")
+    presale_id = path_id(request, "presale_id", ApiErrorCode.PRESALE_NOT_FOUND, "presale")
     found = await asyncio.to_thread(store.presale, request.app[DB_ENGINE_KEY], presale_id)
     if found is None:
-        raise ApiError(404, "presale_not_found", "No such presale.", {"presale_id": presale_id})
+        raise ApiError(ApiErrorCode.PRESALE_NOT_FOUND, "No such presale.",
+                       {"presale_id": presale_id})
     await managed_event(request, principal, found.event_id)
     return found
 
@@ -151,6 +153,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": operation(
             "Create a presale (window, unlocked tiers, quota)",
             who=_WHO,
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND),
             tags=["organizer"],
             parameters=[_EVENT],
             body=json_body(
@@ -167,16 +171,16 @@ OPENAPI_PATHS: dict[str, Any] = {
                 }
             ),
             responses={201: ok(_PRESALE_SCHEMA, "the presale")},
-            errors=(400, 401, 403, 404),
             signed_in=True,
         ),
         "get": operation(
             "The event's presales",
             who=_WHO,
+            errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND),
             tags=["organizer"],
             parameters=[_EVENT],
             responses={200: ok(_PRESALE_SCHEMA)},
-            errors=(401, 403, 404),
             signed_in=True,
         ),
     },
@@ -184,6 +188,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": operation(
             "Issue access codes (single-use in bulk, or one shared per-account code)",
             who=_WHO,
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.PRESALE_NOT_FOUND),
             tags=["organizer"],
             parameters=[_PRESALE],
             body=json_body(
@@ -196,7 +202,6 @@ OPENAPI_PATHS: dict[str, Any] = {
                 }
             ),
             responses={201: ok(_PRESALE_SCHEMA, "the new codes")},
-            errors=(400, 401, 403, 404),
             signed_in=True,
         ),
     },
@@ -204,10 +209,11 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": operation(
             "Every code of the presale as CSV",
             who=_WHO,
+            errors=(ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND,
+                    ApiErrorCode.PRESALE_NOT_FOUND),
             tags=["organizer"],
             parameters=[_PRESALE],
             responses={200: ok({"type": "string"}, "CSV", content_type="text/csv")},
-            errors=(401, 403, 404),
             signed_in=True,
         ),
     },

@@ -16,6 +16,7 @@ from aiohttp import web
 from api.fan.booking import enqueue_request, refundable_payment
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode, BookingCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
@@ -30,7 +31,7 @@ MAX_ATTENDEES_PAGE = 500
 
 async def _event_of_organizer(request: web.Request) -> int:
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     return event_id
 
@@ -42,7 +43,7 @@ async def event_sales(request: web.Request) -> web.Response:
     sales = await asyncio.to_thread(sales_reports.event_sales, request.app[DB_ENGINE_KEY],
                                     event_id)
     if sales is None:
-        raise ApiError(404, "event_not_found", "No such event.", {"event_id": event_id})
+        raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
     return web.json_response(sales.to_json(), headers={"Cache-Control": "no-store"})
 
 
@@ -104,7 +105,7 @@ async def refund_order(request: web.Request) -> web.Response:
         invalid("order_id", "must be an order id of this event")
     payment = await refundable_payment(request, order_id)
     if payment.event_id != event_id:
-        raise ApiError(404, "order_not_found", "No such order of this event.",
+        raise ApiError(BookingCode.ORDER_NOT_FOUND, "No such order of this event.",
                        {"order_id": order_id, "event_id": event_id})
     return await enqueue_request(request, principal, event_id, "refund", {"order_id": order_id})
 
@@ -118,7 +119,9 @@ async def event_refunds(request: web.Request) -> web.Response:
 
 
 _EVENT_ID = param("event_id", "path", ID_SCHEMA, "The event.")
-_REPORT: Any = {"who": "the event's organizer and ops", "errors": (400, 401, 403, 404, 503),
+_REPORT: Any = {"who": "the event's organizer and ops",
+           "errors": (ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                      ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND),
            "signed_in": True, "tags": ["Organizers"], "parameters": [_EVENT_ID]}
 
 OPENAPI_PATHS: dict[str, Any] = {
@@ -145,7 +148,11 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": operation("Refunded orders", **_REPORT, responses={200: ok({"type": "object"})}),
         "post": operation(
             "Refund a paid order of the event", who="the event's organizer and ops",
-            errors=(400, 401, 403, 404, 409, 429, 503), signed_in=True, tags=["Organizers"],
+            errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
+                    ApiErrorCode.FORBIDDEN, ApiErrorCode.EVENT_NOT_FOUND,
+                    BookingCode.ORDER_NOT_FOUND, ApiErrorCode.ORDER_NOT_REFUNDABLE,
+                    ApiErrorCode.IDEMPOTENCY_CONFLICT, ApiErrorCode.QUEUE_FULL),
+            signed_in=True, tags=["Organizers"],
             parameters=[_EVENT_ID],
             description="Decided in queue order on the event's partition (order refunded, "
                         "tickets void, seats back on sale); the payments worker gives the "

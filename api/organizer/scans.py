@@ -10,6 +10,7 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import json_body, ok, operation
 from api.http.params import path_id
@@ -27,13 +28,14 @@ async def scan_ticket(request: web.Request) -> web.Response:
     """The event's organizer (gate staff) and ops: admit the holder of an e-ticket, once.
     200 admitted; 409 `ticket_already_used` or `ticket_void`; 404 `ticket_not_found`."""
     principal = await require_principal(request, "organizer", "ops")
-    event_id = path_id(request, "event_id", "event_not_found", "event")
+    event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
     body = await read_json(request)
     qr = body.get("qr") if isinstance(body, dict) else None
     match = _QR.fullmatch(qr.strip()) if isinstance(qr, str) else None
     if match is None:
-        raise ApiError(400, "invalid_request", "qr: the e-ticket's code, `<ticket id>.<secret>`",
+        raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                       "qr: the e-ticket's code, `<ticket id>.<secret>`",
                        {"field": "qr"})
     scan = await asyncio.to_thread(etickets.scan_ticket, request.app[DB_ENGINE_KEY], event_id,
                                    int(match[1]), match[2])
@@ -41,12 +43,12 @@ async def scan_ticket(request: web.Request) -> web.Response:
     if scan.outcome == "admitted":
         return web.json_response({"admitted": True, "ticket": scan.ticket, "used_at": used_at})
     if scan.outcome == "used":
-        raise ApiError(409, "ticket_already_used", "This ticket was already scanned in.",
+        raise ApiError(ApiErrorCode.TICKET_ALREADY_USED, "This ticket was already scanned in.",
                        {"ticket": scan.ticket, "used_at": used_at})
     if scan.outcome == "void":
-        raise ApiError(409, "ticket_void", "This ticket is void: its order was refunded.",
+        raise ApiError(ApiErrorCode.TICKET_VOID, "This ticket is void: its order was refunded.",
                        {"ticket": scan.ticket})
-    raise ApiError(404, "ticket_not_found", "No such ticket for this event.",
+    raise ApiError(ApiErrorCode.TICKET_NOT_FOUND, "No such ticket for this event.",
                    {"event_id": event_id})
 
 
@@ -55,7 +57,10 @@ async def scan_ticket(request: web.Request) -> web.Response:
 OPENAPI_PATHS: dict[str, Any] = {
     "/events/{event_id}/scans": {"post": operation(
         "Scan an e-ticket at the gate", who="the event's organizer and ops",
-        errors=(400, 401, 403, 404, 409, 503), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
+        errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
+                ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.TICKET_NOT_FOUND,
+                ApiErrorCode.TICKET_ALREADY_USED,
+                ApiErrorCode.TICKET_VOID), **SIGNED_IN_ORGANIZERS, parameters=[EVENT_ID_PARAM],
         description="Admits the holder once: the first scan of a valid ticket marks it used "
                     "(two gates scanning one code admit one fan). 409 `ticket_already_used` "
                     "(with `used_at`) or `ticket_void` (its order was refunded); 404 "

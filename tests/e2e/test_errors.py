@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from api.http.app import create_app
 from api.http.appkeys import DB_ENGINE_KEY, REDIS_KEY
+from api.http.error_codes import RoomCode
 from api.http.errors import ApiError, read_json
 from api.launcher.settings import Settings
 from engine.errors import BookingError, ErrorCode
@@ -37,7 +38,7 @@ def _failing_routes() -> web.RouteTableDef:
 
     @routes.get("/test/api-error")
     async def api_error(request: web.Request) -> web.Response:
-        raise ApiError(403, "not_admitted", "no admission token", {"event_id": 7})
+        raise ApiError(RoomCode.NOT_ADMITTED, "no admission token", {"event_id": 7})
 
     @routes.post("/test/json")
     async def json_body(request: web.Request) -> web.Response:
@@ -111,9 +112,9 @@ async def test_booking_errors_map_to_status_by_code(
 
 
 async def test_every_booking_error_code_has_a_status() -> None:
-    from api.http.errors import BOOKING_ERROR_STATUS
+    from api.http.error_codes import BOOKING_STATUS
 
-    assert set(BOOKING_ERROR_STATUS) == set(ErrorCode)
+    assert set(BOOKING_STATUS) == set(ErrorCode)
 
 
 async def test_api_error_keeps_its_status_and_code(client: TestClient[Any, Any]) -> None:

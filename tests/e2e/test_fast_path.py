@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 from prometheus_client import REGISTRY
 
 from api.http.app import create_app
+from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError
 from api.http.fast_path import fast_route
 from api.launcher.settings import Settings
@@ -39,7 +40,7 @@ async def answer(request: web.Request) -> web.Response:
 
 
 async def api_error(request: web.Request) -> web.Response:
-    raise ApiError(404, "event_not_found", "No such event.", {"event_id": "x"})
+    raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": "x"})
 
 
 async def rate_limited(request: web.Request) -> web.Response:

@@ -55,3 +55,22 @@ def test_every_burst_of_a_polling_loop_ends_without_a_thread(
         SimpleWorkerWithoutCommands([queue], connection=redis).work(
             burst=True, with_scheduler=False)
         assert pubsub_threads_alive() == []
+
+
+def test_an_idle_dequeue_waits_out_its_timeout_on_a_client_used_before(
+        redis_url: str, redis_prefix: str) -> None:
+    """The payments worker's client has served the abandoned-jobs sweep before the worker is
+    built: its dequeue must still wait on an empty queue for as long as it asks, not fail
+    after redis-py's 5 s default socket timeout (RQ then backed off for up to a minute)."""
+    redis = Redis.from_url(redis_url)
+    redis.ping()  # a pooled connection made with redis-py's defaults
+    queue = Queue(f"{redis_prefix}-rqworker-idle", connection=redis)
+    worker = SimpleWorkerWithoutCommands([queue], connection=redis)
+
+    timeout = worker.connection.connection_pool.connection_kwargs["socket_timeout"]
+    assert timeout >= worker.dequeue_timeout
+    assert worker.connection.connection_pool is not redis.connection_pool
+    assert redis.connection_pool.connection_kwargs.get("socket_timeout") != timeout, \
+        "the caller's pool was changed"
+    # Longer than redis-py's default socket timeout: returns None (idle), never raises.
+    assert worker.dequeue_job_and_maintain_ttl(timeout=6, max_idle_time=6) is None

@@ -33,6 +33,29 @@ def _replaced(data_dir: Path, name: str, old_pid: int | None) -> bool:
     return pid is not None and pid != old_pid and process_alive(pid)
 
 
+def _listening_sockets(pid: int) -> set[str]:
+    """The socket inodes a process holds (from /proc; empty if it is gone)."""
+    inodes: set[str] = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def _listens_on(pid: int, port: int) -> bool:
+    """Whether `pid` has a listening TCP socket on `port` (/proc/net/tcp, state 0A)."""
+    listeners = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            listeners.add(fields[9])
+    return bool(listeners & _listening_sockets(pid))
+
+
 def _watch_readiness(readyz: str, seconds: float) -> list[int | None]:
     """Statuses seen while polling for `seconds` (a 503 is seen when the outage outlasts
     one poll; the restart may be quicker than that)."""
@@ -53,6 +76,10 @@ def test_up_restarts_api_processes_and_embedded_servers(tmp_path: Path) -> None:
         processes = read_processes(data_dir)
         assert processes["up"] == up.pid
         assert {"api-1", "api-2", "redis", "postgres"} <= processes.keys(), processes
+        port = int(readyz.rsplit(":", 1)[1].split("/", 1)[0])
+        _wait_until(lambda: all(_listens_on(processes[name] or 0, port)
+                                for name in ("api-1", "api-2")),
+                    READY_TIMEOUT_SECONDS, "both API processes listening", up, log)
 
         # One API process dies: the other one keeps the port; the dead one comes back.
         os.kill(processes["api-1"] or 0, signal.SIGKILL)

@@ -56,3 +56,22 @@ def test_the_docs_page_lists_every_operation() -> None:
     page = render_docs(document)
     for path in document["paths"]:
         assert f"<code>{path}</code>" in page.replace("&#x27;", "'"), path
+
+
+def test_the_ops_room_body_is_generated_from_room_config_and_lists_every_field() -> None:
+    from dataclasses import fields
+
+    from waitingroom.autopilot import AutopilotTargets
+    from waitingroom.config import RoomConfig
+
+    document = build_document(_app())
+    room = document["paths"]["/ops/events/{event_id}/waiting-room"]["patch"]
+    schema = room["requestBody"]["content"]["application/json"]["schema"]
+    assert set(schema["properties"]) == {f.name for f in fields(RoomConfig)} | {"sale"}
+    assert schema["properties"]["mode"]["enum"] == ["fifo", "shuffle"]
+    assert schema["properties"]["paused"] == {
+        "type": "boolean", "default": False}
+    assert "lose" in schema["properties"]["position_expiry_seconds"]["description"]
+    autopilot = document["paths"]["/ops/events/{event_id}/autopilot"]["post"]
+    body = autopilot["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {f.name for f in fields(AutopilotTargets)} | {"enabled"}

@@ -39,7 +39,9 @@ lock: | $(BIN)/python
 run: install
 	$(BIN)/onsale up
 
-test: install
+# The whole suite: lint first (ruff, mypy strict on every package, bandit against its
+# judged baseline; about 10 s), then every test.
+test: install lint
 	@sh tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -249,7 +249,8 @@ class LuaScript:
     def __init__(self, redis: aioredis.Redis, source: str):
         self._redis = redis
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        # EVALSHA names a script by its SHA-1: an identifier, not a security use
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
     async def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = ()) -> Any:
         try:

@@ -20,8 +20,10 @@
    per Redis core-second and Postgres transactions per backend core-second (from
    part 2, on a private redis-server and the bench database's backends).
 
-Writes bench-results/scaling.json, keeping the keys other benchmarks wrote there
-(the Redis Cluster failover pause). `python -m loadtests.capacity` reads it.
+4. The Redis Cluster failover pause (`loadtests.bench_cluster_failover`, run last).
+
+Writes bench-results/scaling.json, keeping the keys other benchmarks wrote there;
+`python -m loadtests.capacity` reads it.
 """
 
 from __future__ import annotations
@@ -131,7 +133,11 @@ def main(quick: bool, settings: Settings) -> int:
 
     path = update_results("scaling", figures)
     print(f"results: {path}")
-    return 0
+    # 4. The Redis Cluster failover pause, into the same file (its own bench, on a real
+    #    cluster of redis-server processes it starts on loopback).
+    from loadtests import bench_cluster_failover
+
+    return bench_cluster_failover.main(quick, settings)
 
 
 # ---- the line ------------------------------------------------------------------------------

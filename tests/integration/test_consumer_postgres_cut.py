@@ -16,11 +16,7 @@ asserted: waits are bounded generously and only the outcome is checked.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable
 
 import pytest
 from redis import Redis
@@ -29,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from loadtests.faultproxy import FaultProxy
 from tests.support.booking import make_event
+from tests.support.worker_processes import start_worker, wait_until
 from workers.enqueue import SyncRequestQueue
 from workers.keys import Keys
 from workers.lease import lease_holder
@@ -44,24 +41,6 @@ REQUESTS = 300
 SETTLE_SECONDS = 120.0
 
 
-def start_worker(database_url: str, redis_url: str, prefix: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ONSALE_DATABASE_URL": database_url, "ONSALE_REDIS_URL": redis_url,
-           "ONSALE_REDIS_PREFIX": prefix, "ONSALE_PARTITIONS": "1",
-           "ONSALE_LEASE_TTL_MS": str(LEASE_TTL_MS), "ONSALE_BATCH_MAX": "8",
-           "ONSALE_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-c",
-                             "from api.launcher.settings import Settings; "
-                             "from api.launcher.roots import run_worker; "
-                             "run_worker(Settings.from_env())"], env=env)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_the_partition_is_decided_again_after_a_cut_longer_than_the_lease(
         redis_client: Redis, redis_url: str, redis_prefix: str, database_url: str,
         db_engine: Engine) -> None:
@@ -72,7 +51,8 @@ def test_the_partition_is_decided_again_after_a_cut_longer_than_the_lease(
     proxy.start()
     through_proxy = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
         hide_password=False)
-    workers = [start_worker(through_proxy, redis_url, redis_prefix) for _ in range(2)]
+    workers = [start_worker(through_proxy, redis_url, redis_prefix,
+                                lease_ttl_ms=LEASE_TTL_MS, batch_max=8) for _ in range(2)]
     queue = SyncRequestQueue(redis_client, keys, max_queue_depth=10_000)
 
     def enqueue(buyers: range) -> list[str]:

@@ -8,18 +8,15 @@ it depends on the lease TTL and on how loaded the machine is).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from typing import Any
 
 import pytest
 from redis import Redis
 from sqlalchemy import Engine, text
 
 from tests.support.booking import make_event
+from tests.support.worker_processes import start_worker, wait_until
 from workers.enqueue import SyncRequestQueue
 from workers.keys import Keys
 from workers.lease import lease_holder
@@ -30,32 +27,13 @@ LEASE_TTL_MS = 1500
 REQUESTS = 400
 
 
-def start_worker(database_url: str, redis_url: str, prefix: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ONSALE_DATABASE_URL": database_url, "ONSALE_REDIS_URL": redis_url,
-           "ONSALE_REDIS_PREFIX": prefix, "ONSALE_PARTITIONS": "1",
-           "ONSALE_LEASE_TTL_MS": str(LEASE_TTL_MS), "ONSALE_BATCH_MAX": "16",
-           "ONSALE_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-c",
-                             "from api.launcher.settings import Settings; "
-                             "from api.launcher.roots import run_worker; "
-                             "run_worker(Settings.from_env())"], env=env)
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_sigkill_of_the_active_consumer_loses_nothing(
         redis_client: Redis, redis_url: str, redis_prefix: str, database_url: str,
         db_engine: Engine) -> None:
     keys = Keys(redis_prefix)
     event_id = make_event(db_engine, rows=20, seats_per_row=20, buyer_limit=8)
-    workers = [start_worker(database_url, redis_url, redis_prefix) for _ in range(2)]
+    workers = [start_worker(database_url, redis_url, redis_prefix,
+                                lease_ttl_ms=LEASE_TTL_MS, batch_max=16) for _ in range(2)]
     try:
         wait_until(lambda: lease_holder(redis_client, keys, "p0") is not None, 60, "a lease")
         owner, first_token, _ = lease_holder(redis_client, keys, "p0")  # type: ignore[misc]

@@ -15,7 +15,8 @@ import functools
 import re
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -25,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from api.fan.identity import bearer_token, close_session, open_session, require_principal
 from api.fan.sign_in_limits import PasswordWork, record_sign_in, spend_sign_in, spend_sign_up
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.body_schema import object_schema
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from engine.store.models import User
@@ -71,25 +73,63 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value.strip()
 
 
+_EMAIL_FIELD = {"format": "email", "maxLength": 254}
+MAX_DISPLAY_NAME_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """The body of a sign-up (unknown properties are ignored)."""
+
+    email: Annotated[str, _EMAIL_FIELD]
+    """Kept lower-case; the account's sign-in name."""
+    password: Annotated[str, {"minLength": MIN_PASSWORD_LENGTH,
+                              "maxLength": MAX_PASSWORD_LENGTH}]
+    display_name: Annotated[str, {"maxLength": MAX_DISPLAY_NAME_LENGTH}] = ""
+    """The name shown; the email's local part when absent or empty."""
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> SignUp:
+        email = _field(body, "email").lower()
+        password = _field(body, "password")
+        name = str(body.get("display_name") or email.split("@")[0])[:MAX_DISPLAY_NAME_LENGTH]
+        if not EMAIL.match(email):
+            raise ApiError(
+                ApiErrorCode.INVALID_REQUEST,
+                "email: not an email address",
+                {"field": "email", "reason": "not an email address"},
+            )
+        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+                {"field": "password",
+                 "reason": "too short" if len(password) < MIN_PASSWORD_LENGTH else "too long"},
+            )
+        return cls(email, password, name)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The body of a sign-in (unknown properties are ignored)."""
+
+    email: Annotated[str, _EMAIL_FIELD]
+    password: Annotated[str, {"minLength": 1, "maxLength": MAX_SIGN_IN_PASSWORD_LENGTH}]
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> SignIn:
+        email = _field(body, "email").lower()
+        password = _field(body, "password")
+        if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
+            raise ApiError(ApiErrorCode.INVALID_REQUEST, "password: too long",
+                           {"field": "password", "reason": "too long"})
+        return cls(email, password)
+
+
 @routes.post("/auth/register")
 async def register(request: web.Request) -> web.Response:
     """Anyone: create a fan account and get a session token."""
-    body = await read_json(request)
-    email = _field(body, "email").lower()
-    password = _field(body, "password")
-    name = str(body.get("display_name") or email.split("@")[0])[:80]
-    if not EMAIL.match(email):
-        raise ApiError(
-            ApiErrorCode.INVALID_REQUEST,
-            "email: not an email address",
-            {"field": "email", "reason": "not an email address"},
-        )
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ApiError(ApiErrorCode.INVALID_REQUEST,
-            f"password: {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
-            {"field": "password",
-             "reason": "too short" if len(password) < MIN_PASSWORD_LENGTH else "too long"},
-        )
+    sign_up = SignUp.from_json(await read_json(request))
+    email, password, name = sign_up.email, sign_up.password, sign_up.display_name
     await spend_sign_up(request)
     password_hash = await request.app[PASSWORD_WORK_KEY].run(_hasher.hash, password)
     engine = request.app[DB_ENGINE_KEY]
@@ -120,12 +160,8 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     """Anyone: exchange email + password for a session token."""
-    body = await read_json(request)
-    email = _field(body, "email").lower()
-    password = _field(body, "password")
-    if len(password) > MAX_SIGN_IN_PASSWORD_LENGTH:
-        raise ApiError(ApiErrorCode.INVALID_REQUEST, "password: too long",
-                       {"field": "password", "reason": "too long"})
+    sign_in = SignIn.from_json(await read_json(request))
+    email, password = sign_in.email, sign_in.password
     engine = request.app[DB_ENGINE_KEY]
 
     def find() -> Any:
@@ -179,11 +215,6 @@ async def me(request: web.Request) -> web.Response:
 
 from api.http.openapi_spec import json_body, ok, operation  # noqa: E402
 
-_CREDENTIALS: dict[str, Any] = {
-    "type": "object", "required": ["email", "password"],
-    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254},
-                   "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-}
 _SESSION = {"type": "object", "properties": {
     "user": {"type": "object"}, "token": {"type": "string"},
     "expires_at": {"type": "string", "format": "date-time"}}}
@@ -193,11 +224,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Create a fan account", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.EMAIL_TAKEN,
                 ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
-        body=json_body({**_CREDENTIALS, "properties": {
-            **_CREDENTIALS["properties"],
-            "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH,
-                         "maxLength": MAX_PASSWORD_LENGTH},
-            "display_name": {"type": "string", "maxLength": 80}}},
+        body=json_body(object_schema(SignUp, closed=False),
             example={"email": "new-fan@onsale.example", "password": "correct horse battery",
                      "display_name": "New Fan"}),
         responses={201: ok(_SESSION, "The account and a session token.")})},
@@ -205,7 +232,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "Sign in", who="anyone", tags=["Accounts"],
         errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.INVALID_CREDENTIALS,
                 ApiErrorCode.PAYLOAD_TOO_LARGE, ApiErrorCode.RATE_LIMITED, ApiErrorCode.BUSY),
-        body=json_body(_CREDENTIALS, example={"email": "fan@onsale.example",
+        body=json_body(object_schema(SignIn, closed=False), example={"email": "fan@onsale.example",
                                               "password": "onsale-fan-demo"}),
         responses={200: ok(_SESSION, "A session token (send as `Authorization: Bearer`).")})},
     "/auth/logout": {"post": operation(

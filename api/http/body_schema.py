@@ -14,10 +14,27 @@ import inspect
 import textwrap
 import types
 import typing
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
 _SCALARS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+class _MayBeLeftOut:
+    """Marker on an `X | None = None` field: None means the property was left out (it is
+    optional), not that the client may send null; its schema is X's, without a default."""
+
+
+MAY_BE_LEFT_OUT = _MayBeLeftOut()
+
+
+class Keywords(dict[str, Any]):
+    """Schema keywords on a type inside a Union (`Annotated[str, Keywords(maxLength=9)] |
+    ...`): a Union hashes its members, and a plain dict is not hashable."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return id(self)
 
 
 def type_schema(annotation: Any) -> dict[str, Any]:
@@ -30,6 +47,9 @@ def type_schema(annotation: Any) -> dict[str, Any]:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *metadata = typing.get_args(annotation)
+        if any(isinstance(item, _MayBeLeftOut) for item in metadata):
+            base = typing.Union[tuple(arg for arg in typing.get_args(base)  # noqa: UP007
+                                      if arg is not type(None))]
         schema = type_schema(base)
         for item in metadata:
             if isinstance(item, dict):
@@ -49,6 +69,8 @@ def type_schema(annotation: Any) -> dict[str, Any]:
         return {"type": "array", **({"items": type_schema(args[0])} if args else {})}
     if inspect.isclass(annotation) and issubclass(annotation, Enum):
         return {"type": "string", "enum": [member.value for member in annotation]}
+    if annotation is datetime:
+        return {"type": "string", "format": "date-time"}
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
         return object_schema(annotation, closed=False)
     for scalar, name in _SCALARS.items():
@@ -94,8 +116,11 @@ def object_schema(cls: type, *, all_optional: bool = False, closed: bool = True,
         field_schema = type_schema(hints[item.name])
         if item.name in docs:
             field_schema["description"] = docs[item.name]
+        left_out = any(isinstance(extra_item, _MayBeLeftOut)
+                       for extra_item in getattr(hints[item.name], "__metadata__", ()))
         if item.default is not dataclasses.MISSING:
-            field_schema["default"] = _json_default(item.default)
+            if not left_out:
+                field_schema["default"] = _json_default(item.default)
         elif item.default_factory is dataclasses.MISSING and not all_optional:
             required.append(item.name)
         properties[item.name] = field_schema

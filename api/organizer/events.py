@@ -31,7 +31,7 @@ from api.organizer.organizer_fields import (
     EVENT_ID_PARAM,
     FIELD_SCHEMAS,
     SIGNED_IN_ORGANIZERS,
-    event_fields,
+    EventFields,
 )
 from api.organizer.ownership import acting_organizer, actor_of
 from engine.store import organizing
@@ -64,7 +64,7 @@ async def _details(request: web.Request, event_id: int) -> dict[str, Any]:
 async def create_event(request: web.Request) -> web.Response:
     """Organizers (on their own or shared venues) and ops: create a draft event."""
     principal = await require_principal(request, "organizer", "ops")
-    fields = event_fields(await read_json(request), partial=False)
+    fields = EventFields.from_json(await read_json(request), partial=False).given()
     if principal.role == "organizer":
         organizer_id: int | None = await acting_organizer(request, principal)
     else:
@@ -82,7 +82,7 @@ async def update_event(request: web.Request) -> web.Response:
     """The event's organizer and ops: change a draft freely, a published one's descriptions."""
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
-    fields = event_fields(await read_json(request), partial=True)
+    fields = EventFields.from_json(await read_json(request), partial=True).given()
     actor = await actor_of(request, principal)
     await asyncio.to_thread(organizing.update_event, request.app[DB_ENGINE_KEY], actor,
                             event_id, fields, datetime.now(UTC))

@@ -7,12 +7,16 @@ editor can point at it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
 
 from aiohttp import web
 
 from api.fan.catalog import CATEGORIES_PATTERN
+from api.http.body_schema import MAY_BE_LEFT_OUT, Keywords, object_schema
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, parse_json_object
 from api.http.openapi_spec import ID_SCHEMA, param
@@ -143,6 +147,89 @@ def event_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return fields
 
 
+_CLOSED = Keywords(additionalProperties=False)
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    """One price tier of an event: the seats of one category at one price."""
+
+    category: Annotated[str, {"minLength": 1, "maxLength": 32}]
+    """The venue's seat category it prices."""
+    price_cents: Annotated[int, {"minimum": 0, "maximum": MAX_PRICE_CENTS}]
+    code: Annotated[str, {"pattern": _CODE.pattern}] = field(default_factory=str)
+    """The tier's code; the category when left out."""
+    name: Annotated[str, {"minLength": 1, "maxLength": 80}] = field(default_factory=str)
+    """Shown to fans; `Category <category>` when left out."""
+
+
+@dataclass(frozen=True)
+class NamedPerformer:
+    """A performer by name (found or created)."""
+
+    name: Annotated[str, {"minLength": 1, "maxLength": 120}]
+    kind: Annotated[str, {"enum": list(_PERFORMER_KINDS)}] = "artist"
+
+
+@dataclass(frozen=True)
+class KnownPerformer:
+    """A performer already in the catalog."""
+
+    performer_id: Annotated[int, {"minimum": 1}]
+
+
+Performer = (Annotated[str, Keywords(minLength=1, maxLength=120)]
+             | Annotated[NamedPerformer, _CLOSED] | Annotated[KnownPerformer, _CLOSED])
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """An event's fields as organizers send them: all of the required ones to create a
+    draft (`REQUIRED_EVENT_FIELDS`), at least one to change it. None: left out."""
+
+    name: Annotated[str | None, MAY_BE_LEFT_OUT, {"minLength": 1, "maxLength": 200}] = None
+    description: Annotated[str | None, MAY_BE_LEFT_OUT, {"maxLength": 5000}] = None
+    category: Annotated[str | None, MAY_BE_LEFT_OUT, {"pattern": CATEGORIES_PATTERN}] = None
+    venue_id: Annotated[int | None, MAY_BE_LEFT_OUT, {"minimum": 1}] = None
+    starts_at: Annotated[datetime | None, MAY_BE_LEFT_OUT] = None
+    onsale_at: Annotated[datetime | None, MAY_BE_LEFT_OUT] = None
+    """Not after starts_at."""
+    price_tiers: Annotated[list[Annotated[PriceTier, _CLOSED]] | None, MAY_BE_LEFT_OUT,
+                           {"minItems": 1, "maxItems": MAX_TIERS}] = None
+    performers: Annotated[list[Performer] | None, MAY_BE_LEFT_OUT,
+                          {"maxItems": MAX_PERFORMERS}] = None
+    """Names, `{name, kind}`, or `{performer_id}`."""
+    currency: Annotated[str | None, MAY_BE_LEFT_OUT, {"pattern": _CURRENCY.pattern}] = None
+    buyer_limit: Annotated[int | None, MAY_BE_LEFT_OUT, {"minimum": 1, "maximum": 100}] = None
+    hold_ttl_seconds: Annotated[int | None, MAY_BE_LEFT_OUT,
+                                {"minimum": 60, "maximum": 3600}] = None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any], *, partial: bool) -> EventFields:
+        """The event fields in `body`, validated (`event_fields`)."""
+        fields = event_fields(body, partial=partial)
+        if "price_tiers" in fields:
+            fields["price_tiers"] = [PriceTier(**tier) for tier in fields["price_tiers"]]
+        if "performers" in fields:
+            fields["performers"] = [KnownPerformer(**item) if "performer_id" in item
+                                    else NamedPerformer(**item)
+                                    for item in fields["performers"]]
+        return cls(**fields)
+
+    def given(self) -> dict[str, Any]:
+        """The fields sent, as the store takes them (tiers and performers as mappings)."""
+        return {item.name: _plain(getattr(self, item.name)) for item in dataclasses.fields(self)
+                if getattr(self, item.name) is not None}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, list):
+        return [dataclasses.asdict(item)
+                if isinstance(item, PriceTier | NamedPerformer | KnownPerformer) else item
+                for item in value]
+    return value
+
+
 async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:
     """The request body as a JSON object, allowing up to `max_bytes` (seat maps are large)."""
     declared = request.content_length
@@ -160,34 +247,6 @@ async def read_seatmap(request: web.Request, max_bytes: int) -> dict[str, Any]:
     return parse_json_object(b"".join(chunks), request.charset)
 
 
-_TIER_SCHEMA = {
-    "type": "object", "required": ["category", "price_cents"], "additionalProperties": False,
-    "properties": {"category": {"type": "string", "minLength": 1, "maxLength": 32},
-                   "price_cents": {"type": "integer", "minimum": 0,
-                                   "maximum": MAX_PRICE_CENTS},
-                   "name": {"type": "string", "minLength": 1, "maxLength": 80},
-                   "code": {"type": "string", "pattern": _CODE.pattern}},
-}
-_EVENT_PROPERTIES: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": "string", "maxLength": 5000},
-    "category": {"type": "string", "pattern": CATEGORIES_PATTERN},
-    "venue_id": {"type": "integer", "minimum": 1},
-    "starts_at": {"type": "string", "format": "date-time"},
-    "onsale_at": {"type": "string", "format": "date-time"},
-    "price_tiers": {"type": "array", "minItems": 1, "maxItems": MAX_TIERS,
-                    "items": _TIER_SCHEMA},
-    "performers": {"type": "array", "maxItems": MAX_PERFORMERS, "items": {"oneOf": [
-        {"type": "string", "minLength": 1, "maxLength": 120},
-        {"type": "object", "required": ["name"], "additionalProperties": False,
-         "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 120},
-                        "kind": {"type": "string", "enum": list(_PERFORMER_KINDS)}}},
-        {"type": "object", "required": ["performer_id"], "additionalProperties": False,
-         "properties": {"performer_id": {"type": "integer", "minimum": 1}}}]}},
-    "currency": {"type": "string", "pattern": _CURRENCY.pattern},
-    "buyer_limit": {"type": "integer", "minimum": 1, "maximum": 100},
-    "hold_ttl_seconds": {"type": "integer", "minimum": 60, "maximum": 3600},
-}
 _SEAT = {"type": "object", "required": ["label", "x", "y", "category"],
          "additionalProperties": False,
          "properties": {"label": {"type": "string"}, "x": {"type": "number"},
@@ -195,10 +254,11 @@ _SEAT = {"type": "object", "required": ["label", "x", "y", "category"],
                         "accessible": {"type": "boolean"}}}
 
 FIELD_SCHEMAS: dict[str, Any] = {
-    "EventInput": {"type": "object", "required": list(REQUIRED_EVENT_FIELDS),
-                   "additionalProperties": False, "properties": _EVENT_PROPERTIES},
-    "EventPatch": {"type": "object", "minProperties": 1, "additionalProperties": False,
-                   "properties": _EVENT_PROPERTIES},
+    "EventInput": {**object_schema(EventFields), "required": list(REQUIRED_EVENT_FIELDS)},
+    "EventPatch": {**object_schema(EventFields), "minProperties": 1},
+    # A seat-map document is the engine's format: `engine.store.catalog.create_venue`
+    # validates it element by element and stores it; no dataclass of ours parses it, so
+    # its schema is written by hand.
     "SeatMap": {
         "type": "object", "required": ["name", "city"], "additionalProperties": False,
         "properties": {

@@ -9,13 +9,15 @@ never held in memory whole.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from aiohttp import web
 
 from api.fan.booking import enqueue_request, refundable_payment
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.body_schema import object_schema
 from api.http.error_codes import ApiErrorCode, BookingCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
@@ -27,6 +29,21 @@ from engine.store import sales_reports
 routes = web.RouteTableDef()
 
 MAX_ATTENDEES_PAGE = 500
+
+
+@dataclass(frozen=True)
+class EventOrderRefund:
+    """The body of an organizer's refund (unknown properties are ignored)."""
+
+    order_id: Annotated[str, {"minLength": 1, "maxLength": 200}]
+    """A paid order of this event."""
+
+    @classmethod
+    def from_json(cls, body: Any) -> EventOrderRefund:
+        order_id = body.get("order_id") if isinstance(body, dict) else None
+        if not isinstance(order_id, str) or not 0 < len(order_id) <= 200:
+            invalid("order_id", "must be an order id of this event")
+        return cls(order_id)
 
 
 async def _event_of_organizer(request: web.Request) -> int:
@@ -99,10 +116,7 @@ async def refund_order(request: web.Request) -> web.Response:
     (order refunded, tickets void, seats back on sale), then the money goes back. 202."""
     principal = await require_principal(request, "organizer", "ops")
     event_id = await _event_of_organizer(request)
-    body = await read_json(request)
-    order_id = body.get("order_id") if isinstance(body, dict) else None
-    if not isinstance(order_id, str) or not 0 < len(order_id) <= 200:
-        invalid("order_id", "must be an order id of this event")
+    order_id = EventOrderRefund.from_json(await read_json(request)).order_id
     payment = await refundable_payment(request, order_id)
     if payment.event_id != event_id:
         raise ApiError(BookingCode.ORDER_NOT_FOUND, "No such order of this event.",
@@ -159,8 +173,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                         "money back and the buyer gets a mail. Poll `status_url` for refunded "
                         "or rejected. 409 `order_not_refundable` (not paid, or the event was "
                         "cancelled: refunds are automatic then).",
-            body=json_body({"type": "object", "required": ["order_id"],
-                            "properties": {"order_id": {"type": "string"}}}),
+            body=json_body(object_schema(EventOrderRefund, closed=False)),
             responses={202: ok({"type": "object"}, "Accepted, pending.")}),
     },
 }

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
+from api.http.body_schema import object_schema
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import json_body, ok, operation
@@ -23,6 +25,31 @@ routes = web.RouteTableDef()
 _QR = re.compile(r"(\d{1,18})\.([0-9a-f]{32})")
 
 
+@dataclass(frozen=True)
+class GateScan:
+    """The body of a gate scan (unknown properties are ignored)."""
+
+    qr: Annotated[str, {"pattern": r"^\s*\d{1,18}\.[0-9a-f]{32}\s*$"}]
+    """The QR payload, `<ticket id>.<secret>`"""
+
+    @property
+    def ticket_id(self) -> int:
+        return int(self.qr.strip().split(".")[0])
+
+    @property
+    def secret(self) -> str:
+        return self.qr.strip().split(".")[1]
+
+    @classmethod
+    def from_json(cls, body: Any) -> GateScan:
+        qr = body.get("qr") if isinstance(body, dict) else None
+        if not isinstance(qr, str) or _QR.fullmatch(qr.strip()) is None:
+            raise ApiError(ApiErrorCode.INVALID_REQUEST,
+                           "qr: the e-ticket's code, `<ticket id>.<secret>`",
+                           {"field": "qr"})
+        return cls(qr)
+
+
 @routes.post("/events/{event_id}/scans")
 async def scan_ticket(request: web.Request) -> web.Response:
     """The event's organizer (gate staff) and ops: admit the holder of an e-ticket, once.
@@ -30,15 +57,9 @@ async def scan_ticket(request: web.Request) -> web.Response:
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
-    body = await read_json(request)
-    qr = body.get("qr") if isinstance(body, dict) else None
-    match = _QR.fullmatch(qr.strip()) if isinstance(qr, str) else None
-    if match is None:
-        raise ApiError(ApiErrorCode.INVALID_REQUEST,
-                       "qr: the e-ticket's code, `<ticket id>.<secret>`",
-                       {"field": "qr"})
+    body = GateScan.from_json(await read_json(request))
     scan = await asyncio.to_thread(etickets.scan_ticket, request.app[DB_ENGINE_KEY], event_id,
-                                   int(match[1]), match[2])
+                                   body.ticket_id, body.secret)
     used_at = scan.used_at.isoformat() if scan.used_at else None
     if scan.outcome == "admitted":
         return web.json_response({"admitted": True, "ticket": scan.ticket, "used_at": used_at})
@@ -65,7 +86,6 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "(two gates scanning one code admit one fan). 409 `ticket_already_used` "
                     "(with `used_at`) or `ticket_void` (its order was refunded); 404 "
                     "`ticket_not_found` for a code that is not this event's.",
-        body=json_body({"type": "object", "required": ["qr"], "properties": {
-            "qr": {"type": "string", "description": "The QR payload, `<ticket id>.<secret>`"}}}),
+        body=json_body(object_schema(GateScan, closed=False)),
         responses={200: ok({"type": "object"}, "Admitted, with the ticket's place.")})},
 }

@@ -7,11 +7,13 @@ added to a body's dataclass appears in its schema with its type, default and doc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import pytest
 
-from api.http.body_schema import object_schema, type_schema
+from api.http.body_schema import MAY_BE_LEFT_OUT, Keywords, object_schema, type_schema
 
 
 class Colour(str, Enum):
@@ -76,3 +78,36 @@ def test_reservation_bodies_parse_into_the_choices_their_schema_lists() -> None:
         "zone_id": 9, "quantity": 3}
     documented = [set(object_schema(choice)["required"]) for choice in HOLD_CHOICES]
     assert documented == [{"seats"}, {"best_available"}, {"general_admission"}]
+
+
+@dataclass(frozen=True)
+class Change:
+    starts_at: Annotated[datetime | None, MAY_BE_LEFT_OUT] = None
+    tags: Annotated[list[Annotated[str, Keywords(maxLength=9)] | Inner] | None,
+                    MAY_BE_LEFT_OUT, {"maxItems": 3}] = None
+
+
+def test_a_field_that_may_be_left_out_is_optional_but_not_nullable() -> None:
+    schema = object_schema(Change)
+    assert "required" not in schema
+    assert schema["properties"]["starts_at"] == {"type": "string", "format": "date-time"}
+    assert schema["properties"]["tags"] == {
+        "type": "array", "maxItems": 3,
+        "items": {"oneOf": [{"type": "string", "maxLength": 9},
+                            {"type": "object", "properties": {"size": {"type": "integer"}},
+                             "required": ["size"]}]}}
+
+
+def test_event_bodies_parse_into_event_fields_and_back_to_what_the_store_takes() -> None:
+    from api.organizer.organizer_fields import EventFields, KnownPerformer, PriceTier
+
+    event = EventFields.from_json({"name": " Gala ", "price_tiers": [
+        {"category": "A", "price_cents": 100}], "performers": ["Ada", {"performer_id": 4}]},
+        partial=True)
+    assert event.price_tiers == [PriceTier("A", 100, "A", "Category A")]
+    assert event.performers is not None and event.performers[1] == KnownPerformer(4)
+    assert event.given() == {
+        "name": "Gala",
+        "price_tiers": [{"category": "A", "price_cents": 100, "code": "A",
+                         "name": "Category A"}],
+        "performers": [{"name": "Ada", "kind": "artist"}, {"performer_id": 4}]}

@@ -256,34 +256,36 @@ def _server_back(ctx: Context, server: str, old_pid: int, since: float) -> float
     return None
 
 
-def redis_restart(ctx: Context) -> Injection:
+def _restart(ctx: Context, server: str, restart_owned: Callable[[], int | None],
+             signum: signal.Signals, owned_note: str, stack_note: str) -> Injection:
+    """Strike a server: one this run owns is restarted by it at once; one the stack runs is
+    signalled, and the stack's own restart is timed."""
     if ctx.servers is not None:
         at = time.time()
-        pid = ctx.servers.restart_redis()
+        pid = restart_owned()
         return Injection(at, time.time(), pid, [
-            f"SIGKILL Redis pid {pid} (AOF everysec), started again at once "
-            f"(up in {time.time() - at:.1f}s)"])
-    pid = _server_pid(ctx, "redis")
-    at = _signal(pid, signal.SIGKILL)
-    injection = Injection(at, at, pid, [f"SIGKILL Redis pid {pid} (AOF everysec); the stack "
-                                        "restarts it"])
-    injection.figures["restarted_s"] = _server_back(ctx, "redis", pid, at)
+            owned_note.format(pid=pid, seconds=time.time() - at)])
+    pid = _server_pid(ctx, server)
+    at = _signal(pid, signum)
+    injection = Injection(at, at, pid, [stack_note.format(pid=pid)])
+    injection.figures["restarted_s"] = _server_back(ctx, server, pid, at)
     return injection
+
+
+def redis_restart(ctx: Context) -> Injection:
+    return _restart(
+        ctx, "redis", lambda: _servers(ctx).restart_redis(), signal.SIGKILL,
+        "SIGKILL Redis pid {pid} (AOF everysec), started again at once (up in {seconds:.1f}s)",
+        "SIGKILL Redis pid {pid} (AOF everysec); the stack restarts it")
 
 
 def postgres_restart(ctx: Context) -> Injection:
-    if ctx.servers is not None:
-        at = time.time()
-        pid = ctx.servers.restart_postgres()
-        return Injection(at, time.time(), pid, [
-            f"Postgres pid {pid} stopped (pg_ctl -m immediate), started again at once "
-            f"(up after crash recovery in {time.time() - at:.1f}s)"])
-    pid = _server_pid(ctx, "postgres")
-    at = _signal(pid, signal.SIGQUIT)  # the postmaster's immediate shutdown
-    injection = Injection(at, at, pid, [f"SIGQUIT Postgres postmaster pid {pid} (immediate "
-                                        "shutdown); the stack restarts it"])
-    injection.figures["restarted_s"] = _server_back(ctx, "postgres", pid, at)
-    return injection
+    return _restart(
+        ctx, "postgres", lambda: _servers(ctx).restart_postgres(),
+        signal.SIGQUIT,  # the postmaster's immediate shutdown
+        "Postgres pid {pid} stopped (pg_ctl -m immediate), started again at once "
+        "(up after crash recovery in {seconds:.1f}s)",
+        "SIGQUIT Postgres postmaster pid {pid} (immediate shutdown); the stack restarts it")
 
 
 def cut(ctx: Context, fault: Fault, server: str) -> Injection:

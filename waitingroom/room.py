@@ -263,7 +263,8 @@ class WaitingRoom:
         fan = decode_ticket(self._signer.mac_key, ticket, event_id)
         keys = self.keys(event_id)
         removed = await self._scripts.leave_queue(
-            keys=[keys.members, keys.seen, keys.sessions], args=[str(fan.user_id), str(fan.seq)]
+            keys=[keys.members, keys.seen, keys.sessions, keys.intents],
+            args=[str(fan.user_id), str(fan.seq)],
         )
         return int(removed) > 0
 

@@ -36,6 +36,7 @@ from api.ops.common import (
     routes,
 )
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state
+from engine.store import listings
 from waitingroom.autopilot import AutopilotTargets
 from waitingroom.config import RoomConfig
 from waitingroom.errors import ErrorCode, WaitingRoomError
@@ -127,7 +128,23 @@ async def audited_room_change(
     except sqlalchemy.exc.SQLAlchemyError:
         await restore_room(services.redis, services.room, event_id, old)
         raise
+    await seed_stock(services, event_id)
     return old, new, entries
+
+
+async def seed_stock(services: OpsServices, event_id: int) -> None:
+    """The line's first tickets-left figure, from the catalog's read model (capacity less
+    claimed seats and taken GA places), so fans in a pre-queue see the stock before the
+    event's partition has decided anything; the partition's own figure replaces it."""
+
+    def tickets_left() -> int | None:
+        with services.db.connect() as conn:
+            row = listings.listing(conn, event_id)
+        return None if row is None else int(row["tickets_left"])
+
+    left = await asyncio.to_thread(tickets_left)
+    if left is not None:
+        await services.room.seed_stock(event_id, left)
 
 
 async def event_exists(db: sa.Engine, event_id: int) -> bool:

@@ -6,4 +6,4 @@
 #   sh tests/browser/screenshots.sh [folder]
 set -e
 ONSALE_SCREENSHOT_DIR="${1:-docs/img}" exec "${PYTHON:-python}" -m pytest -q \
-    tests/browser/test_boxoffice_journeys.py
+    tests/browser/test_boxoffice_journeys.py tests/browser/test_fairness_page.py

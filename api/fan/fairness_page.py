@@ -80,6 +80,8 @@ async def fairness_page(request: web.Request) -> web.Response:
     try:
         report = json.loads(await report_json(request, event_id))
     except WaitingRoomError:
+        if "text/html" not in request.headers.get("Accept", ""):
+            raise  # API clients get the error shape (`room_not_found`)
         return not_found(request, "No waiting room",
                          "This event has no waiting room, so there is no draw to report.")
     context = {**page_context(event_id, report), "site": str(request.url.origin())}

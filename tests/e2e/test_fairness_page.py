@@ -61,6 +61,9 @@ async def test_an_event_without_a_room_is_a_404_page(
     response = await api.get(f"/events/{event_id}/fairness", headers=HTML)
     assert response.status == 404 and "no waiting room" in (await response.text()).lower()
     assert (await api.get("/events/abc/fairness", headers=HTML)).status == 404
+    as_json = await api.get(f"/events/{event_id}/fairness")
+    assert as_json.status == 404
+    assert (await as_json.json())["error"]["code"] == "room_not_found"
 
 
 def test_the_page_data_follows_the_report() -> None:

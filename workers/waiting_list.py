@@ -34,11 +34,12 @@ class OfferQueue(Protocol):
 
 
 def offer_round(engine: Engine, enqueue_offer: OfferQueue,
-                offer_ttl_seconds: float = OFFER_TTL_SECONDS) -> int:
-    """One round over every event with a list; returns the offer requests sent."""
+                offer_ttl_seconds: float = OFFER_TTL_SECONDS, site_url: str = "") -> int:
+    """One round over every event with a list; returns the offer requests sent. The offer
+    mails link to the fan's waiting-list page under `site_url`."""
     sent = 0
     for event_id in waiting_list.events_with_a_list(engine):
-        waiting_list.settle(engine, event_id)
+        waiting_list.settle(engine, event_id, site_url)
         due = waiting_list.next_offer(engine, event_id)
         if due is None:
             continue
@@ -52,11 +53,12 @@ def offer_round(engine: Engine, enqueue_offer: OfferQueue,
 
 
 def run_offer_rounds(engine: Engine, enqueue_offer: OfferQueue, stop: threading.Event,
-                     interval: Callable[[], float] = lambda: OFFER_ROUND_SECONDS) -> None:
+                     interval: Callable[[], float] = lambda: OFFER_ROUND_SECONDS,
+                     site_url: str = "") -> None:
     """Offer rounds until `stop` is set; a failed round is logged and retried."""
     while not stop.is_set():
         try:
-            offer_round(engine, enqueue_offer)
+            offer_round(engine, enqueue_offer, site_url=site_url)
         except Exception:  # the next round retries; nothing here is half-done
             log.exception("waiting-list offer round failed")
         stop.wait(interval())

@@ -32,6 +32,7 @@ from api.fan import (
     storefront,
     ticket_qr,
     waiting_list_http,
+    waiting_list_page,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
@@ -49,6 +50,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     fairness_page.routes,
     presale_http.routes,
     waiting_list_http.routes,
+    waiting_list_page.routes,
     presales.routes,
     metrics.routes,
     seatmap_live.routes,

@@ -95,6 +95,9 @@ class Settings:
     mail_url: str = field(default="log", metadata={"mail_url": True})
     """Where `onsale notifier` sends fans' mail: `log`, `file:<path>` or `smtp://host[:port]`."""
     mail_from: str = "onsale <tickets@onsale.invalid>"
+    public_url: str | None = None
+    """The address fans open the site at (`https://tickets.example.com`), for links in their
+    mail; unset: `http://{host}:{port}` (127.0.0.1 for a host of every address)."""
     payment_gateway: str = field(default="test", metadata={"choices": tuple(GATEWAYS)})
     """Which payment gateway the API (card tokens) and the payments worker talk to, by its
     name in `workers.gateways.GATEWAYS`."""
@@ -127,6 +130,13 @@ class Settings:
                 text = str(value)
             rendered[env_name(spec.name)] = text
         return rendered
+
+    def site_url(self) -> str:
+        """The address fans open the site at, without a trailing slash (links in mail)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
 
     def signing_key(self) -> bytes:
         """The secret e-ticket QR codes are signed with (an HMAC key).

@@ -19,6 +19,12 @@ from sqlalchemy.exc import IntegrityError
 MAX_WAITING_LIST_QUANTITY = 8
 
 
+def offer_page_path(event_id: int | str) -> str:
+    """The fan's waiting-list page of the event (place, offer, checkout): the offer mail
+    links to it, `api.fan.waiting_list_page` serves it."""
+    return f"/events/{event_id}/waiting-list/page"
+
+
 @dataclass(frozen=True, slots=True)
 class ListEntry:
     id: int
@@ -179,8 +185,8 @@ _OFFER_MAIL = text("""
            'Tickets for ' || e.name || ' are held for you',
            'Hello ' || u.display_name || E',\\n\\nSeats came back for ' || e.name
            || ' and are held for you until ' || :expires_text
-           || E' (UTC). Check out before then on the event page; after that they go to '
-           || E'the next fan on the waiting list.\\n'
+           || E' (UTC). Check out before then on your waiting-list page:\\n\\n'
+           || :page_url || E'\\n\\nAfter that they go to the next fan on the waiting list.\\n'
     FROM users u, events e WHERE u.id = :account_id AND e.id = :event_id
     ON CONFLICT (kind, order_id) DO NOTHING""")
 
@@ -195,8 +201,9 @@ class Settled:
     """(entry, taken | lapsed) for offers that ended."""
 
 
-def settle(engine: Engine, event_id: int) -> Settled:
-    """Move entries on from what the partition decided; write the offer mails."""
+def settle(engine: Engine, event_id: int, site_url: str = "") -> Settled:
+    """Move entries on from what the partition decided; write the offer mails (linking to
+    the fan's waiting-list page under `site_url`, the address fans open the site at)."""
     with engine.begin() as conn:
         moved = conn.execute(_SETTLE_OFFERING, {"event_id": event_id}).all()
         for row in moved:
@@ -204,6 +211,7 @@ def settle(engine: Engine, event_id: int) -> Settled:
                 conn.execute(_OFFER_MAIL, {
                     "hold_id": row.hold_id, "account_id": row.account_id,
                     "event_id": event_id,
+                    "page_url": site_url.rstrip("/") + offer_page_path(event_id),
                     "expires_text": row.offer_expires_at.strftime("%Y-%m-%d %H:%M")})
         ended = conn.execute(_SETTLE_OFFERED, {"event_id": event_id}).all()
         conn.execute(_RETRY_LOST, {"event_id": event_id})  # a request lost with Redis

@@ -524,10 +524,12 @@
       $("waiting-list-note").textContent = "We could not reach the list; please try again.";
       return;
     }
-    $("waiting-list-note").textContent =
-      reply.status === 200 || reply.status === 201
-        ? "You are on the waiting list: we will offer you seats that come back, here and by mail."
-        : reply.data && reply.data.error ? reply.data.error.message : "That did not work.";
+    const joined = reply.status === 200 || reply.status === 201;
+    $("waiting-list-note").textContent = joined
+      ? "You are on the waiting list: we will offer you seats that come back, on your " +
+        "waiting-list page and by mail."
+      : reply.data && reply.data.error ? reply.data.error.message : "That did not work.";
+    $("waiting-list-link").hidden = !joined;
   });
 
   // ---- proof of work ---------------------------------------------------------------------

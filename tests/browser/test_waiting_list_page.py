@@ -122,6 +122,7 @@ async def join_on_the_page(page: Any, server: LiveServer, event_id: int) -> None
     await page.locator("#wl-waiting").wait_for()
     assert await page.locator("#wl-place").inner_text() == "1"
     assert "number 1" in await page.locator("#wl-state").inner_text()
+    await check_page(page, "waiting-list-place")
 
 
 async def release(page: Any, server: LiveServer, token: str, hold_id: str) -> None:
@@ -171,6 +172,10 @@ async def test_a_fan_joins_on_the_page_is_offered_released_seats_and_buys_them(
             await asyncio.sleep(0.1)
         assert await page.locator("#wl-order-status").inner_text() == "paid"
         assert await page.locator("#wl-tickets li").count() == 2
+        links = page.get_by_role("link", name="printable ticket")
+        assert await links.count() == 2
+        assert (await links.first.get_attribute("href")).split("/")[3].isdigit(), \
+            "each ticket links to its printable page"
         await check_page(page, "waiting-list-paid")
 
         await page.reload()  # the next round marks the entry taken

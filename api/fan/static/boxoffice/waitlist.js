@@ -160,7 +160,7 @@
     clearInterval(state.countdown);
     state.offerKey = null;
     state.offer = null;
-    show(["lapsed", "join"], "Your offer has ended; the seats went to the next fan.");
+    show(["lapsed", "join"], "Your offer has ended; the seats were passed on.");
   }
 
   $("wl-checkout").addEventListener("submit", async (event) => {
@@ -217,9 +217,10 @@
     state.done = true;
     clearTimeout(state.timer);
     clearInterval(state.countdown);
-    $("wl-tickets").replaceChildren(...(order.tickets || []).map((ticket) => el("li", {
-      text: (ticket.section ? `${ticket.section} row ${ticket.row} seat ${ticket.seat}`
-        : "Standing") + ` · ticket ${ticket.qr_payload}` })));
+    $("wl-tickets").replaceChildren(...(order.tickets || []).map((ticket) => el("li", {},
+      (ticket.section ? `${ticket.section} row ${ticket.row} seat ${ticket.seat}` : "Standing") +
+        ` · ticket ${ticket.ticket_id} · `,
+      el("a", { href: `/me/tickets/${ticket.ticket_id}/print`, text: "printable ticket" }))));
     show(["order"], "Paid. Your tickets are below and under My tickets.");
   }
 

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-
 from sqlalchemy import text
 
 from api.fan.waitingroom_http import WAITING_ROOM_KEY

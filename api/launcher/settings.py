@@ -135,8 +135,7 @@ class Settings:
         """The address fans open the site at, without a trailing slash (links in mail)."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        return f"http://{host}:{self.port}"
+        return f"http://{_reachable(self.host)}:{self.port}"
 
     def signing_key(self) -> bytes:
         """The secret e-ticket QR codes are signed with (an HMAC key).
@@ -183,6 +182,15 @@ def unknown_variables(env: Mapping[str, str] = os.environ) -> list[str]:
         for key in env
         if key.startswith(ENV_PREFIX) and key not in known and not key.startswith("ONSALE_TEST_")
     )
+
+
+def _reachable(host: str) -> str:
+    """A host to link to: loopback for a host that means every address."""
+    try:
+        unspecified = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a name, not an address
+        unspecified = False
+    return "127.0.0.1" if unspecified else host
 
 
 def _parse(name: str, raw: str, annotation: Any, rules: Mapping[str, Any]) -> Any:

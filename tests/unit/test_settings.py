@@ -147,7 +147,7 @@ def test_ticket_signing_key_must_be_long_and_is_never_shown() -> None:
 
 def test_links_in_mail_use_the_public_url_else_the_api_address() -> None:
     assert Settings().site_url() == "http://127.0.0.1:8080"
-    assert Settings(host="0.0.0.0", port=9000).site_url() == "http://127.0.0.1:9000", \
+    assert Settings(host="::", port=9000).site_url() == "http://127.0.0.1:9000", \
         "a listen-on-everything host is no address to link to"
     public = Settings.from_env({"ONSALE_PUBLIC_URL": "https://tickets.example.com/"})
     assert public.site_url() == "https://tickets.example.com", "no double slash in links"

@@ -20,7 +20,11 @@
   const state = { shown: null, offerKey: null, offer: null, timer: null, countdown: null,
                   paying: false, done: false, declined: null };
 
-  function say(text) { $("wl-state").textContent = text; }
+  // The status line is a live region: it changes only when the news does, so a poll that
+  // brings nothing new is not read out again.
+  function say(text) {
+    if ($("wl-state").textContent !== text) $("wl-state").textContent = text;
+  }
 
   // Show these panels; the first one new to the fan takes focus (its heading), so a
   // keyboard or screen-reader user lands on what changed.

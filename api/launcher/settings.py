@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from workers.gateways import GATEWAYS
 
@@ -95,7 +96,7 @@ class Settings:
     mail_url: str = field(default="log", metadata={"mail_url": True})
     """Where `onsale notifier` sends fans' mail: `log`, `file:<path>` or `smtp://host[:port]`."""
     mail_from: str = "onsale <tickets@onsale.invalid>"
-    public_url: str | None = None
+    public_url: str | None = field(default=None, metadata={"site_url": True})
     """The address fans open the site at (`https://tickets.example.com`), for links in their
     mail; unset: `http://{host}:{port}` (127.0.0.1 for a host of every address)."""
     payment_gateway: str = field(default="test", metadata={"choices": tuple(GATEWAYS)})
@@ -223,6 +224,12 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
             parse_mail_url(value)
         except ValueError as exc:
             raise SettingsError(f"{name}={raw!r}: {exc}") from None
+    if rules.get("site_url"):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+                or parts.fragment:
+            raise SettingsError(f"{name}={raw!r}: must be an http(s) address such as"
+                                " https://tickets.example.com (no query or fragment)")
     min_length = rules.get("min_length")
     if min_length is not None and len(value) < min_length:
         raise SettingsError(f"{name}: must be at least {min_length} characters long")

@@ -151,3 +151,12 @@ def test_links_in_mail_use_the_public_url_else_the_api_address() -> None:
         "a listen-on-everything host is no address to link to"
     public = Settings.from_env({"ONSALE_PUBLIC_URL": "https://tickets.example.com/"})
     assert public.site_url() == "https://tickets.example.com", "no double slash in links"
+
+
+@pytest.mark.parametrize("raw", ["tickets.example.com", "ftp://tickets.example.com",
+                                 "https://", "https://t.example/?a=1", "https://t.example/#x"])
+def test_a_public_url_that_is_no_site_address_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="ONSALE_PUBLIC_URL"):
+        Settings.from_env({"ONSALE_PUBLIC_URL": raw})
+    assert Settings.from_env({"ONSALE_PUBLIC_URL": "https://t.example/shop/"}).site_url() == \
+        "https://t.example/shop"

@@ -32,6 +32,7 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    TiersLocked,
 )
 from engine.inventory import EventInventory
 from engine.venue import Venue
@@ -89,7 +90,8 @@ class BatchDecision:
                 self.refunded_orders.append(event.order_id)
                 if event.hold_id:
                     self.hold_endings[event.hold_id] = "refunded"
-            case SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked() | SeatsUnblocked():
+            case (SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked()
+                  | SeatsUnblocked() | TiersLocked()):
                 pass  # no hold ended
             case _:
                 assert_never(event)
@@ -227,12 +229,16 @@ class BatchDecider:
                                {"order_id": command.order_id})
         params = request.params
         rehold: HoldSeats | HoldGeneralAdmission
+        # The fan's own seats, paid for: a presale that locked their tier since is no reason
+        # to refuse them.
+        every_tier = frozenset(tier.code for tier in inventory.setup.price_tiers)
         if params.get("zone_id") is not None:
             rehold = HoldGeneralAdmission(request.request_id, request.request_id, request.buyer_id,
-                                          int(params["zone_id"]), int(params["quantity"]))
+                                          int(params["zone_id"]), int(params["quantity"]),
+                                          every_tier)
         elif params.get("seat_ids"):
             rehold = HoldSeats(request.request_id, request.request_id, request.buyer_id,
-                               tuple(int(s) for s in params["seat_ids"]))
+                               tuple(int(s) for s in params["seat_ids"]), every_tier)
         else:
             raise BookingError(ErrorCode.HOLD_NOT_FOUND, "No live hold with this id for you.",
                                {"hold_id": command.hold_id})
@@ -285,6 +291,8 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], now: float)
             return _outcome(request, "refunded", now, order_id=last.order_id)
         case SeatsBlocked() | SeatsUnblocked():
             return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
+        case TiersLocked():
+            return _outcome(request, "done", now, tier_codes=list(last.tier_codes))
         case HoldExpired() | None:  # nothing of its own happened (only expiries, or nothing)
             return _outcome(request, "done", now)
         case _:

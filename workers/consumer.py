@@ -57,6 +57,8 @@ SALE_CHECK_SECONDS = 1.0
 REFUND_SWEEP_SECONDS = 10.0
 """How often Postgres is asked for cancelled events of ours that still have paid orders (one
 cancelled when its sale was over is not in memory); also right after taking the lease."""
+STOCK_REFRESH_SECONDS = 1.0
+"""How often the line's stock figure of events with presales is written without a batch."""
 STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
@@ -138,6 +140,7 @@ class PartitionConsumer:
         self._last_renewal = 0.0
         self._last_sale_check = 0.0
         self._last_refund_sweep = 0.0
+        self._last_stock_refresh = 0.0
         self._publish_error: BaseException | None = None
         self.yielded = False
 
@@ -205,6 +208,7 @@ class PartitionConsumer:
         persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
         self._close_ended_sales_if_due()
+        self._refresh_line_stock_if_due()
         taken = self._take_batch(wait=not self._decider.closing)
         if not taken and not self._work_due():
             return 0
@@ -227,6 +231,7 @@ class PartitionConsumer:
             while True:
                 self._renew_if_due()
                 self._close_ended_sales_if_due()
+                self._refresh_line_stock_if_due()
                 if published is not None and published.done():
                     published.result()  # a lost lease or a Redis error surfaces here
                     published = None
@@ -339,7 +344,7 @@ class PartitionConsumer:
         fresh = [r for r in batch.requests if r.request_id not in batch.already]
         batch.decision = self._decider.decide(fresh, batch.now)
         batch.deltas = self._deltas(batch.decision)
-        batch.tickets_left = self._tickets_left(batch.decision)
+        batch.tickets_left = self._tickets_left(batch.decision, batch.now)
         batch.writes = self._store.prepare_batch(self.partition, self._token(),
                                                  batch.decision.events_by_event,
                                                  batch.decision.outcomes)
@@ -424,13 +429,29 @@ class PartitionConsumer:
                 deltas[event_id] = (inventory.version, changes)
         return deltas
 
-    def _tickets_left(self, decision: BatchDecision) -> dict[int, int]:
+    def _tickets_left(self, decision: BatchDecision, now: float) -> dict[int, int]:
+        """Per event the batch touched: what a fan in its line can still get (without the
+        tiers presales lock, unless their window is open)."""
         left: dict[int, int] = {}
         for event_id in decision.events_by_event:
             inventory = self._decider.known(event_id)
             if inventory is not None:
-                left[event_id] = inventory.tickets_available()
+                left[event_id] = inventory.tickets_for_line(now)
         return left
+
+    def _refresh_line_stock_if_due(self) -> None:
+        """Once a second, write the line's figure of every event in memory with presales: a
+        presale window opening or closing changes what the line can get with no batch to
+        publish it."""
+        now = self._clock()
+        if now - self._last_stock_refresh < STOCK_REFRESH_SECONDS:
+            return
+        self._last_stock_refresh = now
+        figures = {event_id: inventory.tickets_for_line(now)
+                   for event_id, inventory in self._decider.inventories.items()
+                   if inventory.locked_tiers()}
+        for event_id, left in figures.items():  # few events have presales: one write each
+            self._redis.hset(RoomKeys(self._keys.prefix, event_id).state, "tickets_left", left)
 
     # ------------------------------------------------------------------ queue and lease
 
@@ -561,7 +582,7 @@ class PartitionConsumer:
         if not ended:
             # The room learns the stock as soon as the partition knows it, before any batch.
             self._redis.hset(RoomKeys(self._keys.prefix, event_id).state, "tickets_left",
-                             inventory.tickets_available())
+                             inventory.tickets_for_line(self._clock()))
         return inventory
 
     def _store_call(self, call: Callable[[], T]) -> T:

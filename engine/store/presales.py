@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O or 1/I: codes are read off screens and typed."""
@@ -254,6 +254,34 @@ def event_tier_codes(engine: Engine, event_id: int) -> set[str]:
             text("SELECT code FROM price_tiers WHERE event_id = :id"), {"id": event_id}
         )
         return {str(code) for (code,) in rows}
+
+
+_PRESALE_TIERS = text("""
+    SELECT DISTINCT code,
+           EXISTS (SELECT 1 FROM presales q JOIN presale_access a ON a.presale_id = q.id
+                   WHERE q.event_id = :event_id AND a.account_id = :account
+                     AND code = ANY(q.tier_codes)) AS unlocked
+    FROM presales p, unnest(p.tier_codes) AS code WHERE p.event_id = :event_id""")
+
+
+@dataclass(frozen=True, slots=True)
+class TierAccess:
+    """The tiers an event's presales lock, and which of them an account was let into."""
+
+    locked: frozenset[str]
+    unlocked: frozenset[str]
+
+    @property
+    def closed(self) -> frozenset[str]:
+        """Locked tiers the account may not book (a seat is closed to it when every tier of
+        its category is among them, as the partition decides)."""
+        return self.locked - self.unlocked
+
+
+def tier_access(conn: Connection, event_id: int, account_id: int) -> TierAccess:
+    rows = conn.execute(_PRESALE_TIERS, {"event_id": event_id, "account": account_id}).all()
+    return TierAccess(frozenset(str(row.code) for row in rows),
+                      frozenset(str(row.code) for row in rows if row.unlocked))
 
 
 def hidden_tier_codes(presales: Sequence[Presale], accessible: set[int]) -> set[str]:

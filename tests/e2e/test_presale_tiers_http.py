@@ -1,0 +1,211 @@
+"""Presale tiers enforced over HTTP, through the real partition consumer: a fan not let into
+the presale is refused its seats by id and by tier and never gets them by best-available,
+even when the presale is created after the partition loaded the event; a code holder gets
+them; and once the public tiers sell out while the presale tier still has seats, the line
+answers `sold_out` and the controller admits no one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis import Redis
+from sqlalchemy import text
+
+from api.fan.admission import ADMISSION_HEADER
+from api.http.app import create_app
+from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
+from api.launcher.settings import Settings
+from engine.store.db import make_engine
+from tests.e2e.test_booking_http import wait_for
+from tests.e2e.test_waitingroom_http import admit_everyone, join, open_room, room_of
+from tests.support.booking import consumers_running, make_event
+from tests.support.catalog_http import quick_account
+from waitingroom.controller import AdmissionController
+from workers.keys import Keys
+from workers.partitions import partition_for
+
+pytestmark = pytest.mark.e2e
+
+PRESALE_CACHE_SECONDS = 1.1
+"""The API reads an event's presales at most once a second per process."""
+
+
+@pytest.fixture()
+async def api(settings: Settings, tmp_path: Any, aiohttp_client: Any,
+              redis_client: object) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings.replace(data_dir=tmp_path)))
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Any]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def event_id(engine: Any) -> int:
+    # Rows A and B are category A (tier `front`, which the presale unlocks), C and D are B.
+    return make_event(engine, rows=4, seats_per_row=2, buyer_limit=8)
+
+
+@pytest.fixture()
+def partition_worker(settings: Settings, engine: Any, event_id: int,
+                     redis_client: Redis) -> Iterator[None]:
+    keys = Keys(settings.redis_prefix)
+    with consumers_running(redis_client, keys, engine,
+                           [partition_for(event_id, settings.partitions, {})], "tiers-worker"):
+        yield
+
+
+def seats_of(engine: Any, event_id: int, category: str) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT s.id FROM seats s JOIN events e ON e.venue_id = s.venue_id"
+            " WHERE e.id = :event_id AND s.category = :category ORDER BY s.id"),
+            {"event_id": event_id, "category": category}).scalars())
+
+
+async def create_presale(api: TestClient[Any, Any], event_id: int, ops: dict[str, str],
+                         starts_in: timedelta, lasts: timedelta,
+                         ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The presale and what became of its `lock_tiers` request."""
+    now = datetime.now(UTC)
+    response = await api.post(
+        f"/organizer/events/{event_id}/presales",
+        json={"name": "Fan club", "starts_at": (now + starts_in).isoformat(),
+              "ends_at": (now + starts_in + lasts).isoformat(), "tier_codes": ["front"],
+              "quota": 10},
+        headers=ops)
+    assert response.status == 201, await response.text()
+    presale: dict[str, Any] = await response.json()
+    assert presale["lock_request_id"], presale
+    locked = await wait_for(api, f"/requests/{presale['lock_request_id']}", ops,
+                            {"done", "rejected"})
+    # `tier_codes` when it locked them; nothing when the partition loaded the event after
+    # the presale was stored (the load read it).
+    assert locked["status"] == "done" and locked.get("tier_codes", ["front"]) == ["front"]
+    await asyncio.sleep(PRESALE_CACHE_SECONDS)
+    return presale, locked
+
+
+async def let_in(api: TestClient[Any, Any], event_id: int, presale_id: int,
+                 ops: dict[str, str], fan: dict[str, str]) -> None:
+    response = await api.post(f"/organizer/presales/{presale_id}/codes",
+                              json={"kind": "single_use", "count": 1}, headers=ops)
+    [code] = (await response.json())["codes"]
+    response = await api.post(f"/events/{event_id}/presale-access", json={"code": code},
+                              headers=fan)
+    assert response.status == 200, await response.text()
+
+
+async def book(api: TestClient[Any, Any], event_id: int, headers: dict[str, str],
+               body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    extra = {ADMISSION_HEADER: token} if token else {}
+    response = await api.post(f"/events/{event_id}/reservations", json=body,
+                              headers={**headers, **extra})
+    assert response.status == 202, await response.text()
+    return await wait_for(api, (await response.json())["status_url"], headers,
+                          {"held", "rejected"})
+
+
+async def test_an_outsider_never_gets_a_presale_seat_and_a_code_holder_does(
+    api: TestClient[Any, Any], engine: Any, event_id: int, partition_worker: None
+) -> None:
+    ops, outsider, holder = (quick_account(engine, "ops"), quick_account(engine, "fan"),
+                             quick_account(engine, "fan"))
+    front, back = seats_of(engine, event_id, "A"), seats_of(engine, event_id, "B")
+    # The partition loads the event before the presale exists: the lock reaches it in
+    # queue order, as a `lock_tiers` request.
+    first = await book(api, event_id, outsider, {"seats": [back[0]]})
+    assert first["status"] == "held", first
+    presale, locked = await create_presale(api, event_id, ops, timedelta(minutes=-5),
+                                           timedelta(hours=1))
+    assert locked["tier_codes"] == ["front"], "the loaded partition locked the tier in order"
+
+    by_id = await book(api, event_id, outsider, {"seats": [front[0]]})
+    assert by_id["status"] == "rejected" and by_id["error"]["code"] == "tier_locked", by_id
+    by_tier = await book(api, event_id, outsider, {"best_available": {"quantity": 1,
+                                                                      "tier": "front"}})
+    assert by_tier["status"] == "rejected" and by_tier["error"]["code"] == "tier_locked"
+    # A fan cannot unlock tiers by naming them: the parameter is the server's.
+    smuggled = await book(api, event_id, outsider,
+                          {"seats": [front[1]], "unlocked_tiers": ["front"]})
+    assert smuggled["error"]["code"] == "tier_locked", smuggled
+    nested = await api.post(f"/events/{event_id}/reservations", headers=outsider, json={
+        "best_available": {"quantity": 1, "unlocked_tiers": ["front"]}})
+    assert nested.status == 400
+    # Best-available without a tier takes what is public, then nothing more.
+    rest = await book(api, event_id, outsider, {"best_available": {"quantity": len(back) - 1}})
+    assert rest["status"] == "held" and set(rest["seat_ids"]) <= set(back), rest
+    none_left = await book(api, event_id, outsider, {"best_available": {"quantity": 1}})
+    assert none_left["status"] == "rejected" and none_left["error"]["code"] == "sold_out"
+
+    await let_in(api, event_id, presale["id"], ops, holder)
+    mine = await book(api, event_id, holder, {"seats": [front[0]]})
+    assert mine["status"] == "held" and mine["seat_ids"] == [front[0]], mine
+    best = await book(api, event_id, holder, {"best_available": {"quantity": 2}})
+    assert best["status"] == "held" and set(best["seat_ids"]) <= set(front), best
+
+    # The waiting list is only for tiers the fan can get.
+    locked = await api.post(f"/events/{event_id}/waiting-list", headers=outsider,
+                            json={"quantity": 1, "tier": "front"})
+    assert locked.status == 403 and (await locked.json())["error"]["code"] == "tier_locked"
+    joined = await api.post(f"/events/{event_id}/waiting-list", headers=outsider,
+                            json={"quantity": 1})
+    assert joined.status == 201, await joined.text()  # sold out for this fan: front is not
+
+
+async def test_a_line_whose_public_tiers_sold_out_stops_while_presale_seats_are_left(
+    api: TestClient[Any, Any], engine: Any, event_id: int, partition_worker: None
+) -> None:
+    ops = quick_account(engine, "ops")
+    back = seats_of(engine, event_id, "B")
+    # A presale that ended: its tier stays locked, and the line is open to everyone.
+    await create_presale(api, event_id, ops, timedelta(hours=-2), timedelta(hours=1))
+    await open_room(api, event_id, new_users_per_minute=60)
+    first = quick_account(engine, "fan")
+    first_ticket = (await (await join(api, event_id, first)).json())["ticket"]
+    await admit_everyone(api, event_id)
+    behind = [quick_account(engine, "fan") for _ in range(3)]
+    tickets = [(await (await join(api, event_id, h)).json())["ticket"] for h in behind]
+    waiting = await (await api.get(f"/events/{event_id}/queue/{tickets[0]}")).json()
+    assert waiting["tickets_left"] == len(back), "the line counts only the public tier"
+
+    redis = api.app[REDIS_KEY]
+    controller = AdmissionController(redis, api.app[SETTINGS_KEY].redis_prefix, "tiers")
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        controller.run(lambda: [event_id], stop, interval=0.05, clock=time.time))
+    try:
+        token = (await (await api.get(f"/events/{event_id}/queue/{first_ticket}")).json())[
+            "admission_token"]
+        held = await book(api, event_id, first, {"best_available": {"quantity": len(back)}},
+                          token)
+        assert held["status"] == "held" and set(held["seat_ids"]) == set(back), held
+        state = room_of(api).keys(event_id).state
+        admitted_at_sell_out = int(await redis.hget(state, "admitted_total"))
+        answers = [await (await api.get(f"/events/{event_id}/queue/{t}")).json()
+                   for t in tickets]
+        still_waiting = [a for a in answers if a["state"] != "admitted"]
+        assert still_waiting, "someone must still be in line"
+        for answer in still_waiting:
+            assert answer["state"] == "sold_out" and answer["tickets_left"] == 0, answer
+            assert answer["waiting_list"] == "waiting_list_available"
+        await asyncio.sleep(1.5)  # time for more than one admission at the room's rate
+        assert int(await redis.hget(state, "admitted_total")) == admitted_at_sell_out
+    finally:
+        stop.set()
+        await running
+    summary = await (await api.get(f"/events/{event_id}/queue")).json()
+    assert summary["state"] == "sold_out" and summary["tickets_left"] == 0
+    with engine.connect() as conn:
+        claimed = conn.execute(text(
+            "SELECT count(*) FROM seat_claims WHERE event_id = :e"), {"e": event_id}).scalar()
+    assert claimed == len(back), "the presale tier's seats are all still free"

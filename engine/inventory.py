@@ -168,6 +168,9 @@ class EventInventory:
                            for zone_id, category in self._zone_category.items()
                            if category not in closed)
 
+    def knows_presale(self, presale_id: int) -> bool:
+        return presale_id in self._presales
+
     def locked_tiers(self) -> frozenset[str]:
         """Every tier a presale of the event unlocks (and so locks for everyone else)."""
         return frozenset(code for presale in self._presales.values()

@@ -16,6 +16,7 @@ from engine.commands import (
     ExpireHolds,
     HoldGeneralAdmission,
     HoldSeats,
+    LockTiers,
     RefundOrder,
     ReleaseHold,
     SellHold,
@@ -112,6 +113,9 @@ class BatchDecider:
         self.refunded: set[int] = set()
         """Closed events whose sales were refunded (decided, maybe not yet committed). A
         closed event not in it stopped selling without a cancel and kept its sales."""
+        self.locks_due: dict[int, list[LockTiers]] = {}
+        """Presales whose `lock_tiers` request never came (lost): the next `decide` locks
+        their tiers first, as if the request had been at the head of its batch."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
         if event_id in self.closed or event_id in self.closing:
@@ -130,6 +134,20 @@ class BatchDecider:
         self.closed.clear()
         self.refunding.clear()
         self.refunded.clear()
+        self.locks_due.clear()
+
+    def lock_later(self, event_id: int, command: LockTiers) -> None:
+        """Lock a presale's tiers in the next batch (its request was lost)."""
+        self.locks_due.setdefault(event_id, []).append(command)
+
+    def _lock_due(self, now: float, decision: BatchDecision) -> None:
+        for event_id, commands in self.locks_due.items():
+            inventory = self.inventories.get(event_id)
+            if inventory is None:
+                continue  # unloaded or closed meanwhile: a later load reads the presale
+            for command in commands:
+                decision.add_events(event_id, inventory.decide(command, now))
+        self.locks_due.clear()
 
     def close(self, event_id: int, inventory: EventInventory | None = None,
               refund: bool = False) -> None:
@@ -184,6 +202,7 @@ class BatchDecider:
         decision = BatchDecision()
         self.expire(now, decision)
         self._release_closing(now, decision)
+        self._lock_due(now, decision)
         for request in requests:
             fresh = request.event_id not in self.inventories
             inventory = self.inventory(request.event_id)

@@ -1,8 +1,9 @@
 """Presale tiers enforced over HTTP, through the real partition consumer: a fan not let into
 the presale is refused its seats by id and by tier and never gets them by best-available,
-even when the presale is created after the partition loaded the event; a code holder gets
-them; and once the public tiers sell out while the presale tier still has seats, the line
-answers `sold_out` and the controller admits no one."""
+even when the presale is created after the partition loaded the event (or its lock request
+was lost); a code holder gets them; once the public tiers sell out while the presale tier
+still has seats, the line answers `sold_out` and the controller admits no one; and the
+line's figure follows a presale window opening and closing with no booking in between."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ from api.fan.admission import ADMISSION_HEADER
 from api.http.app import create_app
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.launcher.settings import Settings
+from engine.store import presales as store
 from engine.store.db import make_engine
 from tests.e2e.test_booking_http import wait_for
 from tests.e2e.test_waitingroom_http import admit_everyone, join, open_room, room_of
 from tests.support.booking import consumers_running, make_event
 from tests.support.catalog_http import quick_account
 from waitingroom.controller import AdmissionController
+from waitingroom.keys import RoomKeys
+from workers.consumer import PRESALE_SWEEP_SECONDS
 from workers.keys import Keys
 from workers.partitions import partition_for
 
@@ -209,3 +213,51 @@ async def test_a_line_whose_public_tiers_sold_out_stops_while_presale_seats_are_
         claimed = conn.execute(text(
             "SELECT count(*) FROM seat_claims WHERE event_id = :e"), {"e": event_id}).scalar()
     assert claimed == len(back), "the presale tier's seats are all still free"
+
+
+async def test_a_lost_lock_request_is_made_up_for_by_the_partition(
+    api: TestClient[Any, Any], engine: Any, event_id: int, partition_worker: None
+) -> None:
+    outsider = quick_account(engine, "fan")
+    front, back = seats_of(engine, event_id, "A"), seats_of(engine, event_id, "B")
+    assert (await book(api, event_id, outsider, {"seats": [back[0]]}))["status"] == "held"
+    # A presale stored long enough ago whose `lock_tiers` request never reached the queue.
+    now = datetime.now(UTC)
+    presale = store.create_presale(engine, event_id, "Lost", now - timedelta(minutes=5),
+                                   now + timedelta(hours=1), ["front"], 10)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE presales SET created_at = now() - interval '1 minute'"
+                          " WHERE id = :id"), {"id": presale.id})
+    deadline = time.monotonic() + PRESALE_SWEEP_SECONDS + 5
+    # The first ask may still get the seat; asking again for it says `seats_taken` until
+    # the lock, `tier_locked` after (a locked seat is refused before it is looked up).
+    first = await book(api, event_id, outsider, {"seats": [front[0]]})
+    while first["status"] == "held":
+        answer = await book(api, event_id, outsider, {"seats": [front[0]]})
+        if answer["error"]["code"] == "tier_locked":
+            break
+        assert answer["error"]["code"] == "seats_taken", answer
+        assert time.monotonic() < deadline, "the partition never locked the lost presale"
+        await asyncio.sleep(0.5)
+    else:
+        assert first["error"]["code"] == "tier_locked", first
+
+
+async def test_the_line_figure_follows_a_presale_window_without_any_booking(
+    api: TestClient[Any, Any], engine: Any, event_id: int, partition_worker: None,
+    settings: Settings, redis_client: Redis
+) -> None:
+    ops, fan_account = quick_account(engine, "ops"), quick_account(engine, "fan")
+    front, back = seats_of(engine, event_id, "A"), seats_of(engine, event_id, "B")
+    assert (await book(api, event_id, fan_account, {"seats": [back[0]]}))["status"] == "held"
+    state = RoomKeys(settings.redis_prefix, event_id).state
+
+    def figure() -> int:
+        return int(redis_client.hget(state, "tickets_left") or -1)
+
+    await create_presale(api, event_id, ops, timedelta(seconds=2), timedelta(seconds=3))
+    assert figure() == len(back) - 1, "before the window: the public tier only"
+    await asyncio.sleep(2.0 + 1.5)  # the window opened; no batch since
+    assert figure() == len(front) + len(back) - 1, "open: its code holders are the line"
+    await asyncio.sleep(3.0)  # and closed
+    assert figure() == len(back) - 1

@@ -259,3 +259,24 @@ def test_no_locked_seat_or_place_ever_goes_to_a_buyer_without_access(
         replayed.apply(from_record(record))
     assert replayed.state() == inventory.state(), "replaying the log rebuilds the locks too"
     assert EventInventory.restore(SETUP, inventory.state()).state() == inventory.state()
+
+
+def test_a_lock_made_up_for_by_the_partition_comes_first_in_the_next_batch() -> None:
+    from workers.booking_requests import BookingRequest
+    from workers.decider import BatchDecider
+
+    inventory = EventInventory(SETUP)
+    decider = BatchDecider(lambda event_id: inventory if event_id == 7 else None)
+    decider.decide([], 1.0)
+    assert decider.inventory(7) is inventory
+    decider.lock_later(7, PRESALE)
+    hold = BookingRequest("7-1", 7, 1, "hold", {"seat_ids": [FRONT_SEATS[0]]}, 0.0)
+    decision = decider.decide([hold], 2.0)
+    events = decision.events_by_event[7]
+    assert isinstance(events[0], TiersLocked)
+    assert isinstance(events[1], HoldRejected) and events[1].code == "tier_locked"
+    assert decider.locks_due == {}
+    insider = BookingRequest("7-2", 7, 5, "hold", {"seat_ids": [FRONT_SEATS[0]],
+                                                   "unlocked_tiers": ["front"]}, 0.0)
+    [held] = decider.decide([insider], 3.0).events_by_event[7]
+    assert isinstance(held, SeatsHeld)

@@ -2,8 +2,9 @@
 the presale is refused its seats by id and by tier and never gets them by best-available,
 even when the presale is created after the partition loaded the event (or its lock request
 was lost); a code holder gets them; once the public tiers sell out while the presale tier
-still has seats, the line answers `sold_out` and the controller admits no one; and the
-line's figure follows a presale window opening and closing with no booking in between."""
+still has seats, the line answers `sold_out` and the controller admits no one; the line's
+figure follows a presale window opening and closing with no booking in between; and an
+intent holds presale seats at admission only for a code holder."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from tests.support.catalog_http import quick_account
 from waitingroom.controller import AdmissionController
 from waitingroom.keys import RoomKeys
 from workers.consumer import PRESALE_SWEEP_SECONDS
+from workers.intent_holds import IntentHolds
 from workers.keys import Keys
 from workers.partitions import partition_for
 
@@ -261,3 +263,47 @@ async def test_the_line_figure_follows_a_presale_window_without_any_booking(
     assert figure() == len(front) + len(back) - 1, "open: its code holders are the line"
     await asyncio.sleep(3.0)  # and closed
     assert figure() == len(back) - 1
+
+
+async def test_an_intent_holds_presale_seats_only_for_a_code_holder(
+    api: TestClient[Any, Any], engine: Any, event_id: int, partition_worker: None
+) -> None:
+    ops, holder, outsider = (quick_account(engine, "ops"), quick_account(engine, "fan"),
+                             quick_account(engine, "fan"))
+    front = seats_of(engine, event_id, "A")
+    # A short presale: the holder redeems and queues during it, the outsider after it.
+    window = timedelta(seconds=4)
+    presale, _ = await create_presale(api, event_id, ops, timedelta(seconds=-1), window)
+    await open_room(api, event_id)
+    await let_in(api, event_id, presale["id"], ops, holder)
+    holder_ticket = (await (await join(api, event_id, holder)).json())["ticket"]
+    intent = {"quantity": 1, "tier": "front"}
+    stated = await api.put(f"/events/{event_id}/queue/{holder_ticket}/intent", json=intent)
+    assert stated.status == 200, await stated.text()
+    assert (await stated.json())["intent"] == {**intent, "hold_request_id": None}, \
+        "the server's unlocked tiers are not shown back"
+    ends_at = datetime.fromisoformat(presale["ends_at"]).timestamp()
+    await asyncio.sleep(max(0.0, ends_at - time.time()) + PRESALE_CACHE_SECONDS)
+    joined = await join(api, event_id, outsider)
+    assert joined.status == 201, await joined.text()
+    outsider_ticket = (await joined.json())["ticket"]
+    assert (await api.put(f"/events/{event_id}/queue/{outsider_ticket}/intent",
+                          json=intent)).status == 200
+
+    settings = api.app[SETTINGS_KEY]
+    redis = api.app[REDIS_KEY]
+    hook = IntentHolds(redis, Keys(settings.redis_prefix), settings.partitions,
+                       settings.max_queue_depth)
+    controller = AdmissionController(redis, settings.redis_prefix, "intents",
+                                     intent_holds=hook)
+    await controller.step(event_id, time.time())
+    await controller.release(event_id)
+    decided = []
+    for ticket, headers in ((holder_ticket, holder), (outsider_ticket, outsider)):
+        answer = await (await api.get(f"/events/{event_id}/queue/{ticket}")).json()
+        assert answer["hold_request_id"], answer
+        decided.append(await wait_for(api, f"/requests/{answer['hold_request_id']}", headers,
+                                      {"held", "rejected"}))
+    mine, theirs = decided
+    assert mine["status"] == "held" and set(mine["seat_ids"]) <= set(front), mine
+    assert theirs["status"] == "rejected" and theirs["error"]["code"] == "tier_locked", theirs

@@ -330,11 +330,12 @@ class EventInventory:
             raise BookingError(ErrorCode.INVALID_REQUEST, "These seats are not on sale.",
                                {"field": "seats", "seat_ids": unpriced})
         closed = self._closed_categories(command.unlocked_tiers)
-        locked = [seat_id for seat_id in seat_ids if self._seat_category(seat_id) in closed]
-        if locked:
-            raise BookingError(ErrorCode.TIER_LOCKED,
-                               "These seats are open only to presale code holders.",
-                               {"field": "seats", "seat_ids": locked})
+        if closed:
+            locked = [seat_id for seat_id in seat_ids if self._seat_category(seat_id) in closed]
+            if locked:
+                raise BookingError(ErrorCode.TIER_LOCKED,
+                                   "These seats are open only to presale code holders.",
+                                   {"field": "seats", "seat_ids": locked})
         taken = [seat_id for seat_id in seat_ids if self._status_code(seat_id) != FREE]
         if taken:
             raise BookingError(ErrorCode.SEATS_TAKEN,

@@ -284,6 +284,37 @@ def tier_access(conn: Connection, event_id: int, account_id: int) -> TierAccess:
                       frozenset(str(row.code) for row in rows if row.unlocked))
 
 
+_LINE_TICKETS_LEFT = text("""
+WITH closed AS (
+    SELECT code FROM presales p, unnest(p.tier_codes) AS code WHERE p.event_id = :event_id
+    EXCEPT
+    SELECT code FROM presales p, unnest(p.tier_codes) AS code
+    WHERE p.event_id = :event_id AND p.starts_at <= :now AND :now < p.ends_at
+), open_categories AS (
+    SELECT DISTINCT t.category FROM price_tiers t
+    WHERE t.event_id = :event_id AND t.code NOT IN (SELECT code FROM closed)
+)
+SELECT EXISTS (SELECT 1 FROM presales WHERE event_id = :event_id
+               AND cardinality(tier_codes) > 0) AS has_presales,
+       (SELECT count(*) FROM events e JOIN seats s ON s.venue_id = e.venue_id
+        LEFT JOIN seat_claims c ON c.event_id = e.id AND c.seat_id = s.id
+        WHERE e.id = :event_id AND c.seat_id IS NULL
+          AND s.category IN (SELECT category FROM open_categories))
+     + (SELECT coalesce(sum(g.capacity - g.held - g.sold), 0) FROM ga_inventory g
+        JOIN ga_zones z ON z.id = g.zone_id
+        WHERE g.event_id = :event_id
+          AND z.category IN (SELECT category FROM open_categories)) AS tickets_left""")
+
+
+def line_tickets_left(conn: Connection, event_id: int, now: datetime) -> int | None:
+    """What a fan in the event's line can get, counted from the stored claims as the
+    partition counts it (`EventInventory.tickets_for_line`): free seats and GA places of
+    the categories no presale closes at `now`. None for an event without presales (every
+    free ticket counts: the catalog's read model says how many)."""
+    row = conn.execute(_LINE_TICKETS_LEFT, {"event_id": event_id, "now": now}).one()
+    return int(row.tickets_left) if row.has_presales else None
+
+
 def hidden_tier_codes(presales: Sequence[Presale], accessible: set[int]) -> set[str]:
     """Tiers a presale unlocks that this account may not see (it is not in that presale)."""
     hidden = {code for p in presales for code in p.tier_codes}

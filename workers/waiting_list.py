@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from engine.store import waiting_list
+from workers.booking_requests import UNLOCKED_TIERS_PARAM
 
 log = logging.getLogger("onsale.waiting_list")
 
@@ -46,6 +47,8 @@ def offer_round(engine: Engine, enqueue_offer: OfferQueue,
         params: dict[str, object] = {"quantity": due.quantity, "ttl_seconds": offer_ttl_seconds}
         if due.tier is not None:
             params["tier"] = due.tier
+        if due.unlocked_tiers:
+            params[UNLOCKED_TIERS_PARAM] = list(due.unlocked_tiers)
         request_id = enqueue_offer(event_id, due.account_id, params)
         if waiting_list.mark_offering(engine, due.entry_id, request_id):
             sent += 1

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from engine.store.presales import tier_access
+
 MAX_WAITING_LIST_QUANTITY = 8
 
 
@@ -69,7 +71,9 @@ _FREE_SEATS = text("""
     JOIN price_tiers t ON t.event_id = e.id AND t.category = s.category
     LEFT JOIN seat_claims c ON c.event_id = e.id AND c.seat_id = s.id
     WHERE e.id = :event_id AND c.seat_id IS NULL
-      AND (CAST(:tier AS text) IS NULL OR t.code = :tier)""")
+      AND (CAST(:tier AS text) IS NULL OR t.code = :tier)
+      AND EXISTS (SELECT 1 FROM price_tiers u WHERE u.event_id = e.id
+                  AND u.category = s.category AND NOT (u.code = ANY(CAST(:closed AS text[]))))""")
 
 
 def _entry(row: Any) -> ListEntry:
@@ -78,9 +82,12 @@ def _entry(row: Any) -> ListEntry:
                      row.offer_expires_at)
 
 
-def free_seats(conn: Connection, event_id: int, tier: str | None) -> int:
-    """Seats of the event (of the tier) with no claim: what the list may be offered."""
-    return int(conn.execute(_FREE_SEATS, {"event_id": event_id, "tier": tier}).scalar_one())
+def free_seats(conn: Connection, event_id: int, tier: str | None,
+               closed: frozenset[str] = frozenset()) -> int:
+    """Seats of the event (of the tier) with no claim: what the list may be offered; with
+    `closed` (locked presale tiers the fan was not let into), only seats the fan may get."""
+    return int(conn.execute(_FREE_SEATS, {"event_id": event_id, "tier": tier,
+                                          "closed": sorted(closed)}).scalar_one())
 
 
 def is_published(conn: Connection, event_id: int) -> bool:
@@ -130,6 +137,8 @@ class OfferDue:
     account_id: int
     quantity: int
     tier: str | None
+    unlocked_tiers: tuple[str, ...] = ()
+    """Presale tiers the fan was let into: the offer request carries them to the partition."""
 
 
 def next_offer(engine: Engine, event_id: int) -> OfferDue | None:
@@ -144,9 +153,13 @@ def next_offer(engine: Engine, event_id: int) -> OfferDue | None:
             "SELECT id, account_id, quantity, tier FROM waiting_list_entries"
             " WHERE event_id = :event_id AND status = 'waiting' ORDER BY id LIMIT 1"),
             {"event_id": event_id}).first()
-        if head is None or free_seats(conn, event_id, head.tier) < head.quantity:
+        if head is None:
             return None
-    return OfferDue(head.id, event_id, head.account_id, head.quantity, head.tier)
+        access = tier_access(conn, event_id, head.account_id)
+        if free_seats(conn, event_id, head.tier, access.closed) < head.quantity:
+            return None
+    return OfferDue(head.id, event_id, head.account_id, head.quantity, head.tier,
+                    tuple(sorted(access.unlocked)))
 
 
 def mark_offering(engine: Engine, entry_id: int, request_id: str) -> bool:

@@ -37,6 +37,8 @@ async def test_a_fan_checks_the_draw_and_their_receipt_in_the_browser(
     await link.wait_for()
 
     # The draw: ops move the start to now (the committed seed is kept), the next poll shuffles.
+    # The start stays after the commitment (else the report rightly says `committed_late`).
+    await page.wait_for_timeout(1000)
     await open_room(live_server, event_id, sale_starts_at=time.time() - 0.5, mode="shuffle",
                     max_active_users=0)
     await page.wait_for_timeout(1200)  # the report is cached for a second per process

@@ -83,10 +83,23 @@ class OfferSeats:
     quantity: int
     ttl_seconds: float
     tier: str | None = None
+    list_order: int = 0
+    """The fan's place in the list (their entry's id): standing offers are served in this
+    order. Too few seats free now: the offer stands until seats come back."""
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawOffer:
+    """The fan left the waiting list (or their entry ended): drop their standing offer, or
+    release the hold already offered from it if it is not sold, so it is never theirs after."""
+
+    offer_id: str
+    hold_id: str
+    buyer_id: int
 
 
 HoldCommand = HoldSeats | HoldBestAvailable | HoldGeneralAdmission
 Command = (
     HoldSeats | HoldBestAvailable | HoldGeneralAdmission | ReleaseHold | ExpireHolds
-    | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats
+    | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats | WithdrawOffer
 )

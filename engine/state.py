@@ -42,6 +42,24 @@ class SaleRecord:
     quantity: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StandingOfferRecord:
+    """A waiting-list offer waiting in the partition for seats to come back."""
+
+    offer_id: str
+    hold_id: str
+    buyer_id: int
+    quantity: int
+    ttl_seconds: float
+    tier: str | None
+    list_order: int
+
+    @property
+    def order_key(self) -> tuple[int, str]:
+        """List order; the offer id breaks ties (offers made outside the list)."""
+        return self.list_order, self.offer_id
+
+
 @dataclass(frozen=True)
 class InventoryState:
     holds: tuple[HoldRecord, ...] = ()
@@ -52,3 +70,5 @@ class InventoryState:
     """Blocked seat ids, sorted."""
     version: int = 0
     """Grows by one for every applied event that changed a seat or GA count."""
+    standing_offers: tuple[StandingOfferRecord, ...] = ()
+    """Waiting-list offers not served yet, in list order (`order_key`)."""

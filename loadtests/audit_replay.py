@@ -60,6 +60,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
     """Apply (seq, type, payload) rows in seq order; see `Replay`."""
     replay = Replay()
     sold_by_hold: dict[str, str] = {}
+    withdrawn: set[str] = set()
     for seq, kind, payload in rows:
         try:
             event_type = EventType(kind)
@@ -80,6 +81,9 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
             case EventType.SEATS_OFFERED:  # a waiting-list offer: only free seats
                 replay.note_offer(seq, payload)
                 hold_id = str(payload["hold_id"])
+                if str(payload.get("request_id")) in withdrawn:
+                    replay.anomalies.append(f"log #{seq}: offer {payload.get('request_id')} "
+                                            "served after it was withdrawn")
                 for seat in seats:
                     if replay._state(seat) != AVAILABLE:
                         replay.anomalies.append(
@@ -119,6 +123,10 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                             f"log #{seq}: seat {seat} unblocked while "
                             f"{_describe(replay._state(seat))}")
                     replay._set(seat, AVAILABLE)
+            case EventType.STANDING_OFFER_PLACED:
+                withdrawn.discard(str(payload.get("request_id")))
+            case EventType.STANDING_OFFER_WITHDRAWN:
+                withdrawn.add(str(payload.get("request_id")))
             case _:
                 assert_never(event_type)
     return replay

@@ -26,6 +26,7 @@ from engine.commands import (
     ReleaseHold,
     SellHold,
     UnblockSeats,
+    WithdrawOffer,
 )
 from engine.errors import BookingError, ErrorCode
 from engine.inventory import MAX_SEATS_PER_HOLD
@@ -41,7 +42,9 @@ class RequestKind(str, Enum):
     BLOCK = "block"
     UNBLOCK = "unblock"
     OFFER = "offer"
-    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier)."""
+    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier, list_order)."""
+    WITHDRAW_OFFER = "withdraw_offer"
+    """The fan left the waiting list: withdraw their offer (params: offer_id)."""
 
 
 REQUEST_ID_TIME_MARK = "t"
@@ -142,7 +145,11 @@ class BookingRequest:
                 return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
             case RequestKind.OFFER:
                 return OfferSeats(self.request_id, self.hold_id, self.buyer_id,
-                                  int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"))
+                                  int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"),
+                                  int(p.get("list_order") or 0))
+            case RequestKind.WITHDRAW_OFFER:
+                # An offer's hold takes the offer request's id (`hold_id` above).
+                return WithdrawOffer(str(p["offer_id"]), str(p["offer_id"]), self.buyer_id)
             case _:
                 assert_never(kind)
 

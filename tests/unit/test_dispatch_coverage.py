@@ -41,7 +41,10 @@ def _one_of_each() -> tuple[list[BookingRequest], list[Event], EventInventory]:
          _request(7, release, buyer_id=3, hold_id="7-3"),
          _request(8, RequestKind.REFUND, order_id="o1"),
          _request(9, RequestKind.UNBLOCK, seat_ids=[30]),
-         _request(10, RequestKind.OFFER, buyer_id=5, quantity=2, ttl_seconds=HOLD_TTL_SECONDS)],
+         _request(10, RequestKind.OFFER, buyer_id=5, quantity=2, ttl_seconds=HOLD_TTL_SECONDS),
+         # over the buyer limit of 6: it stands (never served), then the fan leaves the list
+         _request(11, RequestKind.OFFER, buyer_id=6, quantity=8, ttl_seconds=HOLD_TTL_SECONDS),
+         _request(12, RequestKind.WITHDRAW_OFFER, buyer_id=6, offer_id="7-11")],
         [],  # after the TTL: the best-available hold of buyer 4 expires
     ]
     requests: list[BookingRequest] = []

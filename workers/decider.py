@@ -14,9 +14,9 @@ from typing import Any, assert_never
 
 from engine.commands import (
     ExpireHolds,
-    OfferSeats,
     HoldGeneralAdmission,
     HoldSeats,
+    OfferSeats,
     RefundOrder,
     ReleaseHold,
     SellHold,

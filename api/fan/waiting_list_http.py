@@ -3,7 +3,9 @@
 Joining is refused (409 `not_sold_out`) while enough seats of the asked tier are free:
 book them instead. An offer is a hold for the fan made by the event's partition
 (`workers.waiting_list`); the fan checks it out like any hold (`hold_id`) before
-`offer_expires_at`, and is told by mail through the notifications outbox too.
+`offer_expires_at`, and is told by mail through the notifications outbox too. Leaving
+while an offer request is out (`offering`, `standing`) also withdraws it on the partition
+(a `withdraw_offer` request), so it is never served after the fan left.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from api.fan.booking import BOOKING_KEY
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
@@ -20,6 +23,7 @@ from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, invalid, path_id
 from engine.store import waiting_list as store
+from workers.booking_requests import RequestKind
 
 routes = web.RouteTableDef()
 
@@ -76,12 +80,19 @@ async def my_waiting_list_entry(request: web.Request) -> web.Response:
 
 @routes.delete("/events/{event_id}/waiting-list")
 async def leave_waiting_list(request: web.Request) -> web.Response:
-    """Signed-in fan: leave the list (while waiting); idempotent."""
+    """Signed-in fan: leave the list (before an offer was made); idempotent. An offer request
+    out is withdrawn on the partition; if that enqueue fails, the next offer round sends it."""
     principal = await require_principal(request)
     event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     left = await asyncio.to_thread(
         store.leave_list, request.app[DB_ENGINE_KEY], event_id, principal.user_id)
-    return web.json_response({"event_id": event_id, "left": left},
+    if left.offer_id is not None:
+        booking = request.app[BOOKING_KEY]
+        await booking.queue.enqueue(
+            event_id=event_id, buyer_id=principal.user_id, kind=RequestKind.WITHDRAW_OFFER.value,
+            params={"offer_id": left.offer_id}, partition=await booking.partition_of(event_id),
+            idempotency_key=f"waitlist-withdraw-{left.offer_id}")
+    return web.json_response({"event_id": event_id, "left": left.left},
                              headers={"Cache-Control": "no-store"})
 
 

@@ -211,19 +211,34 @@ def test_a_fan_who_leaves_has_the_standing_offer_withdrawn(db_engine: Engine) ->
 
 def test_the_audit_names_offers_made_against_the_list_order(db_engine: Engine) -> None:
     from loadtests.audit_checks import waiting_list_offers
-    from loadtests.audit_replay import Replay
+    from loadtests.audit_replay import replay_log
 
-    event_id = make_event(db_engine, rows=1, seats_per_row=2)
-    fans = _accounts(db_engine, 2)
-    requests = []
-    for fan in fans:
-        entry, _ = waiting_list.join_list(db_engine, event_id, fan, 1, None)
-        request_id = f"{event_id}-audit-{entry.id}"
-        waiting_list.mark_offering(db_engine, entry.id, request_id)
-        requests.append((request_id, fan))
-    in_order, against = Replay(), Replay()
-    in_order.offers = [(i, r, fan) for i, (r, fan) in enumerate(requests)]
-    against.offers = list(reversed(in_order.offers))
+    event_id = make_event(db_engine, rows=3, seats_per_row=2)  # rows 1-2 front (A), 3 back (B)
     with db_engine.connect() as conn:
-        assert waiting_list_offers(conn, event_id, in_order).violations == 0
-        assert waiting_list_offers(conn, event_id, against).violations == 1
+        by_category = {str(c): int(s) for s, c in conn.execute(sa.text(
+            "SELECT s.id, s.category FROM seats s JOIN events e ON e.venue_id = s.venue_id"
+            " WHERE e.id = :id ORDER BY s.id"), {"id": event_id})}
+    front, back = by_category["A"], by_category["B"]
+
+    def stands(offer: str, place: int, tier: str | None) -> tuple[str, dict[str, object]]:
+        return "StandingOfferPlaced", {"request_id": offer, "hold_id": offer, "buyer_id": place,
+                                       "quantity": 1, "ttl_seconds": 600, "tier": tier,
+                                       "list_order": place}
+
+    def offered(offer: str, place: int, seat: int) -> tuple[str, dict[str, object]]:
+        return "SeatsOffered", {"request_id": offer, "hold_id": offer, "buyer_id": place,
+                                "seat_ids": [seat], "quantity": 1}
+
+    def audited(*rows: tuple[str, dict[str, object]]) -> int:
+        replay = replay_log((seq, kind, payload) for seq, (kind, payload) in enumerate(rows))
+        with db_engine.connect() as conn:
+            return waiting_list_offers(conn, event_id, replay).violations
+
+    assert audited(stands("o1", 1, None), stands("o2", 2, None),
+                   offered("o1", 1, front), offered("o2", 2, back)) == 0
+    assert audited(stands("o1", 1, None), stands("o2", 2, None),
+                   offered("o2", 2, back)) == 1, "served ahead of an earlier fan who could"
+    assert audited(stands("o1", 1, "front"), stands("o2", 2, None),
+                   offered("o2", 2, back)) == 0, "a back seat the front fan could not take"
+    assert audited(stands("o1", 1, "front"), stands("o2", 2, None),
+                   offered("o2", 2, front)) == 1

@@ -11,8 +11,10 @@ while an offer request is out (`offering`, `standing`) also withdraws it on the 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import redis.exceptions
 from aiohttp import web
 
 from api.fan.booking import BOOKING_KEY
@@ -24,7 +26,9 @@ from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, invalid, path_id
 from engine.store import waiting_list as store
 from workers.booking_requests import RequestKind
+from workers.enqueue import QueueFull
 
+log = logging.getLogger("onsale.waiting_list")
 routes = web.RouteTableDef()
 
 
@@ -88,10 +92,15 @@ async def leave_waiting_list(request: web.Request) -> web.Response:
         store.leave_list, request.app[DB_ENGINE_KEY], event_id, principal.user_id)
     if left.offer_id is not None:
         booking = request.app[BOOKING_KEY]
-        await booking.queue.enqueue(
-            event_id=event_id, buyer_id=principal.user_id, kind=RequestKind.WITHDRAW_OFFER.value,
-            params={"offer_id": left.offer_id}, partition=await booking.partition_of(event_id),
-            idempotency_key=f"waitlist-withdraw-{left.offer_id}")
+        try:
+            await booking.queue.enqueue(
+                event_id=event_id, buyer_id=principal.user_id,
+                kind=RequestKind.WITHDRAW_OFFER.value, params={"offer_id": left.offer_id},
+                partition=await booking.partition_of(event_id),
+                idempotency_key=f"waitlist-withdraw-{left.offer_id}")
+        except (QueueFull, redis.exceptions.RedisError):  # the fan has left all the same
+            log.warning("withdrawal of offer %s not queued; the offer round sends it",
+                        left.offer_id, exc_info=True)
     return web.json_response({"event_id": event_id, "left": left.left},
                              headers={"Cache-Control": "no-store"})
 

@@ -23,6 +23,7 @@ from tests.e2e.test_booking_http import fan_holding, pay, signed_in, wait_for
 from tests.e2e.test_waiting_list_offers_http import account_id, offer_queue, settled
 from tests.support.booking import make_event
 from tests.support.catalog_http import account
+from workers.keys import Keys
 from workers.waiting_list import offer_round
 
 redis_url = booking_http.redis_url
@@ -110,6 +111,11 @@ async def test_released_seats_go_to_the_standing_offers_before_a_hold_queued_beh
     mine = await (await client.get(f"/requests/{offered[0].hold_id}", headers=first)).json()
     assert mine["status"] == "held" and mine["offer"] is True, \
         "the offer request's record says held once the standing offer is served"
+    # As if the consumer died between the commit and the record's update: Postgres decides.
+    backend.hset(Keys(settings.redis_prefix).request(offered[0].hold_id),
+                 mapping={"status": "done", "result": '{"standing": true}'})
+    mine = await (await client.get(f"/requests/{offered[0].hold_id}", headers=first)).json()
+    assert mine["status"] == "held" and mine["hold_status"] == "active"
     order = await pay(client, backend, settings, first, offered[0].hold_id)
     assert order["status"] == "paid"
 

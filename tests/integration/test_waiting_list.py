@@ -242,3 +242,56 @@ def test_the_audit_names_offers_made_against_the_list_order(db_engine: Engine) -
                    offered("o2", 2, back)) == 0, "a back seat the front fan could not take"
     assert audited(stands("o1", 1, "front"), stands("o2", 2, None),
                    offered("o2", 2, front)) == 1
+
+
+def test_a_new_lease_holder_serves_the_offers_the_last_one_left_standing(
+        db_engine: Engine, redis_client: Any, redis_prefix: str) -> None:
+    """Standing offers are inventory state in Postgres: after the consumer that stood them
+    stops, the next lease holder loads them and serves them with the seats that come back."""
+    import time
+
+    from tests.support.booking import consumers_running
+    from workers.enqueue import SyncRequestQueue
+    from workers.keys import Keys
+
+    keys = Keys(redis_prefix)
+    queue = SyncRequestQueue(redis_client, keys, max_queue_depth=1000)
+    event_id = make_event(db_engine, rows=1, seats_per_row=4, buyer_limit=4)
+    holder, fan = _accounts(db_engine, 2)
+
+    def decided(request_id: str) -> dict[str, str]:
+        for _ in range(300):
+            record = {k.decode(): v.decode() for k, v in
+                      redis_client.hgetall(keys.request(request_id)).items()}
+            if record.get("status") not in (None, "pending"):
+                return record
+            time.sleep(0.02)
+        raise AssertionError(f"{request_id} was never decided")
+
+    with consumers_running(redis_client, keys, db_engine, ["p0"], "first-holder"):
+        hold = queue.enqueue(event_id=event_id, buyer_id=holder, kind="hold",
+                             params={"quantity": 4}, partition="p0").request_id
+        assert decided(hold)["status"] == "held"
+        offer = queue.enqueue(event_id=event_id, buyer_id=fan, kind="offer",
+                              params={"quantity": 2, "ttl_seconds": 600, "list_order": 1},
+                              partition="p0").request_id
+        assert '"standing": true' in decided(offer)["result"]
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT offer_id FROM standing_offers")).scalars().all() \
+            == [offer]
+
+    with consumers_running(redis_client, keys, db_engine, ["p0"], "next-holder"):
+        release = queue.enqueue(event_id=event_id, buyer_id=holder, kind="release",
+                                params={"hold_id": hold}, partition="p0").request_id
+        assert decided(release)["status"] == "released"
+        for _ in range(100):  # the record is written just before the release's own
+            if decided(offer)["status"] == "held":
+                break
+            time.sleep(0.02)
+        assert decided(offer)["status"] == "held", "served by the next lease holder"
+    with db_engine.connect() as conn:
+        held = conn.execute(sa.text(
+            "SELECT buyer_id, cardinality(seat_ids) FROM holds WHERE request_id = :r"),
+            {"r": offer}).one()
+        left = conn.execute(sa.text("SELECT count(*) FROM standing_offers")).scalar_one()
+    assert tuple(held) == (fan, 2) and left == 0

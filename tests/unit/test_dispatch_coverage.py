@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import get_args
 
 from engine.commands import Command
-from engine.events import Event, EventType, from_record, places_of, to_record
+from engine.events import (
+    Event,
+    EventType,
+    from_record,
+    may_serve_standing_offers,
+    moves_seats,
+    places_of,
+    to_record,
+)
 from engine.inventory import EventInventory
 from engine.store.batch import plan_batch
 from loadtests.audit_replay import replay_log
@@ -84,6 +92,10 @@ def test_every_event_type_passes_every_dispatch() -> None:
     assert [row["type"] for row in plan.log] == [type(e).__name__ for e in events]
 
     BatchDecision().add_events(7, events)
+    moving = {type(e).__name__ for e in events if moves_seats(e)}
+    assert "StandingOfferPlaced" not in moving and "SeatsHeld" in moving
+    freeing = {type(e).__name__ for e in events if may_serve_standing_offers(e)}
+    assert {"HoldReleased", "StandingOfferWithdrawn"} <= freeing and "SeatsSold" not in freeing
     places = [places_of(e) for e in events]
     assert {1, 2, 30} <= {seat for seat_ids, _ in places for seat in seat_ids}
     assert {zone for _, zone in places if zone is not None} == {900}

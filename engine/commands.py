@@ -90,6 +90,9 @@ class OfferSeats:
     ttl_seconds: float
     tier: str | None = None
     unlocked_tiers: frozenset[str] = NO_TIERS
+    list_order: int = 0
+    """The fan's place in the list (their entry's id): standing offers are served in this
+    order. Too few seats free now: the offer stands until seats come back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,19 @@ class LockTiers:
     ends_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class WithdrawOffer:
+    """The fan left the waiting list (or their entry ended): drop their standing offer, or
+    release the hold already offered from it if it is not sold, so it is never theirs after."""
+
+    offer_id: str
+    hold_id: str
+    buyer_id: int
+
+
 HoldCommand = HoldSeats | HoldBestAvailable | HoldGeneralAdmission
 Command = (
     HoldSeats | HoldBestAvailable | HoldGeneralAdmission | ReleaseHold | ExpireHolds
     | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats | LockTiers
+    | WithdrawOffer
 )

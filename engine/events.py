@@ -44,6 +44,32 @@ class SeatsOffered:
 
 
 @dataclass(frozen=True, slots=True)
+class StandingOfferPlaced:
+    """A waiting-list offer the partition could not serve when it was decided: it stands,
+    in list order, and is served (`SeatsOffered`, same `request_id`) right after a command
+    that frees seats for it. Part of the inventory's state; moves no seat."""
+
+    request_id: str
+    """The offer's id."""
+    hold_id: str
+    buyer_id: int
+    quantity: int
+    ttl_seconds: float
+    tier: str | None
+    list_order: int
+    unlocked_tiers: tuple[str, ...] = ()
+    """The presale tiers the fan was let into (`OfferSeats.unlocked_tiers`), sorted."""
+
+
+@dataclass(frozen=True, slots=True)
+class StandingOfferWithdrawn:
+    """A standing offer dropped before it was served (the fan left the list)."""
+
+    request_id: str
+    buyer_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class HoldRejected:
     request_id: str
     hold_id: str
@@ -114,7 +140,8 @@ class TiersLocked:
 
 Event = (
     SeatsHeld | HoldRejected | HoldReleased | HoldExpired | SeatsSold | OrderRefunded
-    | SeatsBlocked | SeatsUnblocked | SeatsOffered | TiersLocked
+    | SeatsBlocked | SeatsUnblocked | SeatsOffered | TiersLocked | StandingOfferPlaced
+    | StandingOfferWithdrawn
 )
 
 _EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
@@ -138,6 +165,8 @@ class EventType(str, Enum):
     SEATS_UNBLOCKED = "SeatsUnblocked"
     SEATS_OFFERED = "SeatsOffered"
     TIERS_LOCKED = "TiersLocked"
+    STANDING_OFFER_PLACED = "StandingOfferPlaced"
+    STANDING_OFFER_WITHDRAWN = "StandingOfferWithdrawn"
 
 
 def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
@@ -150,8 +179,39 @@ def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
             return event.seat_ids, event.zone_id
         case SeatsBlocked() | SeatsUnblocked():
             return event.seat_ids, None
-        case HoldRejected() | TiersLocked():
+        case HoldRejected() | TiersLocked() | StandingOfferPlaced() | StandingOfferWithdrawn():
             return (), None
+        case _:
+            assert_never(event)
+
+
+def moves_seats(event: Event) -> bool:
+    """Whether the event changes a seat, a GA count, a hold or the locked tiers (and so the
+    inventory's version): refusals and standing offers do not."""
+    match event:
+        case (
+            SeatsHeld() | SeatsOffered() | HoldReleased() | HoldExpired() | SeatsSold()
+            | OrderRefunded() | SeatsBlocked() | SeatsUnblocked() | TiersLocked()
+        ):
+            return True
+        case HoldRejected() | StandingOfferPlaced() | StandingOfferWithdrawn():
+            return False
+        case _:
+            assert_never(event)
+
+
+def may_serve_standing_offers(event: Event) -> bool:
+    """Whether, after the event, a standing offer may be servable: seats came back to sale,
+    an offer stood that may take free ones, or an offer that held later ones back (by list
+    order) was withdrawn. After such an event the inventory serves its standing offers."""
+    match event:
+        case HoldReleased() | HoldExpired() | OrderRefunded() | SeatsUnblocked():
+            return True
+        case StandingOfferPlaced() | StandingOfferWithdrawn():
+            return True
+        case (SeatsHeld() | SeatsOffered() | SeatsSold() | SeatsBlocked() | HoldRejected()
+              | TiersLocked()):
+            return False
         case _:
             assert_never(event)
 

@@ -30,6 +30,7 @@ from engine.commands import (
     ReleaseHold,
     SellHold,
     UnblockSeats,
+    WithdrawOffer,
 )
 from engine.errors import BookingError, ErrorCode
 from engine.events import (
@@ -43,11 +44,21 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    StandingOfferPlaced,
+    StandingOfferWithdrawn,
     TiersLocked,
+    may_serve_standing_offers,
 )
 from engine.pricing import EventSetup
 from engine.seating import BLOCKED, FREE, HELD, SOLD, UNPRICED, RowSlot
-from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord, SeatStatus
+from engine.state import (
+    HoldRecord,
+    InventoryState,
+    PresaleLock,
+    SaleRecord,
+    SeatStatus,
+    StandingOfferRecord,
+)
 
 MAX_SEATS_PER_HOLD = 20
 
@@ -83,6 +94,8 @@ class EventInventory:
         self._blocked: set[int] = set()
         self._buyer_tickets: dict[int, int] = {}
         self._expiry_heap: list[tuple[float, str]] = []
+        self._standing: dict[str, StandingOfferRecord] = {}
+        """Waiting-list offers not served yet, by offer id (served in `order_key` order)."""
         self._first_fit: dict[int, int] = {}
         """quantity -> index of a row before which no row has that many free seats."""
         self._tiers_by_category: dict[str, frozenset[str]] = {}
@@ -109,6 +122,8 @@ class EventInventory:
             inventory._put_sale(sale)
         for presale in state.presales:
             inventory._lock(presale)
+        for offer in state.standing_offers:
+            inventory._standing[offer.offer_id] = offer
         inventory.version = state.version
         return inventory
 
@@ -119,6 +134,7 @@ class EventInventory:
             blocked=tuple(sorted(self._blocked)),
             version=self.version,
             presales=tuple(self._presales[key] for key in sorted(self._presales)),
+            standing_offers=self.standing_offers(),
         )
 
     # ------------------------------------------------------------------ queries
@@ -189,6 +205,13 @@ class EventInventory:
     def sale(self, order_id: str) -> SaleRecord | None:
         return self._sales.get(order_id)
 
+    def standing_offer(self, offer_id: str) -> StandingOfferRecord | None:
+        return self._standing.get(offer_id)
+
+    def standing_offers(self) -> tuple[StandingOfferRecord, ...]:
+        """The offers waiting for seats, in list order."""
+        return tuple(sorted(self._standing.values(), key=lambda offer: offer.order_key))
+
     def buyer_tickets(self, buyer_id: int) -> int:
         return self._buyer_tickets.get(buyer_id, 0)
 
@@ -206,10 +229,15 @@ class EventInventory:
     # ------------------------------------------------------------------ decide
 
     def decide(self, command: Command, now: float) -> list[Event]:
-        """Validate one command against the current state, apply what happened, return it."""
+        """Validate one command against the current state, apply what happened, return it.
+
+        A command that gives seats back is followed at once by the standing offers it lets
+        the inventory serve (`SeatsOffered`), before any other command can take the seats."""
         events = self._decide(command, now)
         for event in events:
             self.apply(event)
+        if self._standing and any(may_serve_standing_offers(event) for event in events):
+            events += self._serve_standing(now)
         return events
 
     def _decide(self, command: Command, now: float) -> list[Event]:
@@ -240,37 +268,99 @@ class EventInventory:
             case UnblockSeats():
                 return [self._unblock(command.seat_ids)]
             case OfferSeats():
-                return self._offer(command, now)
+                return self._offer(command)
             case LockTiers():
                 if command.presale_id in self._presales:
                     return []  # loaded with the event, or decided before: nothing changes
                 return [TiersLocked(command.presale_id, tuple(command.tier_codes),
                                     command.starts_at, command.ends_at)]
+            case WithdrawOffer():
+                return self._withdraw(command)
             case _:
                 assert_never(command)
 
-    def _offer(self, command: OfferSeats, now: float) -> list[Event]:
-        """The best free seats of the tier for the fan at the head of the waiting list, or
-        nothing when too few are free (the fan stays at the head for the next seats back)."""
-        wanted = HoldBestAvailable(command.offer_id, command.hold_id, command.buyer_id,
-                                   command.quantity, tier=command.tier,
-                                   unlocked_tiers=command.unlocked_tiers)
+    # ------------------------------------------------------------------ waiting-list offers
+
+    def _offer(self, command: OfferSeats) -> list[Event]:
+        """An offer for a waiting-list fan stands first (`StandingOfferPlaced`); `decide` then
+        serves it at once if the seats are free and no earlier offer waits for them, else
+        it waits for seats to come back. Nothing for an offer decided before (same offer or
+        hold id: an offer request is idempotent) or one that can never be served."""
+        if command.offer_id in self._standing or command.hold_id in self._holds:
+            return []
         try:
-            self._check_hold_request(command.hold_id, command.buyer_id, command.quantity)
-            seat_ids = self._pick_best(wanted)
+            if not 1 <= command.quantity <= MAX_SEATS_PER_HOLD:
+                raise BookingError(ErrorCode.INVALID_REQUEST, "Bad quantity.")
+            self._allowed_categories(HoldBestAvailable(
+                command.offer_id, command.hold_id, command.buyer_id, command.quantity,
+                tier=command.tier, unlocked_tiers=command.unlocked_tiers))
         except BookingError:
             return []
-        prices = tuple(self._seat_price(seat_id) for seat_id in seat_ids)
-        return [SeatsOffered(
-            request_id=command.offer_id,
-            hold_id=command.hold_id,
-            buyer_id=command.buyer_id,
-            seat_ids=seat_ids,
-            prices_cents=prices,
-            total_cents=sum(prices),
-            expires_at=round(now + command.ttl_seconds, 6),
-            quantity=len(seat_ids),
-        )]
+        return [StandingOfferPlaced(command.offer_id, command.hold_id, command.buyer_id,
+                                    command.quantity, command.ttl_seconds, command.tier,
+                                    command.list_order, tuple(sorted(command.unlocked_tiers)))]
+
+    def _withdraw(self, command: WithdrawOffer) -> list[Event]:
+        """Drop the fan's standing offer; if it was served already and the hold is still
+        theirs (not sold), release it, so the seats go on to the next offer."""
+        offer = self._standing.get(command.offer_id)
+        if offer is not None and offer.buyer_id == command.buyer_id:
+            return [StandingOfferWithdrawn(offer.offer_id, offer.buyer_id)]
+        hold = self._holds.get(command.hold_id)
+        if hold is not None and hold.buyer_id == command.buyer_id \
+                and hold.request_id == command.offer_id:
+            return [HoldReleased(hold.hold_id, hold.buyer_id, hold.seat_ids, hold.zone_id,
+                                 hold.quantity)]
+        return []
+
+    def _serve_standing(self, now: float) -> list[Event]:
+        """Serve standing offers in list order, each the best free seats of its tier.
+
+        Strict list order, seat by seat: a seat goes to the earliest standing offer that may
+        take its price category (an offer's tier; every category without one). An offer
+        that finds too few seats blocks its categories for every later offer; a later
+        offer is served only from the categories no earlier waiting offer may take (an
+        any-tier fan behind a front-tier fan may still get standard seats). An offer whose
+        fan is at the buyer limit waits without blocking: it cannot take seats now."""
+        served: list[Event] = []
+        every = frozenset(self._price_by_category)
+        blocked: set[str] = set()
+        for offer in self.standing_offers():
+            wanted = HoldBestAvailable(offer.offer_id, offer.hold_id, offer.buyer_id,
+                                       offer.quantity, tier=offer.tier,
+                                       unlocked_tiers=offer.unlocked_tiers)
+            try:
+                categories = self._allowed_categories(wanted) or every
+            except BookingError:  # tier gone, or locked for this fan: it waits, blocking none
+                continue
+            share = categories - blocked
+            if not share or offer.hold_id in self._holds or (
+                    self._buyer_tickets.get(offer.buyer_id, 0) + offer.quantity
+                    > self.setup.buyer_limit):
+                continue
+            try:
+                if sum(self._section_free.values()) < offer.quantity:
+                    raise _sold_out(offer.quantity)
+                seat_ids = self._pick_best(wanted, share)
+            except BookingError:
+                blocked.update(categories)
+                if blocked >= every:
+                    break
+                continue
+            prices = tuple(self._seat_price(seat_id) for seat_id in seat_ids)
+            event = SeatsOffered(
+                request_id=offer.offer_id,
+                hold_id=offer.hold_id,
+                buyer_id=offer.buyer_id,
+                seat_ids=seat_ids,
+                prices_cents=prices,
+                total_cents=sum(prices),
+                expires_at=round(now + offer.ttl_seconds, 6),
+                quantity=len(seat_ids),
+            )
+            self.apply(event)
+            served.append(event)
+        return served
 
     def _hold_or_reject(self, command: HoldSeats | HoldBestAvailable, choose: _Chooser,
                         now: float) -> SeatsHeld | HoldRejected:
@@ -343,8 +433,11 @@ class EventInventory:
                                {"seat_ids": taken})
         return seat_ids
 
-    def _pick_best(self, command: HoldBestAvailable) -> tuple[int, ...]:
-        allowed = self._allowed_categories(command)
+    def _pick_best(self, command: HoldBestAvailable,
+                   categories: frozenset[str] | None = None) -> tuple[int, ...]:
+        """`categories`: only seats of these (a standing offer's share), instead of the
+        command's tier and price."""
+        allowed = self._allowed_categories(command) if categories is None else categories
         quantity = command.quantity
         if command.section_id is not None:
             if command.section_id not in self._rows_by_section:
@@ -533,6 +626,7 @@ class EventInventory:
                 self._put_hold(HoldRecord(event.hold_id, event.request_id, event.buyer_id,
                                           event.seat_ids, event.prices_cents, event.total_cents,
                                           event.expires_at, event.zone_id, event.quantity))
+                self._standing.pop(event.request_id, None)  # a served standing offer
             case HoldReleased() | HoldExpired():
                 hold = self._holds.pop(event.hold_id)
                 self._set_seats(hold.seat_ids, FREE)
@@ -565,6 +659,15 @@ class EventInventory:
                 self._lock(PresaleLock(event.presale_id, event.tier_codes, event.starts_at,
                                        event.ends_at))
             case HoldRejected():  # a refusal changes nothing, not even the version
+                return
+            case StandingOfferPlaced():  # no seat moves: the version stays
+                self._standing[event.request_id] = StandingOfferRecord(
+                    event.request_id, event.hold_id, event.buyer_id, event.quantity,
+                    event.ttl_seconds, event.tier, event.list_order,
+                    frozenset(event.unlocked_tiers))
+                return
+            case StandingOfferWithdrawn():
+                self._standing.pop(event.request_id, None)
                 return
             case _:
                 assert_never(event)

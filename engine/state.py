@@ -57,6 +57,26 @@ class PresaleLock:
         return self.starts_at <= now < self.ends_at
 
 
+@dataclass(frozen=True, slots=True)
+class StandingOfferRecord:
+    """A waiting-list offer waiting in the partition for seats to come back."""
+
+    offer_id: str
+    hold_id: str
+    buyer_id: int
+    quantity: int
+    ttl_seconds: float
+    tier: str | None
+    list_order: int
+    unlocked_tiers: frozenset[str] = frozenset()
+    """The presale tiers the fan was let into: served only from categories open to them."""
+
+    @property
+    def order_key(self) -> tuple[int, str]:
+        """List order; the offer id breaks ties (offers made outside the list)."""
+        return self.list_order, self.offer_id
+
+
 @dataclass(frozen=True)
 class InventoryState:
     holds: tuple[HoldRecord, ...] = ()
@@ -69,3 +89,5 @@ class InventoryState:
     """Grows by one for every applied event that changed a seat or GA count, or locked tiers."""
     presales: tuple[PresaleLock, ...] = ()
     """The event's presales, sorted by presale_id: the tiers they lock."""
+    standing_offers: tuple[StandingOfferRecord, ...] = ()
+    """Waiting-list offers not served yet, in list order (`order_key`)."""

@@ -382,16 +382,41 @@ def presale_codes(conn: Connection, event_id: int) -> CheckResult:
 
 
 def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> CheckResult:
-    """Offers in list order: the partition made waiting-list offers in the order of the list.
-    (An offer of a seat that was not free is a `log_replay` anomaly.)"""
+    """Offers in list order, seat by seat: no waiting-list offer got a seat of a price
+    category that an offer earlier in the list, still standing, could take (its tier's
+    category, or any without a tier; not one a presale locks for that fan) unless that fan
+    was at the buyer limit. (An offer of a
+    seat that was not free, or of a withdrawn offer, is a `log_replay` anomaly.)"""
     check = CheckResult("waiting_list_offers", "waiting-list offers made in list order")
-    entry_of = {str(r.request_id): int(r.id) for r in _rows(conn, """
-        SELECT id, request_id FROM waiting_list_entries
-        WHERE event_id = :event_id AND request_id IS NOT NULL""", event_id)}
-    order = [entry_of[request_id] for _, request_id, _ in replay.offers if request_id in entry_of]
-    inversions = count_inversions(order)
-    check.violate(inversions, [f"{inversions} pairs of offers made against the list order"])
-    check.figures = {"offers": len(replay.offers), "offers_with_an_entry": len(order)}
+    tiers = {str(r.code): str(r.category) for r in _rows(conn, """
+        SELECT code, category FROM price_tiers WHERE event_id = :event_id""", event_id)}
+    every = set(tiers.values())
+    locked_codes = {str(code) for r in _rows(conn, """
+        SELECT tier_codes FROM presales WHERE event_id = :event_id""", event_id)
+        for code in r.tier_codes}
+    # categories every tier of which a presale locks (the engine's rule): code holders only
+    locked: dict[str, set[str]] = {}
+    for code, category in tiers.items():
+        locked.setdefault(category, set()).add(code)
+    locked = {category: codes for category, codes in locked.items() if codes <= locked_codes}
+    limit = int(conn.execute(text("SELECT buyer_limit FROM events WHERE id = :id"),
+                             {"id": event_id}).scalar() or 0)
+    seat_ids = sorted({seat for offer in replay.offer_passes for seat in offer.seat_ids})
+    category_of = {int(r.id): str(r.category) for r in conn.execute(text(
+        "SELECT id, category FROM seats WHERE id = ANY(CAST(:ids AS bigint[]))"),
+        {"ids": seat_ids})}
+    wrong: list[str] = []
+    for offer in replay.offer_passes:
+        got = {category_of.get(seat) for seat in offer.seat_ids}
+        for passed_id, tier, tickets, unlocked in offer.passed:
+            closed = {category for category, codes in locked.items() if codes.isdisjoint(unlocked)}
+            could_take = (every if tier is None else {tiers.get(tier)}) - closed
+            if tickets <= limit and not got.isdisjoint(could_take):
+                wrong.append(f"log #{offer.seq}: offer {offer.offer_id} got seats offer "
+                             f"{passed_id}, earlier in the list, could take")
+    check.violate(len(wrong), wrong[:10])
+    check.figures = {"offers": len(replay.offers), "served_ahead_of_others": len(
+        replay.offer_passes), "against_list_order": len(wrong)}
     check.detail = f"{len(replay.offers)} offers"
     return check
 

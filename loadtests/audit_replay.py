@@ -17,6 +17,29 @@ from engine.events import EventType
 AVAILABLE = ("available", None)
 
 
+@dataclass(frozen=True, slots=True)
+class OfferPass:
+    """A waiting-list offer served while offers earlier in the list still stood: allowed only
+    if none of them could take a seat it got (the inventory's rule, seat by seat)."""
+
+    seq: int
+    offer_id: str
+    seat_ids: tuple[int, ...]
+    passed: tuple[tuple[str, str | None, int, frozenset[str]], ...]
+    """(offer id, tier, its fan's tickets if it were served, the presale tiers its fan was
+    let into) of each earlier standing offer: one whose fan would be over the buyer limit
+    could take nothing, nor seats of a category a presale locks for that fan."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    list_order: int
+    tier: str | None
+    buyer_id: int
+    quantity: int
+    unlocked_tiers: frozenset[str]
+
+
 @dataclass
 class Replay:
     """What the log says each seat ended as, and every impossible step on the way."""
@@ -28,13 +51,35 @@ class Replay:
     """(log seq, request id, buyer id) of every SeatsHeld / HoldRejected, in log order."""
     offers: list[tuple[int, str, int]] = field(default_factory=list)
     """(log seq, offer id, buyer id) of every SeatsOffered (waiting-list offers), in log order."""
+    offer_passes: list[OfferPass] = field(default_factory=list)
+    """Offers served ahead of earlier standing ones, for the audit's list-order rule."""
+    standing: dict[str, _Standing] = field(default_factory=dict)
+    """Standing offers not yet served or withdrawn, by offer id."""
+    tickets: dict[int, int] = field(default_factory=dict)
+    """Tickets held or bought per buyer, as the log says so far."""
 
     def note_hold_decision(self, seq: int, payload: Mapping[str, Any]) -> None:
         self.hold_decisions.append(
             (seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
 
     def note_offer(self, seq: int, payload: Mapping[str, Any]) -> None:
-        self.offers.append((seq, str(payload.get("request_id")), int(payload.get("buyer_id") or 0)))
+        offer_id = str(payload.get("request_id"))
+        self.offers.append((seq, offer_id, int(payload.get("buyer_id") or 0)))
+        mine = self.standing.pop(offer_id, None)
+        if mine is None:
+            return
+        passed = tuple(
+            (other_id, other.tier, self.tickets.get(other.buyer_id, 0) + other.quantity,
+             other.unlocked_tiers)
+            for other_id, other in self.standing.items() if other.list_order < mine.list_order)
+        if passed:
+            self.offer_passes.append(OfferPass(
+                seq, offer_id, tuple(int(s) for s in payload.get("seat_ids") or ()), passed))
+
+    def note_tickets(self, payload: Mapping[str, Any], sign: int) -> None:
+        buyer = int(payload.get("buyer_id") or 0)
+        count = int(payload.get("quantity") or len(payload.get("seat_ids") or ()))
+        self.tickets[buyer] = self.tickets.get(buyer, 0) + sign * count
 
     def give_back(self, seq: int, seats: list[int], owner: tuple[str, str | None],
                   step: str) -> None:
@@ -60,6 +105,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
     """Apply (seq, type, payload) rows in seq order; see `Replay`."""
     replay = Replay()
     sold_by_hold: dict[str, str] = {}
+    withdrawn: set[str] = set()
     for seq, kind, payload in rows:
         try:
             event_type = EventType(kind)
@@ -70,6 +116,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
         match event_type:
             case EventType.SEATS_HELD:
                 replay.note_hold_decision(seq, payload)
+                replay.note_tickets(payload, +1)
                 hold_id = str(payload["hold_id"])
                 for seat in seats:
                     if replay._state(seat) != AVAILABLE:
@@ -80,6 +127,10 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
             case EventType.SEATS_OFFERED:  # a waiting-list offer: only free seats
                 replay.note_offer(seq, payload)
                 hold_id = str(payload["hold_id"])
+                if str(payload.get("request_id")) in withdrawn:
+                    replay.anomalies.append(f"log #{seq}: offer {payload.get('request_id')} "
+                                            "served after it was withdrawn")
+                replay.note_tickets(payload, +1)
                 for seat in seats:
                     if replay._state(seat) != AVAILABLE:
                         replay.anomalies.append(
@@ -89,6 +140,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
             case EventType.HOLD_REJECTED:
                 replay.note_hold_decision(seq, payload)
             case EventType.HOLD_RELEASED | EventType.HOLD_EXPIRED:
+                replay.note_tickets(payload, -1)
                 hold_id = str(payload["hold_id"])
                 replay.give_back(seq, seats, ("held", hold_id), f"{kind} of {hold_id}")
             case EventType.SEATS_SOLD:
@@ -104,6 +156,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                             f"{_describe(replay._state(seat))}")
                     replay._set(seat, ("sold", order_id))
             case EventType.ORDER_REFUNDED:
+                replay.note_tickets(payload, -1)
                 order_id = str(payload["order_id"])
                 replay.give_back(seq, seats, ("sold", order_id), f"refund of {order_id}")
             case EventType.SEATS_BLOCKED:
@@ -121,6 +174,16 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                     replay._set(seat, AVAILABLE)
             case EventType.TIERS_LOCKED:
                 pass  # no seat changes state (the seats refused because of it are not logged)
+            case EventType.STANDING_OFFER_PLACED:
+                offer_id = str(payload.get("request_id"))
+                withdrawn.discard(offer_id)
+                replay.standing[offer_id] = _Standing(
+                    int(payload.get("list_order") or 0), payload.get("tier"),
+                    int(payload.get("buyer_id") or 0), int(payload.get("quantity") or 0),
+                    frozenset(str(code) for code in payload.get("unlocked_tiers") or ()))
+            case EventType.STANDING_OFFER_WITHDRAWN:
+                withdrawn.add(str(payload.get("request_id")))
+                replay.standing.pop(str(payload.get("request_id")), None)
             case _:
                 assert_never(event_type)
     return replay

@@ -27,6 +27,7 @@ from engine.commands import (
     ReleaseHold,
     SellHold,
     UnblockSeats,
+    WithdrawOffer,
 )
 from engine.errors import BookingError, ErrorCode
 from engine.inventory import MAX_SEATS_PER_HOLD
@@ -42,7 +43,10 @@ class RequestKind(str, Enum):
     BLOCK = "block"
     UNBLOCK = "unblock"
     OFFER = "offer"
-    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier, unlocked_tiers)."""
+    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier, list_order,
+    unlocked_tiers)."""
+    WITHDRAW_OFFER = "withdraw_offer"
+    """The fan left the waiting list: withdraw their offer (params: offer_id)."""
     LOCK_TIERS = "lock_tiers"
     """A presale was created (params: presale_id, tier_codes, starts_at, ends_at)."""
 
@@ -153,10 +157,14 @@ class BookingRequest:
             case RequestKind.OFFER:
                 return OfferSeats(self.request_id, self.hold_id, self.buyer_id,
                                   int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"),
-                                  _tier_codes(p.get(UNLOCKED_TIERS_PARAM)))
+                                  _tier_codes(p.get(UNLOCKED_TIERS_PARAM)),
+                                  int(p.get("list_order") or 0))
             case RequestKind.LOCK_TIERS:
                 return LockTiers(int(p["presale_id"]), tuple(str(c) for c in p["tier_codes"]),
                                  float(p["starts_at"]), float(p["ends_at"]))
+            case RequestKind.WITHDRAW_OFFER:
+                # An offer's hold takes the offer request's id (`hold_id` above).
+                return WithdrawOffer(str(p["offer_id"]), str(p["offer_id"]), self.buyer_id)
             case _:
                 assert_never(kind)
 

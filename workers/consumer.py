@@ -354,7 +354,8 @@ class PartitionConsumer:
         batch.tickets_left = self._tickets_left(batch.decision, batch.now)
         batch.writes = self._store.prepare_batch(self.partition, self._token(),
                                                  batch.decision.events_by_event,
-                                                 batch.decision.outcomes)
+                                                 [*batch.decision.outcomes,
+                                                  *batch.decision.served_offers])
 
     def _commit(self, batch: Batch) -> None:
         self._store.commit_prepared(batch.writes)
@@ -382,6 +383,7 @@ class PartitionConsumer:
             lease_value=self.lease.value,
             hold_endings=batch.decision.hold_endings,
             refunded_orders=batch.decision.refunded_orders,
+            served_offers=[self._for_fan(o) for o in batch.decision.served_offers],
             extra=extra,
         )
 

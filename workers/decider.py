@@ -9,7 +9,7 @@ ran out are free for the requests of the same batch, in order with bookings.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
 from engine.commands import (
@@ -17,9 +17,11 @@ from engine.commands import (
     HoldGeneralAdmission,
     HoldSeats,
     LockTiers,
+    OfferSeats,
     RefundOrder,
     ReleaseHold,
     SellHold,
+    WithdrawOffer,
 )
 from engine.errors import BookingError, ErrorCode
 from engine.events import (
@@ -33,6 +35,8 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    StandingOfferPlaced,
+    StandingOfferWithdrawn,
     TiersLocked,
 )
 from engine.inventory import EventInventory
@@ -68,6 +72,11 @@ class BatchDecision:
     refunded_orders: list[str] = field(default_factory=list)
     """Orders refunded in this batch (a cancelled event's sales): once committed, each gets
     a refund job on the payments queue."""
+    served_offers: list[Outcome] = field(default_factory=list)
+    """Standing waiting-list offers served in this batch whose offer request was decided in
+    an earlier one: their stored outcome and status record become `held`."""
+    offered: list[tuple[int, SeatsOffered]] = field(default_factory=list)
+    """(event id, offer) of every offer made in the batch, for `settle_served_offers`."""
 
     def add_events(self, event_id: int, events: list[Event], ending: str | None = None) -> None:
         """Record a batch's events; `ending` overrides how the holds they end ended."""
@@ -75,6 +84,23 @@ class BatchDecision:
             self.events_by_event.setdefault(event_id, []).extend(events)
             for event in events:
                 self._note_ending(event, ending)
+                if isinstance(event, SeatsOffered):
+                    self.offered.append((event_id, event))
+
+    def settle_served_offers(self, now: float) -> None:
+        """An offer served in the batch that decided its own request: that request's outcome
+        says `held` (replacing `standing` if it stood first); the others stay in
+        `served_offers`."""
+        decided = {outcome.request_id: i for i, outcome in enumerate(self.outcomes)}
+        later: list[Outcome] = []
+        for event_id, offered in self.offered:
+            served = _offer_served(event_id, offered, now)
+            i = decided.get(served.request_id)
+            if i is None:
+                later.append(served)
+            else:
+                self.outcomes[i] = replace(served, enqueued_at=self.outcomes[i].enqueued_at)
+        self.served_offers = later
 
     def _note_ending(self, event: Event, ending: str | None) -> None:
         """What became of a hold, by the event that ended it; `cancelled` when its event's
@@ -91,8 +117,10 @@ class BatchDecision:
                 self.refunded_orders.append(event.order_id)
                 if event.hold_id:
                     self.hold_endings[event.hold_id] = "refunded"
-            case (SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked()
-                  | SeatsUnblocked() | TiersLocked()):
+            case (
+                SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked() | SeatsUnblocked()
+                | TiersLocked() | StandingOfferPlaced() | StandingOfferWithdrawn()
+            ):
                 pass  # no hold ended
             case _:
                 assert_never(event)
@@ -178,6 +206,9 @@ class BatchDecider:
         refunded, in this batch, before any request of it."""
         for event_id, inventory in self.closing.items():
             state = inventory.state()
+            for offer in state.standing_offers:  # first: released seats are offered to no one
+                decision.add_events(event_id, inventory.decide(
+                    WithdrawOffer(offer.offer_id, offer.hold_id, offer.buyer_id), now))
             for hold in state.holds:
                 decision.add_events(event_id, inventory.decide(
                     ReleaseHold(hold.hold_id, hold.buyer_id), now), ending="cancelled")
@@ -216,6 +247,7 @@ class BatchDecider:
             events, outcome = self._decide_one(inventory, request, now)
             decision.add_events(request.event_id, events)
             decision.outcomes.append(outcome)
+        decision.settle_served_offers(now)
         return decision
 
     def _decide_one(self, inventory: EventInventory, request: BookingRequest,
@@ -233,6 +265,8 @@ class BatchDecider:
                 events = inventory.decide(command, now)
         except BookingError as error:
             return [], _outcome(request, "rejected", now, error=error)
+        if isinstance(command, OfferSeats) and inventory.standing_offer(command.offer_id):
+            return events, _outcome(request, "done", now, standing=True)
         return events, _outcome_of_events(request, events, now)
 
     def _sell(self, inventory: EventInventory, request: BookingRequest, command: SellHold,
@@ -288,8 +322,17 @@ def rejected(request: BookingRequest, code: str, message: str, decided_at: float
     return _outcome(request, "rejected", decided_at, error=BookingError(ErrorCode(code), message))
 
 
+def _offer_served(event_id: int, offered: SeatsOffered, now: float) -> Outcome:
+    """The outcome of the offer request an offer was served for (in this batch or later)."""
+    return Outcome(offered.request_id, event_id, offered.buyer_id, RequestKind.OFFER.value,
+                   "held", {**held_compact(offered), "offer": True}, now)
+
+
 def _outcome_of_events(request: BookingRequest, events: list[Event], now: float) -> Outcome:
-    own = [e for e in events if not isinstance(e, HoldExpired)] or events
+    # Offers served from the standing list after this request freed seats are not its own.
+    mine = [e for e in events
+            if not (isinstance(e, SeatsOffered) and e.request_id != request.request_id)]
+    own = [e for e in mine if not isinstance(e, HoldExpired)] or mine
     last = own[-1] if own else None
     match last:
         case SeatsHeld():
@@ -312,6 +355,10 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], now: float)
             return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
         case TiersLocked():
             return _outcome(request, "done", now, tier_codes=list(last.tier_codes))
+        case StandingOfferPlaced():  # an offer request's own outcome is set in `_decide_one`
+            return _outcome(request, "done", now, standing=True)
+        case StandingOfferWithdrawn():
+            return _outcome(request, "done", now, withdrawn=True)
         case HoldExpired() | None:  # nothing of its own happened (only expiries, or nothing)
             return _outcome(request, "done", now)
         case _:

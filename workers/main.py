@@ -78,11 +78,14 @@ def _start_offer_rounds(engine: sa.Engine, requests: Any,
                         partition_of: Callable[[int], str], site_url: str) -> None:
     """The sold-out waiting list's offer rounds, on a daemon thread of this process; the
     offer mails link to pages under `site_url`."""
+    from workers.booking_requests import RequestKind
     from workers.waiting_list import run_offer_rounds
 
-    def enqueue_offer(event_id: int, buyer_id: int, params: dict[str, object]) -> str:
-        enqueued = requests.enqueue(event_id=event_id, buyer_id=buyer_id, kind="offer",
-                                    params=params, partition=partition_of(event_id))
+    def enqueue_offer(event_id: int, buyer_id: int, kind: RequestKind,
+                      params: dict[str, object], idempotency_key: str) -> str:
+        enqueued = requests.enqueue(event_id=event_id, buyer_id=buyer_id, kind=kind.value,
+                                    params=params, partition=partition_of(event_id),
+                                    idempotency_key=idempotency_key)
         return str(enqueued.request_id)
 
     threading.Thread(target=run_offer_rounds, args=(engine, enqueue_offer, threading.Event()),

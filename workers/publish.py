@@ -85,12 +85,21 @@ return jobs
 """
 
 _HOLD_ENDED = """
-if redis.call('HGET', KEYS[1], 'kind') == 'hold' then
+local kind = redis.call('HGET', KEYS[1], 'kind')
+if kind == 'hold' or kind == 'offer' then
   redis.call('HSET', KEYS[1], 'hold_status', ARGV[1])
 end
 """
-"""A hold request's record says how its hold ended, if the record is still there (a hold
-re-made by a paid-after-expiry sale has a sell request's id: left alone)."""
+"""A hold (or waiting-list offer) request's record says how its hold ended, if the record
+is still there (a hold re-made by a paid-after-expiry sale has a sell request's id: left
+alone)."""
+_OFFER_SERVED = """
+if redis.call('HGET', KEYS[1], 'kind') == 'offer' then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'decided_at', ARGV[3])
+end
+"""
+"""A standing offer served in a later batch than its request: the request's record says
+`held` (the fan checks the offer out by that id), if the record is still there."""
 
 
 @dataclass
@@ -137,6 +146,12 @@ class Commands:
         is a hold's (a small script checks)."""
         self._add("HOLDENDED", [request_key], [how])
 
+    def offer_served(self, request_key: str, outcome: Outcome) -> None:
+        """Record a served standing offer on its request's status record (a small script
+        checks it is an offer's)."""
+        self._add("OFFERSERVED", [request_key],
+                  [outcome.status, json.dumps(outcome.result), repr(outcome.decided_at)])
+
     def then(self, other: Commands) -> None:
         """Append `other`'s writes after these."""
         self.keys.extend(other.keys)
@@ -153,14 +168,17 @@ class Commands:
                 name, nkeys, nargs = self.args[a], self.args[a + 1], self.args[a + 2]
                 keys = self.keys[k:k + nkeys]
                 args = self.args[a + 3:a + 3 + nargs]
-                if name == "HOLDENDED":  # EVAL as a command: a cluster pipeline has no eval()
-                    pipe.execute_command("EVAL", _HOLD_ENDED, 1,  # type: ignore[no-untyped-call]
+                if name in _SCRIPTS:  # EVAL as a command: a cluster pipeline has no eval()
+                    pipe.execute_command("EVAL", _SCRIPTS[name], 1,  # type: ignore[no-untyped-call]
                                          *keys, *args)
                 else:
                     pipe.execute_command(name, *keys, *args)  # type: ignore[no-untyped-call]
                 k += nkeys
                 a += 3 + nargs
             pipe.execute()
+
+
+_SCRIPTS = {"HOLDENDED": _HOLD_ENDED, "OFFERSERVED": _OFFER_SERVED}
 
 
 def results_message_lines(data: bytes | str) -> list[tuple[str, bytes | str]]:
@@ -199,6 +217,7 @@ class Publisher:
                       committed_at: float | None = None, lease_value: str = "",
                       hold_endings: Mapping[str, str] | None = None,
                       refunded_orders: Sequence[str] = (),
+                      served_offers: Sequence[Outcome] = (),
                       extra: Commands | None = None) -> None:
         """Publish the decisions of `job_ids` (queue order); remove them from the in-flight list.
 
@@ -209,6 +228,8 @@ class Publisher:
         (released, expired, sold, cancelled, refunded), recorded on the hold request's status
         record.
         `refunded_orders`: orders refunded in the batch, each followed by a refund job.
+        `served_offers`: outcomes of standing offers served in the batch whose requests
+        were decided before (`BatchDecision.served_offers`), written on their records.
         `extra`: the caller's own writes (the dashboard's counters), sent with the batch's
         writes outside the partition's slot, before the script."""
         committed = repr(now if committed_at is None else committed_at)
@@ -245,6 +266,8 @@ class Publisher:
             writes.xadd(keys.availability_stream(event_id), {"version": version, "delta": body},
                         maxlen=AVAILABILITY_STREAM_MAX)
             writes.publish(keys.availability_channel(event_id), body)
+        for served in served_offers:
+            writes.offer_served(keys.request(served.request_id), served)
         for hold_id, how in (hold_endings or {}).items():
             writes.hold_ended(keys.request(hold_id), how)
         for followup in payments.followups(outcomes, keys, refunded_orders):

@@ -165,6 +165,15 @@ async def _request_state(
         raise ApiError(ApiErrorCode.REQUEST_NOT_FOUND, "No such request for you.",
                        {"request_id": request_id}
         )
+    if record["kind"] == "offer" and record["status"] == "done":
+        # A standing waiting-list offer: once served, Postgres says `held` even if this
+        # record missed the update (its consumer died between the commit and the publish).
+        served = await recovered_state(request, booking.redis, request_id, principal.user_id,
+                                       principal.role == "ops")
+        if served is not None and served["status"] == "held":
+            served["hold_status"] = _hold_status(record.get("hold_status"),
+                                                 served.get("expires_at"))
+            return served
     state: dict[str, Any] = {
         "request_id": request_id,
         "kind": record["kind"],

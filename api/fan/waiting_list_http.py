@@ -5,16 +5,21 @@ may get are free: book them instead; and (403 `tier_locked`) for a tier a presal
 that the fan was not let into: only tiers the fan can get are waited for. An offer is a
 hold for the fan made by the event's partition (`workers.waiting_list`); the fan checks it
 out like any hold (`hold_id`) before `offer_expires_at`, and is told by mail through the
-notifications outbox too.
+notifications outbox too. Leaving while an offer request is out (`offering`, `standing`)
+also withdraws it on the partition (a `withdraw_offer` request), so it is never served
+after the fan left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import redis.exceptions
 from aiohttp import web
 
+from api.fan.booking import BOOKING_KEY
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode, BookingCode
@@ -23,7 +28,10 @@ from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, invalid, path_id
 from engine.store import waiting_list as store
 from engine.store.presales import TierAccess, tier_access
+from workers.booking_requests import RequestKind
+from workers.enqueue import QueueFull
 
+log = logging.getLogger("onsale.waiting_list")
 routes = web.RouteTableDef()
 
 
@@ -87,12 +95,24 @@ async def my_waiting_list_entry(request: web.Request) -> web.Response:
 
 @routes.delete("/events/{event_id}/waiting-list")
 async def leave_waiting_list(request: web.Request) -> web.Response:
-    """Signed-in fan: leave the list (while waiting); idempotent."""
+    """Signed-in fan: leave the list (before an offer was made); idempotent. An offer request
+    out is withdrawn on the partition; if that enqueue fails, the next offer round sends it."""
     principal = await require_principal(request)
     event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     left = await asyncio.to_thread(
         store.leave_list, request.app[DB_ENGINE_KEY], event_id, principal.user_id)
-    return web.json_response({"event_id": event_id, "left": left},
+    if left.offer_id is not None:
+        booking = request.app[BOOKING_KEY]
+        try:
+            await booking.queue.enqueue(
+                event_id=event_id, buyer_id=principal.user_id,
+                kind=RequestKind.WITHDRAW_OFFER.value, params={"offer_id": left.offer_id},
+                partition=await booking.partition_of(event_id),
+                idempotency_key=f"waitlist-withdraw-{left.offer_id}")
+        except (QueueFull, redis.exceptions.RedisError):  # the fan has left all the same
+            log.warning("withdrawal of offer %s not queued; the offer round sends it",
+                        left.offer_id, exc_info=True)
+    return web.json_response({"event_id": event_id, "left": left.left},
                              headers={"Cache-Control": "no-store"})
 
 

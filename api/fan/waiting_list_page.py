@@ -60,7 +60,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     offer_page_path("{event_id}"): {"get": operation(
         "The fan's waiting-list page (HTML): place, offer, checkout",
         who="anyone (the page asks to sign in)", tags=["Fan pages"],
-        errors=(ApiErrorCode.EVENT_NOT_FOUND,),
+        errors=(ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.UNAUTHORIZED),
         parameters=[param("event_id", "path", ID_SCHEMA, "A published event.")],
         description="The page loads the entry from GET /events/{event_id}/waiting-list and "
                     "checks an offer out with POST /holds/{hold_id}/purchase.",

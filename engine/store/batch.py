@@ -28,7 +28,10 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    StandingOfferPlaced,
+    StandingOfferWithdrawn,
     TiersLocked,
+    moves_seats,
 )
 
 Row = dict[str, Any]
@@ -47,6 +50,9 @@ class Step:
     sold_claims: list[Row] = field(default_factory=list)
     hold_status: list[Row] = field(default_factory=list)
     refunded_order_ids: list[str] = field(default_factory=list)
+    new_standing_offers: list[Row] = field(default_factory=list)
+    ended_standing_offers: list[str] = field(default_factory=list)
+    """Offer ids of standing offers served or withdrawn."""
 
 
 @dataclass
@@ -94,8 +100,14 @@ def _keys(event: Event) -> set[tuple[str, object]]:
     """The seats, hold and order an event touches: events sharing one cannot share a step."""
     keys: set[tuple[str, object]] = set()
     match event:
-        case SeatsHeld() | SeatsOffered() | HoldReleased() | HoldExpired():
+        case SeatsHeld() | HoldReleased() | HoldExpired():
             keys.add(("hold", event.hold_id))
+        case SeatsOffered():
+            keys.add(("hold", event.hold_id))
+            keys.add(("offer", event.request_id))
+        case StandingOfferPlaced() | StandingOfferWithdrawn():
+            keys.add(("offer", event.request_id))
+            return keys
         case SeatsSold():
             keys.add(("hold", event.hold_id))
             keys.add(("order", event.order_id))
@@ -121,7 +133,7 @@ def plan_batch(events: list[Event]) -> BatchPlan:
     changes = 0
 
     for position, event in enumerate(events):
-        if not isinstance(event, HoldRejected):
+        if moves_seats(event):
             changes += 1
         log.append({"position": position, "version_offset": changes,
                     "type": type(event).__name__, "payload": record_of(event)})
@@ -166,6 +178,8 @@ def _plan_event(event: Event, step: Step, zone_deltas: dict[int, list[int]],
             else:
                 zone_deltas[event.zone_id][0] += event.quantity
             buyer_deltas[event.buyer_id] += tickets_of(event)
+            if isinstance(event, SeatsOffered):  # served from a standing offer
+                step.ended_standing_offers.append(event.request_id)
         case HoldReleased() | HoldExpired():
             step.release_claims.extend({"seat_id": seat_id, "hold_id": event.hold_id}
                                        for seat_id in event.seat_ids)
@@ -199,6 +213,15 @@ def _plan_event(event: Event, step: Step, zone_deltas: dict[int, list[int]],
                                     "price_cents": None} for seat_id in event.seat_ids)
         case SeatsUnblocked():
             step.unblock_seat_ids.extend(event.seat_ids)
+        case StandingOfferPlaced():
+            step.new_standing_offers.append({
+                "offer_id": event.request_id, "hold_id": event.hold_id,
+                "buyer_id": event.buyer_id, "quantity": event.quantity,
+                "ttl_seconds": event.ttl_seconds, "tier": event.tier,
+                "list_order": event.list_order, "unlocked_tiers": list(event.unlocked_tiers),
+            })
+        case StandingOfferWithdrawn():
+            step.ended_standing_offers.append(event.request_id)
         case HoldRejected():  # a refusal writes nothing but its log record
             pass
         case TiersLocked():  # the presale is in its own table already; the log records when

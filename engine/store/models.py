@@ -622,23 +622,28 @@ class PresaleAccess(Base):
 
 # ---------------------------------------------------------------- sold-out waiting list
 
-WAITING_LIST_STATUSES = ("waiting", "offering", "offered", "taken", "lapsed", "left")
+WAITING_LIST_STATUSES = (
+    "waiting", "offering", "standing", "offered", "taken", "lapsed", "left")
+WAITING_LIST_ACTIVE = "status IN ('waiting', 'offering', 'standing', 'offered')"
+"""An entry still on the list: one per account and event."""
 
 
 class WaitingListEntry(Base):
     """A fan on an event's sold-out waiting list; `id` is the list order.
 
     `waiting` -> `offering` (an OfferSeats request is on the partition, `request_id`) ->
-    `offered` (a hold for the fan, `hold_id`, until `offer_expires_at`) -> `taken` (sold) or
-    `lapsed` (expired or released: the next fan gets the seats). No seats for the offer:
-    back to `waiting` at the head."""
+    `standing` (the partition keeps the offer until seats come back) -> `offered` (a hold
+    for the fan, `hold_id`, until `offer_expires_at`; straight from `offering` when seats
+    were free) -> `taken` (sold) or `lapsed` (expired or released: the next standing offer
+    gets the seats); `left` when the fan leaves (a standing offer is withdrawn on the
+    partition)."""
 
     __tablename__ = "waiting_list_entries"
     __table_args__ = (
         CheckConstraint(_one_of("status", WAITING_LIST_STATUSES), name="status"),
         CheckConstraint("quantity > 0", name="quantity"),
         Index("ux_waiting_list_entries_active", "event_id", "account_id", unique=True,
-              postgresql_where=text("status IN ('waiting', 'offering', 'offered')")),
+              postgresql_where=text(WAITING_LIST_ACTIVE)),
         Index(None, "event_id", "status", "id"),
     )
 
@@ -654,6 +659,28 @@ class WaitingListEntry(Base):
     offer_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
+
+
+class StandingOffer(Base):
+    """A waiting-list offer the partition keeps until seats come back (part of the event's
+    inventory state, written in the batch transaction that stands, serves or withdraws it)."""
+
+    __tablename__ = "standing_offers"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        Index(None, "event_id", "list_order"),
+    )
+
+    offer_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"))
+    hold_id: Mapped[str] = mapped_column(Text)
+    buyer_id: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int] = mapped_column(Integer)
+    ttl_seconds: Mapped[float] = mapped_column(Double)
+    tier: Mapped[str | None] = mapped_column(Text)
+    list_order: Mapped[int] = mapped_column(BigInteger)
+    unlocked_tiers: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    created_at: Mapped[datetime] = _created()
 
 
 TABLE_NAMES = tuple(Base.metadata.tables)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.events import Event
 from engine.pricing import EventSetup, PriceTier
-from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord
+from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord, StandingOfferRecord
 from engine.store.batch import BatchPlan, Step, plan_batch
 from engine.store.errors import NotFoundError, StaleFenceError, StoreError
 from engine.store.pipelined import Slot, Writes
@@ -135,6 +135,17 @@ _REFUND_ORDERS = text("""
 _VOID_TICKETS = text("""
     UPDATE tickets SET status = 'void'
     WHERE order_id = ANY(CAST(:order_ids AS text[])) AND status <> 'void'""")
+_STAND_OFFERS = text(f"""
+    INSERT INTO standing_offers (offer_id, event_id, hold_id, buyer_id, quantity, ttl_seconds,
+                                 tier, list_order, unlocked_tiers)
+    SELECT r.offer_id, :event_id, r.hold_id, r.buyer_id, r.quantity, r.ttl_seconds, r.tier,
+           r.list_order, r.unlocked_tiers
+    FROM {_recordset("offer_id text, hold_id text, buyer_id bigint, quantity integer, "
+                     "ttl_seconds double precision, tier text, list_order bigint, "
+                     "unlocked_tiers text[]")}""")
+_END_STANDING_OFFERS = text("""
+    DELETE FROM standing_offers
+    WHERE event_id = :event_id AND offer_id = ANY(CAST(:offer_ids AS text[]))""")
 _ZONE_DELTAS = text(f"""
     UPDATE ga_inventory g SET held = g.held + r.held, sold = g.sold + r.sold
     FROM {_recordset("zone_id bigint, held integer, sold integer")}
@@ -365,6 +376,10 @@ def _write_step(writes: Writes, event_id: int, step: Step) -> None:
         writes.expect(_REFUND_ORDERS, params, len(step.refunded_order_ids),
                 "refunding paid orders")
         writes.execute(_VOID_TICKETS, params)
+    if step.new_standing_offers:
+        writes.execute(_STAND_OFFERS, {**base, "rows": _json(step.new_standing_offers)})
+    if step.ended_standing_offers:
+        writes.execute(_END_STANDING_OFFERS, {**base, "offer_ids": step.ended_standing_offers})
 
 
 def _write_counters(writes: Writes, event_id: int, plan: BatchPlan) -> None:
@@ -459,6 +474,14 @@ def _load_state(conn: Connection, event_id: int, version: int) -> InventoryState
         for presale_id, tier_codes, starts_at, ends_at in conn.execute(text(
             "SELECT id, tier_codes, extract(epoch FROM starts_at), extract(epoch FROM ends_at)"
             " FROM presales WHERE event_id = :event_id ORDER BY id"), params))
+    standing = [
+        StandingOfferRecord(offer_id, hold_id, buyer_id, quantity, float(ttl_seconds), tier,
+                            list_order, frozenset(unlocked_tiers or ()))
+        for offer_id, hold_id, buyer_id, quantity, ttl_seconds, tier, list_order, unlocked_tiers
+        in conn.execute(text(
+            "SELECT offer_id, hold_id, buyer_id, quantity, ttl_seconds, tier, list_order,"
+            " unlocked_tiers FROM standing_offers WHERE event_id = :event_id"), params)
+    ]
     # Sorted here, not in SQL: text ordering depends on the database's collation.
     return InventoryState(
         holds=tuple(sorted(holds, key=lambda hold: hold.hold_id)),
@@ -466,4 +489,5 @@ def _load_state(conn: Connection, event_id: int, version: int) -> InventoryState
         blocked=tuple(sorted(blocked)),
         version=version,
         presales=presales,
+        standing_offers=tuple(sorted(standing, key=lambda offer: offer.order_key)),
     )

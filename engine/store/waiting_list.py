@@ -1,10 +1,19 @@
 """The sold-out waiting list in Postgres: who waits, in which order, and where their offer is.
 
-The list only decides WHO is offered next (the first `waiting` entry, one offer request
-at a time, so offers go out in list order); WHICH seats is decided by the partition
-(`OfferSeats` -> `SeatsOffered`, a hold for that fan), in queue order with bookings, so an
-offered seat cannot be taken by anyone else while the offer stands. `settle` moves
-entries on from what the partition recorded (`booking_requests`, `holds`).
+The list decides WHO has an offer out: the first `MAX_OFFERS_OUT` entries still on the
+list, each with an `offer` request carrying its place (`list_order`, the entry id). WHICH
+seats, and WHEN, is decided by the partition: an offer it cannot serve at once stands
+there (`StandingOfferPlaced`, table `standing_offers`) and is served (`SeatsOffered`, a
+hold for that fan) right after the command that frees seats, in list order, in queue
+order with bookings, so returned seats go to the list before any later booking can take
+them. `settle` moves entries on from what the partition recorded (`booking_requests`,
+`holds`).
+
+Entry states: `waiting` -> `offering` (the request is on the partition queue) ->
+`standing` (the partition keeps it until seats come back) -> `offered` (a hold for the fan;
+straight from `offering` when seats were free) -> `taken` (sold) or `lapsed` (expired or
+released). `left` when the fan leaves; a standing offer is then withdrawn on the partition
+(`withdraw_offer` request).
 """
 
 from __future__ import annotations
@@ -19,6 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from engine.store.presales import tier_access
 
 MAX_WAITING_LIST_QUANTITY = 8
+MAX_OFFERS_OUT = 5
+"""Entries per event with an offer out (`offering` or `standing`) at once: the first five
+still on the list, so one freeing batch can serve up to five fans in list order."""
+_ACTIVE = "('waiting', 'offering', 'standing', 'offered')"
 
 
 def offer_page_path(event_id: int | str) -> str:
@@ -36,7 +49,8 @@ class ListEntry:
     tier: str | None
     status: str
     place: int | None
-    """1-based place among entries still waiting (None once offered or done)."""
+    """1-based place among entries still waiting for seats (`waiting`, `offering`,
+    `standing`); None once offered or done."""
     hold_id: str | None
     offer_expires_at: datetime | None
 
@@ -58,9 +72,10 @@ class ListEntry:
 _ENTRY = text("""
     SELECT w.id, w.event_id, w.account_id, w.quantity, w.tier, w.status, w.hold_id,
            w.offer_expires_at,
-           CASE WHEN w.status = 'waiting' THEN (
+           CASE WHEN w.status IN ('waiting', 'offering', 'standing') THEN (
                SELECT count(*) FROM waiting_list_entries o
-               WHERE o.event_id = w.event_id AND o.status = 'waiting' AND o.id <= w.id)
+               WHERE o.event_id = w.event_id AND o.status IN ('waiting', 'offering', 'standing')
+                 AND o.id <= w.id)
            END AS place
     FROM waiting_list_entries w
     WHERE w.event_id = :event_id AND w.account_id = :account_id
@@ -111,7 +126,7 @@ def join_list(engine: Engine, event_id: int, account_id: int, quantity: int,
                 "INSERT INTO waiting_list_entries (event_id, account_id, quantity, tier)"
                 " VALUES (:event_id, :account_id, :quantity, :tier)"
                 " ON CONFLICT (event_id, account_id)"
-                "  WHERE status IN ('waiting', 'offering', 'offered') DO NOTHING RETURNING id"),
+                f"  WHERE status IN {_ACTIVE} DO NOTHING RETURNING id"),
                 {"event_id": event_id, "account_id": account_id, "quantity": quantity,
                  "tier": tier}).first()
     except IntegrityError:  # a concurrent join of the same account won
@@ -121,13 +136,28 @@ def join_list(engine: Engine, event_id: int, account_id: int, quantity: int,
     return entry, inserted is not None
 
 
-def leave_list(engine: Engine, event_id: int, account_id: int) -> bool:
+@dataclass(frozen=True, slots=True)
+class Left:
+    left: bool
+    """The account had an entry waiting for an offer and left the list now."""
+    offer_id: str | None
+    """Its offer request, if one was out (`offering` or `standing`): the caller withdraws
+    it on the partition."""
+
+
+def leave_list(engine: Engine, event_id: int, account_id: int) -> Left:
+    """Leave the list while no offer was made yet (an offered fan releases the hold)."""
     with engine.begin() as conn:
-        left = conn.execute(text(
-            "UPDATE waiting_list_entries SET status = 'left', updated_at = now()"
-            " WHERE event_id = :event_id AND account_id = :account_id AND status = 'waiting'"),
-            {"event_id": event_id, "account_id": account_id}).rowcount
-    return bool(left)
+        row = conn.execute(text(
+            "UPDATE waiting_list_entries w SET status = 'left', updated_at = now()"
+            " FROM waiting_list_entries o WHERE o.id = w.id"
+            " AND w.event_id = :event_id AND w.account_id = :account_id"
+            " AND w.status IN ('waiting', 'offering', 'standing')"
+            " RETURNING o.status AS was, w.request_id"),
+            {"event_id": event_id, "account_id": account_id}).first()
+    if row is None:
+        return Left(False, None)
+    return Left(True, row.request_id if row.was in ("offering", "standing") else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,29 +167,51 @@ class OfferDue:
     account_id: int
     quantity: int
     tier: str | None
+    since: datetime
+    """When the entry last changed: with its id, the offer request's idempotency key."""
     unlocked_tiers: tuple[str, ...] = ()
     """Presale tiers the fan was let into: the offer request carries them to the partition."""
 
 
-def next_offer(engine: Engine, event_id: int) -> OfferDue | None:
-    """The head of the list, if no offer request is out and enough seats are free for it."""
+def next_offers(engine: Engine, event_id: int,
+                max_out: int = MAX_OFFERS_OUT) -> list[OfferDue]:
+    """Waiting entries, in list order, to send an offer for: as many as keep `max_out`
+    entries with an offer out. Sent whether or not seats are free: an offer the partition
+    cannot serve stands there until seats come back."""
     with engine.connect() as conn:
-        busy = conn.execute(text(
-            "SELECT 1 FROM waiting_list_entries WHERE event_id = :event_id"
-            " AND status = 'offering' LIMIT 1"), {"event_id": event_id}).first()
-        if busy is not None:
-            return None
-        head = conn.execute(text(
-            "SELECT id, account_id, quantity, tier FROM waiting_list_entries"
-            " WHERE event_id = :event_id AND status = 'waiting' ORDER BY id LIMIT 1"),
-            {"event_id": event_id}).first()
-        if head is None:
-            return None
-        access = tier_access(conn, event_id, head.account_id)
-        if free_seats(conn, event_id, head.tier, access.closed) < head.quantity:
-            return None
-    return OfferDue(head.id, event_id, head.account_id, head.quantity, head.tier,
-                    tuple(sorted(access.unlocked)))
+        out = int(conn.execute(text(
+            "SELECT count(*) FROM waiting_list_entries WHERE event_id = :event_id"
+            " AND status IN ('offering', 'standing')"), {"event_id": event_id}).scalar_one())
+        if out >= max_out:
+            return []
+        rows = conn.execute(text(
+            "SELECT id, account_id, quantity, tier, updated_at FROM waiting_list_entries"
+            " WHERE event_id = :event_id AND status = 'waiting' ORDER BY id LIMIT :n"),
+            {"event_id": event_id, "n": max_out - out}).all()
+        return [OfferDue(row.id, event_id, row.account_id, row.quantity, row.tier,
+                         row.updated_at,
+                         tuple(sorted(tier_access(conn, event_id, row.account_id).unlocked)))
+                for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawalDue:
+    offer_id: str
+    account_id: int
+
+
+def withdrawals_due(engine: Engine, event_id: int) -> list[WithdrawalDue]:
+    """Offers of entries that left the list which the partition still keeps (standing, or
+    served and not sold): a withdrawal the leave could not send, or that was lost."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("""
+            SELECT w.request_id, w.account_id FROM waiting_list_entries w
+            WHERE w.event_id = :event_id AND w.status = 'left' AND w.request_id IS NOT NULL
+              AND (EXISTS (SELECT 1 FROM standing_offers s WHERE s.offer_id = w.request_id)
+                   OR EXISTS (SELECT 1 FROM holds h WHERE h.request_id = w.request_id
+                              AND h.status = 'active'))
+            ORDER BY w.id"""), {"event_id": event_id}).all()
+    return [WithdrawalDue(str(row.request_id), int(row.account_id)) for row in rows]
 
 
 def mark_offering(engine: Engine, entry_id: int, request_id: str) -> bool:
@@ -170,13 +222,18 @@ def mark_offering(engine: Engine, entry_id: int, request_id: str) -> bool:
             {"id": entry_id, "request_id": request_id}).rowcount)
 
 
+# An offer request decided: served (a hold) -> offered; kept by the partition -> standing;
+# neither (refused: an offer that can never be served) -> waiting, still first. A standing
+# entry moves on once its offer is served (a hold appears for its request).
 _SETTLE_OFFERING = text("""
     UPDATE waiting_list_entries w
-    SET status = CASE WHEN h.hold_id IS NULL THEN 'waiting' ELSE 'offered' END,
+    SET status = CASE WHEN h.hold_id IS NOT NULL THEN 'offered'
+                      WHEN r.outcome -> 'result' ->> 'standing' = 'true' THEN 'standing'
+                      ELSE 'waiting' END,
         hold_id = h.hold_id, offer_expires_at = h.expires_at, updated_at = now()
     FROM booking_requests r LEFT JOIN holds h ON h.request_id = r.request_id
-    WHERE w.event_id = :event_id AND w.status = 'offering' AND r.request_id = w.request_id
-      AND r.status <> 'pending'
+    WHERE w.event_id = :event_id AND r.request_id = w.request_id AND r.status <> 'pending'
+      AND (w.status = 'offering' OR (w.status = 'standing' AND h.hold_id IS NOT NULL))
     RETURNING w.id, w.account_id, w.status, w.hold_id, w.offer_expires_at""")
 _LOST_OFFERING_SECONDS = 60
 _RETRY_LOST = text(f"""
@@ -208,8 +265,10 @@ _OFFER_MAIL = text("""
 class Settled:
     offered: list[int]
     """Entries whose offer the partition made (a mail is in the outbox for each)."""
+    standing: list[int]
+    """Entries whose offer the partition keeps until seats come back."""
     returned: list[int]
-    """Entries the partition had no seats for: waiting again, still first in line."""
+    """Entries whose offer the partition refused: waiting again, still first in line."""
     ended: list[tuple[int, str]]
     """(entry, taken | lapsed) for offers that ended."""
 
@@ -229,6 +288,7 @@ def settle(engine: Engine, event_id: int, site_url: str = "") -> Settled:
         ended = conn.execute(_SETTLE_OFFERED, {"event_id": event_id}).all()
         conn.execute(_RETRY_LOST, {"event_id": event_id})  # a request lost with Redis
     return Settled([r.id for r in moved if r.status == "offered"],
+                   [r.id for r in moved if r.status == "standing"],
                    [r.id for r in moved if r.status == "waiting"],
                    [(r.id, r.status) for r in ended])
 
@@ -237,5 +297,6 @@ def events_with_a_list(engine: Engine) -> list[int]:
     with engine.connect() as conn:
         rows = conn.execute(text(
             "SELECT DISTINCT event_id FROM waiting_list_entries"
-            " WHERE status IN ('waiting', 'offering', 'offered') ORDER BY event_id"))
+            f" WHERE status IN {_ACTIVE} OR (status = 'left' AND request_id IS NOT NULL"
+            "  AND updated_at > now() - interval '1 hour') ORDER BY event_id"))
         return [int(event_id) for (event_id,) in rows]

@@ -280,3 +280,39 @@ def test_presales_load_with_the_event_and_a_logged_lock_keeps_the_version(
     seat = next(s for s in setup.venue.seats.values() if s.category == tier.category)
     [refused] = inventory.decide(HoldSeats("r1", "h1", 1, (seat.seat_id,)), 1.0)
     assert isinstance(refused, HoldRejected) and refused.code == "tier_locked"
+
+
+def test_standing_offers_persist_with_their_batch_and_load_back(db_engine: Engine) -> None:
+    """A standing offer is part of the inventory state: written in the batch that stands it,
+    gone with the batch that serves or withdraws it, restored by a new lease holder's load;
+    an inventory rebuilt from the load decides as the one that wrote it."""
+    from engine.commands import HoldSeats, OfferSeats, ReleaseHold, WithdrawOffer
+    from engine.inventory import EventInventory
+
+    _, event_id = make_event(db_engine, grid_doc(ga_capacity=0))
+    repository = InventoryRepository(db_engine)
+    setup, state = repository.load(event_id)
+    inventory = EventInventory.restore(setup, state)
+    seats = _seat_ids(setup.venue)
+    events = inventory.decide(HoldSeats("r1", "h1", 1, tuple(seats[:4])), 1.0)
+    for buyer, start in enumerate(range(4, len(seats), 4), 2):  # sold out
+        events += inventory.decide(HoldSeats(f"r{buyer}", f"h{buyer}", buyer,
+                                             tuple(seats[start:start + 4])), 1.0)
+    events += inventory.decide(OfferSeats("o1", "o1", 90, 2, 600.0, None, list_order=11), 1.0)
+    events += inventory.decide(OfferSeats("o2", "o2", 91, 2, 600.0, None, list_order=12), 1.0)
+    events += inventory.decide(OfferSeats("o3", "o3", 92, 2, 600.0, None, list_order=13), 1.0)
+    repository.persist_batch(event_id, events)
+    assert [o.offer_id for o in inventory.standing_offers()] == ["o1", "o2", "o3"]
+    _, loaded = repository.load(event_id)
+    assert loaded == inventory.state(), "standing offers load back with the rest"
+
+    second = inventory.decide(WithdrawOffer("o2", "o2", 91), 2.0)
+    second += inventory.decide(ReleaseHold("h1", 1), 2.0)  # 4 seats: o1, then o3
+    assert [type(e).__name__ for e in second] == [
+        "StandingOfferWithdrawn", "HoldReleased", "SeatsOffered", "SeatsOffered"]
+    repository.persist_batch(event_id, second)
+    _, loaded = repository.load(event_id)
+    assert loaded == inventory.state() and loaded.standing_offers == ()
+    rebuilt = EventInventory.restore(setup, loaded)
+    assert rebuilt.decide(ReleaseHold("h2", 2), 3.0) == inventory.decide(
+        ReleaseHold("h2", 2), 3.0)

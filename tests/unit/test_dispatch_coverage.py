@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import get_args
 
 from engine.commands import Command
-from engine.events import Event, EventType, from_record, places_of, to_record
+from engine.events import (
+    Event,
+    EventType,
+    from_record,
+    may_serve_standing_offers,
+    moves_seats,
+    places_of,
+    to_record,
+)
 from engine.inventory import EventInventory
 from engine.store.batch import plan_batch
 from loadtests.audit_replay import replay_log
@@ -42,7 +50,10 @@ def _one_of_each() -> tuple[list[BookingRequest], list[Event], EventInventory]:
          _request(8, RequestKind.REFUND, order_id="o1"),
          _request(9, RequestKind.UNBLOCK, seat_ids=[30]),
          _request(10, RequestKind.OFFER, buyer_id=5, quantity=2, ttl_seconds=HOLD_TTL_SECONDS),
-         _request(11, RequestKind.LOCK_TIERS, presale_id=1, tier_codes=["front"],
+         # over the buyer limit of 6: it stands (never served), then the fan leaves the list
+         _request(11, RequestKind.OFFER, buyer_id=6, quantity=8, ttl_seconds=HOLD_TTL_SECONDS),
+         _request(12, RequestKind.WITHDRAW_OFFER, buyer_id=6, offer_id="7-11"),
+         _request(13, RequestKind.LOCK_TIERS, presale_id=1, tier_codes=["front"],
                   starts_at=0.0, ends_at=HOLD_TTL_SECONDS)],
         [],  # after the TTL: the best-available hold of buyer 4 expires
     ]
@@ -83,6 +94,10 @@ def test_every_event_type_passes_every_dispatch() -> None:
     assert [row["type"] for row in plan.log] == [type(e).__name__ for e in events]
 
     BatchDecision().add_events(7, events)
+    moving = {type(e).__name__ for e in events if moves_seats(e)}
+    assert "StandingOfferPlaced" not in moving and "SeatsHeld" in moving
+    freeing = {type(e).__name__ for e in events if may_serve_standing_offers(e)}
+    assert {"HoldReleased", "StandingOfferWithdrawn"} <= freeing and "SeatsSold" not in freeing
     places = [places_of(e) for e in events]
     assert {1, 2, 30} <= {seat for seat_ids, _ in places for seat in seat_ids}
     assert {zone for _, zone in places if zone is not None} == {900}

@@ -104,9 +104,10 @@ def test_a_locked_general_admission_zone_is_refused_to_outsiders() -> None:
 def test_an_offer_to_an_outsider_never_names_locked_seats() -> None:
     inventory = _locked_inventory()
     assert inventory.decide(OfferSeats("o1", "h1", 1, 2, 60.0, "front"), 1.0) == []
-    [offered] = inventory.decide(OfferSeats("o2", "h2", 1, 2, 60.0), 1.0)
+    # an offer stands, then is served at once from the seats open to its fan
+    [_, offered] = inventory.decide(OfferSeats("o2", "h2", 1, 2, 60.0), 1.0)
     assert isinstance(offered, SeatsOffered) and set(offered.seat_ids) <= set(OTHER_SEATS)
-    [vip] = inventory.decide(OfferSeats("o3", "h3", 5, 2, 60.0, "front", VIP), 1.0)
+    [_, vip] = inventory.decide(OfferSeats("o3", "h3", 5, 2, 60.0, "front", VIP), 1.0)
     assert isinstance(vip, SeatsOffered) and set(vip.seat_ids) <= set(FRONT_SEATS)
 
 
@@ -280,3 +281,32 @@ def test_a_lock_made_up_for_by_the_partition_comes_first_in_the_next_batch() -> 
                                                    "unlocked_tiers": ["front"]}, 0.0)
     [held] = decider.decide([insider], 3.0).events_by_event[7]
     assert isinstance(held, SeatsHeld)
+
+
+def test_a_standing_offer_takes_only_what_its_fan_may_have_and_blocks_nothing_else() -> None:
+    """Sold out; an outsider's any-tier offer stands first in the list, a code holder's
+    second. Front seats coming back are locked for the first: they go to the second, and
+    the outsider's offer is served only when a seat open to it comes back."""
+    inventory = _locked_inventory()
+    inventory.decide(HoldSeats("r1", "h1", 5, tuple(FRONT_SEATS[:2]), VIP), 1.0)
+    for i in range(2, len(FRONT_SEATS), 4):
+        inventory.decide(HoldSeats(f"f{i}", f"fh{i}", 200 + i, tuple(FRONT_SEATS[i:i + 4]),
+                                   VIP), 1.0)
+    for i in range(0, len(OTHER_SEATS), 5):
+        inventory.decide(HoldSeats(f"o{i}", f"oh{i}", 100 + i, tuple(OTHER_SEATS[i:i + 5])), 1.0)
+    inventory.decide(HoldGeneralAdmission("g", "gh", 300, ZONE, 6), 1.0)
+    assert inventory.tickets_available() == 0
+    assert [type(e).__name__ for e in inventory.decide(
+        OfferSeats("w1", "wh1", 1, 2, 60.0, list_order=1), 2.0)] == ["StandingOfferPlaced"]
+    inventory.decide(OfferSeats("w2", "wh2", 7, 2, 60.0, unlocked_tiers=VIP, list_order=2), 2.0)
+
+    released = inventory.decide(ReleaseHold("h1", 5), 3.0)  # two front seats back
+    [offered] = [e for e in released if isinstance(e, SeatsOffered)]
+    assert offered.request_id == "w2" and set(offered.seat_ids) == set(FRONT_SEATS[:2])
+    assert [o.offer_id for o in inventory.standing_offers()] == ["w1"]
+
+    back = inventory.decide(ReleaseHold("oh0", 100), 4.0)  # five other seats back
+    [served] = [e for e in back if isinstance(e, SeatsOffered)]
+    assert served.request_id == "w1" and set(served.seat_ids) <= set(OTHER_SEATS)
+    restored = EventInventory.restore(SETUP, inventory.state())
+    assert restored.state() == inventory.state()

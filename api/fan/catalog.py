@@ -318,10 +318,12 @@ async def event_document(request: web.Request, event_id: int) -> dict[str, Any]:
     details = await asyncio.to_thread(read_details, request.app[DB_ENGINE_KEY], event_id)
     if details is None:
         raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
-    if details["status"] == "draft" and not await may_see_drafts(
-            request, await optional_principal(request), details["organizer"]["organizer_id"]):
+    manager = await may_see_drafts(
+        request, await optional_principal(request), details["organizer"]["organizer_id"])
+    if details["status"] == "draft" and not manager:
         raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
-    details["price_tiers"] = await visible_tiers(request, event_id, details["price_tiers"])
+    if not manager:  # the event's organizer (and ops) see every tier, presale tiers too
+        details["price_tiers"] = await visible_tiers(request, event_id, details["price_tiers"])
     window: SaleWindow = details.pop("_window")
     refusal = window.refusal(datetime.now(UTC))
     details["on_sale"] = refusal is None

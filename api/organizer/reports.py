@@ -24,7 +24,7 @@ from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import decode_cursor, encode_cursor, invalid, path_id, query_int
 from api.organizer.csv_export import csv_lines
 from api.organizer.events import managed_event
-from engine.store import sales_reports
+from engine.store import sales_reports, waiting_list
 
 routes = web.RouteTableDef()
 
@@ -132,6 +132,17 @@ async def event_refunds(request: web.Request) -> web.Response:
     return web.json_response({"refunds": rows})
 
 
+@routes.get("/organizer/events/{event_id}/waiting-list")
+async def event_waiting_list(request: web.Request) -> web.Response:
+    """How many fans wait on the event's sold-out list, have an offer out, bought or let one
+    lapse (counts by entry status; no fan's identity)."""
+    event_id = await _event_of_organizer(request)
+    counts = await asyncio.to_thread(waiting_list.status_counts, request.app[DB_ENGINE_KEY],
+                                     event_id)
+    return web.json_response({"event_id": event_id, "entries": counts},
+                             headers={"Cache-Control": "no-store"})
+
+
 _EVENT_ID = param("event_id", "path", ID_SCHEMA, "The event.")
 _REPORT: Any = {"who": "the event's organizer and ops",
            "errors": (ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED,
@@ -158,6 +169,11 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "paid and used times. Cells a spreadsheet would run as a formula (starting "
                     "with = + - @) are prefixed with `'`.",
         responses={200: ok({"type": "string"}, "CSV.", content_type="text/csv")})},
+    "/organizer/events/{event_id}/waiting-list": {"get": operation(
+        "The sold-out waiting list by entry status", **_REPORT,
+        description="Entries waiting, with an offer request out (offering, standing), offered, "
+                    "taken (bought), lapsed and left; counts only.",
+        responses={200: ok({"type": "object"})})},
     "/organizer/events/{event_id}/refunds": {
         "get": operation("Refunded orders", **_REPORT, responses={200: ok({"type": "object"})}),
         "post": operation(

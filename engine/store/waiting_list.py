@@ -300,3 +300,18 @@ def events_with_a_list(engine: Engine) -> list[int]:
             f" WHERE status IN {_ACTIVE} OR (status = 'left' AND request_id IS NOT NULL"
             "  AND updated_at > now() - interval '1 hour') ORDER BY event_id"))
         return [int(event_id) for (event_id,) in rows]
+
+
+STATUSES = ("waiting", "offering", "standing", "offered", "taken", "lapsed", "left")
+
+
+def status_counts(engine: Engine, event_id: int) -> dict[str, int]:
+    """How many of the event's list entries are in each status (every status, zeros too):
+    the organizer's view of the list."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT status, count(*) AS n FROM waiting_list_entries"
+            " WHERE event_id = :event_id GROUP BY status"), {"event_id": event_id}).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({str(row.status): int(row.n) for row in rows})
+    return counts

@@ -21,6 +21,7 @@ from tests.browser.boxoffice_support import check_page, new_account, sign_in
 from tests.browser.conftest import LiveServer
 from tests.browser.test_booking_page import payments_backend
 from tests.support.booking import make_event
+from workers.booking_requests import RequestKind
 from workers.enqueue import SyncRequestQueue
 from workers.keys import Keys
 from workers.partitions import partition_for
@@ -39,10 +40,12 @@ def offer_queue(server: LiveServer, redis_client: Redis) -> Any:
     requests = SyncRequestQueue(redis_client, Keys(settings.redis_prefix),
                                 settings.max_queue_depth)
 
-    def enqueue(event_id: int, buyer_id: int, params: dict[str, object]) -> str:
+    def enqueue(event_id: int, buyer_id: int, kind: RequestKind, params: dict[str, object],
+                idempotency_key: str) -> str:
         return str(requests.enqueue(
-            event_id=event_id, buyer_id=buyer_id, kind="offer", params=params,
-            partition=partition_for(event_id, settings.partitions, {})).request_id)
+            event_id=event_id, buyer_id=buyer_id, kind=kind.value, params=params,
+            partition=partition_for(event_id, settings.partitions, {}),
+            idempotency_key=idempotency_key).request_id)
 
     return enqueue
 

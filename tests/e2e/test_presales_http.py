@@ -128,3 +128,33 @@ async def test_guessing_codes_is_cut_off_with_retry_after(
     assert limited.status == 429
     assert (await limited.json())["error"]["details"]["scope"] == "account"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+async def test_the_events_organizer_sees_every_tier_and_the_waiting_list_by_status(
+    api: TestClient[Any, Any], event_id: int, accounts: Any, database_url: str
+) -> None:
+    """The organizer who runs the event (not only ops) sees its presale tiers, so their
+    dashboard and forms keep them; the waiting-list report counts entries by status and
+    names no fan; a fan may not read it."""
+    from sqlalchemy import text
+
+    from tests.support.catalog_http import user_id_of
+
+    ops, organizer, fan = accounts("ops"), accounts("organizer"), accounts()
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE organizers SET user_id = :user WHERE id ="
+                          " (SELECT organizer_id FROM events WHERE id = :event)"),
+                     {"user": user_id_of(engine, organizer), "event": event_id})
+    engine.dispose()
+    await make_presale(api, event_id, ops)
+    assert "front" in await tier_codes(api, event_id, organizer)
+    assert "front" not in await tier_codes(api, event_id, fan)
+
+    report = await api.get(f"/organizer/events/{event_id}/waiting-list", headers=organizer)
+    assert report.status == 200, await report.text()
+    body = await report.json()
+    assert body["entries"] == {"waiting": 0, "offering": 0, "standing": 0, "offered": 0,
+                               "taken": 0, "lapsed": 0, "left": 0}
+    refused = await api.get(f"/organizer/events/{event_id}/waiting-list", headers=fan)
+    assert refused.status == 403

@@ -7,5 +7,5 @@
 #   sh tests/browser/screenshots.sh [folder]
 set -e
 ONSALE_SCREENSHOT_DIR="${1:-docs/img}" exec "${PYTHON:-python}" -m pytest -q \
-    tests/browser/test_boxoffice_journeys.py tests/browser/test_fairness_page.py \
+    tests/browser/test_boxoffice_journeys.py tests/browser/test_fairness_page.py tests/browser/test_organizer_presales.py \
     tests/browser/test_waiting_list_page.py

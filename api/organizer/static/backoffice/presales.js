@@ -61,7 +61,7 @@
     const box = document.getElementById("ps-tiers");
     for (const [code, name] of tiers) {
       const id = `ps-tier-${code}`;
-      box.append(el("div", {}, el("input", { id, type: "checkbox", name: "tier", value: code }),
+      box.append(el("div", { class: "choice" }, el("input", { id, type: "checkbox", name: "tier", value: code }),
                  " ", el("label", { for: id, text: `${name} (${code})` })));
     }
     form.addEventListener("submit", async (event) => {

@@ -257,11 +257,13 @@ def event_tier_codes(engine: Engine, event_id: int) -> set[str]:
 
 
 _PRESALE_TIERS = text("""
-    SELECT DISTINCT code,
+    SELECT DISTINCT t.tier AS code,
            EXISTS (SELECT 1 FROM presales q JOIN presale_access a ON a.presale_id = q.id
                    WHERE q.event_id = :event_id AND a.account_id = :account
-                     AND code = ANY(q.tier_codes)) AS unlocked
-    FROM presales p, unnest(p.tier_codes) AS code WHERE p.event_id = :event_id""")
+                     AND t.tier = ANY(q.tier_codes)) AS unlocked
+    FROM presales p, unnest(p.tier_codes) AS t(tier) WHERE p.event_id = :event_id""")
+"""(`presale_access` has a column `code` too, the access code: the tier is named `t.tier` so
+the subquery cannot take one for the other.)"""
 
 
 @dataclass(frozen=True, slots=True)

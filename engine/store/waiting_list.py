@@ -173,6 +173,11 @@ class OfferDue:
     """Presale tiers the fan was let into: the offer request carries them to the partition."""
 
 
+SCAN_FOR_OFFERS = 200
+"""Waiting entries a round looks at to find the next ones to offer (entries for a tier closed
+to their fan are passed over)."""
+
+
 def next_offers(engine: Engine, event_id: int,
                 max_out: int = MAX_OFFERS_OUT) -> list[OfferDue]:
     """Waiting entries, in list order, to send an offer for: as many as keep `max_out`
@@ -187,11 +192,20 @@ def next_offers(engine: Engine, event_id: int,
         rows = conn.execute(text(
             "SELECT id, account_id, quantity, tier, updated_at FROM waiting_list_entries"
             " WHERE event_id = :event_id AND status = 'waiting' ORDER BY id LIMIT :n"),
-            {"event_id": event_id, "n": max_out - out}).all()
-        return [OfferDue(row.id, event_id, row.account_id, row.quantity, row.tier,
-                         row.updated_at,
-                         tuple(sorted(tier_access(conn, event_id, row.account_id).unlocked)))
-                for row in rows]
+            {"event_id": event_id, "n": SCAN_FOR_OFFERS}).all()
+        due: list[OfferDue] = []
+        for row in rows:
+            access = tier_access(conn, event_id, row.account_id)
+            if row.tier is not None and row.tier in access.closed:
+                # A presale locked the tier after the fan joined: the partition would refuse
+                # the offer. The entry waits (taking no offer place) until the fan is let
+                # into that presale or leaves.
+                continue
+            due.append(OfferDue(row.id, event_id, row.account_id, row.quantity, row.tier,
+                                row.updated_at, tuple(sorted(access.unlocked))))
+            if len(due) == max_out - out:
+                break
+        return due
 
 
 @dataclass(frozen=True, slots=True)

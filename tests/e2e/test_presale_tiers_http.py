@@ -166,6 +166,10 @@ async def test_an_outsider_never_gets_a_presale_seat_and_a_code_holder_does(
     joined = await api.post(f"/events/{event_id}/waiting-list", headers=outsider,
                             json={"quantity": 1})
     assert joined.status == 201, await joined.text()  # sold out for this fan: front is not
+    # A code holder may wait for the tier: it is theirs, and not sold out for them yet.
+    theirs = await api.post(f"/events/{event_id}/waiting-list", headers=holder,
+                            json={"quantity": 1, "tier": "front"})
+    assert theirs.status == 409 and (await theirs.json())["error"]["code"] == "not_sold_out"
 
 
 async def test_a_line_whose_public_tiers_sold_out_stops_while_presale_seats_are_left(

@@ -295,3 +295,36 @@ def test_a_new_lease_holder_serves_the_offers_the_last_one_left_standing(
             {"r": offer}).one()
         left = conn.execute(sa.text("SELECT count(*) FROM standing_offers")).scalar_one()
     assert tuple(held) == (fan, 2) and left == 0
+
+
+def test_an_entry_for_a_tier_a_presale_locked_since_is_passed_over(db_engine: Engine) -> None:
+    """A presale locked the tier a fan waits for after they joined: the round sends their
+    entry no offer (the partition would refuse it) and takes no offer place for it; the fan
+    behind gets one. Once the fan is let into the presale, their offer goes out."""
+    from engine.store import presales
+
+    event_id = make_event(db_engine, rows=1, seats_per_row=2)
+    _sell_out(db_engine, event_id, _seats(db_engine, event_id))
+    with db_engine.connect() as conn:
+        tier = str(conn.execute(sa.text("SELECT code FROM price_tiers WHERE event_id = :e"
+                                        " ORDER BY code LIMIT 1"), {"e": event_id}).scalar_one())
+    first, second = _accounts(db_engine, 2)
+    waiting_list.join_list(db_engine, event_id, first, 1, tier)
+    waiting_list.join_list(db_engine, event_id, second, 1, None)
+    now = datetime.now(UTC)
+    presale = presales.create_presale(db_engine, event_id, "Club", now - timedelta(hours=1),
+                                      now + timedelta(hours=1), [tier], 10)
+
+    queue = FakeOfferQueue()
+    assert offer_round(db_engine, queue, max_out=1) == 1
+    assert queue.offers() == [second], "the locked-out fan is passed over, taking no place"
+    assert _status(db_engine, event_id, first) == "waiting"
+
+    [code] = presales.issue_codes(db_engine, presale.id, presales.CodeKind.SINGLE_USE, 1)
+    assert presales.redeem_code(db_engine, event_id, code, first, now).outcome is \
+        presales.RedeemOutcome.GRANTED
+    with db_engine.connect() as conn:
+        assert presales.tier_access(conn, event_id, first).unlocked == {tier}
+    assert offer_round(db_engine, queue, max_out=2) == 1
+    assert queue.offers()[-1] == first
+    assert queue.sent[-1][3]["unlocked_tiers"] == [tier]

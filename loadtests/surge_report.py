@@ -151,6 +151,8 @@ def feature_figures(journeys: dict[str, Any], audit: AuditResult,
             "wrong_codes_refused": counts.get("presale.refused_as_expected.invalid_code", 0),
             "used_codes_refused": counts.get("presale.refused_as_expected.code_used", 0),
             "rate_limited": counts.get("presale.rate_limited", 0),
+            "guesses_refused": counts.get("presale.guess.invalid_code", 0),
+            "guesser_rate_limited": counts.get("presale.guess.rate_limited", 0),
             "admitted": counts.get("presale.queue.admitted", 0),
             "paid_orders": _count(counts, "presale.purchase.paid."),
             "tickets_sold": counts.get("presale.purchase.tickets", 0),
@@ -260,7 +262,9 @@ def _presale_line(figures: dict[str, Any], presale: Any,
     return (f"presale (event {presale.event.event_id}, tier {presale.tier}): codes redeemed "
             f"{figures['codes_redeemed']} of {presale.codes}, wrong codes refused "
             f"{figures['wrong_codes_refused']}, used codes refused "
-            f"{figures['used_codes_refused']}, rate-limited {figures['rate_limited']}, "
+            f"{figures['used_codes_refused']}, guesses refused {figures['guesses_refused']} "
+            f"then rate-limited {figures['guesser_rate_limited']}, code holders rate-limited "
+            f"{figures['rate_limited']}, "
             f"admitted {figures['admitted']}, presale tickets sold {figures['tickets_sold']} "
             f"in {figures['paid_orders']} orders; audit: {audit_detail}")
 

@@ -11,9 +11,11 @@ mistype theirs once (404 `invalid_code`); then they redeem (`POST
 /events/{id}/presale-access`), see the hidden tier on the event's page, join the line,
 are admitted, reserve best available in the presale tier and pay.
 
-Every attempt counts against the code-guessing limits (10 per account and 30 per IP a
-minute, and every simulated fan comes from 127.0.0.1): a 429 `rate_limited` is waited
-out as its Retry-After says, and the presale fans of a run are kept few (weight 4).
+The first PresaleFan of each Locust process has no code and guesses instead, until the
+guessing limit refuses it (429 `rate_limited` after 10 attempts from one account in a
+minute). Every attempt counts against those limits (10 per account and 30 per IP a
+minute, and every simulated fan comes from 127.0.0.1): a code holder's 429 is waited out
+as its Retry-After says, and the presale fans of a run are kept few (weight 4).
 Counters under `presale.*` (queue, reserve and purchase included); only with
 `--presale-file`.
 """
@@ -27,10 +29,13 @@ from typing import Any
 import gevent
 
 from loadtests.journeys import metrics
-from loadtests.journeys.choices import mistyped_code
+from loadtests.journeys.choices import CODE_ALPHABET, mistyped_code
 from loadtests.journeys.common import Account, error_code, json_of
 from loadtests.journeys.fan import Fan
 
+GUESSES = 12
+"""A guesser's attempts: past the limit of 10 a minute per account."""
+CODE_LENGTH = 12
 REUSE_SHARE = 0.2
 MISTYPE_SHARE = 0.25
 REDEEM_TRIES = 4
@@ -48,6 +53,7 @@ class PresaleCodes:
         self._codes: list[str] = []
         self._next = 0
         self.redeemed: list[str] = []
+        self._guesser_taken = False
         self.event_id = 0
         self.tier = ""
         self.loaded_from: str | None = None
@@ -62,6 +68,12 @@ class PresaleCodes:
             self._codes = [code for index, code in enumerate(doc["codes"])
                            if index % worker_count == worker_index]
             self._next, self.loaded_from = 0, path
+
+    def become_guesser(self) -> bool:
+        """True for the first fan to ask (one guesser per Locust process)."""
+        with self._lock:
+            first, self._guesser_taken = not self._guesser_taken, True
+            return first
 
     def take(self) -> str | None:
         with self._lock:
@@ -99,6 +111,9 @@ class PresaleFan(Fan):
         self.waiting_list_on = False  # the presale event is not meant to sell out
 
     def journey(self) -> None:
+        if PRESALE.become_guesser():
+            self.guess_codes()
+            return
         code = PRESALE.take()
         if code is None:
             metrics.count("presale.no_code")
@@ -164,6 +179,32 @@ class PresaleFan(Fan):
                     metrics.count(f"presale.refused.{outcome}")
                 return outcome
         return "rate_limited"
+
+    def guess_codes(self) -> None:
+        """Without a code: guess until the limit refuses (429 `rate_limited` after 10 a
+        minute from one account). Every guess must be refused."""
+        account = self.sign_in("guesser")
+        if account is None:
+            return
+        for _ in range(GUESSES):
+            guess = "".join(self.rng.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            with self.client.post(f"/events/{self.event_id}/presale-access",
+                                  json={"code": guess}, headers=account.auth,
+                                  name="/events/[id]/presale-access (guess)",
+                                  catch_response=True) as response:
+                outcome = error_code(response)
+                if response.status_code == 200:
+                    response.failure("presale: a guessed code let the fan in")
+                    metrics.count("presale.guess.let_in")
+                    return
+                if response.status_code in (404, 429):
+                    response.success()
+                    metrics.count(f"presale.guess.{outcome}")
+                else:
+                    response.failure(f"presale guess: {outcome}")
+                if response.status_code == 429:
+                    return
+            self.think(0.2, 0.5)
 
     def see_presale_tier(self, account: Account) -> None:
         """The event's page shows the tier the presale unlocks once the fan is let in."""

@@ -162,5 +162,17 @@ def test_the_audit_names_offers_made_against_the_list_order(db_engine: Engine) -
     in_order.offers = [(i, r, fan) for i, (r, fan) in enumerate(requests)]
     against.offers = list(reversed(in_order.offers))
     with db_engine.connect() as conn:
-        assert waiting_list_offers(conn, event_id, in_order).violations == 0
+        clean = waiting_list_offers(conn, event_id, in_order)
+        assert clean.violations == 0 and clean.status == "pass"
+        assert clean.figures["offers"] == 2 and clean.figures["pairs_compared"] == 1
         assert waiting_list_offers(conn, event_id, against).violations == 1
+        strangers = Replay()
+        strangers.offers = [(i, r, fan + 1000) for i, (r, fan) in enumerate(requests)]
+        wrong_fan = waiting_list_offers(conn, event_id, strangers)
+        assert wrong_fan.violations == 2, "each offer must go to its entry's account"
+        taken = Replay()
+        taken.offers = in_order.offers
+        taken.offer_anomalies = ["log #3: seat 1 offered by x while held (h1)"]
+        assert waiting_list_offers(conn, event_id, taken).violations == 1, \
+            "an offer of a seat that was not free fails the check"
+        assert waiting_list_offers(conn, make_event(db_engine), Replay()).status == "info"

@@ -94,7 +94,7 @@ def card_for(rng: random.Random) -> str:
 
 WAITING_LIST_DONE = frozenset({"taken", "lapsed", "left", "expired", "cancelled"})
 """Entry statuses after which the fan has nothing more to wait for."""
-OFFER_DECLINE_SHARE = 0.25
+OFFER_DECLINE_SHARE = 0.2
 """Offered fans who decline (release the offered hold): the offer lapses to the next fan."""
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """The characters presale codes are printed with (no 0/O, no 1/I)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+NO_TIERS: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class HoldSeats:
@@ -15,6 +17,8 @@ class HoldSeats:
     hold_id: str
     buyer_id: int
     seat_ids: tuple[int, ...]
+    unlocked_tiers: frozenset[str] = NO_TIERS
+    """Tiers of the event's presales the buyer was let into (see `LockTiers`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,7 @@ class HoldBestAvailable:
     max_price_cents: int | None = None
     allow_split: bool = True
     """False: the seats must sit together in one row (no scattered fallback)."""
+    unlocked_tiers: frozenset[str] = NO_TIERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class HoldGeneralAdmission:
     buyer_id: int
     zone_id: int
     quantity: int
+    unlocked_tiers: frozenset[str] = NO_TIERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +89,24 @@ class OfferSeats:
     quantity: int
     ttl_seconds: float
     tier: str | None = None
+    unlocked_tiers: frozenset[str] = NO_TIERS
+
+
+@dataclass(frozen=True, slots=True)
+class LockTiers:
+    """A presale was created: its tiers are locked for every buyer whose hold, best-available
+    or offer does not carry them in `unlocked_tiers`. Sent on the partition queue after the
+    presale is stored, so it takes effect in queue order with bookings; deciding it again
+    (or for a presale loaded with the event) changes nothing."""
+
+    presale_id: int
+    tier_codes: tuple[str, ...]
+    starts_at: float
+    ends_at: float
 
 
 HoldCommand = HoldSeats | HoldBestAvailable | HoldGeneralAdmission
 Command = (
     HoldSeats | HoldBestAvailable | HoldGeneralAdmission | ReleaseHold | ExpireHolds
-    | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats
+    | SellHold | RefundOrder | BlockSeats | UnblockSeats | OfferSeats | LockTiers
 )

@@ -18,6 +18,8 @@ class ErrorCode(str, Enum):
     HOLD_EXPIRED = "hold_expired"
     ORDER_NOT_FOUND = "order_not_found"
     INVALID_REQUEST = "invalid_request"
+    TIER_LOCKED = "tier_locked"
+    """Seats of a price tier that a presale unlocks, asked for by a buyer not let into it."""
 
 
 class BookingError(Exception):

@@ -102,9 +102,19 @@ class SeatsUnblocked:
     seat_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class TiersLocked:
+    """A presale's tiers became locked for buyers not let into it (`LockTiers`)."""
+
+    presale_id: int
+    tier_codes: tuple[str, ...]
+    starts_at: float
+    ends_at: float
+
+
 Event = (
     SeatsHeld | HoldRejected | HoldReleased | HoldExpired | SeatsSold | OrderRefunded
-    | SeatsBlocked | SeatsUnblocked | SeatsOffered
+    | SeatsBlocked | SeatsUnblocked | SeatsOffered | TiersLocked
 )
 
 _EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Event)}
@@ -127,6 +137,7 @@ class EventType(str, Enum):
     SEATS_BLOCKED = "SeatsBlocked"
     SEATS_UNBLOCKED = "SeatsUnblocked"
     SEATS_OFFERED = "SeatsOffered"
+    TIERS_LOCKED = "TiersLocked"
 
 
 def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
@@ -139,7 +150,7 @@ def places_of(event: Event) -> tuple[tuple[int, ...], int | None]:
             return event.seat_ids, event.zone_id
         case SeatsBlocked() | SeatsUnblocked():
             return event.seat_ids, None
-        case HoldRejected():
+        case HoldRejected() | TiersLocked():
             return (), None
         case _:
             assert_never(event)

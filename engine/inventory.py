@@ -24,6 +24,7 @@ from engine.commands import (
     HoldBestAvailable,
     HoldGeneralAdmission,
     HoldSeats,
+    LockTiers,
     OfferSeats,
     RefundOrder,
     ReleaseHold,
@@ -42,10 +43,11 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    TiersLocked,
 )
 from engine.pricing import EventSetup
 from engine.seating import BLOCKED, FREE, HELD, SOLD, UNPRICED, RowSlot
-from engine.state import HoldRecord, InventoryState, SaleRecord, SeatStatus
+from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord, SeatStatus
 
 MAX_SEATS_PER_HOLD = 20
 
@@ -83,6 +85,14 @@ class EventInventory:
         self._expiry_heap: list[tuple[float, str]] = []
         self._first_fit: dict[int, int] = {}
         """quantity -> index of a row before which no row has that many free seats."""
+        self._tiers_by_category: dict[str, frozenset[str]] = {}
+        for tier in setup.price_tiers:
+            self._tiers_by_category[tier.category] = (
+                self._tiers_by_category.get(tier.category, frozenset()) | {tier.code})
+        self._presales: dict[int, PresaleLock] = {}
+        self._locked_categories: dict[str, frozenset[str]] = {}
+        """category -> its tier codes, for each category every tier of which a presale locks:
+        its seats and places go only to buyers let into a presale that unlocks one of them."""
         self.version = 0
 
     # ------------------------------------------------------------------ restore / state
@@ -97,6 +107,8 @@ class EventInventory:
             inventory._put_hold(hold)
         for sale in state.sales:
             inventory._put_sale(sale)
+        for presale in state.presales:
+            inventory._lock(presale)
         inventory.version = state.version
         return inventory
 
@@ -106,6 +118,7 @@ class EventInventory:
             sales=tuple(self._sales[key] for key in sorted(self._sales)),
             blocked=tuple(sorted(self._blocked)),
             version=self.version,
+            presales=tuple(self._presales[key] for key in sorted(self._presales)),
         )
 
     # ------------------------------------------------------------------ queries
@@ -129,6 +142,39 @@ class EventInventory:
         (held ones are not counted; they come back if their holds expire)."""
         return sum(self._section_free.values()) + sum(
             self.ga_available(zone_id) for zone_id in self._zone_capacity)
+
+    def tickets_for_line(self, now: float) -> int:
+        """Tickets a fan in the event's line could still hold now: free seats and places of
+        every category no presale locks and, while presales are open, of the tiers they
+        unlock (only their code holders may join the line then). Equals `tickets_available`
+        for an event without presales."""
+        if not self._locked_categories:
+            return self.tickets_available()
+        open_tiers = frozenset(code for presale in self._presales.values()
+                               if presale.is_open(now) for code in presale.tier_codes)
+        closed = self._closed_categories(open_tiers)
+        if not closed:
+            return self.tickets_available()
+        seats = 0
+        for row in self._rows:
+            if not row.free:
+                continue
+            if row.uniform_category is not None:
+                seats += row.free if row.uniform_category not in closed else 0
+                continue
+            seats += sum(1 for status, category in zip(row.statuses, row.categories, strict=True)
+                         if status == FREE and category not in closed)
+        return seats + sum(self.ga_available(zone_id)
+                           for zone_id, category in self._zone_category.items()
+                           if category not in closed)
+
+    def knows_presale(self, presale_id: int) -> bool:
+        return presale_id in self._presales
+
+    def locked_tiers(self) -> frozenset[str]:
+        """Every tier a presale of the event unlocks (and so locks for everyone else)."""
+        return frozenset(code for presale in self._presales.values()
+                         for code in presale.tier_codes)
 
     def ga_available(self, zone_id: int) -> int:
         return self._zone_capacity[zone_id] - self._zone_held[zone_id] - self._zone_sold[zone_id]
@@ -195,6 +241,11 @@ class EventInventory:
                 return [self._unblock(command.seat_ids)]
             case OfferSeats():
                 return self._offer(command, now)
+            case LockTiers():
+                if command.presale_id in self._presales:
+                    return []  # loaded with the event, or decided before: nothing changes
+                return [TiersLocked(command.presale_id, tuple(command.tier_codes),
+                                    command.starts_at, command.ends_at)]
             case _:
                 assert_never(command)
 
@@ -202,7 +253,8 @@ class EventInventory:
         """The best free seats of the tier for the fan at the head of the waiting list, or
         nothing when too few are free (the fan stays at the head for the next seats back)."""
         wanted = HoldBestAvailable(command.offer_id, command.hold_id, command.buyer_id,
-                                   command.quantity, tier=command.tier)
+                                   command.quantity, tier=command.tier,
+                                   unlocked_tiers=command.unlocked_tiers)
         try:
             self._check_hold_request(command.hold_id, command.buyer_id, command.quantity)
             seat_ids = self._pick_best(wanted)
@@ -277,6 +329,13 @@ class EventInventory:
         if unpriced:
             raise BookingError(ErrorCode.INVALID_REQUEST, "These seats are not on sale.",
                                {"field": "seats", "seat_ids": unpriced})
+        closed = self._closed_categories(command.unlocked_tiers)
+        if closed:
+            locked = [seat_id for seat_id in seat_ids if self._seat_category(seat_id) in closed]
+            if locked:
+                raise BookingError(ErrorCode.TIER_LOCKED,
+                                   "These seats are open only to presale code holders.",
+                                   {"field": "seats", "seat_ids": locked})
         taken = [seat_id for seat_id in seat_ids if self._status_code(seat_id) != FREE]
         if taken:
             raise BookingError(ErrorCode.SEATS_TAKEN,
@@ -341,7 +400,10 @@ class EventInventory:
         raise _sold_out(command.quantity)
 
     def _allowed_categories(self, command: HoldBestAvailable) -> frozenset[str] | None:
-        if command.tier is None and command.max_price_cents is None:
+        """The categories best-available may pick from (None: any), without those locked
+        for the buyer."""
+        closed = self._closed_categories(command.unlocked_tiers)
+        if command.tier is None and command.max_price_cents is None and not closed:
             return None
         tiers = self.setup.price_tiers
         if command.tier is not None:
@@ -349,12 +411,28 @@ class EventInventory:
             if not tiers:
                 raise BookingError(ErrorCode.INVALID_REQUEST, "Unknown price tier for this event.",
                                    {"field": "tier"})
+            if all(t.category in closed for t in tiers):
+                raise BookingError(ErrorCode.TIER_LOCKED,
+                                   "This price tier is open only to presale code holders.",
+                                   {"field": "tier", "tier": command.tier})
         if command.max_price_cents is not None:
             tiers = tuple(t for t in tiers if t.price_cents <= command.max_price_cents)
         if not tiers:
             raise BookingError(ErrorCode.SOLD_OUT, "No seats at or under this price.",
                                {"max_price_cents": command.max_price_cents})
-        return frozenset(t.category for t in tiers)
+        allowed = frozenset(t.category for t in tiers) - closed
+        if not allowed:
+            raise _sold_out(command.quantity)
+        return allowed
+
+    def _closed_categories(self, unlocked_tiers: frozenset[str]) -> frozenset[str]:
+        """Categories whose seats and places this buyer may not have: every tier of the
+        category is locked by a presale and none of them is among the buyer's unlocked
+        tiers (the presales the buyer was let into)."""
+        if not self._locked_categories:
+            return frozenset()
+        return frozenset(category for category, codes in self._locked_categories.items()
+                         if codes.isdisjoint(unlocked_tiers))
 
     def _hold_general_admission(self, command: HoldGeneralAdmission,
                                 now: float) -> SeatsHeld | HoldRejected:
@@ -366,6 +444,11 @@ class EventInventory:
             price = self._price_by_category.get(self._zone_category[command.zone_id])
             if price is None:
                 raise BookingError(ErrorCode.INVALID_REQUEST, "This zone is not on sale.",
+                                   {"field": "zone_id"})
+            if self._zone_category[command.zone_id] in self._closed_categories(
+                    command.unlocked_tiers):
+                raise BookingError(ErrorCode.TIER_LOCKED,
+                                   "This zone is open only to presale code holders.",
                                    {"field": "zone_id"})
             if self.ga_available(command.zone_id) < command.quantity:
                 raise BookingError(ErrorCode.SOLD_OUT, "Not enough tickets left in this zone.",
@@ -478,6 +561,9 @@ class EventInventory:
             case SeatsUnblocked():
                 self._set_seats(event.seat_ids, FREE)
                 self._blocked.difference_update(event.seat_ids)
+            case TiersLocked():
+                self._lock(PresaleLock(event.presale_id, event.tier_codes, event.starts_at,
+                                       event.ends_at))
             case HoldRejected():  # a refusal changes nothing, not even the version
                 return
             case _:
@@ -498,6 +584,13 @@ class EventInventory:
         if sale.zone_id is not None:
             self._zone_sold[sale.zone_id] += sale.quantity
         self._add_buyer_tickets(sale.buyer_id, sale.quantity)
+
+    def _lock(self, presale: PresaleLock) -> None:
+        self._presales[presale.presale_id] = presale
+        locked = self.locked_tiers()
+        self._locked_categories = {category: codes
+                                   for category, codes in self._tiers_by_category.items()
+                                   if codes <= locked}
 
     def _add_buyer_tickets(self, buyer_id: int, delta: int) -> None:
         count = self._buyer_tickets.get(buyer_id, 0) + delta
@@ -532,6 +625,10 @@ class EventInventory:
     def _status_code(self, seat_id: int) -> int:
         row_index, position = self._positions[seat_id]
         return self._rows[row_index].statuses[position]
+
+    def _seat_category(self, seat_id: int) -> str:
+        row_index, position = self._positions[seat_id]
+        return self._rows[row_index].categories[position]
 
     def _seat_price(self, seat_id: int) -> int:
         row_index, position = self._positions[seat_id]

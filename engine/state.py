@@ -42,6 +42,21 @@ class SaleRecord:
     quantity: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PresaleLock:
+    """A presale as the inventory knows it: the price tiers it unlocks, which are locked
+    for every buyer not let into it, and its window (epoch seconds), which decides what the
+    line's stock figure counts."""
+
+    presale_id: int
+    tier_codes: tuple[str, ...]
+    starts_at: float
+    ends_at: float
+
+    def is_open(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+
 @dataclass(frozen=True)
 class InventoryState:
     holds: tuple[HoldRecord, ...] = ()
@@ -51,4 +66,6 @@ class InventoryState:
     blocked: tuple[int, ...] = ()
     """Blocked seat ids, sorted."""
     version: int = 0
-    """Grows by one for every applied event that changed a seat or GA count."""
+    """Grows by one for every applied event that changed a seat or GA count, or locked tiers."""
+    presales: tuple[PresaleLock, ...] = ()
+    """The event's presales, sorted by presale_id: the tiers they lock."""

@@ -124,6 +124,8 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                             f"log #{seq}: seat {seat} unblocked while "
                             f"{_describe(replay._state(seat))}")
                     replay._set(seat, AVAILABLE)
+            case EventType.TIERS_LOCKED:
+                pass  # no seat changes state (the seats refused because of it are not logged)
             case _:
                 assert_never(event_type)
     return replay

@@ -126,6 +126,16 @@ class WaitingRoom:
             pipe.srem(events_registry(self._prefix), str(event_id))
             await pipe.execute()
 
+    async def seed_stock(self, event_id: int, tickets_left: int) -> bool:
+        """Give the line a first tickets-left figure (counted from the database) until the
+        event's partition publishes its own: before the first booking the partition has not
+        loaded the event, and the line would show no stock. Written only when the state has
+        no figure yet (HSETNX), so it never overwrites the partition's, which is always newer
+        (the partition writes its figure when it loads the event and with every batch)."""
+        written = await self._redis.hsetnx(
+            self.keys(event_id).state, "tickets_left", str(max(0, tickets_left)))
+        return bool(written)
+
     async def summary(self, event_id: int, now: float) -> QueueSummary:
         keys = self.keys(event_id)
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -263,7 +273,8 @@ class WaitingRoom:
         fan = decode_ticket(self._signer.mac_key, ticket, event_id)
         keys = self.keys(event_id)
         removed = await self._scripts.leave_queue(
-            keys=[keys.members, keys.seen, keys.sessions], args=[str(fan.user_id), str(fan.seq)]
+            keys=[keys.members, keys.seen, keys.sessions, keys.intents],
+            args=[str(fan.user_id), str(fan.seq)],
         )
         return int(removed) > 0
 

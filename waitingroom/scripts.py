@@ -118,12 +118,14 @@ return {'ok', redis.call('HMGET', KEYS[2], """
 """
 )
 
-# KEYS: members seen sessions
+# KEYS: members seen sessions intents
 # ARGV: account, seq
+# A fan who leaves takes their intent along: it is never acted on after they left.
 LEAVE_QUEUE = """
 local waiting = redis.call('HDEL', KEYS[2], ARGV[2])
 local admitted = redis.call('ZREM', KEYS[3], ARGV[2])
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('HDEL', KEYS[4], ARGV[2], 'r:' .. ARGV[2])
 return waiting + admitted
 """
 
@@ -214,6 +216,7 @@ for i = 13, 12 + places do
     end
   else
     if seen then redis.call('HDEL', KEYS[3], seq) end
+    redis.call('HDEL', KEYS[5], seq)  -- a place passed over takes its intent along
     skipped = skipped + 1
   end
   serving = serving + 1

@@ -21,6 +21,7 @@ from engine.commands import (
     HoldBestAvailable,
     HoldGeneralAdmission,
     HoldSeats,
+    LockTiers,
     OfferSeats,
     RefundOrder,
     ReleaseHold,
@@ -41,7 +42,15 @@ class RequestKind(str, Enum):
     BLOCK = "block"
     UNBLOCK = "unblock"
     OFFER = "offer"
-    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier)."""
+    """A sold-out waiting-list offer (params: quantity, ttl_seconds, tier, unlocked_tiers)."""
+    LOCK_TIERS = "lock_tiers"
+    """A presale was created (params: presale_id, tier_codes, starts_at, ends_at)."""
+
+
+UNLOCKED_TIERS_PARAM = "unlocked_tiers"
+"""The params key of the presale tiers a buyer was let into: set by the API and the offer
+round from `presale_access`, never taken from a fan's body (the body parsers build params
+from the fields they know)."""
 
 
 REQUEST_ID_TIME_MARK = "t"
@@ -120,16 +129,17 @@ class BookingRequest:
         p = self.params
         match kind:
             case RequestKind.HOLD:
+                unlocked = _tier_codes(p.get(UNLOCKED_TIERS_PARAM))
                 if "seat_ids" in p:
                     return HoldSeats(self.request_id, self.hold_id, self.buyer_id,
-                                     tuple(int(s) for s in p["seat_ids"]))
+                                     tuple(int(s) for s in p["seat_ids"]), unlocked)
                 if "zone_id" in p:
                     return HoldGeneralAdmission(self.request_id, self.hold_id, self.buyer_id,
-                                                int(p["zone_id"]), int(p["quantity"]))
+                                                int(p["zone_id"]), int(p["quantity"]), unlocked)
                 return HoldBestAvailable(self.request_id, self.hold_id, self.buyer_id,
                                          int(p["quantity"]), _opt_int(p.get("section_id")),
                                          p.get("tier"), _opt_int(p.get("max_price_cents")),
-                                         p.get("split_ok") is not False)
+                                         p.get("split_ok") is not False, unlocked)
             case RequestKind.RELEASE:
                 return ReleaseHold(str(p["hold_id"]), self.buyer_id)
             case RequestKind.SELL:
@@ -142,13 +152,25 @@ class BookingRequest:
                 return UnblockSeats(tuple(int(s) for s in p["seat_ids"]))
             case RequestKind.OFFER:
                 return OfferSeats(self.request_id, self.hold_id, self.buyer_id,
-                                  int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"))
+                                  int(p["quantity"]), float(p["ttl_seconds"]), p.get("tier"),
+                                  _tier_codes(p.get(UNLOCKED_TIERS_PARAM)))
+            case RequestKind.LOCK_TIERS:
+                return LockTiers(int(p["presale_id"]), tuple(str(c) for c in p["tier_codes"]),
+                                 float(p["starts_at"]), float(p["ends_at"]))
             case _:
                 assert_never(kind)
 
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _tier_codes(value: Any) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    if not isinstance(value, list):
+        raise TypeError(f"{UNLOCKED_TIERS_PARAM} must be a list of tier codes")
+    return frozenset(str(code) for code in value)
 
 
 def _invalid(field: str, reason: str) -> BookingError:

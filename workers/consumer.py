@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from redis import Redis
 
+from engine.commands import LockTiers
 from engine.events import places_of
 from engine.inventory import EventInventory
 from waitingroom.keys import RoomKeys
@@ -54,9 +55,14 @@ Redis writes it records on `writes` go in the publish step's pipeline."""
 IDLE_WAIT_SECONDS = 0.2
 SALE_CHECK_SECONDS = 1.0
 """How often the events in memory are checked for a sale that ended (a cancellation)."""
+PRESALE_SWEEP_SECONDS = 5.0
+"""How often the events in memory are checked for a presale whose `lock_tiers` request was
+lost (`BookingStore.settled_presales`)."""
 REFUND_SWEEP_SECONDS = 10.0
 """How often Postgres is asked for cancelled events of ours that still have paid orders (one
 cancelled when its sale was over is not in memory); also right after taking the lease."""
+STOCK_REFRESH_SECONDS = 1.0
+"""How often the line's stock figure of events with presales is written without a batch."""
 STANDBY_POLL_SECONDS = 0.5
 STORE_RETRY_MAX_SECONDS = 5.0
 
@@ -138,6 +144,8 @@ class PartitionConsumer:
         self._last_renewal = 0.0
         self._last_sale_check = 0.0
         self._last_refund_sweep = 0.0
+        self._last_stock_refresh = 0.0
+        self._last_presale_sweep = 0.0
         self._publish_error: BaseException | None = None
         self.yielded = False
 
@@ -205,6 +213,8 @@ class PartitionConsumer:
         persist, publish. Returns how many requests it decided."""
         self._renew_if_due()
         self._close_ended_sales_if_due()
+        self._lock_lost_presales_if_due()
+        self._refresh_line_stock_if_due()
         taken = self._take_batch(wait=not self._decider.closing)
         if not taken and not self._work_due():
             return 0
@@ -227,6 +237,8 @@ class PartitionConsumer:
             while True:
                 self._renew_if_due()
                 self._close_ended_sales_if_due()
+                self._lock_lost_presales_if_due()
+                self._refresh_line_stock_if_due()
                 if published is not None and published.done():
                     published.result()  # a lost lease or a Redis error surfaces here
                     published = None
@@ -339,7 +351,7 @@ class PartitionConsumer:
         fresh = [r for r in batch.requests if r.request_id not in batch.already]
         batch.decision = self._decider.decide(fresh, batch.now)
         batch.deltas = self._deltas(batch.decision)
-        batch.tickets_left = self._tickets_left(batch.decision)
+        batch.tickets_left = self._tickets_left(batch.decision, batch.now)
         batch.writes = self._store.prepare_batch(self.partition, self._token(),
                                                  batch.decision.events_by_event,
                                                  batch.decision.outcomes)
@@ -424,13 +436,29 @@ class PartitionConsumer:
                 deltas[event_id] = (inventory.version, changes)
         return deltas
 
-    def _tickets_left(self, decision: BatchDecision) -> dict[int, int]:
+    def _tickets_left(self, decision: BatchDecision, now: float) -> dict[int, int]:
+        """Per event the batch touched: what a fan in its line can still get (without the
+        tiers presales lock, unless their window is open)."""
         left: dict[int, int] = {}
         for event_id in decision.events_by_event:
             inventory = self._decider.known(event_id)
             if inventory is not None:
-                left[event_id] = inventory.tickets_available()
+                left[event_id] = inventory.tickets_for_line(now)
         return left
+
+    def _refresh_line_stock_if_due(self) -> None:
+        """Once a second, write the line's figure of every event in memory with presales: a
+        presale window opening or closing changes what the line can get with no batch to
+        publish it."""
+        now = self._clock()
+        if now - self._last_stock_refresh < STOCK_REFRESH_SECONDS:
+            return
+        self._last_stock_refresh = now
+        figures = {event_id: inventory.tickets_for_line(now)
+                   for event_id, inventory in self._decider.inventories.items()
+                   if inventory.locked_tiers()}
+        for event_id, left in figures.items():  # few events have presales: one write each
+            self._redis.hset(RoomKeys(self._keys.prefix, event_id).state, "tickets_left", left)
 
     # ------------------------------------------------------------------ queue and lease
 
@@ -471,9 +499,9 @@ class PartitionConsumer:
         return {job_id: blob or b"" for job_id, blob in zip(ids, blobs, strict=True)}
 
     def _work_due(self) -> bool:
-        """Something to decide without a request: a hold's expiry, or an ended sale's holds
-        to release."""
-        if self._decider.closing:
+        """Something to decide without a request: a hold's expiry, an ended sale's holds
+        to release, or a lost presale lock to make up for."""
+        if self._decider.closing or self._decider.locks_due:
             return True
         expiry = self._decider.next_expiry()
         return expiry is not None and expiry <= self._clock()
@@ -529,6 +557,31 @@ class PartitionConsumer:
             self._close_ended_sale(event_id, self._load_inventory(event_id, ended=True),
                                    cancelled=True)
 
+    def _lock_lost_presales_if_due(self) -> None:
+        """Every few seconds: a presale of an event in memory that the inventory does not
+        know although it was stored a while ago lost its `lock_tiers` request (Redis, or a
+        full queue); its tiers are locked in the next batch."""
+        now = self._clock()
+        if now - self._last_presale_sweep < PRESALE_SWEEP_SECONDS:
+            return
+        self._last_presale_sweep = now
+        inventories = self._decider.inventories
+        try:
+            presales = self._store.settled_presales(sorted(inventories))
+        except StoreUnavailable:
+            return  # asked again at the next sweep
+        for event_id, found in presales.items():
+            inventory = inventories.get(event_id)
+            if inventory is None:
+                continue
+            for presale in (p for p in found if not inventory.knows_presale(p.presale_id)):
+                log.warning("partition %s: presale %s of event %s was never locked here (its "
+                            "request was lost); locking its tiers now", self.partition,
+                            presale.presale_id, event_id)
+                self._decider.lock_later(event_id, LockTiers(
+                    presale.presale_id, presale.tier_codes, presale.starts_at,
+                    presale.ends_at))
+
     def _close_ended_sale(self, event_id: int, inventory: EventInventory | None = None,
                           cancelled: bool = False) -> None:
         log.warning("partition %s: event %s is no longer on sale; releasing its holds%s and "
@@ -561,7 +614,7 @@ class PartitionConsumer:
         if not ended:
             # The room learns the stock as soon as the partition knows it, before any batch.
             self._redis.hset(RoomKeys(self._keys.prefix, event_id).state, "tickets_left",
-                             inventory.tickets_available())
+                             inventory.tickets_for_line(self._clock()))
         return inventory
 
     def _store_call(self, call: Callable[[], T]) -> T:

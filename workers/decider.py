@@ -16,6 +16,7 @@ from engine.commands import (
     ExpireHolds,
     HoldGeneralAdmission,
     HoldSeats,
+    LockTiers,
     RefundOrder,
     ReleaseHold,
     SellHold,
@@ -32,6 +33,7 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    TiersLocked,
 )
 from engine.inventory import EventInventory
 from engine.venue import Venue
@@ -89,7 +91,8 @@ class BatchDecision:
                 self.refunded_orders.append(event.order_id)
                 if event.hold_id:
                     self.hold_endings[event.hold_id] = "refunded"
-            case SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked() | SeatsUnblocked():
+            case (SeatsHeld() | SeatsOffered() | HoldRejected() | SeatsBlocked()
+                  | SeatsUnblocked() | TiersLocked()):
                 pass  # no hold ended
             case _:
                 assert_never(event)
@@ -110,6 +113,9 @@ class BatchDecider:
         self.refunded: set[int] = set()
         """Closed events whose sales were refunded (decided, maybe not yet committed). A
         closed event not in it stopped selling without a cancel and kept its sales."""
+        self.locks_due: dict[int, list[LockTiers]] = {}
+        """Presales whose `lock_tiers` request never came (lost): the next `decide` locks
+        their tiers first, as if the request had been at the head of its batch."""
 
     def inventory(self, event_id: int) -> EventInventory | None:
         if event_id in self.closed or event_id in self.closing:
@@ -128,6 +134,20 @@ class BatchDecider:
         self.closed.clear()
         self.refunding.clear()
         self.refunded.clear()
+        self.locks_due.clear()
+
+    def lock_later(self, event_id: int, command: LockTiers) -> None:
+        """Lock a presale's tiers in the next batch (its request was lost)."""
+        self.locks_due.setdefault(event_id, []).append(command)
+
+    def _lock_due(self, now: float, decision: BatchDecision) -> None:
+        for event_id, commands in self.locks_due.items():
+            inventory = self.inventories.get(event_id)
+            if inventory is None:
+                continue  # unloaded or closed meanwhile: a later load reads the presale
+            for command in commands:
+                decision.add_events(event_id, inventory.decide(command, now))
+        self.locks_due.clear()
 
     def close(self, event_id: int, inventory: EventInventory | None = None,
               refund: bool = False) -> None:
@@ -182,6 +202,7 @@ class BatchDecider:
         decision = BatchDecision()
         self.expire(now, decision)
         self._release_closing(now, decision)
+        self._lock_due(now, decision)
         for request in requests:
             fresh = request.event_id not in self.inventories
             inventory = self.inventory(request.event_id)
@@ -227,12 +248,16 @@ class BatchDecider:
                                {"order_id": command.order_id})
         params = request.params
         rehold: HoldSeats | HoldGeneralAdmission
+        # The fan's own seats, paid for: a presale that locked their tier since is no reason
+        # to refuse them.
+        every_tier = frozenset(tier.code for tier in inventory.setup.price_tiers)
         if params.get("zone_id") is not None:
             rehold = HoldGeneralAdmission(request.request_id, request.request_id, request.buyer_id,
-                                          int(params["zone_id"]), int(params["quantity"]))
+                                          int(params["zone_id"]), int(params["quantity"]),
+                                          every_tier)
         elif params.get("seat_ids"):
             rehold = HoldSeats(request.request_id, request.request_id, request.buyer_id,
-                               tuple(int(s) for s in params["seat_ids"]))
+                               tuple(int(s) for s in params["seat_ids"]), every_tier)
         else:
             raise BookingError(ErrorCode.HOLD_NOT_FOUND, "No live hold with this id for you.",
                                {"hold_id": command.hold_id})
@@ -285,6 +310,8 @@ def _outcome_of_events(request: BookingRequest, events: list[Event], now: float)
             return _outcome(request, "refunded", now, order_id=last.order_id)
         case SeatsBlocked() | SeatsUnblocked():
             return _outcome(request, "done", now, seat_ids=list(last.seat_ids))
+        case TiersLocked():
+            return _outcome(request, "done", now, tier_codes=list(last.tier_codes))
         case HoldExpired() | None:  # nothing of its own happened (only expiries, or nothing)
             return _outcome(request, "done", now)
         case _:

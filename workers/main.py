@@ -75,8 +75,9 @@ def _admission_ender(redis: Redis, prefix: str) -> Callable[[int, int], None]:
 
 
 def _start_offer_rounds(engine: sa.Engine, requests: Any,
-                        partition_of: Callable[[int], str]) -> None:
-    """The sold-out waiting list's offer rounds, on a daemon thread of this process."""
+                        partition_of: Callable[[int], str], site_url: str) -> None:
+    """The sold-out waiting list's offer rounds, on a daemon thread of this process; the
+    offer mails link to pages under `site_url`."""
     from workers.waiting_list import run_offer_rounds
 
     def enqueue_offer(event_id: int, buyer_id: int, params: dict[str, object]) -> str:
@@ -85,12 +86,13 @@ def _start_offer_rounds(engine: sa.Engine, requests: Any,
         return str(enqueued.request_id)
 
     threading.Thread(target=run_offer_rounds, args=(engine, enqueue_offer, threading.Event()),
-                     name="waiting-list-offers", daemon=True).start()
+                     kwargs={"site_url": site_url}, name="waiting-list-offers",
+                     daemon=True).start()
 
 
 def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
                  redis_prefix: str, partitions: int, max_queue_depth: int,
-                 signing_key: bytes) -> None:
+                 signing_key: bytes, site_url: str = "") -> None:
     """An RQ SimpleWorker (without RQ's command channel: workers/rqworker.py) on the payments
     queue, with the payment context configured. SIGTERM or SIGINT stops it."""
     from rq import Queue
@@ -110,7 +112,7 @@ def run_payments(redis: Redis, engine: sa.Engine, gateway: PaymentGateway, *,
         return partition_for(event_id, partitions, pins)
 
     requests = SyncRequestQueue(redis, keys, max_queue_depth)
-    _start_offer_rounds(engine, requests, partition_of)
+    _start_offer_rounds(engine, requests, partition_of, site_url)
     payments.configure(payments.PaymentsContext(
         redis=redis, keys=keys, gateway=gateway,
         requests=requests,

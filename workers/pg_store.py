@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.events import Event
 from engine.pricing import EventSetup
-from engine.state import InventoryState
+from engine.state import InventoryState, PresaleLock
 from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
 from engine.store.repository import (
     Fence,
@@ -25,6 +25,9 @@ from workers.ports import StaleFence, StoreConflict, StoreUnavailable
 
 _UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
                 sqlalchemy.exc.TimeoutError)
+PRESALE_SETTLE_SECONDS = 30.0
+"""A presale this old has had its `lock_tiers` request decided unless the request was lost
+(Redis, or a full queue when it was created): the consumer's sweep then locks its tiers."""
 
 
 class PostgresBookingStore:
@@ -153,6 +156,27 @@ class PostgresBookingStore:
             raise StoreUnavailable(str(error)) from error
         return {event_id: statuses.get(event_id, "gone") for event_id in event_ids
                 if statuses.get(event_id) != "published"}
+
+    def settled_presales(self, event_ids: Sequence[int]) -> dict[int, list[PresaleLock]]:
+        if not event_ids:
+            return {}
+        found: dict[int, list[PresaleLock]] = {}
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT event_id, id, tier_codes, extract(epoch FROM starts_at),"
+                    " extract(epoch FROM ends_at) FROM presales"
+                    " WHERE event_id = ANY(CAST(:ids AS bigint[]))"
+                    " AND cardinality(tier_codes) > 0"
+                    " AND created_at < now() - make_interval(secs => :settle)"
+                    " ORDER BY id"),
+                    {"ids": list(event_ids), "settle": PRESALE_SETTLE_SECONDS}).all()
+        except _UNAVAILABLE as error:
+            raise StoreUnavailable(str(error)) from error
+        for event_id, presale_id, tier_codes, starts_at, ends_at in rows:
+            found.setdefault(int(event_id), []).append(PresaleLock(
+                int(presale_id), tuple(tier_codes), float(starts_at), float(ends_at)))
+        return found
 
     def cancelled_with_sales(self) -> list[int]:
         try:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from engine.events import Event
 from engine.pricing import EventSetup
-from engine.state import InventoryState
+from engine.state import InventoryState, PresaleLock
 from workers.booking_requests import BookingRequest
 from workers.decider import Outcome
 
@@ -70,3 +70,7 @@ class BookingStore(Protocol):
 
     def cancelled_with_sales(self) -> list[int]:
         """Cancelled events that still have paid orders: sales to refund."""
+
+    def settled_presales(self, event_ids: Sequence[int]) -> dict[int, list[PresaleLock]]:
+        """Presales of these events that lock tiers and were created long enough ago that
+        their `lock_tiers` request should have been decided (a lost one is made up for)."""

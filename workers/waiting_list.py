@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from engine.store import waiting_list
+from workers.booking_requests import UNLOCKED_TIERS_PARAM
 
 log = logging.getLogger("onsale.waiting_list")
 
@@ -34,17 +35,20 @@ class OfferQueue(Protocol):
 
 
 def offer_round(engine: Engine, enqueue_offer: OfferQueue,
-                offer_ttl_seconds: float = OFFER_TTL_SECONDS) -> int:
-    """One round over every event with a list; returns the offer requests sent."""
+                offer_ttl_seconds: float = OFFER_TTL_SECONDS, site_url: str = "") -> int:
+    """One round over every event with a list; returns the offer requests sent. The offer
+    mails link to the fan's waiting-list page under `site_url`."""
     sent = 0
     for event_id in waiting_list.events_with_a_list(engine):
-        waiting_list.settle(engine, event_id)
+        waiting_list.settle(engine, event_id, site_url)
         due = waiting_list.next_offer(engine, event_id)
         if due is None:
             continue
         params: dict[str, object] = {"quantity": due.quantity, "ttl_seconds": offer_ttl_seconds}
         if due.tier is not None:
             params["tier"] = due.tier
+        if due.unlocked_tiers:
+            params[UNLOCKED_TIERS_PARAM] = list(due.unlocked_tiers)
         request_id = enqueue_offer(event_id, due.account_id, params)
         if waiting_list.mark_offering(engine, due.entry_id, request_id):
             sent += 1
@@ -52,11 +56,12 @@ def offer_round(engine: Engine, enqueue_offer: OfferQueue,
 
 
 def run_offer_rounds(engine: Engine, enqueue_offer: OfferQueue, stop: threading.Event,
-                     interval: Callable[[], float] = lambda: OFFER_ROUND_SECONDS) -> None:
+                     interval: Callable[[], float] = lambda: OFFER_ROUND_SECONDS,
+                     site_url: str = "") -> None:
     """Offer rounds until `stop` is set; a failed round is logged and retried."""
     while not stop.is_set():
         try:
-            offer_round(engine, enqueue_offer)
+            offer_round(engine, enqueue_offer, site_url=site_url)
         except Exception:  # the next round retries; nothing here is half-done
             log.exception("waiting-list offer round failed")
         stop.wait(interval())

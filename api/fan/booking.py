@@ -16,6 +16,7 @@ from aiohttp import web
 
 from api.fan.admission import require_admission
 from api.fan.identity import Principal, require_principal
+from api.fan.presale_http import unlocked_tier_params
 from api.fan.request_recovery import recovered_state
 from api.fan.results_hub import HUB_KEY, sse_response, sse_send
 from api.fan.sale_status import ensure_on_sale
@@ -140,6 +141,8 @@ async def create_reservation(request: web.Request) -> web.Response:
     await ensure_on_sale(request, event_id)
     await require_admission(request, event_id, principal)
     params = parse_hold_body(await read_json(request))
+    params.update(await unlocked_tier_params(request, event_id, principal.user_id,
+                                             principal.role == "ops"))
     return await enqueue_request(request, principal, event_id, "hold", params)
 
 

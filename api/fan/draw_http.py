@@ -35,10 +35,9 @@ def draw_store(request: web.Request) -> DrawStore:
     return DrawStore(app[REDIS_KEY], app[SETTINGS_KEY].redis_prefix, app[WAITING_ROOM_KEY].signer)
 
 
-@routes.get("/events/{event_id}/draw")
-async def draw_report(request: web.Request) -> web.Response:
-    """Anyone: the sale's fairness report (see `waitingroom.draw`)."""
-    event_id = event_id_of(request)
+async def report_json(request: web.Request, event_id: int) -> bytes:
+    """The report's JSON, built at most once a second per process (shared by every caller);
+    raises the room's `room_not_found` for an event without a room."""
     store = draw_store(request)
 
     async def load() -> bytes:
@@ -58,7 +57,14 @@ async def draw_report(request: web.Request) -> web.Response:
         report["generated_at"] = time.time()
         return json.dumps(report).encode()
 
-    body = await request.app[SHARED_CACHE_KEY].get("draw", event_id, load)
+    body: bytes = await request.app[SHARED_CACHE_KEY].get("draw", event_id, load)
+    return body
+
+
+@routes.get("/events/{event_id}/draw")
+async def draw_report(request: web.Request) -> web.Response:
+    """Anyone: the sale's fairness report (see `waitingroom.draw`)."""
+    body = await report_json(request, event_id_of(request))
     return web.Response(
         body=body,
         content_type="application/json",

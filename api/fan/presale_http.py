@@ -5,7 +5,9 @@ may join the event's line (`presale_gate`, called by the join handler): others g
 `presale_only`. A code is redeemed once, atomically, in Postgres
 (`engine.store.presales.redeem_code`); attempts are limited per account and per IP
 (`waitingroom.code_guesses`, 429 + Retry-After). Tiers a presale unlocks are left out of
-the event's details for everyone who is not in that presale (`visible_tiers`).
+the event's details for everyone who is not in that presale (`visible_tiers`), and the
+event's partition refuses their seats to everyone else: each hold request carries the
+tiers its buyer was let into (`unlocked_tier_params`), which the partition checks.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import invalid, path_id
 from engine.store import presales as store
 from waitingroom.code_guesses import CodeAttempts
+from workers.booking_requests import UNLOCKED_TIERS_PARAM
 
 routes = web.RouteTableDef()
 
@@ -106,6 +109,28 @@ async def _presales_cached(engine: Any, event_id: int) -> list[store.Presale]:
         _presale_cache.clear()
     _presale_cache[event_id] = (time.monotonic() + PRESALE_CACHE_SECONDS, found)
     return found
+
+
+async def unlocked_tiers(engine: Any, event_id: int, account_id: int,
+                         is_ops: bool = False) -> list[str]:
+    """The tiers presales of the event unlock for this account (every presale tier for
+    ops, who see them all): what its hold requests may take of the locked tiers. No query
+    beyond the cached presales for an event without any."""
+    presales = await _presales_cached(engine, event_id)
+    if not presales:
+        return []
+    if is_ops:
+        return sorted({code for p in presales for code in p.tier_codes})
+    accessible = await asyncio.to_thread(store.accessible_presales, engine, event_id, account_id)
+    return sorted({code for p in presales if p.id in accessible for code in p.tier_codes})
+
+
+async def unlocked_tier_params(request: web.Request, event_id: int, account_id: int,
+                               is_ops: bool = False) -> dict[str, Any]:
+    """`{"unlocked_tiers": [...]}` for a hold request's params, or nothing when the account
+    unlocks no tier. Added by the server after the body is parsed, so a fan cannot set it."""
+    tiers = await unlocked_tiers(request.app[DB_ENGINE_KEY], event_id, account_id, is_ops)
+    return {UNLOCKED_TIERS_PARAM: tiers} if tiers else {}
 
 
 async def visible_tiers(

@@ -26,6 +26,7 @@ from api.http.openapi_spec import ok, operation, param
 from api.http.params import path_id
 from api.http.templates import not_found, render
 from engine.store import storefront
+from engine.store.waiting_list import offer_page_path
 
 routes = web.RouteTableDef()
 
@@ -111,7 +112,7 @@ async def next_step(request: web.Request, event: dict[str, Any]) -> dict[str, st
     if status != "on_sale":
         return {"kind": status, "url": ""}
     if event["availability"]["status"] == "sold_out":
-        return {"kind": "sold_out", "url": ""}
+        return {"kind": "sold_out", "url": offer_page_path(event_id)}
     if await _has_waiting_room(request, event_id):
         return {"kind": "line", "url": f"/events/{event_id}/waiting-room"}
     return {"kind": "book", "url": f"/events/{event_id}/book"}

@@ -1,9 +1,11 @@
 """The sold-out waiting list for fans: join it, see the place or the offer, leave it.
 
-Joining is refused (409 `not_sold_out`) while enough seats of the asked tier are free:
-book them instead. An offer is a hold for the fan made by the event's partition
-(`workers.waiting_list`); the fan checks it out like any hold (`hold_id`) before
-`offer_expires_at`, and is told by mail through the notifications outbox too.
+Joining is refused (409 `not_sold_out`) while enough seats of the asked tier that the fan
+may get are free: book them instead; and (403 `tier_locked`) for a tier a presale unlocks
+that the fan was not let into: only tiers the fan can get are waited for. An offer is a
+hold for the fan made by the event's partition (`workers.waiting_list`); the fan checks it
+out like any hold (`hold_id`) before `offer_expires_at`, and is told by mail through the
+notifications outbox too.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ from aiohttp import web
 
 from api.fan.identity import require_principal
 from api.http.appkeys import DB_ENGINE_KEY
-from api.http.error_codes import ApiErrorCode
+from api.http.error_codes import ApiErrorCode, BookingCode
 from api.http.errors import ApiError, read_json
 from api.http.openapi_spec import ID_SCHEMA, json_body, ok, operation, param
 from api.http.params import body_int, invalid, path_id
 from engine.store import waiting_list as store
+from engine.store.presales import TierAccess, tier_access
 
 routes = web.RouteTableDef()
 
 
-def _free_seats(engine: Any, event_id: int, tier: str | None) -> int:
+def _free_seats(engine: Any, event_id: int, tier: str | None,
+                account_id: int) -> tuple[int, TierAccess]:
+    """Free seats (of the tier) the account may get, and its access to presale tiers."""
     with engine.connect() as conn:
-        return store.free_seats(conn, event_id, tier)
+        access = tier_access(conn, event_id, account_id)
+        return store.free_seats(conn, event_id, tier, access.closed), access
 
 
 def _event_exists(engine: Any, event_id: int) -> bool:
@@ -51,7 +57,12 @@ async def join_waiting_list(request: web.Request) -> web.Response:
     exists = await asyncio.to_thread(_event_exists, engine, event_id)
     if not exists:
         raise ApiError(ApiErrorCode.EVENT_NOT_FOUND, "No such event.", {"event_id": event_id})
-    free = await asyncio.to_thread(_free_seats, engine, event_id, tier)
+    free, access = await asyncio.to_thread(_free_seats, engine, event_id, tier,
+                                           principal.user_id)
+    if tier is not None and tier in access.closed:
+        raise ApiError(BookingCode.TIER_LOCKED,
+                       "This price tier is open only to presale code holders.",
+                       {"event_id": event_id, "tier": tier})
     if free >= quantity:
         raise ApiError(ApiErrorCode.NOT_SOLD_OUT, "Tickets are still on sale: book them instead.",
                        {"event_id": event_id, "free_seats": free})
@@ -92,7 +103,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": operation(
             "Join the sold-out waiting list", who="signed-in fan", tags=["waiting list"],
             errors=(ApiErrorCode.INVALID_REQUEST, ApiErrorCode.UNAUTHORIZED, ApiErrorCode.FORBIDDEN,
-                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.NOT_SOLD_OUT),
+                    ApiErrorCode.EVENT_NOT_FOUND, ApiErrorCode.NOT_SOLD_OUT,
+                    BookingCode.TIER_LOCKED),
             parameters=[_EVENT],
             body=json_body({"type": "object", "required": ["quantity"], "properties": {
                 "quantity": {"type": "integer", "minimum": 1,

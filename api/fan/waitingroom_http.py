@@ -24,7 +24,7 @@ from aiohttp import web
 
 from api.fan import fan_pages
 from api.fan.identity import require_principal
-from api.fan.presale_http import presale_gate
+from api.fan.presale_http import presale_gate, unlocked_tier_params
 from api.fan.queue_status_json import status_json
 from api.http.appkeys import REDIS_KEY, SETTINGS_KEY
 from api.http.client_address import client_address
@@ -35,10 +35,12 @@ from api.http.openapi_spec import error_codes
 from api.http.params import path_id
 from engine.errors import BookingError
 from waitingroom.draw_store import DrawStore
+from waitingroom.intents import FanIntent
 from waitingroom.keyfile import load_or_create_signer
 from waitingroom.pow import MAX_NONCE_CHARS, PowSolution
+from waitingroom.queue_tickets import decode_ticket
 from waitingroom.room import WaitingRoom
-from workers.booking_requests import parse_hold_body
+from workers.booking_requests import UNLOCKED_TIERS_PARAM, parse_hold_body
 
 ADMISSION_KEY_FILE = "admission-key.pem"
 SHARED_CACHE_SECONDS = 1.0
@@ -240,10 +242,20 @@ async def state_intent(request: web.Request) -> web.Response:
     """
     event_id = event_id_of(request)
     params = _intent_params(await read_json(request))
-    intent = await request.app[WAITING_ROOM_KEY].set_intent(
-        event_id, request.match_info["ticket"], params, time.time()
-    )
-    return _no_store({"event_id": event_id, "intent": intent.to_json()})
+    room = request.app[WAITING_ROOM_KEY]
+    ticket = request.match_info["ticket"]
+    holder = decode_ticket(room.signer.mac_key, ticket, event_id).user_id
+    # Held at admission for this account: with the presale tiers it was let into by now.
+    params.update(await unlocked_tier_params(request, event_id, holder))
+    intent = await room.set_intent(event_id, ticket, params, time.time())
+    return _no_store({"event_id": event_id, "intent": _intent_json(intent)})
+
+
+def _intent_json(intent: FanIntent) -> dict[str, Any]:
+    """The intent as the fan stated it (the unlocked tiers the server added left out)."""
+    shown = intent.to_json()
+    shown.pop(UNLOCKED_TIERS_PARAM, None)
+    return shown
 
 
 @routes.get("/events/{event_id}/queue/{ticket}/intent")
@@ -254,7 +266,8 @@ async def read_intent(request: web.Request) -> web.Response:
     intent = await request.app[WAITING_ROOM_KEY].get_intent(
         event_id, request.match_info["ticket"], time.time()
     )
-    return _no_store({"event_id": event_id, "intent": None if intent is None else intent.to_json()})
+    return _no_store({"event_id": event_id,
+                      "intent": None if intent is None else _intent_json(intent)})
 
 
 @routes.get("/events/{event_id}/queue")

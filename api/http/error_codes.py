@@ -158,6 +158,7 @@ BOOKING_STATUS: dict[BookingCode, int] = {
     BookingCode.ORDER_NOT_FOUND: 404,
     BookingCode.HOLD_EXPIRED: 410,
     BookingCode.INVALID_REQUEST: 400,
+    BookingCode.TIER_LOCKED: 403,
 }
 
 ORGANIZING_STATUS: dict[OrganizingCode, int] = {

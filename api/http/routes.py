@@ -23,6 +23,7 @@ from api.fan import (
     booking_page,
     catalog,
     draw_http,
+    fairness_page,
     fan_history,
     fan_pages,
     presale_http,
@@ -31,6 +32,7 @@ from api.fan import (
     storefront,
     ticket_qr,
     waiting_list_http,
+    waiting_list_page,
     waitingroom_http,
 )
 from api.http import health, metrics, openapi
@@ -45,8 +47,10 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     booking.routes,
     waitingroom_http.routes,
     draw_http.routes,
+    fairness_page.routes,
     presale_http.routes,
     waiting_list_http.routes,
+    waiting_list_page.routes,
     presales.routes,
     metrics.routes,
     seatmap_live.routes,

@@ -85,7 +85,7 @@ def run_payments_worker(settings: Settings) -> int:
         run_payments(redis, engine, make_gateway(settings.payment_gateway),
                      redis_prefix=settings.redis_prefix, partitions=settings.partitions,
                      max_queue_depth=settings.max_queue_depth,
-                     signing_key=settings.signing_key())
+                     signing_key=settings.signing_key(), site_url=settings.site_url())
     finally:
         engine.dispose()
         redis.close()

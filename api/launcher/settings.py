@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from workers.gateways import GATEWAYS
 
@@ -95,6 +96,9 @@ class Settings:
     mail_url: str = field(default="log", metadata={"mail_url": True})
     """Where `onsale notifier` sends fans' mail: `log`, `file:<path>` or `smtp://host[:port]`."""
     mail_from: str = "onsale <tickets@onsale.invalid>"
+    public_url: str | None = field(default=None, metadata={"site_url": True})
+    """The address fans open the site at (`https://tickets.example.com`), for links in their
+    mail; unset: `http://{host}:{port}` (127.0.0.1 for a host of every address)."""
     payment_gateway: str = field(default="test", metadata={"choices": tuple(GATEWAYS)})
     """Which payment gateway the API (card tokens) and the payments worker talk to, by its
     name in `workers.gateways.GATEWAYS`."""
@@ -127,6 +131,12 @@ class Settings:
                 text = str(value)
             rendered[env_name(spec.name)] = text
         return rendered
+
+    def site_url(self) -> str:
+        """The address fans open the site at, without a trailing slash (links in mail)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{_reachable(self.host)}:{self.port}"
 
     def signing_key(self) -> bytes:
         """The secret e-ticket QR codes are signed with (an HMAC key).
@@ -175,6 +185,15 @@ def unknown_variables(env: Mapping[str, str] = os.environ) -> list[str]:
     )
 
 
+def _reachable(host: str) -> str:
+    """A host to link to: loopback for a host that means every address."""
+    try:
+        unspecified = not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a name, not an address
+        unspecified = False
+    return "127.0.0.1" if unspecified else host
+
+
 def _parse(name: str, raw: str, annotation: Any, rules: Mapping[str, Any]) -> Any:
     target = _without_none(annotation)
     parser = _PARSERS.get(target)
@@ -205,6 +224,12 @@ def _checked(name: str, raw: str, value: Any, rules: Mapping[str, Any]) -> Any:
             parse_mail_url(value)
         except ValueError as exc:
             raise SettingsError(f"{name}={raw!r}: {exc}") from None
+    if rules.get("site_url"):
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+                or parts.fragment:
+            raise SettingsError(f"{name}={raw!r}: must be an http(s) address such as"
+                                " https://tickets.example.com (no query or fragment)")
     min_length = rules.get("min_length")
     if min_length is not None and len(value) < min_length:
         raise SettingsError(f"{name}: must be at least {min_length} characters long")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +37,7 @@ from api.ops.common import (
     routes,
 )
 from api.ops.sampler import SALE_CLOSED_AT, autopilot_view, sale_state
+from engine.store import listings, presales
 from waitingroom.autopilot import AutopilotTargets
 from waitingroom.config import RoomConfig
 from waitingroom.errors import ErrorCode, WaitingRoomError
@@ -127,7 +129,27 @@ async def audited_room_change(
     except sqlalchemy.exc.SQLAlchemyError:
         await restore_room(services.redis, services.room, event_id, old)
         raise
+    await seed_stock(services, event_id)
     return old, new, entries
+
+
+async def seed_stock(services: OpsServices, event_id: int) -> None:
+    """The line's first tickets-left figure, from the catalog's read model (capacity less
+    claimed seats and taken GA places; for an event with presales, without the tiers closed
+    to the line), so fans in a pre-queue see the stock before the event's partition has
+    decided anything; the partition's own figure replaces it."""
+
+    def tickets_left() -> int | None:
+        with services.db.connect() as conn:
+            row = listings.listing(conn, event_id)
+            if row is None:
+                return None
+            for_line = presales.line_tickets_left(conn, event_id, datetime.now(UTC))
+        return int(row["tickets_left"]) if for_line is None else for_line
+
+    left = await asyncio.to_thread(tickets_left)
+    if left is not None:
+        await services.room.seed_stock(event_id, left)
 
 
 async def event_exists(db: sa.Engine, event_id: int) -> bool:

@@ -1,19 +1,25 @@
 """Presales for an event's organizer (and ops): create one, issue codes, download them as CSV.
 
 A presale is a window open only to holders of its access codes, capped by a quota of
-accounts, unlocking price tiers that nobody else sees. Codes are `single_use` (bound to
-the first account that redeems one) or one shared `per_account` code (each account may
-redeem it once). The rules and the atomic redemption are in `engine.store.presales`.
+accounts, unlocking price tiers that nobody else sees or may book: once stored, a
+`lock_tiers` request on the event's partition queue locks them there, in queue order with
+bookings (a partition that loads the event later reads them from the table). Codes are
+`single_use` (bound to the first account that redeems one) or one shared `per_account`
+code (each account may redeem it once). The rules and the atomic redemption are in
+`engine.store.presales`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
-from api.fan.identity import require_principal
+from api.fan.booking import BOOKING_KEY
+from api.fan.identity import Principal, require_principal
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
 from api.http.errors import ApiError, read_json
@@ -22,6 +28,10 @@ from api.http.params import body_int, body_text, invalid, parse_datetime, path_i
 from api.organizer.csv_export import csv_lines
 from api.organizer.events import managed_event
 from engine.store import presales as store
+from workers.booking_requests import RequestKind
+from workers.enqueue import IdempotencyConflict, QueueFull
+
+log = logging.getLogger("onsale.presales")
 
 routes = web.RouteTableDef()
 
@@ -30,10 +40,38 @@ MAX_CODES_PER_REQUEST = store.MAX_CODES_PER_BATCH
 
 
 async def _managed_event_id(request: web.Request) -> int:
+    return (await _manager_and_event(request))[1]
+
+
+async def _manager_and_event(request: web.Request) -> tuple[Principal, int]:
     principal = await require_principal(request, "organizer", "ops")
     event_id = path_id(request, "event_id", ApiErrorCode.EVENT_NOT_FOUND, "event")
     await managed_event(request, principal, event_id)
-    return event_id
+    return principal, event_id
+
+
+async def _lock_tiers(request: web.Request, principal: Principal,
+                      presale: store.Presale) -> str | None:
+    """Queue the `lock_tiers` request of a new presale on its event's partition; its id, or
+    None if it could not be queued (logged: the partition then locks the tiers when it next
+    loads the event, as every load reads the presales)."""
+    booking = request.app[BOOKING_KEY]
+    try:
+        enqueued = await booking.queue.enqueue(
+            event_id=presale.event_id,
+            buyer_id=principal.user_id,
+            kind=RequestKind.LOCK_TIERS.value,
+            params={"presale_id": presale.id, "tier_codes": list(presale.tier_codes),
+                    "starts_at": presale.starts_at.timestamp(),
+                    "ends_at": presale.ends_at.timestamp()},
+            partition=await booking.partition_of(presale.event_id),
+            idempotency_key=f"presale-{presale.id}",
+        )
+    except (QueueFull, IdempotencyConflict, RedisError):
+        log.warning("presale %s: lock_tiers not queued; the partition locks its tiers at its "
+                    "next load of event %s", presale.id, presale.event_id, exc_info=True)
+        return None
+    return enqueued.request_id
 
 
 async def _managed_presale(request: web.Request) -> store.Presale:
@@ -64,7 +102,7 @@ def _code_request(body: dict[str, Any]) -> tuple[store.CodeKind, int]:
 @routes.post("/organizer/events/{event_id}/presales")
 async def create_presale(request: web.Request) -> web.Response:
     """Create a presale: `{name, starts_at, ends_at, tier_codes, quota}` -> 201."""
-    event_id = await _managed_event_id(request)
+    principal, event_id = await _manager_and_event(request)
     body = await read_json(request)
     if not isinstance(body, dict):
         invalid("body", "must be a JSON object")
@@ -89,7 +127,9 @@ async def create_presale(request: web.Request) -> web.Response:
     created = await asyncio.to_thread(
         store.create_presale, engine, event_id, name, starts_at, ends_at, tier_codes, quota
     )
-    return web.json_response(created.to_json(), status=201)
+    lock_request_id = await _lock_tiers(request, principal, created) if tier_codes else None
+    return web.json_response({**created.to_json(), "lock_request_id": lock_request_id},
+                             status=201)
 
 
 @routes.get("/organizer/events/{event_id}/presales")

@@ -28,6 +28,7 @@ from engine.events import (
     SeatsOffered,
     SeatsSold,
     SeatsUnblocked,
+    TiersLocked,
 )
 
 Row = dict[str, Any]
@@ -102,7 +103,7 @@ def _keys(event: Event) -> set[tuple[str, object]]:
             keys.add(("order", event.order_id))
         case SeatsBlocked() | SeatsUnblocked():
             pass
-        case HoldRejected():
+        case HoldRejected() | TiersLocked():
             return keys
         case _:
             assert_never(event)
@@ -199,6 +200,8 @@ def _plan_event(event: Event, step: Step, zone_deltas: dict[int, list[int]],
         case SeatsUnblocked():
             step.unblock_seat_ids.extend(event.seat_ids)
         case HoldRejected():  # a refusal writes nothing but its log record
+            pass
+        case TiersLocked():  # the presale is in its own table already; the log records when
             pass
         case _:
             assert_never(event)

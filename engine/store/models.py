@@ -570,7 +570,7 @@ class PresaleRow(Base):
 
     `quota` caps the accounts let in; `redeemed` counts them and is raised only by the
     redemption statement (`engine.store.presales`), which the check keeps within the quota.
-    `tier_codes` are the price tiers it unlocks: hidden from everyone else."""
+    `tier_codes` are the price tiers it unlocks: hidden from and refused to everyone else."""
 
     __tablename__ = "presales"
     __table_args__ = (

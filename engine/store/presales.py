@@ -18,7 +18,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """No 0/O or 1/I: codes are read off screens and typed."""
@@ -254,6 +254,65 @@ def event_tier_codes(engine: Engine, event_id: int) -> set[str]:
             text("SELECT code FROM price_tiers WHERE event_id = :id"), {"id": event_id}
         )
         return {str(code) for (code,) in rows}
+
+
+_PRESALE_TIERS = text("""
+    SELECT DISTINCT code,
+           EXISTS (SELECT 1 FROM presales q JOIN presale_access a ON a.presale_id = q.id
+                   WHERE q.event_id = :event_id AND a.account_id = :account
+                     AND code = ANY(q.tier_codes)) AS unlocked
+    FROM presales p, unnest(p.tier_codes) AS code WHERE p.event_id = :event_id""")
+
+
+@dataclass(frozen=True, slots=True)
+class TierAccess:
+    """The tiers an event's presales lock, and which of them an account was let into."""
+
+    locked: frozenset[str]
+    unlocked: frozenset[str]
+
+    @property
+    def closed(self) -> frozenset[str]:
+        """Locked tiers the account may not book (a seat is closed to it when every tier of
+        its category is among them, as the partition decides)."""
+        return self.locked - self.unlocked
+
+
+def tier_access(conn: Connection, event_id: int, account_id: int) -> TierAccess:
+    rows = conn.execute(_PRESALE_TIERS, {"event_id": event_id, "account": account_id}).all()
+    return TierAccess(frozenset(str(row.code) for row in rows),
+                      frozenset(str(row.code) for row in rows if row.unlocked))
+
+
+_LINE_TICKETS_LEFT = text("""
+WITH closed AS (
+    SELECT code FROM presales p, unnest(p.tier_codes) AS code WHERE p.event_id = :event_id
+    EXCEPT
+    SELECT code FROM presales p, unnest(p.tier_codes) AS code
+    WHERE p.event_id = :event_id AND p.starts_at <= :now AND :now < p.ends_at
+), open_categories AS (
+    SELECT DISTINCT t.category FROM price_tiers t
+    WHERE t.event_id = :event_id AND t.code NOT IN (SELECT code FROM closed)
+)
+SELECT EXISTS (SELECT 1 FROM presales WHERE event_id = :event_id
+               AND cardinality(tier_codes) > 0) AS has_presales,
+       (SELECT count(*) FROM events e JOIN seats s ON s.venue_id = e.venue_id
+        LEFT JOIN seat_claims c ON c.event_id = e.id AND c.seat_id = s.id
+        WHERE e.id = :event_id AND c.seat_id IS NULL
+          AND s.category IN (SELECT category FROM open_categories))
+     + (SELECT coalesce(sum(g.capacity - g.held - g.sold), 0) FROM ga_inventory g
+        JOIN ga_zones z ON z.id = g.zone_id
+        WHERE g.event_id = :event_id
+          AND z.category IN (SELECT category FROM open_categories)) AS tickets_left""")
+
+
+def line_tickets_left(conn: Connection, event_id: int, now: datetime) -> int | None:
+    """What a fan in the event's line can get, counted from the stored claims as the
+    partition counts it (`EventInventory.tickets_for_line`): free seats and GA places of
+    the categories no presale closes at `now`. None for an event without presales (every
+    free ticket counts: the catalog's read model says how many)."""
+    row = conn.execute(_LINE_TICKETS_LEFT, {"event_id": event_id, "now": now}).one()
+    return int(row.tickets_left) if row.has_presales else None
 
 
 def hidden_tier_codes(presales: Sequence[Presale], accessible: set[int]) -> set[str]:

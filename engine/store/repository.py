@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 
 from engine.events import Event
 from engine.pricing import EventSetup, PriceTier
-from engine.state import HoldRecord, InventoryState, SaleRecord
+from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord
 from engine.store.batch import BatchPlan, Step, plan_batch
 from engine.store.errors import NotFoundError, StaleFenceError, StoreError
 from engine.store.pipelined import Slot, Writes
@@ -452,10 +452,18 @@ def _load_state(conn: Connection, event_id: int, version: int) -> InventoryState
     blocked = conn.execute(text(
         "SELECT seat_id FROM seat_claims WHERE event_id = :event_id AND state = 'blocked'"),
         params).scalars().all()
+    # Every presale of the event, created before this snapshot: the tiers they lock. One
+    # created later reaches the partition as a `lock_tiers` request, queued after its insert.
+    presales = tuple(
+        PresaleLock(int(presale_id), tuple(tier_codes), float(starts_at), float(ends_at))
+        for presale_id, tier_codes, starts_at, ends_at in conn.execute(text(
+            "SELECT id, tier_codes, extract(epoch FROM starts_at), extract(epoch FROM ends_at)"
+            " FROM presales WHERE event_id = :event_id ORDER BY id"), params))
     # Sorted here, not in SQL: text ordering depends on the database's collation.
     return InventoryState(
         holds=tuple(sorted(holds, key=lambda hold: hold.hold_id)),
         sales=tuple(sorted(sales, key=lambda sale: sale.order_id)),
         blocked=tuple(sorted(blocked)),
         version=version,
+        presales=presales,
     )

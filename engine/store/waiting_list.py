@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from engine.store.presales import tier_access
+
 MAX_WAITING_LIST_QUANTITY = 8
+
+
+def offer_page_path(event_id: int | str) -> str:
+    """The fan's waiting-list page of the event (place, offer, checkout): the offer mail
+    links to it, `api.fan.waiting_list_page` serves it."""
+    return f"/events/{event_id}/waiting-list/page"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +71,9 @@ _FREE_SEATS = text("""
     JOIN price_tiers t ON t.event_id = e.id AND t.category = s.category
     LEFT JOIN seat_claims c ON c.event_id = e.id AND c.seat_id = s.id
     WHERE e.id = :event_id AND c.seat_id IS NULL
-      AND (CAST(:tier AS text) IS NULL OR t.code = :tier)""")
+      AND (CAST(:tier AS text) IS NULL OR t.code = :tier)
+      AND EXISTS (SELECT 1 FROM price_tiers u WHERE u.event_id = e.id
+                  AND u.category = s.category AND NOT (u.code = ANY(CAST(:closed AS text[]))))""")
 
 
 def _entry(row: Any) -> ListEntry:
@@ -72,9 +82,12 @@ def _entry(row: Any) -> ListEntry:
                      row.offer_expires_at)
 
 
-def free_seats(conn: Connection, event_id: int, tier: str | None) -> int:
-    """Seats of the event (of the tier) with no claim: what the list may be offered."""
-    return int(conn.execute(_FREE_SEATS, {"event_id": event_id, "tier": tier}).scalar_one())
+def free_seats(conn: Connection, event_id: int, tier: str | None,
+               closed: frozenset[str] = frozenset()) -> int:
+    """Seats of the event (of the tier) with no claim: what the list may be offered; with
+    `closed` (locked presale tiers the fan was not let into), only seats the fan may get."""
+    return int(conn.execute(_FREE_SEATS, {"event_id": event_id, "tier": tier,
+                                          "closed": sorted(closed)}).scalar_one())
 
 
 def is_published(conn: Connection, event_id: int) -> bool:
@@ -124,6 +137,8 @@ class OfferDue:
     account_id: int
     quantity: int
     tier: str | None
+    unlocked_tiers: tuple[str, ...] = ()
+    """Presale tiers the fan was let into: the offer request carries them to the partition."""
 
 
 def next_offer(engine: Engine, event_id: int) -> OfferDue | None:
@@ -138,9 +153,13 @@ def next_offer(engine: Engine, event_id: int) -> OfferDue | None:
             "SELECT id, account_id, quantity, tier FROM waiting_list_entries"
             " WHERE event_id = :event_id AND status = 'waiting' ORDER BY id LIMIT 1"),
             {"event_id": event_id}).first()
-        if head is None or free_seats(conn, event_id, head.tier) < head.quantity:
+        if head is None:
             return None
-    return OfferDue(head.id, event_id, head.account_id, head.quantity, head.tier)
+        access = tier_access(conn, event_id, head.account_id)
+        if free_seats(conn, event_id, head.tier, access.closed) < head.quantity:
+            return None
+    return OfferDue(head.id, event_id, head.account_id, head.quantity, head.tier,
+                    tuple(sorted(access.unlocked)))
 
 
 def mark_offering(engine: Engine, entry_id: int, request_id: str) -> bool:
@@ -179,8 +198,8 @@ _OFFER_MAIL = text("""
            'Tickets for ' || e.name || ' are held for you',
            'Hello ' || u.display_name || E',\\n\\nSeats came back for ' || e.name
            || ' and are held for you until ' || :expires_text
-           || E' (UTC). Check out before then on the event page; after that they go to '
-           || E'the next fan on the waiting list.\\n'
+           || E' (UTC). Check out before then on your waiting-list page:\\n\\n'
+           || :page_url || E'\\n\\nAfter that they go to the next fan on the waiting list.\\n'
     FROM users u, events e WHERE u.id = :account_id AND e.id = :event_id
     ON CONFLICT (kind, order_id) DO NOTHING""")
 
@@ -195,8 +214,9 @@ class Settled:
     """(entry, taken | lapsed) for offers that ended."""
 
 
-def settle(engine: Engine, event_id: int) -> Settled:
-    """Move entries on from what the partition decided; write the offer mails."""
+def settle(engine: Engine, event_id: int, site_url: str = "") -> Settled:
+    """Move entries on from what the partition decided; write the offer mails (linking to
+    the fan's waiting-list page under `site_url`, the address fans open the site at)."""
     with engine.begin() as conn:
         moved = conn.execute(_SETTLE_OFFERING, {"event_id": event_id}).all()
         for row in moved:
@@ -204,6 +224,7 @@ def settle(engine: Engine, event_id: int) -> Settled:
                 conn.execute(_OFFER_MAIL, {
                     "hold_id": row.hold_id, "account_id": row.account_id,
                     "event_id": event_id,
+                    "page_url": site_url.rstrip("/") + offer_page_path(event_id),
                     "expires_text": row.offer_expires_at.strftime("%Y-%m-%d %H:%M")})
         ended = conn.execute(_SETTLE_OFFERED, {"event_id": event_id}).all()
         conn.execute(_RETRY_LOST, {"event_id": event_id})  # a request lost with Redis

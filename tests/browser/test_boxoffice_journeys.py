@@ -267,6 +267,9 @@ async def test_every_other_page_passes_axe(page: Any, live_server: LiveServer) -
     await page.wait_for_function("() => document.getElementById('ev-name').value !== ''")
     assert await page.locator("#ev-venue").is_disabled(), "fixed once published"
     await check_page(page, "event-edit")
+    await page.goto(live_server.url(f"/events/{event_id}/waiting-list/page"))
+    await page.locator("#wl-join").wait_for()
+    await check_page(page, "waiting-list-join")
     await page.goto(live_server.url("/signout"))
     await page.get_by_text("You are signed out.").wait_for()
     await check_page(page, "signout")

@@ -1,5 +1,6 @@
 """The waiting page shows the stock: tickets left, a warning when the fans ahead are expected
-to take them all, and, when nothing is left, "Sold out" with the waiting list, within a poll."""
+to take them all, and, when nothing is left, "Sold out" with the waiting list, within a poll;
+joined, the notice links to the fan's waiting-list page."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from api.fan.waitingroom_http import WAITING_ROOM_KEY
 from api.http.appkeys import REDIS_KEY
+from engine.store.waiting_list import offer_page_path
 from tests.browser.conftest import LiveServer
 from tests.browser.test_waiting_page import open_room, sign_up, waiting_page_path
 from tests.support.booking import make_event
@@ -51,6 +54,18 @@ async def test_the_page_shows_stock_a_sell_out_warning_and_the_sell_out(
     # Not really sold out in Postgres (the figure was set by hand): the list says so.
     await page.get_by_role("button", name="Join the waiting list").click()
     await expect(page.locator("#waiting-list-note")).to_contain_text("still on sale")
+    await expect(page.locator("#waiting-list-link")).to_be_hidden()
+
+    with live_server.db_engine.begin() as conn:  # now sold out in Postgres too
+        conn.execute(text(
+            "INSERT INTO seat_claims (event_id, seat_id, state)"
+            " SELECT :e, s.id, 'blocked' FROM seats s JOIN events e ON e.venue_id = s.venue_id"
+            " WHERE e.id = :e"), {"e": event_id})
+    await page.get_by_role("button", name="Join the waiting list").click()
+    await expect(page.locator("#waiting-list-note")).to_contain_text("on the waiting list")
+    await page.get_by_role("link", name="See your place on the waiting list").click()
+    await page.wait_for_url(f"**{offer_page_path(event_id)}")
+    await expect(page.locator("#wl-place")).to_have_text("1")
 
 
 async def test_an_intent_stated_in_line_lands_on_checkout_with_seats_held(

@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from api.http.metrics import http_metrics_middleware
 from api.launcher.settings import Settings
 from api.ops.autopilot_runner import AutopilotRunner
 from api.ops.common import OPS_KEY
+from engine.store import presales
 from engine.store.db import make_engine
 from tests.e2e.conftest import AiohttpClient
 from tests.support.booking import consumers_running, make_event
@@ -308,3 +310,40 @@ async def test_api_requests_are_timed_by_route_and_counted_per_event(
             break
     assert point["http_per_second"] * 5 >= 4 and point["http_4xx_per_second"] * 5 >= 1
     assert point["error_ratio"] == 0.0, "4xx are the clients' errors; the ratio counts 5xx"
+
+
+async def test_a_new_room_shows_the_stock_before_the_partition_has_it(
+    api: TestClient[Any, Any], engine: sa.Engine, event_id: int
+) -> None:
+    """No partition has loaded the event (no consumer runs here), yet the line shows the
+    40 seats left from the moment the room opens, counted from the catalog's read model;
+    the partition's own figure, once published, is never overwritten by the seed."""
+    ops = await account(api, engine, "ops-seed", role="ops")
+    view = await open_room(api, ops, event_id)
+    assert view["summary"]["tickets_left"] == 40
+    fan = await account(api, engine, "fan-seed")
+    joined = await api.post(f"/events/{event_id}/queue", headers=fan)
+    assert joined.status == 201, await joined.text()
+    ticket = (await joined.json())["ticket"]
+    body = await (await api.get(f"/events/{event_id}/queue/{ticket}")).json()
+    assert (body["tickets_left"], body["stock"]) == (40, "available"), body
+
+    room = api.app[OPS_KEY].room
+    await api.app[OPS_KEY].redis.hset(room.keys(event_id).state, "tickets_left", 7)
+    changed = await api.patch(f"/ops/events/{event_id}/waiting-room", headers=ops,
+                              json={"paused": False})
+    assert changed.status == 200
+    assert (await changed.json())["summary"]["tickets_left"] == 7
+
+
+async def test_the_seeded_stock_leaves_out_tiers_a_presale_keeps_from_the_line(
+    api: TestClient[Any, Any], engine: sa.Engine, event_id: int
+) -> None:
+    """A presale that ended keeps its tier (the front rows, 20 of the 40 seats) locked: the
+    line's first figure counts only the other 20, as the partition will."""
+    now = datetime.now(UTC)
+    presales.create_presale(engine, event_id, "Club", now - timedelta(hours=2),
+                            now - timedelta(hours=1), ["front"], 10)
+    ops = await account(api, engine, "ops-presale-seed", role="ops")
+    view = await open_room(api, ops, event_id)
+    assert view["summary"]["tickets_left"] == 20

@@ -147,3 +147,22 @@ def test_an_event_without_a_presale_has_nothing_to_check(db_engine: Engine) -> N
     with db_engine.connect() as conn:
         check = presale_codes(conn, event_id)
     assert check.status == "info" and check.figures["codes_checked"] == 0
+
+
+def test_the_line_counts_a_locked_tier_only_while_its_presale_is_open(db_engine: Engine) -> None:
+    """`line_tickets_left` counts from the stored claims what the partition's
+    `tickets_for_line` counts: the front rows (20 seats, GA 5) only inside the window."""
+    event_id = make_event(db_engine, rows=4, seats_per_row=10, ga_capacity=5)
+    with db_engine.connect() as conn:
+        assert store.line_tickets_left(conn, event_id, datetime.now(UTC)) is None
+    presale = open_presale(db_engine, event_id, 10)
+    with db_engine.begin() as conn:
+        assert store.line_tickets_left(conn, event_id, datetime.now(UTC)) == 45
+        assert store.line_tickets_left(conn, event_id, presale.ends_at) == 25
+        assert store.tier_access(conn, event_id, 1).closed == {"front"}
+        seat = conn.execute(sa.text(
+            "SELECT s.id FROM seats s JOIN events e ON e.venue_id = s.venue_id"
+            " WHERE e.id = :e AND s.category = 'B' LIMIT 1"), {"e": event_id}).scalar_one()
+        conn.execute(sa.text("INSERT INTO seat_claims (event_id, seat_id, state)"
+                             " VALUES (:e, :s, 'blocked')"), {"e": event_id, "s": seat})
+        assert store.line_tickets_left(conn, event_id, presale.ends_at) == 24

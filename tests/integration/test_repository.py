@@ -7,11 +7,13 @@ persisted), a stale lease holder writes nothing, a batch is all or nothing.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
 
 from engine import layouts
+from engine.commands import HoldSeats
 from engine.events import (
     HoldExpired,
     HoldRejected,
@@ -19,9 +21,12 @@ from engine.events import (
     SeatsHeld,
     SeatsSold,
     SeatsUnblocked,
+    TiersLocked,
 )
-from engine.state import HoldRecord, InventoryState, SaleRecord
+from engine.inventory import EventInventory
+from engine.state import HoldRecord, InventoryState, PresaleLock, SaleRecord
 from engine.store.errors import InventoryConflictError, NotFoundError, StaleFenceError
+from engine.store.presales import create_presale
 from engine.store.repository import Fence, InventoryRepository, RequestOutcome
 from tests.support.catalogs import grid_doc, make_event
 
@@ -250,3 +255,28 @@ def test_a_sale_completes_the_pending_order_of_its_hold(db_engine: Engine) -> No
         repository.persist_batch(event_id, [
             SeatsHeld("r2", "h2", 1, (seat + 1,), (9000,), 9000, EXPIRES_AT, quantity=1),
             SeatsSold("h2", "o1", 1, (seat + 1,), 9000, quantity=1)])
+
+
+def test_presales_load_with_the_event_and_a_logged_lock_keeps_the_version(
+        db_engine: Engine) -> None:
+    """A partition taking over (failover) knows every presale's locked tiers: the load reads
+    them from their table; a `TiersLocked` the previous holder logged counts in the version."""
+    _, event_id = make_event(db_engine)
+    repository = InventoryRepository(db_engine)
+    setup, _ = repository.load(event_id)
+    tier = setup.price_tiers[0]
+    starts = datetime(2030, 1, 1, tzinfo=UTC)
+    presale = create_presale(db_engine, event_id, "Club", starts, starts + timedelta(hours=2),
+                             [tier.code], 10)
+    repository.persist_batch(event_id, [TiersLocked(presale.id, (tier.code,),
+                                                    starts.timestamp(),
+                                                    starts.timestamp() + 7200)])
+    setup, state = repository.load(event_id)
+    assert state.presales == (PresaleLock(presale.id, (tier.code,), starts.timestamp(),
+                                          starts.timestamp() + 7200),)
+    assert state.version == 1
+    inventory = EventInventory.restore(setup, state)
+    assert inventory.locked_tiers() == {tier.code}
+    seat = next(s for s in setup.venue.seats.values() if s.category == tier.category)
+    [refused] = inventory.decide(HoldSeats("r1", "h1", 1, (seat.seat_id,)), 1.0)
+    assert isinstance(refused, HoldRejected) and refused.code == "tier_locked"

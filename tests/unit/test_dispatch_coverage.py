@@ -41,7 +41,9 @@ def _one_of_each() -> tuple[list[BookingRequest], list[Event], EventInventory]:
          _request(7, release, buyer_id=3, hold_id="7-3"),
          _request(8, RequestKind.REFUND, order_id="o1"),
          _request(9, RequestKind.UNBLOCK, seat_ids=[30]),
-         _request(10, RequestKind.OFFER, buyer_id=5, quantity=2, ttl_seconds=HOLD_TTL_SECONDS)],
+         _request(10, RequestKind.OFFER, buyer_id=5, quantity=2, ttl_seconds=HOLD_TTL_SECONDS),
+         _request(11, RequestKind.LOCK_TIERS, presale_id=1, tier_codes=["front"],
+                  starts_at=0.0, ends_at=HOLD_TTL_SECONDS)],
         [],  # after the TTL: the best-available hold of buyer 4 expires
     ]
     requests: list[BookingRequest] = []

@@ -143,3 +143,20 @@ def test_ticket_signing_key_must_be_long_and_is_never_shown() -> None:
     assert settings.signing_key() == key.encode()
     assert key not in repr(settings)
     assert settings.redacted()["ONSALE_TICKET_SIGNING_KEY"] == "***"
+
+
+def test_links_in_mail_use_the_public_url_else_the_api_address() -> None:
+    assert Settings().site_url() == "http://127.0.0.1:8080"
+    assert Settings(host="::", port=9000).site_url() == "http://127.0.0.1:9000", \
+        "a listen-on-everything host is no address to link to"
+    public = Settings.from_env({"ONSALE_PUBLIC_URL": "https://tickets.example.com/"})
+    assert public.site_url() == "https://tickets.example.com", "no double slash in links"
+
+
+@pytest.mark.parametrize("raw", ["tickets.example.com", "ftp://tickets.example.com",
+                                 "https://", "https://t.example/?a=1", "https://t.example/#x"])
+def test_a_public_url_that_is_no_site_address_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="ONSALE_PUBLIC_URL"):
+        Settings.from_env({"ONSALE_PUBLIC_URL": raw})
+    assert Settings.from_env({"ONSALE_PUBLIC_URL": "https://t.example/shop/"}).site_url() == \
+        "https://t.example/shop"

@@ -77,3 +77,31 @@ async def test_a_published_sell_out_stops_admission_at_the_next_step(
 
     await redis.hset(room.keys(event_id).state, "tickets_left", 10)  # holds expired
     assert (await controller.step(event_id, START + 7)).admitted >= 1
+
+
+async def test_an_intent_leaves_with_its_fan(
+    room: WaitingRoom, redis: aioredis.Redis, redis_prefix: str, event_id: int
+) -> None:
+    """A fan who leaves the line, or whose place lapses and is passed over, takes the
+    intent along: no hold is ever made for them and the intents hash keeps no trace."""
+    await configure(room, event_id, position_expiry_seconds=20)
+    tickets = await join_many(room, event_id, range(1, 5), START - 10)
+    for ticket in tickets:
+        await room.set_intent(event_id, ticket, {"quantity": 1}, START - 9)
+    intents_key = room.keys(event_id).intents
+    assert await redis.hlen(intents_key) == 4
+
+    assert await room.leave(event_id, tickets[1])  # the second fan leaves
+    assert not await redis.hexists(intents_key, "2")
+    for ticket in (tickets[0], tickets[3]):  # the third fan stops polling: the place lapses
+        await room.status(event_id, ticket, START + 5)
+
+    holds = RecordingHolds()
+    controller = AdmissionController(redis, redis_prefix, "intents-gone", intent_holds=holds)
+    await controller.step(event_id, START + 20)
+
+    assert [fan.seq for fan in holds.enqueued] == [1, 4]
+    stored = {key.decode() for key in await redis.hkeys(intents_key)}
+    assert {"2", "3", "r:2", "r:3"}.isdisjoint(stored), stored
+    assert await room.leave(event_id, tickets[0])  # an admitted fan ending the session
+    assert not {"1", "r:1"} & {key.decode() for key in await redis.hkeys(intents_key)}

@@ -135,6 +135,7 @@
       ticket = reply.data.ticket;
       lastOwnPollAt = Date.now();
       sessionStorage.setItem(ticketKey, ticket);
+      showReceiptLink(reply.data.receipt);
       render(reply.data, true);
       return;
     }
@@ -170,6 +171,36 @@
     problem(reply.data && reply.data.error ? reply.data.error.message : "Joining failed.");
     backoff(() => join());
   }
+
+  // ---- receipt of the place ---------------------------------------------------------------
+
+  // The fairness page checks the receipt in the browser; it travels in the fragment, which
+  // the browser never sends to a server. A click fetches a fresh one (after the draw it names
+  // the place) before the page opens.
+  function receiptHref(receipt) {
+    return "/events/" + eventId + "/fairness" +
+      (receipt ? "#receipt=" + encodeURIComponent(receipt) : "");
+  }
+
+  function showReceiptLink(receipt) {
+    $("receipt-link").href = receiptHref(receipt);
+    $("fairness").hidden = false;
+  }
+
+  $("receipt-link").addEventListener("click", async (event) => {
+    if (!ticket) return;
+    event.preventDefault();
+    let href = event.currentTarget.href;
+    try {
+      const reply = await api("GET", queueUrl + "/" + encodeURIComponent(ticket) + "/receipt");
+      if (reply.status === 200) href = receiptHref(reply.data.receipt);
+    } catch (_) {
+      // the receipt from joining still proves the join number and time
+    }
+    const opened = window.open(href, "_blank");
+    if (opened) opened.opener = null;
+    else location.assign(href);
+  });
 
   // Before a place is held: the line panel without figures, saying what we wait for.
   function showJoining(note) {
@@ -493,10 +524,12 @@
       $("waiting-list-note").textContent = "We could not reach the list; please try again.";
       return;
     }
-    $("waiting-list-note").textContent =
-      reply.status === 200 || reply.status === 201
-        ? "You are on the waiting list: we will offer you seats that come back, here and by mail."
-        : reply.data && reply.data.error ? reply.data.error.message : "That did not work.";
+    const joined = reply.status === 200 || reply.status === 201;
+    $("waiting-list-note").textContent = joined
+      ? "You are on the waiting list: we will offer you seats that come back, on your " +
+        "waiting-list page and by mail."
+      : reply.data && reply.data.error ? reply.data.error.message : "That did not work.";
+    $("waiting-list-link").hidden = !joined;
   });
 
   // ---- proof of work ---------------------------------------------------------------------
@@ -626,6 +659,10 @@
 
   // A reload keeps polling the same ticket; otherwise join (joining again is harmless: the
   // account gets its place back).
-  if (ticket && sessionToken()) poll();
-  else join();
+  if (ticket && sessionToken()) {
+    showReceiptLink(null);
+    poll();
+  } else {
+    join();
+  }
 })();

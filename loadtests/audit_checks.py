@@ -437,9 +437,12 @@ def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> Chec
         check.status = INFO if check.ok else check.status
         check.detail = f"no offers ({entries} entries): nothing to check"
         return check
+    unmatched = len(replay.offers) - len(order)
     check.detail = (f"{len(replay.offers)} offers ({replay.seats_offered} seats) to "
                     f"{len(order)} of {entries} entries; {pairs - inversions} of {pairs} "
-                    "pairs in list order")
+                    "pairs in list order"
+                    + (f"; {unmatched} offers of no entry's request (not compared)"
+                       if unmatched else ""))
     return check
 
 

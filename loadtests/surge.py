@@ -87,9 +87,9 @@ def _parser() -> argparse.ArgumentParser:
                         "(its waiting room is reconfigured for the run)")
     parser.add_argument("--seats", type=int, help="places of the fresh event "
                         "(default: about 0.9 per user, so the rush sells out)")
-    parser.add_argument("--hold-ttl", type=int, default=10, metavar="SECONDS",
-                        help="hold expiry of the fresh events (default 10, so holds fans "
-                        "walked away from come back within the run)")
+    parser.add_argument("--hold-ttl", type=int, default=25, metavar="SECONDS",
+                        help="hold expiry of the fresh events (default 25: holds fans walked "
+                        "away from come back after the sell-out, to the waiting list)")
     parser.add_argument("--admission-ttl", type=float, metavar="SECONDS",
                         default=ADMISSION_TTL_SECONDS,
                         help="how long an admitted fan's session lasts (default 20: sessions "

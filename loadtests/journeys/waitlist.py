@@ -3,9 +3,9 @@
 Two ways onto the list, as in a real sell-out. A `WaitingLister` comes for a sale that is
 sold out, or about to be: while seats are free the API answers 409 `not_sold_out` and the
 fan looks again a few seconds later. A `Fan` whose booking is refused `sold_out` joins with
-the tickets they wanted (`WAITLIST_AFTER_SOLD_OUT_SHARE` of them). On the list the fan polls
-the entry (`GET /events/{id}/waiting-list`) about once a second, as the offer round runs;
-once offered (a hold the partition made for them), most buy it (`POST
+the tickets they wanted, at most two (`WAITLIST_AFTER_SOLD_OUT_SHARE` of them). On the
+list the fan polls the entry (`GET /events/{id}/waiting-list`) about once a second, as the
+offer round runs; once offered (a hold the partition made for them), most buy it (`POST
 /holds/{hold_id}/purchase`, no admission token: the offer stands in for it) and
 `OFFER_DECLINE_SHARE` decline it (`DELETE /holds/{hold_id}`), so the offer lapses and
 passes to the next fan. Offers last 10 minutes, longer than a surge: a fan who let one run
@@ -38,8 +38,10 @@ ENTRY_POLL_SECONDS = (1.0, 2.0)
 """Between two looks at the entry: the offer round runs every second."""
 NOT_SOLD_OUT_RECHECK_SECONDS = (3.0, 6.0)
 WAITING_LIST_GIVE_UP_SECONDS = 600.0
-LISTER_QUANTITIES = (1, 1, 2, 2, 3)
-MAX_LIST_QUANTITY = 8
+LISTER_QUANTITIES = (1, 1, 2)
+MAX_LIST_QUANTITY = 2
+"""Fans on the list ask for one or two: the head of the list is offered only when that many
+seats are free at once, and seats come back a hold at a time."""
 
 
 class WaitingListSteps(Checkout):

@@ -16,9 +16,12 @@ Reads Postgres and Redis, never writes. Checks, each named in the output:
     holds_returned  expired/released holds keep no seat; active holds have theirs and are
                     not past expiry (plus a grace)
     buyer_limits    tickets held + owned per buyer <= the event's limit; counters agree
-    presale_codes   a single-use code lets in one account (its owner); a presale lets in at
-                    most its quota
-    waiting_list_offers  waiting-list offers were made in list order
+    presale_codes   a single-use code lets in one account (its owner); a code lets into its
+                    own presale only; a presale lets in at most its quota (informational
+                    when the event has no presale; figures: codes checked, accounts let in)
+    waiting_list_offers  waiting-list offers were made in list order, each to its entry's
+                    account, naming only free seats (informational when no offer was made;
+                    figures: offers, seats offered, pairs compared)
     queue_order     the partition decided hold requests in enqueue order
     intent_holds    holds made at admission from fans' intents were decided in line order
                     (share of pairs >= 0.99), with the admission-to-held time (p50, p95)

@@ -352,14 +352,15 @@ def fifo_share(replay: Replay, places: dict[int, int], has_room: bool,
 
 
 def presale_codes(conn: Connection, event_id: int) -> CheckResult:
-    """Codes used no more than allowed: a single-use code lets in one account, its owner;
-    a presale never lets in more accounts than its quota."""
+    """Codes used no more than allowed: a single-use code lets in one account, its owner; a
+    code lets into its own presale only; a presale never lets in more accounts than its quota.
+    Informational when the event has no presale (nothing to check)."""
     check = CheckResult("presale_codes", "presale codes used no more than allowed")
-    over_quota = _rows(conn, """
-        SELECT p.id, p.quota, count(a.account_id) AS let_in
+    presales = _rows(conn, """
+        SELECT p.id, p.quota, p.redeemed, count(a.account_id) AS let_in
         FROM presales p LEFT JOIN presale_access a ON a.presale_id = p.id
-        WHERE p.event_id = :event_id
-        GROUP BY p.id HAVING count(a.account_id) > p.quota""", event_id)
+        WHERE p.event_id = :event_id GROUP BY p.id ORDER BY p.id""", event_id)
+    over_quota = [r for r in presales if r.let_in > r.quota]
     check.violate(len(over_quota), [f"presale {r.id}: {r.let_in} accounts let in, quota "
                                     f"{r.quota}" for r in over_quota])
     reused = _rows(conn, """
@@ -373,21 +374,46 @@ def presale_codes(conn: Connection, event_id: int) -> CheckResult:
             WHERE a.account_id IS DISTINCT FROM c.account_id) > 0""", event_id)
     check.violate(len(reused), [f"single-use code {r.code[:4]}…: {r.uses} accounts let in, "
                                 f"{r.strangers} not its owner" for r in reused])
-    let_in = conn.execute(text(
-        "SELECT count(*) FROM presale_access a JOIN presales p ON p.id = a.presale_id"
-        " WHERE p.event_id = :event_id"), {"event_id": event_id}).scalar_one()
-    check.figures = {"accounts_let_in": int(let_in)}
-    check.detail = f"{let_in} accounts let in by codes"
+    foreign = _rows(conn, """
+        SELECT a.presale_id, a.account_id, c.presale_id AS code_presale
+        FROM presale_access a JOIN presales p ON p.id = a.presale_id
+        LEFT JOIN presale_codes c ON c.code = a.code
+        WHERE p.event_id = :event_id AND c.presale_id IS DISTINCT FROM a.presale_id""",
+                    event_id)
+    check.violate(len(foreign), [f"account {r.account_id} let into presale {r.presale_id} by "
+                                 f"a code of {r.code_presale or 'no presale'}" for r in foreign])
+    codes = _rows(conn, """
+        SELECT (SELECT count(*) FROM presale_codes c JOIN presales p ON p.id = c.presale_id
+                WHERE p.event_id = :event_id) AS issued,
+               (SELECT count(*) FROM presale_codes c JOIN presales p ON p.id = c.presale_id
+                WHERE p.event_id = :event_id AND c.kind = 'single_use'
+                  AND c.account_id IS NOT NULL) AS bound,
+               (SELECT count(DISTINCT a.code) FROM presale_access a
+                JOIN presales p ON p.id = a.presale_id WHERE p.event_id = :event_id) AS used
+        """, event_id)[0]
+    let_in = sum(int(r.let_in) for r in presales)
+    check.figures = {"presales": len(presales), "codes_issued": int(codes.issued),
+                     "codes_checked": int(codes.used), "single_use_bound": int(codes.bound),
+                     "accounts_let_in": let_in,
+                     "quota": sum(int(r.quota) for r in presales),
+                     "redeemed_counter": sum(int(r.redeemed) for r in presales)}
+    if not presales:
+        check.status = INFO
+        check.detail = "no presale: nothing to check"
+        return check
+    check.detail = (f"{codes.used} codes checked ({codes.issued} issued), {let_in} accounts "
+                    f"let in of a quota of {check.figures['quota']}")
     return check
 
 
 def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> CheckResult:
-    """Offers in list order, seat by seat: no waiting-list offer got a seat of a price
-    category that an offer earlier in the list, still standing, could take (its tier's
-    category, or any without a tier; not one a presale locks for that fan) unless that fan
-    was at the buyer limit. (An offer of a
-    seat that was not free, or of a withdrawn offer, is a `log_replay` anomaly.)"""
-    check = CheckResult("waiting_list_offers", "waiting-list offers made in list order")
+    """Offers in list order, each to the fan of its entry, and no offer of a seat that was not
+    free. List order is seat by seat: no waiting-list offer got a seat of a price category
+    that an offer earlier in the list, still standing, could take (its tier's category, or
+    any without a tier; not one a presale locks for that fan) unless that fan was at the
+    buyer limit. An offer of a seat that was not free also fails `log_replay`.
+    Informational when no offer was made (nothing to check)."""
+    check = CheckResult("waiting_list_offers", "waiting-list offers in list order, free seats")
     tiers = {str(r.code): str(r.category) for r in _rows(conn, """
         SELECT code, category FROM price_tiers WHERE event_id = :event_id""", event_id)}
     every = set(tiers.values())
@@ -415,9 +441,34 @@ def waiting_list_offers(conn: Connection, event_id: int, replay: Replay) -> Chec
                 wrong.append(f"log #{offer.seq}: offer {offer.offer_id} got seats offer "
                              f"{passed_id}, earlier in the list, could take")
     check.violate(len(wrong), wrong[:10])
-    check.figures = {"offers": len(replay.offers), "served_ahead_of_others": len(
-        replay.offer_passes), "against_list_order": len(wrong)}
-    check.detail = f"{len(replay.offers)} offers"
+    entry_of = {str(r.request_id): (int(r.id), int(r.account_id)) for r in _rows(conn, """
+        SELECT id, account_id, request_id FROM waiting_list_entries
+        WHERE event_id = :event_id AND request_id IS NOT NULL""", event_id)}
+    matched = [(entry_of[request_id], buyer) for _, request_id, buyer in replay.offers
+               if request_id in entry_of]
+    strangers = [(entry, account, buyer) for (entry, account), buyer in matched
+                 if account != buyer]
+    check.violate(len(strangers), [f"entry {entry} (account {account}) offered to buyer {buyer}"
+                                   for entry, account, buyer in strangers])
+    check.violate(len(replay.offer_anomalies), replay.offer_anomalies)
+    entries = int(conn.execute(text(
+        "SELECT count(*) FROM waiting_list_entries WHERE event_id = :event_id"),
+        {"event_id": event_id}).scalar_one())
+    check.figures = {"entries": entries, "offers": len(replay.offers),
+                     "offers_with_an_entry": len(matched),
+                     "served_ahead_of_others": len(replay.offer_passes),
+                     "against_list_order": len(wrong),
+                     "seats_offered": replay.seats_offered,
+                     "seats_offered_while_taken": len(replay.offer_anomalies)}
+    if not replay.offers:
+        check.status = INFO if check.ok else check.status
+        check.detail = f"no offers ({entries} entries): nothing to check"
+        return check
+    unmatched = len(replay.offers) - len(matched)
+    check.detail = (f"{len(replay.offers)} offers ({replay.seats_offered} seats) to "
+                    f"{len(matched)} of {entries} entries; {len(replay.offer_passes)} served "
+                    f"ahead of an earlier standing offer, {len(wrong)} against the list order"
+                    + (f"; {unmatched} offers of no entry's request" if unmatched else ""))
     return check
 
 

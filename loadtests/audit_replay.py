@@ -57,6 +57,9 @@ class Replay:
     """Standing offers not yet served or withdrawn, by offer id."""
     tickets: dict[int, int] = field(default_factory=dict)
     """Tickets held or bought per buyer, as the log says so far."""
+    seats_offered: int = 0
+    offer_anomalies: list[str] = field(default_factory=list)
+    """The offers that named a seat that was not free (also in `anomalies`)."""
 
     def note_hold_decision(self, seq: int, payload: Mapping[str, Any]) -> None:
         self.hold_decisions.append(
@@ -126,6 +129,7 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                     replay._set(seat, ("held", hold_id))
             case EventType.SEATS_OFFERED:  # a waiting-list offer: only free seats
                 replay.note_offer(seq, payload)
+                replay.seats_offered += len(seats)
                 hold_id = str(payload["hold_id"])
                 if str(payload.get("request_id")) in withdrawn:
                     replay.anomalies.append(f"log #{seq}: offer {payload.get('request_id')} "
@@ -133,9 +137,10 @@ def replay_log(rows: Iterable[tuple[int, str, Mapping[str, Any]]]) -> Replay:
                 replay.note_tickets(payload, +1)
                 for seat in seats:
                     if replay._state(seat) != AVAILABLE:
-                        replay.anomalies.append(
-                            f"log #{seq}: seat {seat} offered by {hold_id} while "
-                            f"{_describe(replay._state(seat))}")
+                        anomaly = (f"log #{seq}: seat {seat} offered by {hold_id} while "
+                                   f"{_describe(replay._state(seat))}")
+                        replay.anomalies.append(anomaly)
+                        replay.offer_anomalies.append(anomaly)
                     replay._set(seat, ("held", hold_id))
             case EventType.HOLD_REJECTED:
                 replay.note_hold_decision(seq, payload)

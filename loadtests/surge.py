@@ -6,12 +6,14 @@
    Postgres and Redis (a fresh data directory); with --host, use that running
    stack (loopback only) and the stores its ONSALE_* settings name.
 2. Create a fresh surge event (or use --event), fan accounts, and open the
-   event's waiting room at a rate that serves the rush within the run.
+   event's waiting room at a rate that serves the rush within the run; and a
+   small presale event whose presale is open for the whole run, with its codes.
 3. Run Locust headless (loadtests/locustfile.py), bounded by users and time,
    printing progress every few seconds while a sampler records the line,
-   admissions, decisions and sales.
-4. Audit the event (loadtests/audit.py) and write the report folder: Locust's
-   HTML and CSV, plots (PNG), samples, the audit (text and JSON), the journey
+   admissions, decisions and sales; waiting-list fans and presale code holders
+   run beside the general fans.
+4. Audit both events (loadtests/audit.py) and write the report folder: Locust's
+   HTML and CSV, plots (PNG), samples, the audits (text and JSON), the journey
    metrics and summary.md.
 
 Exit status: 0 all invariants held, 1 an invariant failed (audit, or a bot got
@@ -45,6 +47,16 @@ WORKER_EXIT_SECONDS = 15
 LOCUST_GRACE_SECONDS = 60.0
 SETTLE_SECONDS = 30.0
 CONTROLLER_WAIT_SECONDS = 2.5
+ADMISSION_TTL_SECONDS = 20.0
+"""An admitted fan who walks away (an abandoner, a bot that joined) keeps a session, and the
+line's stock cap counts it as a buyer until it ends: with the usual 10-minute sessions a
+run of a minute never sells out, so it has no sold-out waiting list. 20 s is about twice
+what a fan takes from admission to paying."""
+SEATS_PER_USER = 0.9
+"""Of all users about 64% are fans asking 1-4 tickets: 0.9 places per user sells out."""
+PRESALE_OPEN_AFTER_RUN_SECONDS = 120
+"""The presale stays open past the run, so its fans still in line can finish."""
+PRESALE_SETTLE_SECONDS = 5.0
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
@@ -74,9 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--event", type=int, help="use this on-sale event instead of a fresh one "
                         "(its waiting room is reconfigured for the run)")
     parser.add_argument("--seats", type=int, help="places of the fresh event "
-                        "(default: about 1.2 per user, so the rush sells out)")
-    parser.add_argument("--hold-ttl", type=int, default=20, metavar="SECONDS",
-                        help="hold expiry of the fresh event (default 20, so expiry happens)")
+                        "(default: about 0.9 per user, so the rush sells out)")
+    parser.add_argument("--hold-ttl", type=int, default=25, metavar="SECONDS",
+                        help="hold expiry of the fresh events (default 25: holds fans walked "
+                        "away from come back after the sell-out, to the waiting list)")
+    parser.add_argument("--admission-ttl", type=float, metavar="SECONDS",
+                        default=ADMISSION_TTL_SECONDS,
+                        help="how long an admitted fan's session lasts (default 20: sessions "
+                        "fans walked away from end within the run, so the line sells out)")
     parser.add_argument("--admission-rate", type=float, metavar="PER_MINUTE",
                         help="waiting-room admissions per minute (default: all fans within "
                         "40%% of the run)")
@@ -144,18 +161,25 @@ def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
                     raise LookupError(f"event {args.event} does not exist or is not published")
             event_id, seats_note = args.event, "existing event"
         else:
-            capacity = args.seats or max(20, round(args.users * 1.2))
+            capacity = args.seats or max(20, round(args.users * SEATS_PER_USER))
             event = setup.create_surge_event(engine, capacity, args.hold_ttl, run_name)
             event_id = event.event_id
             seats_note = f"{event.seats} seats + {event.ga_capacity} GA"
         accounts_file = scratch / "accounts.jsonl"
         setup.create_accounts(engine, args.users * (1 if args.shape == "spike" else 4),
                               run_name, accounts_file)
+        presale_file = scratch / "presale.json"
+        presale = setup.create_presale_event(
+            engine, setup.presale_code_count(args.users), args.hold_ttl, run_name,
+            args.duration + PRESALE_OPEN_AFTER_RUN_SECONDS, presale_file)
         rate = args.admission_rate or setup.admission_rate_for(args.users, args.duration)
-        config = setup.room_config(rate, args.max_active or max(1, args.users))
+        config = setup.room_config(rate, args.max_active or max(1, args.users),
+                                   admission_seconds=args.admission_ttl)
         setup.configure_room(redis, target.redis_prefix, event_id, config)
+        setup.configure_room(redis, target.redis_prefix, presale.event.event_id, config)
         print(f"surge: event {event_id} ({seats_note}), waiting room open at "
-              f"{rate:.0f} admissions/min")
+              f"{rate:.0f} admissions/min; presale event {presale.event.event_id} "
+              f"({presale.codes} codes, tier {presale.tier})")
         if not controller_running(redis, target.redis_prefix, event_id,
                                   CONTROLLER_WAIT_SECONDS):
             print("surge: the stack runs no admission controller; running one here")
@@ -163,16 +187,20 @@ def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
             controller.start()
         sampler = Sampler(redis, engine, target.redis_prefix, event_id)
         sampler.start()
-        locust_rc = _run_locust(args, target, report, event_id, accounts_file, sampler)
+        locust_rc = _run_locust(args, target, report, event_id, accounts_file, presale_file,
+                                sampler)
         print(f"surge: Locust finished (exit {locust_rc}); letting in-flight work settle "
               "and auditing ...")
         audit = run_audit(target.database_url, target.redis_url, target.redis_prefix, event_id,
                           positions=sampler.places, settle_seconds=SETTLE_SECONDS)
         sampler.stop()
+        presale_audit = run_audit(target.database_url, target.redis_url, target.redis_prefix,
+                                  presale.event.event_id, settle_seconds=PRESALE_SETTLE_SECONDS)
         requests = request_records(redis, Keys(target.redis_prefix), event_id)
         verdict = write_report(report, args=vars(args), host=target.host, event_id=event_id,
                                seats_note=seats_note, rate_per_minute=rate, sampler=sampler,
-                               requests=requests, audit=audit, locust_rc=locust_rc)
+                               requests=requests, audit=audit, locust_rc=locust_rc,
+                               presale=presale, presale_audit=presale_audit)
     finally:
         if controller is not None:
             controller.stop()
@@ -186,7 +214,7 @@ def _surge(args: argparse.Namespace, target: Stack, report: Path, scratch: Path,
 
 
 def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id: int,
-                accounts_file: Path, sampler: Any) -> int:
+                accounts_file: Path, presale_file: Path, sampler: Any) -> int:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
         "-u", str(args.users), "-r", str(args.spawn_rate), "-t", f"{args.duration}s",
@@ -194,6 +222,7 @@ def _run_locust(args: argparse.Namespace, target: Stack, report: Path, event_id:
         "--csv", str(report / "locust"), "--csv-full-history",
         "--html", str(report / "locust.html"),
         "--event-id", str(event_id), "--accounts-file", str(accounts_file),
+        "--waiting-list", "--presale-file", str(presale_file),
         "--metrics-file", str(report / "journeys.json"), "--load-shape", args.shape,
         "--think-scale", str(args.think_scale), "--loglevel", "WARNING",
     ]

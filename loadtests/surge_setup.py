@@ -1,4 +1,5 @@
-"""Before a surge: a fresh on-sale event, fan accounts, and the event's waiting room.
+"""Before a surge: a fresh on-sale event, fan accounts, the event's waiting room, and a
+small presale event with its codes.
 
 A fresh event per run keeps runs independent (the audit of run N never sees
 run N-1's sales) on any database. Accounts are made in bulk with one real
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, text
 from api.fan.identity import SESSION_TTL, token_hash
 from engine.pricing import PriceTier
 from engine.seatmap import DRAWING_SIZE
+from engine.store import presales
 from engine.store.catalog import create_event, create_organizer, create_venue
 from loadtests.journeys.defaults import DEFAULT_PASSWORD
 from waitingroom.config import RoomConfig
@@ -39,6 +41,12 @@ BUYER_LIMIT = 6
 ORGANIZER_NAME = "Surge Test Promotions"
 UNLIMITED_JOINS_PER_IP = 1_000_000
 """Every simulated fan comes from 127.0.0.1: the per-IP join limit must not bite."""
+ADMISSION_SECONDS = 600.0
+PRESALE_TIER = "PRE"
+PRESALE_CODES_PER_USER = 0.1
+PRESALE_MIN_CODES = 10
+PRESALE_PLACES_PER_CODE = 3
+PRESALE_MIN_PLACES = 60
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,14 @@ class SurgeEvent:
     name: str
     seats: int
     ga_capacity: int
+
+
+@dataclass(frozen=True)
+class SurgePresale:
+    event: SurgeEvent
+    presale_id: int
+    tier: str
+    codes: int
 
 
 def _section(name: str, rank: int, rows: int, first_row: int, category: str,
@@ -84,24 +100,60 @@ def seatmap_for(capacity: int, run_name: str) -> dict[str, Any]:
 
 def create_surge_event(engine: Engine, capacity: int, hold_ttl_seconds: int,
                        run_name: str) -> SurgeEvent:
+    tiers = [PriceTier("A", "Stalls", "A", 8900), PriceTier("B", "Circle", "B", 5900),
+             PriceTier("GA", "Floor", "GA", 3900)]
+    return _create_event(engine, seatmap_for(capacity, run_name), f"Surge run {run_name}",
+                         tiers, hold_ttl_seconds)
+
+
+def _create_event(engine: Engine, doc: dict[str, Any], name: str, tiers: list[PriceTier],
+                  hold_ttl_seconds: int) -> SurgeEvent:
     now = datetime.now(UTC)
-    doc = seatmap_for(capacity, run_name)
     with engine.begin() as conn:
         organizer = conn.execute(text("SELECT id FROM organizers WHERE name = :name"),
                                  {"name": ORGANIZER_NAME}).scalar()
         if organizer is None:
             organizer = create_organizer(conn, ORGANIZER_NAME)
         venue = create_venue(conn, doc, organizer)
-        name = f"Surge run {run_name}"
         event_id = create_event(
             conn, organizer_id=organizer, venue_id=venue, name=name, category="concert",
             description="A load-test on-sale made by `onsale surge`.",
             starts_at=now + timedelta(days=30), onsale_at=now - timedelta(seconds=1),
-            price_tiers=[PriceTier("A", "Stalls", "A", 8900), PriceTier("B", "Circle", "B", 5900),
-                         PriceTier("GA", "Floor", "GA", 3900)],
-            status="published", buyer_limit=BUYER_LIMIT, hold_ttl_seconds=hold_ttl_seconds)
+            price_tiers=tiers, status="published", buyer_limit=BUYER_LIMIT,
+            hold_ttl_seconds=hold_ttl_seconds)
     seats = sum(len(row["seats"]) for section in doc["sections"] for row in section["rows"])
     return SurgeEvent(event_id, name, seats, doc["ga_zones"][0]["capacity"])
+
+
+def presale_code_count(users: int) -> int:
+    """Codes for a run of `users`: more than its PresaleFans (weight 4 of 110) can take."""
+    return max(PRESALE_MIN_CODES, math.ceil(users * PRESALE_CODES_PER_USER))
+
+
+def create_presale_event(engine: Engine, codes: int, hold_ttl_seconds: int, run_name: str,
+                         open_seconds: float, path: Path) -> SurgePresale:
+    """A small second event whose presale is open for `open_seconds` from now, unlocking
+    its stalls tier (`PRESALE_TIER`), with `codes` single-use codes and a quota of as
+    many accounts; {event_id, presale_id, tier, codes} goes to `path` for the journeys.
+
+    A second event, not a presale tier of the surge event: while a presale is open only
+    code holders may join its event's line, which would shut the general fans out.
+    """
+    capacity = max(PRESALE_MIN_PLACES, codes * PRESALE_PLACES_PER_CODE)
+    tiers = [PriceTier(PRESALE_TIER, "Presale stalls", "A", 9900),
+             PriceTier("B", "Circle", "B", 5900), PriceTier("GA", "Floor", "GA", 3900)]
+    event = _create_event(engine, seatmap_for(capacity, f"{run_name} presale"),
+                          f"Surge presale {run_name}", tiers, hold_ttl_seconds)
+    now = datetime.now(UTC)
+    presale = presales.create_presale(
+        engine, event.event_id, "Fan club presale", now - timedelta(seconds=1),
+        now + timedelta(seconds=open_seconds), [PRESALE_TIER], quota=codes)
+    issued = presales.issue_codes(engine, presale.id, presales.CodeKind.SINGLE_USE, codes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"event_id": event.event_id, "presale_id": presale.id,
+                                "tier": PRESALE_TIER, "codes": issued}))
+    path.chmod(0o600)
+    return SurgePresale(event, presale.id, PRESALE_TIER, len(issued))
 
 
 def create_accounts(engine: Engine, count: int, run_name: str, path: Path) -> int:
@@ -130,12 +182,15 @@ def create_accounts(engine: Engine, count: int, run_name: str, path: Path) -> in
 
 
 def room_config(admissions_per_minute: float, max_active_users: int,
-                now: float | None = None) -> RoomConfig:
-    """The queue opens now and the sale starts now: the surge is the opening rush."""
+                now: float | None = None,
+                admission_seconds: float = ADMISSION_SECONDS) -> RoomConfig:
+    """The queue opens now and the sale starts now: the surge is the opening rush.
+    `admission_seconds`: how long an admitted fan's session (and token) lasts."""
     opened = time.time() if now is None else now
     return RoomConfig(opens_at=opened, sale_starts_at=opened,
                       new_users_per_minute=admissions_per_minute,
-                      max_active_users=max_active_users, admission_token_ttl_seconds=600.0,
+                      max_active_users=max_active_users,
+                      admission_token_ttl_seconds=admission_seconds,
                       position_expiry_seconds=30.0,
                       join_limit_per_ip_per_minute=UNLIMITED_JOINS_PER_IP)
 

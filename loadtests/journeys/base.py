@@ -38,6 +38,11 @@ class SurgeUser(FastHttpUser):
     wait_time = constant(0)  # journeys sleep where a person would; see `think`
     network_timeout = 60.0
     connection_timeout = 10.0
+    counter_prefix = ""
+    """Put before the journey counters of this user's sale (`presale.` for the presale
+    event), so each sale's headline counts only its own fans."""
+    line_state = ""
+    """How the last wait in line ended (`admitted`, `sold_out`, `expired`)."""
     line_rate: float | None = None
     """Admissions per second from the last read of the line summary (waitingroom.shared_line)."""
 
@@ -48,6 +53,7 @@ class SurgeUser(FastHttpUser):
         self.repeat = getattr(options, "load_shape", "spike") == "steady"
         self.rng = random.Random()
         self.finished = False
+        metrics.count(f"users.{type(self).__name__}")
         path = getattr(options, "accounts_file", "")
         if path:
             slices = max(1, int(getattr(options, "account_slices", 1) or 1))
@@ -93,11 +99,11 @@ class SurgeUser(FastHttpUser):
                     return json_of(response)
                 if response.status_code == 404 and code == "room_not_found":
                     response.success()
-                    metrics.count("queue.no_room")
+                    metrics.count(f"{self.counter_prefix}queue.no_room")
                     return {}
                 if response.status_code in (409, 429):
                     response.success()
-                    metrics.count(f"queue.join_refused.{code}")
+                    metrics.count(f"{self.counter_prefix}queue.join_refused.{code}")
                     gevent.sleep(retry_delay_seconds(response, attempt, self.rng))
                     continue
                 response.failure(f"join: {code}")
@@ -105,7 +111,8 @@ class SurgeUser(FastHttpUser):
         return None
 
     def wait_for_admission(self, joined: dict[str, Any]) -> dict[str, Any] | None:
-        """Wait as the waiting page does until admitted; the final status, or None.
+        """Wait as the waiting page does until admitted; the final status, or None
+        (`line_state` says why: `sold_out`, `expired`).
 
         Far back the fan reads the shared summary and asks about their own place
         only near the front or to keep it (waitingroom.shared_line); near the
@@ -114,6 +121,7 @@ class SurgeUser(FastHttpUser):
         started = time.monotonic()
         status = joined
         ticket = joined["ticket"]
+        self.line_state = ""
         while status.get("state") == "waiting":
             if time.monotonic() - started > QUEUE_GIVE_UP_SECONDS:
                 return None
@@ -128,11 +136,15 @@ class SurgeUser(FastHttpUser):
                     return None
                 status = json_of(response)
         waited_ms = (time.monotonic() - started) * 1000
-        if status.get("state") != "admitted":
-            metrics.count("queue.lost_place")
+        self.line_state = str(status.get("state"))
+        if status.get("state") == "sold_out":
+            metrics.count(f"{self.counter_prefix}queue.sold_out")
             return None
-        metrics.count("queue.admitted")
-        metrics.sample("time_in_queue_ms", waited_ms)
+        if status.get("state") != "admitted":
+            metrics.count(f"{self.counter_prefix}queue.lost_place")
+            return None
+        metrics.count(f"{self.counter_prefix}queue.admitted")
+        metrics.sample(f"{self.counter_prefix}time_in_queue_ms", waited_ms)
         record_metric(self.environment, "time_in_queue", waited_ms)
         return status
 

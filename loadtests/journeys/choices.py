@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from loadtests.journeys.defaults import TEST_CARD_DECLINED, TEST_CARD_NO_FUNDS, TEST_CARD_OK
@@ -89,3 +90,36 @@ def card_for(rng: random.Random) -> str:
     if roll < DECLINED_CARD_SHARE + NO_FUNDS_CARD_SHARE:
         return TEST_CARD_NO_FUNDS
     return TEST_CARD_OK
+
+
+WAITING_LIST_DONE = frozenset({"taken", "lapsed", "left", "expired", "cancelled"})
+"""Entry statuses after which the fan has nothing more to wait for."""
+OFFER_DECLINE_SHARE = 0.2
+"""Offered fans who decline (release the offered hold): the offer lapses to the next fan."""
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""The characters presale codes are printed with (no 0/O, no 1/I)."""
+
+
+class ListStep(str, Enum):
+    WAIT = "wait"
+    OFFER = "offer"
+    DONE = "done"
+
+
+def waiting_list_step(entry: dict[str, Any]) -> ListStep:
+    """What a fan on the list does next: OFFER (an offer stands: buy or decline it), DONE
+    (taken, lapsed, left) or WAIT (waiting, offering, or a status this journey does not know
+    yet, such as a standing offer being prepared: the fan keeps watching)."""
+    status = entry.get("status")
+    if status == "offered" and entry.get("hold_id"):
+        return ListStep.OFFER
+    if status in WAITING_LIST_DONE:
+        return ListStep.DONE
+    return ListStep.WAIT
+
+
+def mistyped_code(code: str, rng: random.Random) -> str:
+    """The code with one character changed, as a fan copying it by hand might type it."""
+    index = rng.randrange(len(code))
+    other = rng.choice([c for c in CODE_ALPHABET if c != code[index].upper()])
+    return code[:index] + other + code[index + 1:]

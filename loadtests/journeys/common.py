@@ -52,6 +52,12 @@ def _add_options(parser: Any) -> None:
                         "slice of --accounts-file (by worker index)")
     parser.add_argument("--think-scale", type=float, default=1.0, env_var="LOCUST_THINK_SCALE",
                         help="multiply every think time by this (0.2: impatient fans)")
+    parser.add_argument("--waiting-list", action="store_true", env_var="LOCUST_WAITING_LIST",
+                        help="run WaitingLister fans; fans refused sold_out join the list and "
+                        "some holders walk away (their seats come back for the list)")
+    parser.add_argument("--presale-file", default="", env_var="LOCUST_PRESALE_FILE",
+                        help="JSON {event_id, tier, codes} of a presale (onsale surge writes "
+                        "it): runs PresaleFan code holders")
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,46 @@ def test_codes_work_only_inside_the_window_and_for_their_event(db_engine: Engine
     )
 
 
+def test_the_audit_counts_the_codes_it_checked_and_names_codes_used_beyond_their_rules(
+    db_engine: Engine,
+) -> None:
+    event_id = make_event(db_engine)
+    presale = open_presale(db_engine, event_id, quota=10)
+    other = open_presale(db_engine, event_id, quota=10)
+    first, second = store.issue_codes(db_engine, presale.id, CodeKind.SINGLE_USE, 2)
+    [elsewhere] = store.issue_codes(db_engine, other.id, CodeKind.SINGLE_USE, 1)
+    owner, stranger, third = accounts(db_engine, 3)
+    for code, fan in ((first, owner), (second, stranger)):
+        assert store.redeem_code(db_engine, event_id, code, fan, datetime.now(UTC)).outcome \
+            is RedeemOutcome.GRANTED
+    with db_engine.connect() as conn:
+        clean = presale_codes(conn, event_id)
+    assert clean.violations == 0 and clean.status == "pass"
+    assert clean.figures["codes_checked"] == 2 and clean.figures["accounts_let_in"] == 2
+    assert clean.figures["codes_issued"] == 3 and clean.figures["presales"] == 2
+    with db_engine.begin() as conn:  # what a broken redemption would leave behind
+        conn.execute(sa.text(
+            "INSERT INTO presale_access (presale_id, account_id, code) VALUES"
+            " (:presale, :third, :first), (:presale_other, :third, :presale_code)"),
+            {"presale": presale.id, "third": third, "first": first,
+             "presale_other": other.id, "presale_code": second})
+    with db_engine.connect() as conn:
+        broken = presale_codes(conn, event_id)
+    assert broken.status == "fail"
+    assert any("single-use code" in e and "not its owner" in e for e in broken.examples), \
+        "a single-use code let in an account other than its owner"
+    assert any(f"into presale {other.id} by a code of {presale.id}" in e
+               for e in broken.examples), "a code opened a presale that is not its own"
+    assert elsewhere  # issued, never used: counted, not checked
+
+
+def test_an_event_without_a_presale_has_nothing_to_check(db_engine: Engine) -> None:
+    event_id = make_event(db_engine)
+    with db_engine.connect() as conn:
+        check = presale_codes(conn, event_id)
+    assert check.status == "info" and check.figures["codes_checked"] == 0
+
+
 def test_the_line_counts_a_locked_tier_only_while_its_presale_is_open(db_engine: Engine) -> None:
     """`line_tickets_left` counts from the stored claims what the partition's
     `tickets_for_line` counts: the front rows (20 seats, GA 5) only inside the window."""

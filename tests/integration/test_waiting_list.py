@@ -328,3 +328,34 @@ def test_an_entry_for_a_tier_a_presale_locked_since_is_passed_over(db_engine: En
     assert offer_round(db_engine, queue, max_out=2) == 1
     assert queue.offers()[-1] == first
     assert queue.sent[-1][3]["unlocked_tiers"] == [tier]
+
+
+def test_the_audit_checks_each_offer_goes_to_its_entry_and_names_free_seats(
+        db_engine: Engine) -> None:
+    from loadtests.audit_checks import waiting_list_offers
+    from loadtests.audit_replay import Replay
+
+    event_id = make_event(db_engine, rows=1, seats_per_row=2)
+    fans = _accounts(db_engine, 2)
+    requests = []
+    for fan in fans:
+        entry, _ = waiting_list.join_list(db_engine, event_id, fan, 1, None)
+        request_id = f"{event_id}-audit-{entry.id}"
+        waiting_list.mark_offering(db_engine, entry.id, request_id)
+        requests.append((request_id, fan))
+    in_order = Replay()
+    in_order.offers = [(i, r, fan) for i, (r, fan) in enumerate(requests)]
+    with db_engine.connect() as conn:
+        clean = waiting_list_offers(conn, event_id, in_order)
+        assert clean.violations == 0 and clean.status == "pass"
+        assert clean.figures["offers"] == 2 and clean.figures["offers_with_an_entry"] == 2
+        strangers = Replay()
+        strangers.offers = [(i, r, fan + 1000) for i, (r, fan) in enumerate(requests)]
+        wrong_fan = waiting_list_offers(conn, event_id, strangers)
+        assert wrong_fan.violations == 2, "each offer must go to its entry's account"
+        taken = Replay()
+        taken.offers = in_order.offers
+        taken.offer_anomalies = ["log #3: seat 1 offered by x while held (h1)"]
+        assert waiting_list_offers(conn, event_id, taken).violations == 1, \
+            "an offer of a seat that was not free fails the check"
+        assert waiting_list_offers(conn, make_event(db_engine), Replay()).status == "info"

@@ -53,3 +53,17 @@ def test_fifo_share_is_one_for_strict_order_and_zero_reversed() -> None:
     assert fifo_agreement(places, {10: 8, 11: 7, 12: 6, 13: 5}).share == 0.0
     partial = fifo_agreement(places, {10: 5, 11: 7, 12: 6, 99: 1})
     assert (partial.fans, partial.pairs, partial.discordant_pairs) == (3, 3, 1)
+
+
+def test_an_offer_of_a_seat_that_was_not_free_is_named_apart_and_counted() -> None:
+    offered = {"request_id": "o1", "hold_id": "o1", "buyer_id": 5, "seat_ids": [1, 2]}
+    replay = replay_log([
+        _held(1, "h1", [1]),
+        (2, "SeatsOffered", offered),  # seat 1 is held: not free
+        (3, "SeatsOffered", {**offered, "request_id": "o2", "hold_id": "o2", "seat_ids": [3]}),
+    ])
+    assert replay.seats_offered == 3
+    assert [request for _, request, _ in replay.offers] == ["o1", "o2"]
+    assert len(replay.offer_anomalies) == 1 and "seat 1 offered by o1 while held (h1)" in (
+        replay.offer_anomalies[0]), "an offer may name only free seats"
+    assert replay.offer_anomalies[0] in replay.anomalies, "log_replay still flags it"

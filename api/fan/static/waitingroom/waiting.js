@@ -15,7 +15,7 @@
   const MAX_BACKOFF_SECONDS = 30;
   const DEFAULT_POSITION_EXPIRY_SECONDS = 60;
 
-  const panels = ["signin", "line", "admitted", "ended"];
+  const panels = ["signin", "presale", "line", "admitted", "ended"];
   const $ = (id) => document.getElementById(id);
   const numbers = new Intl.NumberFormat(document.documentElement.lang || undefined);
 
@@ -154,6 +154,10 @@
       join(solved);
       return;
     }
+    if (code === "presale_only") {
+      showPresale(reply.data.error.details);
+      return;
+    }
     if (code === "queue_closed") {
       const opensAt = reply.data.error.details.opens_at * 1000;
       showJoining(
@@ -200,6 +204,65 @@
     const opened = window.open(href, "_blank");
     if (opened) opened.opener = null;
     else location.assign(href);
+  });
+
+  // ---- presale ----------------------------------------------------------------------------
+
+  // While a presale is open only its code holders may join: ask for the code, redeem it
+  // (POST /events/{id}/presale-access), then join. When the window closes the line opens to
+  // everyone, so the page simply tries to join again then.
+  let presaleTimer = null;
+
+  function showPresale(details) {
+    const endsAt = details && details.ends_at ? new Date(details.ends_at) : null;
+    $("presale-note").textContent = "Only fans with a presale access code may join the line" +
+      (endsAt ? " until " + endsAt.toLocaleString() + "; then it opens to everyone." : " now.");
+    show("presale", true);
+    if (presaleTimer) clearTimeout(presaleTimer);
+    if (endsAt) {
+      const wait = Math.max(endsAt.getTime() - Date.now(), 1000);
+      presaleTimer = setTimeout(() => join(), Math.min(wait + 1000, 2147483647));
+    }
+  }
+
+  const PRESALE_REFUSALS = {
+    invalid_code: "That code does not open a presale of this event. Check it and try again.",
+    code_used: "That code was already used by another account.",
+    presale_full: "This presale is full: every place it had is taken.",
+  };
+
+  $("presale-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = $("presale-code").value.trim();
+    if (!code) {
+      $("presale-error").textContent = "Enter your access code.";
+      return;
+    }
+    $("presale-error").textContent = "";
+    let reply;
+    try {
+      reply = await api("POST", "/events/" + eventId + "/presale-access", { code });
+    } catch (_) {
+      $("presale-error").textContent = "We cannot reach the box office right now; try again.";
+      return;
+    }
+    if (reply.status === 200) {
+      if (presaleTimer) clearTimeout(presaleTimer);
+      announce("Code accepted. Joining the line.");
+      join();
+      return;
+    }
+    const refused = errorCode(reply);
+    if (reply.status === 429) {
+      $("presale-error").textContent = "Too many attempts; try again in " +
+        retryAfterSeconds(reply, 60) + " s.";
+    } else if (reply.status === 401) {
+      localStorage.removeItem(sessionKey);
+      show("signin", true);
+    } else {
+      $("presale-error").textContent = PRESALE_REFUSALS[refused] ||
+        (reply.data && reply.data.error ? reply.data.error.message : "The code was refused.");
+    }
   });
 
   // Before a place is held: the line panel without figures, saying what we wait for.

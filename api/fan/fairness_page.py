@@ -41,9 +41,14 @@ ANOMALY_HELP = {
 
 
 def _when(epoch: float | None) -> str | None:
+    """A time for people; None when there is none, or it is no date (a sale closed by ops
+    starts at a far-off sentinel)."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def page_context(event_id: int, report: dict[str, Any]) -> dict[str, Any]:

@@ -78,3 +78,5 @@ def test_the_page_data_follows_the_report() -> None:
     assert context["fifo_share"] == "1.0000"
     assert context["anomalies"][0]["help"].startswith("The published seed does not hash")
     assert page_context(7, {"mode": "fifo", "anomalies": []})["shuffled"] is False
+    closed = page_context(7, {"mode": "fifo", "sale_starts_at": 1e18, "anomalies": []})
+    assert closed["sale_starts_at"] is None, "a sale closed by ops starts at no date"

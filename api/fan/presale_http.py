@@ -96,6 +96,15 @@ async def presale_gate(request: web.Request, event_id: int, account_id: int) -> 
     )
 
 
+async def presale_open_until(request: web.Request, event_id: int) -> datetime | None:
+    """When the event's open presales end (the line is for code holders until then), or None
+    when none is open now: for pages that say so before a fan tries to join."""
+    now = datetime.now(UTC)
+    open_now = [p for p in await _presales_cached(request.app[DB_ENGINE_KEY], event_id)
+                if p.is_open(now)]
+    return min(p.ends_at for p in open_now) if open_now else None
+
+
 _presale_cache: dict[int, tuple[float, list[store.Presale]]] = {}
 
 

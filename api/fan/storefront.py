@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from api.fan import catalog
+from api.fan.presale_http import presale_open_until
 from api.fan.waitingroom_http import WAITING_ROOM_KEY
 from api.http.appkeys import DB_ENGINE_KEY
 from api.http.error_codes import ApiErrorCode
@@ -114,7 +115,11 @@ async def next_step(request: web.Request, event: dict[str, Any]) -> dict[str, st
     if event["availability"]["status"] == "sold_out":
         return {"kind": "sold_out", "url": offer_page_path(event_id)}
     if await _has_waiting_room(request, event_id):
-        return {"kind": "line", "url": f"/events/{event_id}/waiting-room"}
+        line = {"kind": "line", "url": f"/events/{event_id}/waiting-room"}
+        presale_ends = await presale_open_until(request, event_id)
+        if presale_ends is not None:
+            line["presale_until"] = presale_ends.isoformat()
+        return line
     return {"kind": "book", "url": f"/events/{event_id}/book"}
 
 

@@ -158,3 +158,17 @@ async def test_the_events_organizer_sees_every_tier_and_the_waiting_list_by_stat
                                "taken": 0, "lapsed": 0, "left": 0}
     refused = await api.get(f"/organizer/events/{event_id}/waiting-list", headers=fan)
     assert refused.status == 403
+
+
+async def test_the_event_page_says_a_presale_is_on(
+    api: TestClient[Any, Any], event_id: int, accounts: Any
+) -> None:
+    """Before a fan tries to join, the event's page says the line is for code holders until
+    the presale ends; without an open presale it invites everyone."""
+    await open_room(api, event_id)
+    page = await (await api.get(f"/events/{event_id}", headers={"Accept": "text/html"})).text()
+    assert "Join the line" in page and "presale" not in page.lower()
+    await make_presale(api, event_id, accounts("ops"))
+    await asyncio.sleep(1.1)  # the API reads an event's presales at most once a second
+    page = await (await api.get(f"/events/{event_id}", headers={"Accept": "text/html"})).text()
+    assert "A presale is on until" in page and "I have a code: join the line" in page

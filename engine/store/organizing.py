@@ -354,12 +354,19 @@ def publish_event(engine: sa.Engine, actor: Actor, event_id: int, now: datetime)
 
 
 def cancel_event(engine: sa.Engine, actor: Actor, event_id: int) -> None:
-    """Cancel the event: its sales stop at once and the partition refunds its paid orders."""
+    """Cancel the event: its sales stop at once and the partition refunds its paid orders.
+    Its sold-out waiting list ends too: entries still waiting for seats (or with an offer
+    request out) lapse now; an offer already made ends with its hold, which the partition
+    releases, and lapses at the next offer round."""
     ensure_manages_event(engine, actor, event_id)
     with engine.begin() as conn:
         _locked_event(conn, event_id)
         conn.execute(sa.text("UPDATE events SET status = 'cancelled', updated_at = now()"
                              " WHERE id = :id AND status <> 'cancelled'"), {"id": event_id})
+        conn.execute(sa.text(
+            "UPDATE waiting_list_entries SET status = 'lapsed', updated_at = now()"
+            " WHERE event_id = :id AND status IN ('waiting', 'offering', 'standing')"),
+            {"id": event_id})
 
 
 def organizer_events(engine: sa.Engine, actor: Actor, limit: int,

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from engine.store import catalog, organizing
+from engine.store import catalog, organizing, waiting_list
 from engine.store.errors import OrganizingCode, OrganizingError
 from engine.store.organizing import Actor
 from tests.support.catalogs import grid_doc
@@ -95,8 +95,17 @@ def test_events_go_from_draft_to_published_to_cancelled(db_engine: Engine) -> No
     assert locked.details["field"] == "buyer_limit"
     organizing.update_event(db_engine, alice, event_id, {"name": "Spring Gala II"}, NOW)
 
+    with db_engine.begin() as conn:  # a fan on the sold-out waiting list
+        fan = conn.execute(sa.text(
+            "INSERT INTO users (email, password_hash, role, display_name)"
+            " VALUES ('listed-' || md5(random()::text) || '@example.com', 'x', 'fan', 'Fan')"
+            " RETURNING id")).scalar_one()
+    waiting_list.join_list(db_engine, event_id, fan, 2, None)
+
     organizing.cancel_event(db_engine, alice, event_id)
     assert _status(db_engine, event_id) == "cancelled"
+    entry = waiting_list.entry_of(db_engine, event_id, fan)
+    assert entry is not None and entry.status == "lapsed", "the list ends with the event"
     _refused(OrganizingCode.EVENT_CANCELLED, organizing.update_event, db_engine, alice,
              event_id, {"name": "Again"}, NOW)
     _refused(OrganizingCode.EVENT_CANCELLED, organizing.publish_event, db_engine, alice,

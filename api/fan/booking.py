@@ -24,6 +24,7 @@ from api.http.appkeys import DB_ENGINE_KEY, GATEWAY_KEY, REDIS_KEY, SETTINGS_KEY
 from api.http.error_codes import ApiErrorCode, BookingCode, RoomCode
 from api.http.errors import ApiError, read_json
 from api.http.params import path_id, path_token
+from engine.store.etickets import stored_order
 from engine.store.order_payments import OrderPayment, order_payment
 from waitingroom.wire import text_map
 from workers.booking_requests import HOLD_CHOICES, event_of, parse_hold_body
@@ -316,10 +317,24 @@ async def _order_state(request: web.Request, order_id: str, principal: Principal
     booking = request.app[BOOKING_KEY]
     raw = await booking.redis.hgetall(booking.keys.order(order_id))
     order = text_map(raw)
-    if not order or (int(order["buyer_id"]) != principal.user_id and principal.role != "ops"):
+    if not order:
+        return await _stored_order_state(request, order_id, principal)
+    if int(order["buyer_id"]) != principal.user_id and principal.role != "ops":
         raise ApiError(BookingCode.ORDER_NOT_FOUND,
                        "No such order for you.", {"order_id": order_id})
     return public_order(order)
+
+
+async def _stored_order_state(request: web.Request, order_id: str,
+                              principal: Principal) -> dict[str, Any]:
+    """An order whose checkout record is not in Redis (lost with it): what Postgres says,
+    marked `"from": "database"` (no attempt count, error or card digits there)."""
+    stored = await asyncio.to_thread(stored_order, request.app[DB_ENGINE_KEY], order_id)
+    if stored is None or (stored["buyer_id"] != principal.user_id and principal.role != "ops"):
+        raise ApiError(BookingCode.ORDER_NOT_FOUND,
+                       "No such order for you.", {"order_id": order_id})
+    shown = {key: value for key, value in stored.items() if key != "buyer_id"}
+    return {**shown, "attempt": 0, "from": "database"}
 
 
 @routes.post("/orders/{order_id}/refund")

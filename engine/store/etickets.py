@@ -66,6 +66,37 @@ def issue_tickets(engine: Engine, order_id: str, signing_key: bytes) -> list[dic
     return tickets
 
 
+_ORDER_ROW = text("""
+    SELECT order_id, event_id, buyer_id, hold_id, status, total_cents FROM orders
+    WHERE order_id = :order_id""")
+
+RECORD_STATUS_OF_ROW = {"pending": "authorizing", "paid": "paid", "refunded": "refunded",
+                        "void": "voided"}
+"""The checkout record's status (what `GET /orders/{id}` says) for each status of the
+order's row: the row exists once the partition sold the hold."""
+
+
+def stored_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
+    """The order as Postgres has it, in the checkout record's shape, for an order whose record
+    in Redis is gone (Redis lost it, or it expired): its row and the tickets issued so far.
+    None when the partition never sold it (a checkout that did not get that far is only in
+    Redis)."""
+    with engine.connect() as conn:
+        row = conn.execute(_ORDER_ROW, {"order_id": order_id}).first()
+        if row is None:
+            return None
+        tickets = [
+            {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
+             "section": t.name, "row": t.row_label, "seat": t.label,
+             "qr_payload": f"{t.id}.{t.secret}"}
+            for t in conn.execute(_TICKETS, {"order_id": order_id}).all()
+        ]
+    return {"order_id": row.order_id, "event_id": int(row.event_id),
+            "buyer_id": int(row.buyer_id), "hold_id": row.hold_id,
+            "status": RECORD_STATUS_OF_ROW.get(row.status, row.status),
+            "amount_cents": int(row.total_cents), "tickets": tickets}
+
+
 @dataclass(frozen=True)
 class Scan:
     """What the gate is told about one scanned ticket."""

@@ -410,3 +410,30 @@ async def test_full_partition_answers_429_with_retry_after(tiny_queue_client: An
     assert second.status == 429
     assert (await second.json())["error"]["code"] == "queue_full"
     assert second.headers.get("Retry-After")
+
+
+async def test_a_paid_order_whose_record_redis_lost_is_read_from_postgres(
+        client: TestClient[Any, Any], backend: Redis, settings: Settings,
+        event_id: int) -> None:
+    """The checkout record lives in Redis; once the partition sold the hold, Postgres has the
+    order and its tickets. With the record gone (Redis lost it), the owner still gets the
+    paid order and the same tickets, marked as read from the database; nobody else does."""
+    fan, _, held = await fan_holding(client, event_id, "lost-record@example.com", 2)
+    paid = await pay(client, backend, settings, fan, held["hold_id"])
+    backend.delete(Keys(settings.redis_prefix).order(paid["order_id"]))
+
+    response = await client.get(f"/orders/{paid['order_id']}", headers=fan)
+    assert response.status == 200, await response.text()
+    order = await response.json()
+    assert (order["status"], order["from"], order["hold_id"]) == (
+        "paid", "database", paid["hold_id"])
+    assert [t["ticket_id"] for t in order["tickets"]] == \
+        [t["ticket_id"] for t in paid["tickets"]]
+    assert order["amount_cents"] == paid["amount_cents"] and "buyer_id" not in order
+    stream = await client.get(f"/orders/{paid['order_id']}/events", headers=fan)
+    assert '"status": "paid"' in await stream.text(), "the stream ends on the stored state"
+
+    other = await signed_in(client, "not-the-buyer@example.com")
+    refused = await client.get(f"/orders/{paid['order_id']}", headers=other)
+    assert refused.status == 404
+    assert (await client.get("/orders/no-such-order", headers=fan)).status == 404

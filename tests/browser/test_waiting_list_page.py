@@ -20,11 +20,8 @@ from engine.store.waiting_list import offer_page_path
 from tests.browser.boxoffice_support import check_page, new_account, sign_in
 from tests.browser.conftest import LiveServer
 from tests.browser.test_booking_page import payments_backend
+from tests.e2e.test_waiting_list_offers_http import offer_queue as e2e_offer_queue
 from tests.support.booking import make_event
-from workers.booking_requests import RequestKind
-from workers.enqueue import SyncRequestQueue
-from workers.keys import Keys
-from workers.partitions import partition_for
 from workers.rqworker import SimpleWorkerWithoutCommands
 from workers.waiting_list import offer_round, run_offer_rounds
 
@@ -36,18 +33,7 @@ OFFER_ROUND_TEST_SECONDS = 0.2
 
 def offer_queue(server: LiveServer, redis_client: Redis) -> Any:
     """Offer requests onto the event's partition queue, as the payments worker sends them."""
-    settings = server.settings
-    requests = SyncRequestQueue(redis_client, Keys(settings.redis_prefix),
-                                settings.max_queue_depth)
-
-    def enqueue(event_id: int, buyer_id: int, kind: RequestKind, params: dict[str, object],
-                idempotency_key: str) -> str:
-        return str(requests.enqueue(
-            event_id=event_id, buyer_id=buyer_id, kind=kind.value, params=params,
-            partition=partition_for(event_id, settings.partitions, {}),
-            idempotency_key=idempotency_key).request_id)
-
-    return enqueue
+    return e2e_offer_queue(redis_client, server.settings)
 
 
 @contextmanager
